@@ -1,0 +1,91 @@
+// Package spec owns Keptn's file formats (SLO, SLI, remediation and shipyard
+// files): it decodes them as YAML nodes, reports every problem with its file,
+// line and column, and maps valid files to domain types.
+package spec
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind is the kind of a Keptn file.
+type Kind string
+
+// The kinds of file tend understands.
+const (
+	KindSLO         Kind = "slo"
+	KindSLI         Kind = "sli"
+	KindRemediation Kind = "remediation"
+	KindShipyard    Kind = "shipyard"
+)
+
+// Kinds lists every kind, for flag help and errors.
+var Kinds = []Kind{KindSLO, KindSLI, KindRemediation, KindShipyard}
+
+// Severity says whether a diagnostic makes a file invalid.
+type Severity int
+
+// The severities of a diagnostic.
+const (
+	SeverityError Severity = iota
+	SeverityWarning
+)
+
+// Diagnostic is one problem found in a file.
+type Diagnostic struct {
+	File     string
+	Line     int // 1-based; 0 when the problem concerns the whole file
+	Col      int // 1-based; 0 when unknown
+	Severity Severity
+	Message  string
+}
+
+// String formats the diagnostic as FILE:LINE:COL: message, with "warning: "
+// before the message of a warning.
+func (d Diagnostic) String() string {
+	var b strings.Builder
+	b.WriteString(d.File)
+	if d.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", d.Line, max(d.Col, 1))
+	}
+	b.WriteString(": ")
+	if d.Severity == SeverityWarning {
+		b.WriteString("warning: ")
+	}
+	b.WriteString(d.Message)
+	return b.String()
+}
+
+// Diagnostics is the list of problems found in one or more files, in the order
+// they were found.
+type Diagnostics []Diagnostic
+
+// HasErrors reports whether any diagnostic is an error.
+func (ds Diagnostics) HasErrors() bool {
+	for _, d := range ds {
+		if d.Severity == SeverityError {
+			return true
+		}
+	}
+	return false
+}
+
+// Strict returns a copy in which every warning is an error.
+func (ds Diagnostics) Strict() Diagnostics {
+	out := make(Diagnostics, len(ds))
+	for i, d := range ds {
+		d.Severity = SeverityError
+		out[i] = d
+	}
+	return out
+}
+
+// Error joins the diagnostics one per line, so Diagnostics can be returned
+// where an error is expected.
+func (ds Diagnostics) Error() string {
+	lines := make([]string, len(ds))
+	for i, d := range ds {
+		lines[i] = d.String()
+	}
+	return strings.Join(lines, "\n")
+}
