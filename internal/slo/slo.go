@@ -3,6 +3,11 @@
 // evaluations into a Keptn-compatible evaluation result.
 //
 // The package does no I/O, reads no clock and imports only the standard library.
+//
+// The algorithm is KEPTN.md section 3. Where that page leaves room (the target
+// value reported when there is no baseline, objectives of weight 0, values
+// that are NaN or infinite, the wording of messages), the decision and its
+// reason are documented on Evaluate.
 package slo
 
 // Operator is the comparison operator of a criterion.
@@ -178,6 +183,8 @@ type Evaluation struct {
 }
 
 // Previous is an earlier evaluation that may become part of the baseline.
+// Evaluate expects a list of them ordered newest first, as the store returns
+// the history of one project, stage and service.
 type Previous struct {
 	// ID identifies the earlier evaluation (its evaluation.finished event id).
 	ID string

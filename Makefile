@@ -1,0 +1,78 @@
+# tend's build, test and lint entry points. `make test` is what CI runs
+# (.ci/run); every target exits non-zero when any step fails.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+GO ?= go
+PKG := github.com/tendhq/tend
+BIN := bin/tend
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -X $(PKG)/internal/cli.version=$(VERSION) \
+	-X $(PKG)/internal/cli.commit=$(COMMIT) \
+	-X $(PKG)/internal/cli.buildDate=$(BUILD_DATE)
+
+# Tools are pinned and cached outside the clone, so a clean checkout (CI)
+# installs them once per machine and `git status` stays clean.
+STATICCHECK_VERSION := v0.8.2
+TOOLS_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tend/tools/staticcheck-$(STATICCHECK_VERSION)
+STATICCHECK := $(TOOLS_DIR)/staticcheck
+
+FUZZTIME ?= 10s
+BENCHTIME ?= 1s
+
+# phase NAME, COMMAND: run COMMAND, then print how long it took, also when it
+# fails, and keep its exit status.
+define phase
+	@echo "==> $(1)"; \
+	t0=$$(date +%s%N); rc=0; \
+	{ $(2); } || rc=$$?; \
+	ms=$$(( ($$(date +%s%N) - t0) / 1000000 )); \
+	if [ $$rc -eq 0 ]; then status=ok; else status="FAILED (exit $$rc)"; fi; \
+	printf '==> %s: %s in %d.%03ds\n' "$(1)" "$$status" $$((ms / 1000)) $$((ms % 1000)); \
+	exit $$rc
+endef
+
+.PHONY: build test vet lint fuzz bench clean
+
+## build: compile ./bin/tend with version information
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tend
+
+## test: go vet, then every test with the race detector
+test:
+	$(call phase,go vet,$(GO) vet ./...)
+	$(call phase,go test,$(GO) test -race -count=1 ./...)
+
+## lint: gofmt, go vet and staticcheck must all be clean
+lint: $(STATICCHECK)
+	$(call phase,gofmt,out=$$(gofmt -l .) && test -z "$$out" || { echo "not gofmt-ed:"; echo "$$out"; false; })
+	$(call phase,go vet,$(GO) vet ./...)
+	$(call phase,staticcheck,$(STATICCHECK) ./...)
+
+$(STATICCHECK):
+	@echo "==> installing staticcheck $(STATICCHECK_VERSION) into $(TOOLS_DIR)"
+	@mkdir -p $(TOOLS_DIR)
+	GOBIN=$(TOOLS_DIR) GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## fuzz: run every fuzz target briefly (FUZZTIME, default 10s each)
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		listed=$$($(GO) test -list '^Fuzz' "$$pkg"); \
+		for target in $$(grep '^Fuzz' <<<"$$listed" || true); do \
+			echo "==> fuzz $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime=$(FUZZTIME) "$$pkg"; \
+		done; \
+	done
+
+## bench: run every benchmark (numbers go into docs/PERFORMANCE.md)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./...
+
+## clean: remove build and coverage output
+clean:
+	rm -rf bin coverage.out coverage.html *.coverprofile

@@ -1,0 +1,447 @@
+package spec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// aliasBudget bounds how many YAML alias references one file may make the
+// decoder follow. Keptn's files use none; the bound keeps a "billion laughs"
+// document from making validation exponential.
+const aliasBudget = 10000
+
+// decoder walks the yaml.v3 node tree of one file and collects diagnostics
+// with the position of the node they concern.
+type decoder struct {
+	file   string
+	diags  Diagnostics
+	budget int
+	// triggerRefs are the shipyard's triggeredOn event nodes, checked
+	// against its stages once all are known.
+	triggerRefs []*yaml.Node
+}
+
+func newDecoder(file string) *decoder {
+	return &decoder{file: file, budget: aliasBudget}
+}
+
+func (d *decoder) add(sev Severity, n *yaml.Node, format string, args ...any) {
+	var line, col int
+	if n != nil {
+		line, col = n.Line, n.Column
+	}
+	d.diags = append(d.diags, Diagnostic{File: d.file, Line: line, Col: col, Severity: sev, Message: fmt.Sprintf(format, args...)})
+}
+
+// errorf reports a problem that makes the file unusable.
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	d.add(SeverityError, n, format, args...)
+}
+
+// warnf reports a construct Keptn ignored or that cannot mean what it says.
+func (d *decoder) warnf(n *yaml.Node, format string, args ...any) {
+	d.add(SeverityWarning, n, format, args...)
+}
+
+// finish sorts the diagnostics into file order (whole-file ones first) and
+// returns them.
+func (d *decoder) finish() Diagnostics {
+	sort.SliceStable(d.diags, func(i, j int) bool {
+		a, b := d.diags[i], d.diags[j]
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	return d.diags
+}
+
+// result returns v and the diagnostics, with a nil v when any diagnostic is
+// an error, so callers never use a half-decoded file.
+func result[T any](d *decoder, v *T) (*T, Diagnostics) {
+	diags := d.finish()
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return v, diags
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// parse reads the first YAML document of data and returns its root node, or
+// nil after reporting why there is none. Keptn read only the first document,
+// so a later one is reported as ignored.
+func (d *decoder) parse(data []byte, kind Kind) *yaml.Node {
+	if len(bytes.TrimSpace(data)) == 0 {
+		d.errorf(nil, "empty file: %s", emptyHint(kind))
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			d.errorf(nil, "empty file (only comments): %s", emptyHint(kind))
+			return nil
+		}
+		d.syntaxError(err)
+		return nil
+	}
+	var root *yaml.Node
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		root = d.resolve(doc.Content[0])
+	}
+	if root == nil || isNull(root) {
+		d.errorf(nil, "empty document: %s", emptyHint(kind))
+		return nil
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		pos := &next
+		if len(next.Content) > 0 {
+			pos = next.Content[0]
+		}
+		d.warnf(pos, "a second YAML document is ignored: Keptn read only the first; put each file's content in one document")
+	case !errors.Is(err, io.EOF):
+		d.syntaxError(err)
+	}
+	return root
+}
+
+func (d *decoder) syntaxError(err error) {
+	msg := err.Error()
+	line := 0
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		fmt.Sscanf(m[1], "%d", &line)
+		msg = msg[len(m[0]):]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	d.diags = append(d.diags, Diagnostic{File: d.file, Line: line, Col: 0, Severity: SeverityError, Message: "invalid YAML: " + msg})
+}
+
+func emptyHint(kind Kind) string {
+	switch kind {
+	case KindSLO:
+		return "an SLO file needs at least objectives and total_score"
+	case KindSLI:
+		return "an SLI file needs spec_version: \"1.0\" and indicators: {NAME: QUERY}"
+	case KindRemediation:
+		return "a remediation file needs apiVersion: spec.keptn.sh/0.1.4, kind: Remediation and spec.remediations"
+	case KindShipyard:
+		return "a shipyard needs apiVersion: spec.keptn.sh/0.2.2, kind: Shipyard and spec.stages"
+	}
+	return "the file has no content"
+}
+
+// resolve follows aliases. It returns nil once the file has spent its alias
+// budget, after reporting it once.
+func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		if d.budget <= 0 {
+			if d.budget == 0 {
+				d.errorf(n, "too many YAML alias references (more than %d): expand the aliases", aliasBudget)
+				d.budget--
+			}
+			return nil
+		}
+		d.budget--
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
+}
+
+// describe names what a node holds, for "must be X, not Y" messages.
+func describe(n *yaml.Node) string {
+	if n == nil {
+		return "nothing"
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return "empty"
+		case "!!bool":
+			return "the boolean " + n.Value
+		case "!!int", "!!float":
+			return "the number " + n.Value
+		}
+		return fmt.Sprintf("the string %q", n.Value)
+	}
+	return "an unexpected YAML node"
+}
+
+// entry is one key of a mapping with its value (aliases resolved).
+type entry struct {
+	key, val *yaml.Node
+}
+
+// mapFields indexes a mapping by key. With a nil known list any key is
+// allowed; otherwise keys not in known are reported as
+// ignored, with a suggestion when one is close; ignored maps a known-ignored
+// key to the reason it is ignored. A repeated key keeps the last value, as
+// Keptn's YAML library did, with a warning.
+func (d *decoder) mapFields(n *yaml.Node, where string, known []string, ignored map[string]string) map[string]entry {
+	out := make(map[string]entry, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], d.resolve(n.Content[i+1])
+		name := k.Value
+		if prev, dup := out[name]; dup {
+			d.warnf(k, "key %q repeats the one at line %d: Keptn used this later value; remove one of them", name, prev.key.Line)
+		}
+		out[name] = entry{key: k, val: v}
+		if known == nil || contains(known, name) {
+			continue
+		}
+		if reason, ok := ignored[name]; ok {
+			if reason != "" { // "" marks a key the caller reports itself
+				d.warnf(k, "%s", reason)
+			}
+			continue
+		}
+		d.unknownKey(k, where, known)
+	}
+	return out
+}
+
+func (d *decoder) unknownKey(k *yaml.Node, where string, known []string) {
+	if s := suggest(k.Value, known); s != "" {
+		d.warnf(k, "unknown key %q in %s is ignored (did you mean %q?)", k.Value, where, s)
+		return
+	}
+	d.warnf(k, "unknown key %q in %s is ignored; known keys: %s", k.Value, where, strings.Join(known, ", "))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// suggest returns the known key closest to key when it is close enough to be
+// a typo: the same letters ignoring case and '-'/'_', or within a small edit
+// distance.
+func suggest(key string, known []string) string {
+	norm := func(s string) string {
+		return strings.NewReplacer("-", "", "_", "", " ", "").Replace(strings.ToLower(s))
+	}
+	nk := norm(key)
+	best, bestDist := "", math.MaxInt
+	for _, k := range known {
+		if norm(k) == nk {
+			return k
+		}
+		dist := editDistance(strings.ToLower(key), strings.ToLower(k))
+		if dist < bestDist {
+			best, bestDist = k, dist
+		}
+	}
+	limit := 1
+	if len(key) >= 5 {
+		limit = 2
+	}
+	if len(key) >= 10 {
+		limit = 3
+	}
+	if bestDist <= limit {
+		return best
+	}
+	return ""
+}
+
+// editDistance is the optimal string alignment distance: insertions,
+// deletions, substitutions and transpositions of adjacent bytes each cost 1.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return math.MaxInt
+	}
+	rows := make([][]int, len(a)+1)
+	for i := range rows {
+		rows[i] = make([]int, len(b)+1)
+		rows[i][0] = i
+	}
+	for j := range rows[0] {
+		rows[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			v := min(rows[i-1][j]+1, rows[i][j-1]+1, rows[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				v = min(v, rows[i-2][j-2]+1)
+			}
+			rows[i][j] = v
+		}
+	}
+	return rows[len(a)][len(b)]
+}
+
+// isMapping reports whether n is a mapping, reporting "what must be a
+// mapping (hint)" otherwise. A null node is not reported; callers treat it as
+// absent.
+func (d *decoder) isMapping(n *yaml.Node, what, hint string) bool {
+	if n == nil || isNull(n) {
+		return false
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping (%s), not %s", what, hint, describe(n))
+		return false
+	}
+	return true
+}
+
+// list returns the items of a sequence (aliases resolved); null is an empty
+// list. Anything else is reported.
+func (d *decoder) list(n *yaml.Node, what, hint string) ([]*yaml.Node, bool) {
+	if n == nil || isNull(n) {
+		return nil, true
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "%s must be a list (%s), not %s", what, hint, describe(n))
+		return nil, false
+	}
+	items := make([]*yaml.Node, 0, len(n.Content))
+	for _, c := range n.Content {
+		if c = d.resolve(c); c != nil {
+			items = append(items, c)
+		}
+	}
+	return items, true
+}
+
+// str returns a scalar's text. Keptn's YAML-to-JSON step turned numbers and
+// booleans into strings where a string was expected, so any scalar is
+// accepted; null is "". Mappings and lists are reported.
+func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
+	if n == nil || isNull(n) {
+		return "", true
+	}
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, "%s must be a string, not %s", what, describe(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+// yaml11Bools are the plain scalars YAML 1.1 (the YAML Keptn's Go library
+// spoke) read as booleans and yaml.v3 reads as strings.
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
+	"n": false, "N": false, "no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
+}
+
+// boolean reads true or false, including the YAML 1.1 words Keptn accepted.
+func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
+	if n == nil || isNull(n) {
+		return false, true
+	}
+	if n.Kind == yaml.ScalarNode {
+		if n.ShortTag() == "!!bool" {
+			var b bool
+			if err := n.Decode(&b); err == nil {
+				return b, true
+			}
+		}
+		if b, ok := yaml11Bools[n.Value]; ok && n.Style == 0 {
+			return b, true
+		}
+	}
+	d.errorf(n, "%s must be true or false, not %s", what, describe(n))
+	return false, false
+}
+
+// number reads a finite number.
+func (d *decoder) number(n *yaml.Node, what, example string) (float64, bool) {
+	if n != nil && n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" || n.ShortTag() == "!!float") {
+		var f float64
+		if err := n.Decode(&f); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			return f, true
+		}
+	}
+	d.errorf(n, "%s must be a number (e.g. %s), not %s", what, example, describe(n))
+	return 0, false
+}
+
+// integer reads a whole number.
+func (d *decoder) integer(n *yaml.Node, what, example string) (int, bool) {
+	if n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
+		var i int
+		if err := n.Decode(&i); err == nil {
+			return i, true
+		}
+	}
+	d.errorf(n, "%s must be a whole number (e.g. %s), not %s", what, example, describe(n))
+	return 0, false
+}
+
+// anyValue converts a node to plain Go values: string, int, float64, bool,
+// nil, map[string]any or []any. Unlike yaml.v3's own decoding it never fails:
+// a non-scalar mapping key is keyed by its source text.
+func (d *decoder) anyValue(n *yaml.Node) any {
+	n = d.resolve(n)
+	if n == nil {
+		return nil
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			m[n.Content[i].Value] = d.anyValue(n.Content[i+1])
+		}
+		return m
+	case yaml.SequenceNode:
+		s := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			s = append(s, d.anyValue(c))
+		}
+		return s
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return nil
+		case "!!bool":
+			var b bool
+			if n.Decode(&b) == nil {
+				return b
+			}
+		case "!!int":
+			var i int
+			if n.Decode(&i) == nil {
+				return i
+			}
+			var f float64
+			if n.Decode(&f) == nil {
+				return f
+			}
+		case "!!float":
+			var f float64
+			if n.Decode(&f) == nil {
+				return f
+			}
+		}
+		return n.Value
+	}
+	return nil
+}
