@@ -76,12 +76,10 @@ func (d *decoder) slo(data []byte) *slo.SLO {
 		d.warnf(pos, "no objectives: tend fails an evaluation without objectives (Keptn passed it with score 100); add objectives: [{sli: NAME, pass: [{criteria: [\"<=800\"]}]}]")
 	}
 
-	scored := false
-	for _, o := range out.Objectives {
-		if !o.Informational() {
-			scored = true
-		}
-	}
+	// An objective counts as scored when it has pass criteria in the file,
+	// even criteria that failed to decode: otherwise a file whose only
+	// criteria are invalid would be told its missing threshold is harmless.
+	scored := haveObjectives && hasPassCriteria(objectives.val)
 	e, haveTotal := f["total_score"]
 	d.totalScore(e, haveTotal, scored, &out.TotalScore)
 	return out
@@ -145,6 +143,26 @@ func (d *decoder) comparison(n *yaml.Node, c *slo.Comparison) {
 	case !haveCount:
 		c.NumberOfResults = 3
 	}
+}
+
+// hasPassCriteria reports whether any objective in the objectives node has a
+// non-empty pass entry, whether or not it decodes.
+func hasPassCriteria(n *yaml.Node) bool {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return false
+	}
+	for _, item := range n.Content {
+		if item.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(item.Content); i += 2 {
+			v := item.Content[i+1]
+			if item.Content[i].Value == "pass" && !isNull(v) && !(v.Kind == yaml.SequenceNode && len(v.Content) == 0) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (d *decoder) objectives(n *yaml.Node) []slo.Objective {
@@ -303,7 +321,7 @@ func (d *decoder) criterion(n *yaml.Node) (slo.Criterion, bool) {
 				return slo.Criterion{}, false
 			}
 		}
-		d.errorf(n, "invalid criterion: %v", err)
+		d.errorf(n, "invalid %v", err)
 		return slo.Criterion{}, false
 	}
 	if c.Percent {
