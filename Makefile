@@ -43,10 +43,10 @@ endef
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tend
 
-## test: go vet, then every test with the race detector
+## test: start the real components (scripts/test.sh), go vet, then every test
+## with the race detector; stops what it started
 test:
-	$(call phase,go vet,$(GO) vet ./...)
-	$(call phase,go test,$(GO) test -race -count=1 ./...)
+	GO=$(GO) scripts/test.sh
 
 ## lint: gofmt, go vet and staticcheck must all be clean
 lint: $(STATICCHECK)

@@ -1,0 +1,194 @@
+package sqlcore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tendhq/tend/internal/store"
+)
+
+const eventCols = `seq, id, source, type, event_time, specversion, shkeptncontext, triggeredid, project, stage, service, body`
+
+func scanEvent(row interface{ Scan(...any) error }) (store.EventRecord, error) {
+	var e store.EventRecord
+	var t int64
+	if err := row.Scan(&e.Seq, &e.ID, &e.Source, &e.Type, &t, &e.SpecVersion, &e.KeptnContext, &e.TriggeredID,
+		&e.Project, &e.Stage, &e.Service, &e.JSON); err != nil {
+		return store.EventRecord{}, err
+	}
+	e.Time = fromMicro(t)
+	return e, nil
+}
+
+// AppendEvents implements store.Events.
+func (c *Core) AppendEvents(ctx context.Context, evs ...store.EventRecord) ([]int64, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	if err := validateEvents(evs); err != nil {
+		return nil, err
+	}
+	var seqs []int64
+	err := c.write(ctx, func(ctx context.Context, w *txw) error {
+		var err error
+		seqs, err = w.appendEvents(ctx, evs)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return seqs, nil
+}
+
+func validateEvents(evs []store.EventRecord) error {
+	for i, e := range evs {
+		if e.ID == "" || e.Source == "" || e.Type == "" {
+			return fmt.Errorf("append event %d: id, source and type are required: %w", i, store.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// AppendEvents implements store.Tx.
+func (w *txw) AppendEvents(ctx context.Context, evs ...store.EventRecord) ([]int64, error) {
+	if err := w.check(); err != nil {
+		return nil, err
+	}
+	if err := validateEvents(evs); err != nil {
+		return nil, err
+	}
+	return w.appendEvents(ctx, evs)
+}
+
+func (w *txw) appendEvents(ctx context.Context, evs []store.EventRecord) ([]int64, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	if w.c.d.EventLock != "" && !*w.eventLocked {
+		if _, err := w.q.Exec(ctx, w.c.d.EventLock); err != nil {
+			return nil, fmt.Errorf("append events: lock: %w", err)
+		}
+		*w.eventLocked = true
+	}
+	seqs := make([]int64, len(evs))
+	for i, e := range evs {
+		body := e.JSON
+		if body == nil {
+			body = []byte{}
+		}
+		var seq int64
+		err := w.q.QueryRow(ctx, `INSERT INTO events (id, source, type, event_time, specversion, shkeptncontext, triggeredid, project, stage, service, body)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, id) DO NOTHING RETURNING seq`,
+			e.ID, e.Source, e.Type, micro(e.Time), e.SpecVersion, e.KeptnContext, e.TriggeredID,
+			e.Project, e.Stage, e.Service, body).Scan(&seq)
+		if errors.Is(err, ErrNoRows) {
+			// Already stored: answer with its sequence number.
+			err = w.q.QueryRow(ctx, `SELECT seq FROM events WHERE source = ? AND id = ?`, e.Source, e.ID).Scan(&seq)
+		} else if err == nil {
+			w.r.events = true
+		}
+		if err != nil {
+			return nil, fmt.Errorf("append event %q from %q: %w", e.ID, e.Source, err)
+		}
+		seqs[i] = seq
+	}
+	return seqs, nil
+}
+
+// ListEvents implements store.Events.
+func (c *Core) ListEvents(ctx context.Context, f store.EventFilter) (store.EventPage, error) {
+	before, err := store.DecodePageKey(f.PageKey)
+	if err != nil {
+		return store.EventPage{}, fmt.Errorf("list events: %w", err)
+	}
+	var where []string
+	var args []any
+	for _, eq := range []struct{ col, v string }{
+		{"project", f.Project}, {"stage", f.Stage}, {"service", f.Service}, {"type", f.Type},
+		{"id", f.ID}, {"shkeptncontext", f.KeptnContext}, {"triggeredid", f.TriggeredID},
+	} {
+		if eq.v != "" {
+			where = append(where, eq.col+" = ?")
+			args = append(args, eq.v)
+		}
+	}
+	if f.AfterSeq > 0 {
+		where = append(where, "seq > ?")
+		args = append(args, f.AfterSeq)
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var page store.EventPage
+	if f.CountTotal {
+		if err := c.read.QueryRow(ctx, `SELECT COUNT(*) FROM events`+cond, args...).Scan(&page.TotalCount); err != nil {
+			return store.EventPage{}, fmt.Errorf("count events: %w", err)
+		}
+	}
+	if before > 0 {
+		if cond == "" {
+			cond = " WHERE seq < ?"
+		} else {
+			cond += " AND seq < ?"
+		}
+		args = append(args, before)
+	}
+	size := f.EffectivePageSize()
+	args = append(args, size+1)
+	rows, err := c.read.Query(ctx, `SELECT `+eventCols+` FROM events`+cond+` ORDER BY seq DESC LIMIT ?`, args...)
+	if err != nil {
+		return store.EventPage{}, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return store.EventPage{}, fmt.Errorf("list events: %w", err)
+		}
+		page.Events = append(page.Events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return store.EventPage{}, fmt.Errorf("list events: %w", err)
+	}
+	if len(page.Events) > size {
+		page.Events = page.Events[:size]
+		page.NextPageKey = store.EncodePageKey(page.Events[size-1].Seq)
+	}
+	return page, nil
+}
+
+// EventsSince implements store.Events.
+func (c *Core) EventsSince(ctx context.Context, project string, afterSeq int64, limit int) ([]store.EventRecord, error) {
+	if limit <= 0 || limit > store.MaxPageSize {
+		limit = store.MaxPageSize
+	}
+	var rows Rows
+	var err error
+	if project == "" {
+		rows, err = c.read.Query(ctx, `SELECT `+eventCols+` FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+	} else {
+		rows, err = c.read.Query(ctx, `SELECT `+eventCols+` FROM events WHERE project = ? AND seq > ? ORDER BY seq LIMIT ?`, project, afterSeq, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read events since %d: %w", afterSeq, err)
+	}
+	defer rows.Close()
+	var out []store.EventRecord
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read events since %d: %w", afterSeq, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read events since %d: %w", afterSeq, err)
+	}
+	return out, nil
+}
+
+// SubscribeEvents implements store.Events.
+func (c *Core) SubscribeEvents(ctx context.Context) <-chan struct{} { return c.events.Subscribe(ctx) }
