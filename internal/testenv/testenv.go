@@ -18,9 +18,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -110,3 +114,114 @@ func PostgresURL(t testing.TB) string {
 
 // IsCI reports whether tests run in CI, where missing components fail.
 func IsCI() bool { return strings.EqualFold(os.Getenv("CI"), "true") }
+
+// Prometheus is the Prometheus server of the SLI provider and alerting
+// tests (scripts/prometheus.sh). Its variable holds the base URL, e.g.
+// http://127.0.0.1:PORT. It scrapes every second the targets that tests
+// announce with PrometheusTarget.
+var Prometheus = Component{Name: "Prometheus", Env: "TEND_TEST_PROMETHEUS_URL", Script: "scripts/prometheus.sh"}
+
+// PrometheusSDDirEnv names the directory of file-based service discovery
+// that the test Prometheus watches for *.json target files.
+const PrometheusSDDirEnv = "TEND_TEST_PROMETHEUS_SD_DIR"
+
+// PrometheusURL returns the base URL of the test Prometheus.
+func PrometheusURL(t testing.TB) string {
+	t.Helper()
+	return strings.TrimSuffix(Require(t, Prometheus), "/")
+}
+
+// PrometheusTarget makes the test Prometheus scrape http://addr/metrics
+// with the label job=<job>, and waits (up to 30 s) until Prometheus reports
+// that target up, so the test's first query can find data soon. The target
+// is removed when the test ends. Use a job name unique to the test: the
+// Prometheus instance is shared.
+func PrometheusTarget(t testing.TB, job, addr string) {
+	t.Helper()
+	base := PrometheusURL(t)
+	dir := os.Getenv(PrometheusSDDirEnv)
+	if dir == "" {
+		t.Fatalf("%s is set but %s is not: start Prometheus with %s start and export all its lines", Prometheus.Env, PrometheusSDDirEnv, Prometheus.Script)
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	name := filepath.Join(dir, "tend-test-"+hex.EncodeToString(b)+".json")
+	data, err := json.Marshal([]map[string]any{{"targets": []string{addr}, "labels": map[string]string{"job": job}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Write under a name Prometheus ignores, then rename, so it never
+	// reads half a file.
+	if err := os.WriteFile(name+".tmp", data, 0o644); err != nil {
+		t.Fatalf("write Prometheus target file: %v", err)
+	}
+	if err := os.Rename(name+".tmp", name); err != nil {
+		t.Fatalf("write Prometheus target file: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := os.Remove(name); err != nil && !os.IsNotExist(err) {
+			t.Errorf("remove Prometheus target file: %v", err)
+		}
+	})
+
+	deadline := time.Now().Add(30 * time.Second)
+	var last string
+	for {
+		up, state, err := prometheusTargetUp(base, job, addr)
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = state
+		}
+		if up {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus at %s did not report target %s (job %q) up within 30s; last seen: %s", base, addr, job, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// prometheusTargetUp asks /api/v1/targets whether the target addr with
+// label job is up, and otherwise what Prometheus says about it.
+func prometheusTargetUp(base, job, addr string) (up bool, state string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/targets?state=active", nil)
+	if err != nil {
+		return false, "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return false, "", err
+	}
+	var answer struct {
+		Data struct {
+			ActiveTargets []struct {
+				Labels    map[string]string `json:"labels"`
+				ScrapeURL string            `json:"scrapeUrl"`
+				Health    string            `json:"health"`
+				LastError string            `json:"lastError"`
+			} `json:"activeTargets"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &answer); err != nil {
+		return false, "", fmt.Errorf("read /api/v1/targets: %w", err)
+	}
+	for _, tg := range answer.Data.ActiveTargets {
+		if tg.Labels["job"] != job || !strings.Contains(tg.ScrapeURL, "//"+addr+"/") {
+			continue
+		}
+		if tg.Health == "up" {
+			return true, "up", nil
+		}
+		return false, fmt.Sprintf("health %q, last error %q", tg.Health, tg.LastError), nil
+	}
+	return false, "target not discovered yet", nil
+}

@@ -1,0 +1,237 @@
+// Package prometheus is the SLI provider over the Prometheus HTTP API: it
+// runs each SLI's PromQL as an instant query at the end of the evaluation
+// window and turns the answer into one SLI value or a failed result that
+// says why (KEPTN.md sections 2 and 8, docs/sli-providers.md).
+//
+// It talks to /api/v1/query with net/http rather than client_golang's API
+// client: the provider needs the raw status and body of every answer to
+// classify it (error envelope, proxy page, malformed JSON) and to quote it
+// in messages, one GET is all it sends, and decoding the envelope itself
+// keeps that decoder small enough to fuzz. It also keeps the modules
+// client_golang's API client pulls in out of the build.
+package prometheus
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tendhq/tend/internal/sli"
+	"github.com/tendhq/tend/internal/slo"
+)
+
+// DefaultTimeout bounds one query when Config.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// maxBody bounds how much of an answer is read: an SLI answer is one
+// sample, so anything near this size is a wrong query anyway.
+const maxBody = 8 << 20
+
+// Config says where Prometheus is and how to authenticate. Secrets arrive
+// resolved (no file: or env: references) and never appear in logs or
+// messages.
+type Config struct {
+	// URL is Prometheus's base URL, e.g. http://prometheus:9090 or
+	// https://proxy/prometheus; /api/v1/query is appended to its path.
+	URL string
+	// User and Password select HTTP basic authentication.
+	User, Password string
+	// BearerToken selects "Authorization: Bearer <token>"; it cannot be
+	// combined with User and Password.
+	BearerToken string
+	// Timeout bounds each query, also sent to Prometheus as its own query
+	// timeout (default DefaultTimeout).
+	Timeout time.Duration
+	// Concurrency is how many queries run at once (default
+	// sli.DefaultConcurrency).
+	Concurrency int
+	// HTTPClient sends the queries; nil means a client of its own.
+	// Timeouts come from Timeout, not from the client.
+	HTTPClient *http.Client
+	// Logger receives one debug line per query; nil discards.
+	Logger *slog.Logger
+}
+
+// Provider is the Prometheus SLI provider. It is safe for concurrent use.
+type Provider struct {
+	base    *url.URL
+	cfg     Config
+	client  *http.Client
+	log     *slog.Logger
+	secrets []string
+}
+
+var _ sli.Provider = (*Provider)(nil)
+
+// New checks cfg and returns a provider. It does not contact Prometheus.
+func New(cfg Config) (*Provider, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("prometheus provider: URL %q is not an http(s) URL with a host; want e.g. http://prometheus:9090", cfg.URL)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("prometheus provider: URL %s carries credentials; give them as user and password instead, so they are stored as secrets", u.Redacted())
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("prometheus provider: URL %s has a query or fragment; give the base URL only", u.Redacted())
+	}
+	if cfg.BearerToken != "" && (cfg.User != "" || cfg.Password != "") {
+		return nil, errors.New("prometheus provider: both a bearer token and a user/password are set; use one")
+	}
+	if cfg.Password != "" && cfg.User == "" {
+		return nil, errors.New("prometheus provider: a password without a user; set the user too")
+	}
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("prometheus provider: timeout %s is negative", cfg.Timeout)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Concurrency < 1 {
+		cfg.Concurrency = sli.DefaultConcurrency
+	}
+	p := &Provider{base: u, cfg: cfg, client: cfg.HTTPClient, log: cfg.Logger}
+	if p.client == nil {
+		p.client = &http.Client{}
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	// The base64 form of basic credentials is what travels in the header,
+	// so that is what an echoing proxy would quote back.
+	if cfg.Password != "" {
+		p.secrets = append(p.secrets, base64.StdEncoding.EncodeToString([]byte(cfg.User+":"+cfg.Password)), cfg.Password)
+	}
+	if cfg.BearerToken != "" {
+		p.secrets = append(p.secrets, cfg.BearerToken)
+	}
+	return p, nil
+}
+
+// Query returns the PromQL that GetSLIs runs for the indicator name: the
+// configured query with placeholders replaced, or the built-in one. It
+// fails for an indicator that has neither, and for a built-in query whose
+// filter keys are not label names.
+func (p *Provider) Query(name string, req sli.Request) (string, error) {
+	return p.query(name, req, sli.NewReplacer(req))
+}
+
+func (p *Provider) query(name string, req sli.Request, r *sli.Replacer) (string, error) {
+	if q, ok := req.Queries[name]; ok && strings.TrimSpace(q) != "" {
+		return r.Replace(q), nil
+	}
+	q, ok, err := builtinQuery(name, req)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", fmt.Errorf("no query configured in prometheus/sli.yaml and no built-in SLI of that name (built-ins: %s)", strings.Join(Builtins, ", "))
+	}
+	return q, nil
+}
+
+// GetSLIs implements sli.Provider.
+func (p *Provider) GetSLIs(ctx context.Context, req sli.Request) ([]slo.SLIResult, error) {
+	if err := req.Validate(); err != nil {
+		return nil, fmt.Errorf("prometheus get slis: %w", err)
+	}
+	r := sli.NewReplacer(req)
+	return sli.Collect(ctx, req.Indicators, p.cfg.Concurrency, func(ctx context.Context, name string) slo.SLIResult {
+		q, err := p.query(name, req, r)
+		if err != nil {
+			return sli.Failed(name, "%s", err)
+		}
+		return p.fetch(ctx, name, q, req.End)
+	})
+}
+
+// fetch runs one instant query and turns its answer into a result.
+func (p *Provider) fetch(ctx context.Context, name, query string, at time.Time) slo.SLIResult {
+	started := time.Now()
+	res, err := p.instant(ctx, query, at)
+	p.log.DebugContext(ctx, "prometheus_query", "sli", name, "duration_ms", time.Since(started).Milliseconds(), "ok", err == nil)
+	if err != nil {
+		msg := p.redact(err.Error())
+		if errors.Is(err, ErrNoData) {
+			msg += `; if no data means zero here, append "or vector(0)" to the query`
+		}
+		return sli.Failed(name, "query %q: %s%s", query, msg, sli.UnresolvedHint(query))
+	}
+	out := slo.SLIResult{Metric: name, Value: res.Value, Success: true}
+	if len(res.Warnings) > 0 {
+		out.Message = p.redact("prometheus warnings: " + strings.Join(res.Warnings, "; "))
+	}
+	return out
+}
+
+// instant sends GET /api/v1/query and decodes the answer.
+func (p *Provider) instant(ctx context.Context, query string, at time.Time) (Result, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, p.cfg.Timeout, errQueryTimeout)
+	defer cancel()
+
+	u := *p.base
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/query"
+	u.RawPath = ""
+	v := url.Values{}
+	v.Set("query", query)
+	v.Set("time", strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64))
+	v.Set("timeout", strconv.FormatInt(p.cfg.Timeout.Milliseconds(), 10)+"ms")
+	u.RawQuery = v.Encode()
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return Result{}, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	switch {
+	case p.cfg.BearerToken != "":
+		req.Header.Set("Authorization", "Bearer "+p.cfg.BearerToken)
+	case p.cfg.User != "":
+		req.SetBasicAuth(p.cfg.User, p.cfg.Password)
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return Result{}, p.transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return Result{}, p.transportError(ctx, err)
+	}
+	return DecodeQuery(resp.StatusCode, body)
+}
+
+var errQueryTimeout = errors.New("query timeout")
+
+// transportError says why no answer arrived: the per-query timeout, the
+// caller giving up, or the network (unreachable, refused, reset).
+func (p *Provider) transportError(ctx context.Context, err error) error {
+	if context.Cause(ctx) == errQueryTimeout {
+		return fmt.Errorf("no answer from prometheus at %s within %s (the per-query timeout)", p.base.Redacted(), p.cfg.Timeout)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("canceled before prometheus answered: %w", context.Cause(ctx))
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("prometheus at %s unreachable: %w", p.base.Redacted(), err)
+}
+
+// redact removes the configured secrets from a message, however they got
+// into it (an echoing proxy, a misconfigured query).
+func (p *Provider) redact(s string) string {
+	for _, secret := range p.secrets {
+		s = strings.ReplaceAll(s, secret, "<redacted>")
+	}
+	return s
+}
