@@ -70,6 +70,14 @@ Exit statuses: 0 ok, 1 a quality gate failed, 2 bad input or usage,
 		newVersionCommand(s),
 		newValidateCommand(s),
 		newEvaluateCommand(s),
+		newAuthCommand(s),
+		newCreateCommand(s),
+		newGetCommand(s),
+		newDeleteCommand(s),
+		newOnboardCommand(s),
+		newAddResourceCommand(s),
+		newSendCommand(s),
+		newServeCommand(s),
 	)
 	return root
 }

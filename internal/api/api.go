@@ -1,0 +1,196 @@
+// Package api is tend's REST API v1: the net/http handlers of every route in
+// the API contract (projects, services, Git-backed resources, the event log
+// with its live stream, tokens, the OpenAPI document, health and metrics),
+// with the middleware they share: authentication by API token, one JSON error
+// format for every failure, body limits, panic recovery, access logs and
+// Prometheus metrics.
+//
+// The package wires nothing itself. It declares the small interfaces it needs
+// (Store, Resources) and the composition root (internal/app) hands it the
+// adapters.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tendhq/tend/internal/resource"
+	"github.com/tendhq/tend/internal/store"
+)
+
+// DefaultMaxBodyBytes limits request bodies when Options.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultKeepAlive is how often a quiet event stream sends a comment, so that
+// proxies and load balancers do not close it as idle.
+const DefaultKeepAlive = 15 * time.Second
+
+// Store is the durable state the API reads and writes. store.Store satisfies
+// it; the API needs neither jobs nor settings yet.
+type Store interface {
+	store.Projects
+	store.Services
+	store.Tokens
+	store.Events
+}
+
+// Resources is the Git-backed resource store; *resource.Repos satisfies it.
+// Errors wrap the resource package's sentinels and *resource.PushError.
+type Resources interface {
+	Create(ctx context.Context, project string, init resource.InitOptions) error
+	Delete(ctx context.Context, project string) error
+	PutMany(ctx context.Context, ref resource.Ref, files []resource.File, msg string) (string, error)
+	Get(ctx context.Context, ref resource.Ref, uri, version string) ([]byte, string, error)
+	List(ctx context.Context, ref resource.Ref) ([]resource.Resource, error)
+	Remove(ctx context.Context, ref resource.Ref, uri string) (string, error)
+	History(ctx context.Context, ref resource.Ref, uri string) ([]resource.Commit, error)
+	EnsureStage(ctx context.Context, project, stage string) error
+	EnsureService(ctx context.Context, project, service string) error
+	DeleteService(ctx context.Context, project, service string) error
+}
+
+// Options configure the API. Store and Resources are required.
+type Options struct {
+	Store     Store
+	Resources Resources
+	// Logger receives access logs and errors; nil discards them.
+	Logger *slog.Logger
+	// Registry receives the API's metrics and is served at /metrics; nil
+	// means a registry of the API's own. It is never the global registry,
+	// so two servers can run in one process.
+	Registry *prometheus.Registry
+	// MaxBodyBytes limits request bodies (413 beyond it); 0 means
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// KeepAlive is the event stream's keep-alive interval; 0 means
+	// DefaultKeepAlive.
+	KeepAlive time.Duration
+	// ReadyTimeout bounds the store check of /readyz; 0 means 2 seconds.
+	ReadyTimeout time.Duration
+}
+
+// Server is the API's http.Handler. Create it with New; call Close when the
+// HTTP server shuts down so that open event streams end.
+type Server struct {
+	store     Store
+	res       Resources
+	log       *slog.Logger
+	reg       *prometheus.Registry
+	maxBody   int64
+	now       func() time.Time
+	keepAlive time.Duration
+	readyWait time.Duration
+	metrics   *metrics
+
+	mux     *http.ServeMux
+	handler http.Handler
+	// patterns are the mux patterns registered, in order, for the test
+	// that keeps the OpenAPI document complete.
+	patterns []string
+
+	closeOnce sync.Once
+	closing   chan struct{}
+}
+
+// New builds the API. It registers its metrics on opts.Registry and fails
+// when they are registered there already.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil || opts.Resources == nil {
+		return nil, errors.New("api: Options.Store and Options.Resources are required")
+	}
+	s := &Server{
+		store:     opts.Store,
+		res:       opts.Resources,
+		log:       opts.Logger,
+		reg:       opts.Registry,
+		maxBody:   opts.MaxBodyBytes,
+		now:       opts.Now,
+		keepAlive: opts.KeepAlive,
+		readyWait: opts.ReadyTimeout,
+		mux:       http.NewServeMux(),
+		closing:   make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry()
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.keepAlive <= 0 {
+		s.keepAlive = DefaultKeepAlive
+	}
+	if s.readyWait <= 0 {
+		s.readyWait = 2 * time.Second
+	}
+	m, err := newMetrics(s.reg)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	s.metrics = m
+	if err := s.register(); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	s.handler = s.observe(s.limitBody(http.HandlerFunc(s.route)))
+	return s, nil
+}
+
+// ServeHTTP serves every route of the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// Close ends the open event streams and makes /readyz answer 503, so a load
+// balancer stops sending new requests. http.Server.Shutdown waits for active
+// requests, and a stream never ends by itself, so the composition root calls
+// Close (through RegisterOnShutdown) when it shuts the server down.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+}
+
+// Patterns returns the mux patterns the API registered, e.g.
+// "GET /api/v1/project/{project}".
+func (s *Server) Patterns() []string {
+	return append([]string(nil), s.patterns...)
+}
+
+// register adds every route of the table to the mux. The mux panics on
+// conflicting patterns; that is turned into an error here.
+func (s *Server) register() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("register routes: %v", r)
+		}
+	}()
+	for _, rt := range s.routes() {
+		for _, p := range rt.patterns() {
+			s.mux.Handle(p, s.authenticate(rt))
+			s.patterns = append(s.patterns, p)
+		}
+	}
+	return nil
+}
+
+// closed reports whether Close was called.
+func (s *Server) closed() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,196 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/auth"
+	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/store"
+)
+
+// postEvent takes one structured-JSON CloudEvent (CloudEvents 1.0, or the
+// 0.2 envelope of Keptn 0.6 on /v1/event), validates it with event.Parse,
+// files it under its Keptn context (generated when missing, mapped to a
+// name-based UUID when not a UUID) and answers only once it is durable.
+func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ev, err := event.Parse(body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := principalOf(r).Can(auth.ActionWriteProject, ev.Project()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rec, err := record(ev)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.store.AppendEvents(r.Context(), rec); err != nil {
+		s.writeError(w, r, fmt.Errorf("append event: %w", err))
+		return
+	}
+	s.metrics.eventsAppended.Inc()
+	writeJSON(w, http.StatusOK, apitypes.EventContext{KeptnContext: ev.KeptnContext})
+}
+
+// record turns a parsed event into the event log's record; the JSON stored
+// is the event as tend accepted it (id, time and context filled in).
+func record(ev *event.Event) (store.EventRecord, error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return store.EventRecord{}, errorf(http.StatusBadRequest, "event cannot be stored: %v", err)
+	}
+	c, _ := ev.Common()
+	return store.EventRecord{
+		ID:           ev.ID,
+		Source:       ev.Source,
+		Type:         ev.Type,
+		Time:         ev.Time,
+		SpecVersion:  ev.SpecVersion,
+		KeptnContext: ev.KeptnContext,
+		TriggeredID:  ev.TriggeredID,
+		Project:      c.Project,
+		Stage:        c.Stage,
+		Service:      c.Service,
+		JSON:         b,
+	}, nil
+}
+
+// eventProject returns the project an event query concerns: the query's,
+// or the token's own when the token is restricted and the query names
+// none. It answers 403 for a project the token may not read.
+func eventProject(r *http.Request) (string, error) {
+	p := principalOf(r)
+	project := r.URL.Query().Get("project")
+	if project == "" {
+		project = p.Project
+	}
+	if err := p.Can(auth.ActionReadProject, project); err != nil {
+		return "", err
+	}
+	return project, nil
+}
+
+// keptnContextQuery maps a keptnContext filter as the event log filed it:
+// a non-UUID context (a Dynatrace problem id) finds the events sent with it.
+func keptnContextQuery(v string) string {
+	if v == "" {
+		return ""
+	}
+	return event.ContextFor(v)
+}
+
+func pageSize(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("pageSize")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, errorf(http.StatusBadRequest, "pageSize %q is invalid: give a whole number from 1 to %d", v, store.MaxPageSize)
+	}
+	return n, nil
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
+	project, err := eventProject(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	size, err := pageSize(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	f := store.EventFilter{
+		Project:      project,
+		Stage:        q.Get("stage"),
+		Service:      q.Get("service"),
+		Type:         event.ExpandType(q.Get("type")),
+		KeptnContext: keptnContextQuery(q.Get("keptnContext")),
+		PageSize:     size,
+		PageKey:      q.Get("nextPageKey"),
+		CountTotal:   true,
+	}
+	pg, err := s.store.ListEvents(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := apitypes.EventList{
+		Events:      make([]json.RawMessage, 0, len(pg.Events)),
+		NextPageKey: pg.NextPageKey,
+		PageSize:    f.EffectivePageSize(),
+		TotalCount:  pg.TotalCount,
+	}
+	for _, e := range pg.Events {
+		out.Events = append(out.Events, json.RawMessage(e.JSON))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// maxTriggered bounds the answer of the polling endpoint.
+const maxTriggered = store.MaxPageSize
+
+// triggeredEvents is Keptn's polling endpoint for external executors: the
+// .triggered events of one type that no .finished event answers yet
+// (matched by triggeredid), oldest first, at most maxTriggered.
+func (s *Server) triggeredEvents(w http.ResponseWriter, r *http.Request) {
+	typ := event.ExpandType(r.PathValue("type"))
+	if !strings.HasSuffix(typ, ".triggered") {
+		s.writeError(w, r, errorf(http.StatusBadRequest, "event type %q is not a .triggered type: ask for e.g. sh.keptn.event.action.triggered", typ))
+		return
+	}
+	finished := strings.TrimSuffix(typ, ".triggered") + ".finished"
+	project, err := eventProject(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	f := store.EventFilter{Project: project, Stage: q.Get("stage"), Service: q.Get("service"), Type: typ, PageSize: store.MaxPageSize}
+	var open []json.RawMessage
+	for len(open) < maxTriggered {
+		pg, err := s.store.ListEvents(r.Context(), f)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		for _, e := range pg.Events {
+			done, err := s.store.ListEvents(r.Context(), store.EventFilter{TriggeredID: e.ID, Type: finished, PageSize: 1})
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			if len(done.Events) == 0 && len(open) < maxTriggered {
+				open = append(open, json.RawMessage(e.JSON))
+			}
+		}
+		if pg.NextPageKey == "" {
+			break
+		}
+		f.PageKey = pg.NextPageKey
+	}
+	// The log pages newest first; executors work oldest first.
+	for i, j := 0, len(open)-1; i < j; i, j = i+1, j-1 {
+		open[i], open[j] = open[j], open[i]
+	}
+	if open == nil {
+		open = []json.RawMessage{}
+	}
+	writeJSON(w, http.StatusOK, apitypes.TriggeredEventList{Events: open})
+}

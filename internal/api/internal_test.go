@@ -1,0 +1,232 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/resource"
+	"github.com/tendhq/tend/internal/store"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// nopStore and nopResources satisfy the interfaces for tests that never
+// reach the store; any call fails the test through a nil panic.
+type nopStore struct{ Store }
+type nopResources struct{ Resources }
+
+func newTestServer(t testing.TB, log *slog.Logger) *Server {
+	t.Helper()
+	s, err := New(Options{Store: nopStore{}, Resources: nopResources{}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestOpenAPIGolden(t *testing.T) {
+	got := newTestServer(t, nil).OpenAPIDocument()
+	path := filepath.Join("testdata", "openapi.golden.json")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("OpenAPI document differs from %s; review the change and run go test -update", path)
+	}
+}
+
+var muxWildcardRE = regexp.MustCompile(`\{([A-Za-z]+)\.\.\.\}`)
+
+// TestOpenAPICoversEveryRoute checks both ways: every pattern registered on
+// the mux is documented, and every documented operation reaches a handler
+// (not the mux's 404 or 405).
+func TestOpenAPICoversEveryRoute(t *testing.T) {
+	s := newTestServer(t, nil)
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(s.OpenAPIDocument(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			documented[strings.ToUpper(m)+" "+p] = true
+		}
+	}
+	for _, p := range s.Patterns() {
+		key := muxWildcardRE.ReplaceAllString(p, "{$1}")
+		if !documented[key] {
+			t.Errorf("route %s is not in the OpenAPI document", p)
+		}
+	}
+	for key := range documented {
+		method, path, _ := strings.Cut(key, " ")
+		concrete := regexp.MustCompile(`\{[A-Za-z]+\}`).ReplaceAllString(path, "x")
+		r := httptest.NewRequest(method, concrete, nil)
+		if _, pattern := s.mux.Handler(r); pattern == "" {
+			t.Errorf("documented %s reaches no handler", key)
+		}
+	}
+	if len(documented) != len(s.Patterns()) {
+		t.Errorf("%d documented operations, %d registered patterns", len(documented), len(s.Patterns()))
+	}
+}
+
+func TestPanicAnswers500(t *testing.T) {
+	var logs bytes.Buffer
+	s := newTestServer(t, slog.New(slog.NewTextHandler(&logs, nil)))
+	h := s.observe(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
+	if w.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d", w.Code)
+	}
+	var e apitypes.Error
+	if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Code != 500 || strings.Contains(e.Message, "boom") {
+		t.Errorf("answer %s: want the JSON error without the panic value", w.Body)
+	}
+	if !strings.Contains(logs.String(), "handler_panic") || !strings.Contains(logs.String(), "boom") {
+		t.Errorf("panic not logged: %s", logs.String())
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"store not found", store.ErrNotFound, 404},
+		{"store exists", store.ErrExists, 409},
+		{"store invalid", store.ErrInvalid, 400},
+		{"store closed", store.ErrClosed, 503},
+		{"resource missing", resource.ErrResourceNotFound, 404},
+		{"bad uri", resource.ErrInvalidURI, 400},
+		{"upstream not empty", resource.ErrUpstreamNotEmpty, 409},
+		{"upstream unreachable", resource.ErrUpstreamUnreachable, 502},
+		{"body too large", &http.MaxBytesError{Limit: 5}, 413},
+		{"unknown", context.DeadlineExceeded, 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, _ := classify(tt.err); got != tt.want {
+				t.Errorf("classify(%v) = %d; want %d", tt.err, got, tt.want)
+			}
+		})
+	}
+	if _, msg := classify(errorf(500, "x")); msg != "x" {
+		t.Error("httpError message lost")
+	}
+	if _, msg := classify(context.DeadlineExceeded); strings.Contains(msg, "deadline") {
+		t.Errorf("internal error leaks its cause: %q", msg)
+	}
+}
+
+func TestShipyardText(t *testing.T) {
+	yaml := "stages:\n  - name: dev\n"
+	tests := []struct {
+		name, in, want string
+	}{
+		{"yaml", yaml, yaml},
+		{"base64", "c3RhZ2VzOgogIC0gbmFtZTogZGV2Cg==", yaml},
+		{"base64 with line breaks", "c3RhZ2VzOgogIC0g\nbmFtZTogZGV2Cg==\n", yaml},
+		{"base64 of bytes that are not text", "abcd", "abcd"},
+		{"not base64", "abc", "abc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := string(shipyardText(tt.in))
+			if got != tt.want {
+				t.Errorf("shipyardText(%q) = %q; want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPageOf(t *testing.T) {
+	names := []string{"a", "b", "c", "d", "e"}
+	var got []string
+	after := ""
+	for range 10 {
+		from, to, next := pageOf(names, 2, after)
+		got = append(got, names[from:to]...)
+		if next == "" {
+			break
+		}
+		r := httptest.NewRequest("GET", "/?nextPageKey="+next, nil)
+		_, a, err := page(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after = a
+	}
+	if strings.Join(got, "") != "abcde" {
+		t.Errorf("pages gave %v", got)
+	}
+}
+
+func FuzzUnmarshalStrict(f *testing.F) {
+	f.Add([]byte(`{"name":"sockshop","shipyard":"stages: []"}`))
+	f.Add([]byte(`{"name": 5}`))
+	f.Add([]byte("{\n\"name\" 1}"))
+	f.Add([]byte(`{"resources":[{"resourceURI":"a","resourceContent":"YQ=="}]} x`))
+	f.Add([]byte(``))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var a apitypes.CreateProjectRequest
+		var p apitypes.PutResourcesRequest
+		for _, v := range []any{&a, &p} {
+			err := unmarshalStrict(b, v)
+			if err == nil {
+				continue
+			}
+			he, ok := err.(*httpError)
+			if !ok || he.status != http.StatusBadRequest || he.msg == "" {
+				t.Fatalf("unmarshalStrict error %#v; want a 400 httpError", err)
+			}
+		}
+	})
+}
+
+func FuzzPageKey(f *testing.F) {
+	f.Add("")
+	f.Add("bmE")
+	f.Add("%%%")
+	f.Fuzz(func(t *testing.T, key string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.URL.RawQuery = "nextPageKey=" + strings.ReplaceAll(key, "&", "")
+		if _, _, err := page(r); err != nil {
+			if he, ok := err.(*httpError); !ok || he.status != 400 {
+				t.Fatalf("page error %#v; want 400", err)
+			}
+		}
+	})
+}
+
+func FuzzShipyardText(f *testing.F) {
+	f.Add("stages:\n  - name: dev\n")
+	f.Add("c3RhZ2VzOgogIC0gbmFtZTogZGV2Cg==")
+	f.Fuzz(func(t *testing.T, in string) {
+		out := shipyardText(in)
+		if string(out) != in && !isBase64Text(strings.TrimSpace(in)) {
+			t.Fatalf("text %q was changed", in)
+		}
+	})
+}

@@ -1,0 +1,407 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/auth"
+	"github.com/tendhq/tend/internal/resource"
+	"github.com/tendhq/tend/internal/spec"
+	"github.com/tendhq/tend/internal/store"
+)
+
+// Keptn's name rules: a project starts with a letter, a service with a
+// letter or digit; both are lower case, digits and dashes, at most 63
+// characters. resource.ValidateName is checked too, so a name the store
+// accepts is always usable as a Git branch or folder name.
+var (
+	projectNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	serviceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+)
+
+func checkProjectName(name string) error {
+	if !projectNameRE.MatchString(name) || resource.ValidateName("project", name) != nil {
+		return errorf(http.StatusBadRequest, "project name %q is invalid: use 1 to 63 lower-case letters, digits and dashes, starting with a letter and not ending with a dash", name)
+	}
+	return nil
+}
+
+func checkServiceName(name string) error {
+	if !serviceNameRE.MatchString(name) || resource.ValidateName("service", name) != nil {
+		return errorf(http.StatusBadRequest, "service name %q is invalid: use 1 to 63 lower-case letters, digits and dashes, starting with a letter or digit and not ending with a dash", name)
+	}
+	return nil
+}
+
+// pushErrorHeader carries a failed upstream push on answers whose body type
+// has no pushError field (project and service creation). Resource writes
+// report it in apitypes.Version.PushError instead.
+const pushErrorHeader = "Tend-Push-Error"
+
+// reportPush logs a failed push and reports it on the answer; the write it
+// followed is kept. Other errors are returned unchanged.
+func (s *Server) reportPush(w http.ResponseWriter, r *http.Request, err error) (string, error) {
+	var pe *resource.PushError
+	if !errors.As(err, &pe) {
+		return "", err
+	}
+	msg := pe.Error()
+	s.log.WarnContext(r.Context(), "upstream_push_failed", "route", routeLabel(r), "version", pe.Version, "err", msg)
+	w.Header().Set(pushErrorHeader, strings.Map(func(c rune) rune {
+		if c < 0x20 || c == 0x7f {
+			return ' '
+		}
+		return c
+	}, msg))
+	return msg, nil
+}
+
+// shipyardText returns the shipyard bytes of a CreateProjectRequest: the
+// text itself, or its base64 decoding when the text is nothing but base64
+// (as Keptn's API sent it). YAML text is never valid base64: a shipyard
+// needs a ':'.
+func shipyardText(text string) []byte {
+	t := strings.TrimSpace(text)
+	if t != "" && isBase64Text(t) {
+		clean := strings.Map(func(c rune) rune {
+			if c == '\n' || c == '\r' || c == ' ' || c == '\t' {
+				return -1
+			}
+			return c
+		}, t)
+		if b, err := base64.StdEncoding.DecodeString(clean); err == nil && utf8.Valid(b) {
+			return b
+		}
+	}
+	return []byte(text)
+}
+
+func isBase64Text(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
+			c == '+' || c == '/' || c == '=' || c == '\n' || c == '\r' || c == ' ' || c == '\t'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeShipyard validates a shipyard and answers 400 with its diagnostics,
+// one FILE:LINE:COL line each, when it has errors.
+func decodeShipyard(data []byte) (*spec.Shipyard, error) {
+	sy, diags := spec.DecodeShipyard("shipyard.yaml", data)
+	if sy == nil || diags.HasErrors() {
+		return nil, errorf(http.StatusBadRequest, "shipyard is invalid:\n%s", diags.Error())
+	}
+	return sy, nil
+}
+
+func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
+	var req apitypes.CreateProjectRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkProjectName(req.Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if strings.TrimSpace(req.Shipyard) == "" {
+		s.writeError(w, r, errorf(http.StatusBadRequest, "shipyard is missing: send the shipyard file's YAML text (or its base64) as \"shipyard\""))
+		return
+	}
+	if req.GitRemoteURL == "" && (req.GitUser != "" || req.GitToken != "") {
+		s.writeError(w, r, errorf(http.StatusBadRequest, "gitUser and gitToken need gitRemoteURL, the upstream repository's URL"))
+		return
+	}
+	data := shipyardText(req.Shipyard)
+	sy, err := decodeShipyard(data)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	p, err := s.store.CreateProject(ctx, store.NewProject{
+		Name: req.Name, Shipyard: data,
+		UpstreamURL: req.GitRemoteURL, UpstreamUser: req.GitUser, UpstreamToken: req.GitToken,
+	})
+	if errors.Is(err, store.ErrExists) {
+		s.writeError(w, r, errorf(http.StatusConflict, "project %q already exists", req.Name))
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	init := resource.InitOptions{Shipyard: data, Stages: sy.StageNames(), Author: author(r)}
+	if req.GitRemoteURL != "" {
+		init.Upstream = &resource.Upstream{URL: req.GitRemoteURL, User: req.GitUser, Token: req.GitToken}
+	}
+	err = s.res.Create(ctx, req.Name, init)
+	if errors.Is(err, resource.ErrProjectExists) {
+		// The store is the source of truth: a repository without a
+		// project is what a crash in an earlier delete left behind.
+		s.log.WarnContext(ctx, "stale_repository_replaced", "project", req.Name)
+		if err = s.res.Delete(ctx, req.Name); err == nil {
+			err = s.res.Create(ctx, req.Name, init)
+		}
+	}
+	if _, err = s.reportPush(w, r, err); err != nil {
+		if derr := s.store.DeleteProject(context.WithoutCancel(ctx), req.Name); derr != nil {
+			s.log.ErrorContext(ctx, "project_rollback_failed", "project", req.Name, "err", derr)
+		}
+		s.writeError(w, r, fmt.Errorf("create repository of project %q: %w", req.Name, err))
+		return
+	}
+	out, err := s.projectAnswer(ctx, p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// author attributes Git commits to the token that asked for them.
+func author(r *http.Request) resource.Author {
+	p := principalOf(r)
+	if p.TokenName == "" {
+		return resource.Author{}
+	}
+	return resource.Author{Name: "token " + p.TokenName, Email: "tend@localhost"}
+}
+
+// projectAnswer builds the API's view of a project: its stages from the
+// stored shipyard, each with every service (services exist in every stage)
+// and whether self-healing runs there.
+func (s *Server) projectAnswer(ctx context.Context, p store.Project) (apitypes.Project, error) {
+	out := apitypes.Project{
+		ProjectName:  p.Name,
+		CreationDate: p.CreatedAt,
+		GitUser:      p.UpstreamUser,
+		Stages:       []apitypes.Stage{},
+	}
+	if p.UpstreamURL != "" {
+		out.GitRemoteURL = resource.Upstream{URL: p.UpstreamURL}.RedactedURL()
+	}
+	svcs, err := s.store.ListServices(ctx, p.Name)
+	if err != nil {
+		return out, err
+	}
+	services := make([]apitypes.Service, 0, len(svcs))
+	for _, sv := range svcs {
+		services = append(services, apitypes.Service{ServiceName: sv.Name, CreationDate: sv.CreatedAt})
+	}
+	sy, diags := spec.DecodeShipyard("shipyard.yaml", p.Shipyard)
+	if sy == nil {
+		// Stored shipyards were validated on the way in; a shipyard that
+		// no longer decodes means the validator grew stricter.
+		s.log.WarnContext(ctx, "stored_shipyard_invalid", "project", p.Name, "err", diags.Error())
+		return out, nil
+	}
+	out.ShipyardVersion = sy.APIVersion
+	if out.ShipyardVersion == "" {
+		out.ShipyardVersion = string(sy.Format)
+	}
+	for i := range sy.Stages {
+		st := &sy.Stages[i]
+		out.Stages = append(out.Stages, apitypes.Stage{
+			StageName:          st.Name,
+			Services:           services,
+			RemediationEnabled: st.RemediationEnabled(),
+		})
+	}
+	return out, nil
+}
+
+// page parses pageSize and nextPageKey of a name-ordered list. The key is
+// the last name of the previous page, opaque to clients.
+func page(r *http.Request) (size int, after string, err error) {
+	size = store.DefaultPageSize
+	if v := r.URL.Query().Get("pageSize"); v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 1 {
+			return 0, "", errorf(http.StatusBadRequest, "pageSize %q is invalid: give a whole number from 1 to %d", v, store.MaxPageSize)
+		}
+		size = min(n, store.MaxPageSize)
+	}
+	if k := r.URL.Query().Get("nextPageKey"); k != "" {
+		b, derr := base64.RawURLEncoding.DecodeString(k)
+		if derr != nil || len(b) < 2 || b[0] != 'n' {
+			return 0, "", errorf(http.StatusBadRequest, "nextPageKey %q was not handed out by this server: pass the nextPageKey of the previous page unchanged", k)
+		}
+		after = string(b[1:])
+	}
+	return size, after, nil
+}
+
+// pageOf cuts one page out of names sorted ascending; it returns the
+// indexes [from, to) and the next page's key ("" on the last page).
+func pageOf(names []string, size int, after string) (int, int, string) {
+	from := 0
+	if after != "" {
+		from = len(names)
+		for i, n := range names {
+			if n > after {
+				from = i
+				break
+			}
+		}
+	}
+	to := min(from+size, len(names))
+	next := ""
+	if to < len(names) && to > from {
+		next = base64.RawURLEncoding.EncodeToString([]byte("n" + names[to-1]))
+	}
+	return from, to, next
+}
+
+func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	size, after, err := page(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	all, err := s.store.ListProjects(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// A project-restricted token sees only its own project.
+	visible := all[:0]
+	for _, pr := range all {
+		if p.Can(auth.ActionReadProject, pr.Name) == nil {
+			visible = append(visible, pr)
+		}
+	}
+	names := make([]string, len(visible))
+	for i, pr := range visible {
+		names[i] = pr.Name
+	}
+	from, to, next := pageOf(names, size, after)
+	out := apitypes.ProjectList{Projects: []apitypes.Project{}, NextPageKey: next, TotalCount: len(visible)}
+	for _, pr := range visible[from:to] {
+		a, err := s.projectAnswer(r.Context(), pr)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		out.Projects = append(out.Projects, a)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
+	p, err := s.store.GetProject(r.Context(), r.PathValue("project"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out, err := s.projectAnswer(r.Context(), p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// deleteProject removes the project from the store first, so it is gone
+// for every API call at once, then its repository. A repository left by a
+// failure is logged and replaced when a project of that name is created
+// again.
+func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("project")
+	if err := s.store.DeleteProject(r.Context(), name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.res.Delete(context.WithoutCancel(r.Context()), name); err != nil && !errors.Is(err, resource.ErrProjectNotFound) {
+		s.log.ErrorContext(r.Context(), "repository_delete_failed", "project", name, "err", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// createService stores the service and writes "<service>/metadata.yaml" into
+// every stage branch, as Keptn did, so the repository shows the service
+// before it has files.
+func (s *Server) createService(w http.ResponseWriter, r *http.Request) {
+	project := r.PathValue("project")
+	var req apitypes.CreateServiceRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkServiceName(req.ServiceName); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	sv, err := s.store.CreateService(ctx, project, req.ServiceName)
+	if errors.Is(err, store.ErrExists) {
+		s.writeError(w, r, errorf(http.StatusConflict, "service %q already exists in project %q", req.ServiceName, project))
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	err = s.res.EnsureService(resource.WithAuthor(ctx, author(r)), project, req.ServiceName)
+	if _, err = s.reportPush(w, r, err); err != nil {
+		if derr := s.store.DeleteService(context.WithoutCancel(ctx), project, req.ServiceName); derr != nil {
+			s.log.ErrorContext(ctx, "service_rollback_failed", "project", project, "service", req.ServiceName, "err", derr)
+		}
+		s.writeError(w, r, fmt.Errorf("create service %q in the repository of project %q: %w", req.ServiceName, project, err))
+		return
+	}
+	writeJSON(w, http.StatusCreated, apitypes.Service{ServiceName: sv.Name, CreationDate: sv.CreatedAt})
+}
+
+func (s *Server) listServices(w http.ResponseWriter, r *http.Request) {
+	svcs, err := s.store.ListServices(r.Context(), r.PathValue("project"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := apitypes.ServiceList{Services: make([]apitypes.Service, 0, len(svcs))}
+	for _, sv := range svcs {
+		out.Services = append(out.Services, apitypes.Service{ServiceName: sv.Name, CreationDate: sv.CreatedAt})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getService(w http.ResponseWriter, r *http.Request) {
+	sv, err := s.store.GetService(r.Context(), r.PathValue("project"), r.PathValue("service"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, apitypes.Service{ServiceName: sv.Name, CreationDate: sv.CreatedAt})
+}
+
+// deleteService removes the service from the store, then its folder from
+// every stage branch. A Git failure after the store delete is logged (the
+// service is gone for the API) and a failed push is reported in the
+// Tend-Push-Error header.
+func (s *Server) deleteService(w http.ResponseWriter, r *http.Request) {
+	project, service := r.PathValue("project"), r.PathValue("service")
+	ctx := r.Context()
+	if err := s.store.DeleteService(ctx, project, service); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	err := s.res.DeleteService(resource.WithAuthor(context.WithoutCancel(ctx), author(r)), project, service)
+	if _, err = s.reportPush(w, r, err); err != nil {
+		s.log.ErrorContext(ctx, "service_folder_delete_failed", "project", project, "service", service, "err", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
