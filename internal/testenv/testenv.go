@@ -225,3 +225,85 @@ func prometheusTargetUp(base, job, addr string) (up bool, state string, err erro
 	}
 	return false, "target not discovered yet", nil
 }
+
+// Unleash is the Unleash 8 server of the feature-toggle tests
+// (scripts/unleash.sh, on the test PostgreSQL). Its variable holds the base
+// URL, e.g. http://127.0.0.1:PORT; UnleashAdminTokenEnv holds an admin API
+// token generated when the script started it.
+var Unleash = Component{Name: "Unleash", Env: "TEND_TEST_UNLEASH_URL", Script: "scripts/unleash.sh"}
+
+// UnleashAdminTokenEnv names the variable holding the test Unleash's admin
+// API token (sent as the Authorization header, without a scheme).
+const UnleashAdminTokenEnv = "TEND_TEST_UNLEASH_ADMIN_TOKEN"
+
+// UnleashURL returns the base URL of the test Unleash.
+func UnleashURL(t testing.TB) string {
+	t.Helper()
+	return strings.TrimSuffix(Require(t, Unleash), "/")
+}
+
+// UnleashAdminToken returns the test Unleash's admin API token.
+func UnleashAdminToken(t testing.TB) string {
+	t.Helper()
+	Require(t, Unleash)
+	tok := os.Getenv(UnleashAdminTokenEnv)
+	if tok == "" {
+		t.Fatalf("%s is set but %s is not: start Unleash with %s start and export all its lines", Unleash.Env, UnleashAdminTokenEnv, Unleash.Script)
+	}
+	return tok
+}
+
+// UnleashFeature creates a release flag with a random name in the test
+// Unleash's project "default", switches it on in each environment of
+// enabledIn (it starts off everywhere; Unleash has development and
+// production), and returns its name. The flag is archived when the test
+// ends. The Unleash instance is shared, so tests never reuse a flag.
+func UnleashFeature(t testing.TB, enabledIn ...string) string {
+	t.Helper()
+	base, token := UnleashURL(t), UnleashAdminToken(t)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "tend-test-" + hex.EncodeToString(b)
+	features := base + "/api/admin/projects/default/features"
+	if status, body, err := unleashCall(http.MethodPost, features, token, `{"name":"`+name+`","type":"release"}`); err != nil || status/100 != 2 {
+		t.Fatalf("create Unleash feature %s: status %d, %s %v", name, status, body, err)
+	}
+	t.Cleanup(func() {
+		status, body, err := unleashCall(http.MethodDelete, features+"/"+name, token, "")
+		if err != nil || (status/100 != 2 && status != http.StatusNotFound) {
+			t.Errorf("archive Unleash feature %s: status %d, %s %v", name, status, body, err)
+		}
+	})
+	for _, env := range enabledIn {
+		u := features + "/" + name + "/environments/" + url.PathEscape(env) + "/on"
+		if status, body, err := unleashCall(http.MethodPost, u, token, ""); err != nil || status/100 != 2 {
+			t.Fatalf("switch Unleash feature %s on in %s: status %d, %s %v", name, env, status, body, err)
+		}
+	}
+	return name
+}
+
+// unleashCall makes one admin API call and returns the status and body.
+func unleashCall(method, u, token, body string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var r io.Reader = http.NoBody
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, r)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Authorization", token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	return resp.StatusCode, string(b), err
+}
