@@ -307,3 +307,22 @@ func unleashCall(method, u, token, body string) (int, string, error) {
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	return resp.StatusCode, string(b), err
 }
+
+// Kubernetes is the kube-apiserver (with etcd, without kubelet or
+// controllers) of the scaling tests (scripts/kube-apiserver.sh). Its
+// variable holds the path of a kubeconfig file with an admin
+// (system:masters) token. Deployments never get pods there, but their
+// scale subresource, HPAs and RBAC behave as on a real cluster. Namespaces
+// are never finalized without the controller manager, so tests create
+// namespaces with unique names and leave them.
+var Kubernetes = Component{Name: "kube-apiserver", Env: "TEND_TEST_KUBECONFIG", Script: "scripts/kube-apiserver.sh"}
+
+// KubeconfigPath returns the path of the test cluster's admin kubeconfig.
+func KubeconfigPath(t testing.TB) string {
+	t.Helper()
+	path := Require(t, Kubernetes)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("%s names a kubeconfig that cannot be read (is the kube-apiserver still running? %s start): %v", Kubernetes.Env, Kubernetes.Script, err)
+	}
+	return path
+}
