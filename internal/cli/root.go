@@ -78,6 +78,7 @@ Exit statuses: 0 ok, 1 a quality gate failed, 2 bad input or usage,
 		newAddResourceCommand(s),
 		newSendCommand(s),
 		newServeCommand(s),
+		newBenchCommand(s),
 	)
 	return root
 }
