@@ -79,6 +79,7 @@ Exit statuses: 0 ok, 1 a quality gate failed, 2 bad input or usage,
 		newSendCommand(s),
 		newServeCommand(s),
 		newBenchCommand(s),
+		newDemoCommand(s),
 	)
 	return root
 }
