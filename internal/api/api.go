@@ -33,12 +33,17 @@ const DefaultMaxBodyBytes = 1 << 20
 const DefaultKeepAlive = 15 * time.Second
 
 // Store is the durable state the API reads and writes. store.Store satisfies
-// it; the API needs neither jobs nor settings yet.
+// it. WithTx writes an accepted event together with the work it causes (an
+// evaluation's first job): the outbox.
 type Store interface {
 	store.Projects
 	store.Services
 	store.Tokens
 	store.Events
+	store.Settings
+	store.Problems
+	store.Remediations
+	WithTx(ctx context.Context, fn func(tx store.Tx) error) error
 }
 
 // Resources is the Git-backed resource store; *resource.Repos satisfies it.
@@ -76,6 +81,9 @@ type Options struct {
 	KeepAlive time.Duration
 	// ReadyTimeout bounds the store check of /readyz; 0 means 2 seconds.
 	ReadyTimeout time.Duration
+	// Intake tunes the problem intake (Alertmanager webhook and problem
+	// events); the zero value is right for production.
+	Intake IntakeOptions
 }
 
 // Server is the API's http.Handler. Create it with New; call Close when the
@@ -90,6 +98,7 @@ type Server struct {
 	keepAlive time.Duration
 	readyWait time.Duration
 	metrics   *metrics
+	intake    *intakeGate
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -142,6 +151,9 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	s.metrics = m
+	if s.intake, err = newIntakeGate(s, opts.Intake); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	if err := s.register(); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}

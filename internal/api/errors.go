@@ -74,6 +74,8 @@ func classify(err error) (int, string) {
 		return http.StatusBadGateway, err.Error()
 	case errors.Is(err, store.ErrClosed):
 		return http.StatusServiceUnavailable, "the server is shutting down; try again"
+	case errors.Is(err, store.ErrUnavailable):
+		return http.StatusServiceUnavailable, "the database is unavailable; try again"
 	}
 	return http.StatusInternalServerError, "internal server error; the server log has the details"
 }

@@ -10,6 +10,9 @@ import (
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/intake"
+	"github.com/tendhq/tend/internal/remediator"
+	"github.com/tendhq/tend/internal/sequence"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -28,6 +31,12 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// A problem event from outside is recorded, deduplicated, with the
+	// event in one transaction (see postProblemEvent).
+	if intake.IsProblemType(ev.Type) && ev.Source != event.DefaultSource {
+		s.postProblemEvent(w, r, ev)
+		return
+	}
 	if err := principalOf(r).Can(auth.ActionWriteProject, ev.Project()); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -37,11 +46,34 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if _, err := s.store.AppendEvents(r.Context(), rec); err != nil {
-		s.writeError(w, r, fmt.Errorf("append event: %w", err))
+	// An event from outside that asks for an evaluation is stored in one
+	// transaction with the evaluation's first job; tend's own events
+	// (source "tend") never start one.
+	plan, evaluates, err := sequence.FromEvent(ev, s.now())
+	switch {
+	case err != nil:
+		s.writeError(w, r, errorf(http.StatusBadRequest, "%v", err))
 		return
+	case evaluates:
+		if err := s.writePlan(r.Context(), []store.EventRecord{rec}, plan); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	case remediator.IsActionAnswer(ev):
+		// An external executor's action.finished is stored with the
+		// remediation step it causes.
+		if err := s.appendAnswer(r.Context(), rec, ev); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.metrics.eventsAppended.Inc()
+	default:
+		if _, err := s.store.AppendEvents(r.Context(), rec); err != nil {
+			s.writeError(w, r, fmt.Errorf("append event: %w", err))
+			return
+		}
+		s.metrics.eventsAppended.Inc()
 	}
-	s.metrics.eventsAppended.Inc()
 	writeJSON(w, http.StatusOK, apitypes.EventContext{KeptnContext: ev.KeptnContext})
 }
 

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strconv"
 
+	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/store"
 )
@@ -222,6 +223,11 @@ func (s *Server) principal(r *http.Request) (auth.Principal, error) {
 	}
 	if !auth.VerifySum(t.Hash, tok) {
 		return auth.Principal{}, auth.ErrUnauthenticated
+	}
+	if t.Scope == string(apitypes.ScopeIntake) {
+		// An intake token only delivers problems for its project
+		// (auth.KindIntake); it has no scope of the API kind.
+		return auth.Principal{TokenName: t.Name, Project: t.Project, Kind: auth.KindIntake}, nil
 	}
 	return auth.Principal{TokenName: t.Name, Scope: auth.Scope(t.Scope), Project: t.Project, Kind: auth.KindAPI}, nil
 }

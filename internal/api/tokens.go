@@ -27,10 +27,21 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusBadRequest, "%v", err))
 		return
 	}
-	scope, err := auth.ParseScope(string(req.Scope))
-	if err != nil {
-		s.writeError(w, r, errorf(http.StatusBadRequest, "%v", err))
-		return
+	var scope string
+	if req.Scope == apitypes.ScopeIntake {
+		// An intake token delivers problems for exactly one project.
+		if req.Project == "" {
+			s.writeError(w, r, errorf(http.StatusBadRequest, "an intake token belongs to one project: give the project (tend create token %s --scope intake --project P)", req.Name))
+			return
+		}
+		scope = string(apitypes.ScopeIntake)
+	} else {
+		sc, err := auth.ParseScope(string(req.Scope))
+		if err != nil {
+			s.writeError(w, r, errorf(http.StatusBadRequest, "%v; or intake for a project's ingest-only token", err))
+			return
+		}
+		scope = string(sc)
 	}
 	if err := p.Can(auth.ActionManageTokens, req.Project); err != nil {
 		s.writeError(w, r, err)
@@ -47,7 +58,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	t, err := s.store.CreateToken(r.Context(), store.NewToken{Name: req.Name, Scope: string(scope), Project: req.Project, Hash: auth.Sum(secret)})
+	t, err := s.store.CreateToken(r.Context(), store.NewToken{Name: req.Name, Scope: scope, Project: req.Project, Hash: auth.Sum(secret)})
 	if errors.Is(err, store.ErrExists) {
 		s.writeError(w, r, errorf(http.StatusConflict, "a token named %q already exists: pick another name, or delete that token first", req.Name))
 		return

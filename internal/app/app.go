@@ -25,11 +25,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/tendhq/tend/internal/api"
+	"github.com/tendhq/tend/internal/config"
+	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/resource/pgstorer"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/store/postgres"
 	"github.com/tendhq/tend/internal/store/sqlite"
+	"github.com/tendhq/tend/internal/worker"
 )
 
 // Defaults of Options.
@@ -66,6 +69,28 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SLIQueryTimeout bounds each SLI query of an evaluation; 0 means 30
+	// seconds.
+	SLIQueryTimeout time.Duration
+	// SLIProviders builds the SLI provider of a monitoring configuration;
+	// nil means the real Prometheus and Dynatrace providers. Tests and the
+	// overhead benchmark put a fake here.
+	SLIProviders evaluation.ProviderFactory
+	// WorkerConcurrency is how many jobs (evaluation steps) run at once;
+	// 0 means the worker's default.
+	WorkerConcurrency int
+	// Intake tunes the problem intake (Alertmanager webhook, problem
+	// events): alert label names, the default settling time and the
+	// overload limits. The zero value is right for production.
+	Intake api.IntakeOptions
+	// Config is the server-wide configuration (tend.yaml and the TEND_*
+	// variables) with its secrets resolved; nil means config.Default().
+	// Its remediation defaults, escalation webhook, UI URL and kubeconfig
+	// configure the remediation loop.
+	Config *config.Config
+	// Remediation replaces parts of the remediation loop; tests use it.
+	// The zero value is right for production.
+	Remediation RemediationOptions
 }
 
 // App is a running (or runnable) tend server.
@@ -77,6 +102,9 @@ type App struct {
 	srv        *http.Server
 	ln         net.Listener
 	adminToken string
+	runner     *worker.Runner
+	stopWorker context.CancelFunc
+	workerDone chan struct{}
 
 	mu       sync.Mutex
 	cleanups []cleanup
@@ -111,6 +139,13 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Config == nil {
+		c := config.Default()
+		opts.Config = &c
+	}
+	if opts.Intake.DefaultSettling == 0 {
+		opts.Intake.DefaultSettling = opts.Config.Remediation.Settling
 	}
 	a := &App{opts: opts, log: opts.Logger, serveErr: make(chan error, 1)}
 	defer func() {
@@ -199,12 +234,19 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		Logger:       opts.Logger,
 		Registry:     opts.Registry,
 		MaxBodyBytes: opts.MaxBodyBytes,
+		Intake:       opts.Intake,
 		Now:          opts.Now,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.onClose("api", func() error { a.api.Close(); return nil })
+
+	// The durable worker and the evaluation sequence it runs; Start starts
+	// it, Close stops it before the store closes.
+	if err := a.newWorker(repos); err != nil {
+		return nil, err
+	}
 
 	// The listener, bound now so Addr is known before Start.
 	ln, err := net.Listen("tcp", opts.Listen)
@@ -279,8 +321,10 @@ func (a *App) Handler() http.Handler { return a.api }
 // wired by this package.
 func (a *App) Store() store.Store { return a.store }
 
-// Start serves on the listener in the background. Run or Shutdown end it.
+// Start serves on the listener and runs the worker in the background. Run
+// or Shutdown end both.
 func (a *App) Start() {
+	a.startWorker()
 	go func() {
 		err := a.srv.Serve(a.ln)
 		if errors.Is(err, http.ErrServerClosed) {

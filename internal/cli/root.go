@@ -78,8 +78,14 @@ Exit statuses: 0 ok, 1 a quality gate failed, 2 bad input or usage,
 		newAddResourceCommand(s),
 		newSendCommand(s),
 		newServeCommand(s),
+		newConfigureCommand(s),
+		newTriggerCommand(s),
+		newInvalidateCommand(s),
 		newBenchCommand(s),
+		newGenerateCommand(s),
 		newDemoCommand(s),
+		newPauseCommand(s),
+		newResumeCommand(s),
 	)
 	return root
 }

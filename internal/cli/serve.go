@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tendhq/tend/internal/app"
+	"github.com/tendhq/tend/internal/config"
 )
 
 // Environment variables that set serve's flags when the flag is not given.
@@ -31,6 +32,9 @@ type serveFlags struct {
 	logLevel        string
 	logFormat       string
 	shutdownTimeout time.Duration
+	// config is tend.yaml (see serveconfig.go); cfg is what was loaded.
+	config string
+	cfg    *config.Config
 }
 
 func newServeCommand(s *streams) *cobra.Command {
@@ -60,6 +64,11 @@ connections, ends event streams and lets running requests finish within
 			fromEnv(cmd, "listen", &f.listen, envListen)
 			fromEnv(cmd, "data-dir", &f.dataDir, envDataDir)
 			fromEnv(cmd, "database", &f.database, envDatabase)
+			cfg, err := loadServeConfig(cmd, &f)
+			if err != nil {
+				return err
+			}
+			f.cfg = cfg
 			return runServe(cmd.Context(), s, f)
 		},
 	}
@@ -71,6 +80,7 @@ connections, ends event streams and lets running requests finish within
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long running requests may take to finish after SIGTERM")
+	fl.StringVar(&f.config, "config", "", "tend.yaml with server-wide settings (env "+envServeConfig+"); see docs/configuration.md")
 	return cmd
 }
 
@@ -120,6 +130,7 @@ func runServe(ctx context.Context, s *streams, f serveFlags) error {
 		Database:     f.database,
 		MaxBodyBytes: f.maxBodyBytes,
 		Logger:       log,
+		Config:       f.cfg,
 	})
 	if err != nil {
 		return withExit(ExitServer, fmt.Errorf("start the server: %w", err))

@@ -19,11 +19,11 @@ func (f *scopeFlag) String() string { return string(*f) }
 
 func (f *scopeFlag) Set(v string) error {
 	switch apitypes.Scope(v) {
-	case apitypes.ScopeRead, apitypes.ScopeWrite, apitypes.ScopeAdmin:
+	case apitypes.ScopeRead, apitypes.ScopeWrite, apitypes.ScopeAdmin, apitypes.ScopeIntake:
 		*f = scopeFlag(v)
 		return nil
 	}
-	return fmt.Errorf("unknown scope %q: want read, write or admin", v)
+	return fmt.Errorf("unknown scope %q: want read, write, admin or intake", v)
 }
 
 func (f *scopeFlag) Type() string { return "scope" }
@@ -36,11 +36,17 @@ func newCreateTokenCommand(s *streams) *cobra.Command {
 		conn    *connFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "token NAME --scope read|write|admin [--project P]",
+		Use:   "token NAME --scope read|write|admin|intake [--project P]",
 		Short: "Create an API token and print it once",
 		Long: `Create token issues an API token. A read token can only look; a write token
 can also change projects, services, resources and send events; an admin token
 can also manage tokens. --project limits the token to one project.
+
+An intake token (--scope intake, --project required) is an ingest-only
+credential for monitoring: it may only deliver Alertmanager alerts and
+problem events for its project, as Alertmanager's http_config.authorization
+sends it (Authorization: Bearer). Alerts it delivers for other projects are
+recorded unmatched, never acted on.
 
 The token is printed once and cannot be shown again: the server keeps only
 its hash. -o json prints {"name","scope","project","token"}.
@@ -48,6 +54,7 @@ its hash. -o json prints {"name","scope","project","token"}.
 Exit status 0 when created, 2 on bad input, a refused token or a name in
 use, 3 when the server failed or could not be reached.`,
 		Example: `  tend create token ci --scope write --project sockshop
+  tend create token alertmanager --scope intake --project sockshop
   tend create token reader --scope read -o json | jq -r .token`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,7 +79,7 @@ use, 3 when the server failed or could not be reached.`,
 		},
 	}
 	conn = addConnFlags(cmd)
-	cmd.Flags().Var(&scope, "scope", "what the token may do: read, write or admin")
+	cmd.Flags().Var(&scope, "scope", "what the token may do: read, write, admin, or intake (deliver problems for --project only)")
 	cmd.Flags().StringVar(&project, "project", "", "limit the token to this project (default: every project)")
 	addOutputFlag(cmd, &format)
 	_ = cmd.MarkFlagRequired("scope")

@@ -44,6 +44,11 @@ func newGetCommand(s *streams) *cobra.Command {
 		newGetResourceCommand(s),
 		newGetEventCommand(s),
 		newGetEventsCommand(s),
+		newGetProblemsCommand(s),
+		newGetProblemCommand(s),
+		newGetRemediationsCommand(s),
+		newGetRemediationCommand(s),
+		newGetConfigCommand(s),
 	)
 }
 

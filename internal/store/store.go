@@ -1,8 +1,9 @@
 // Package store declares tend's durable state: projects, services, API
-// tokens, the event log, durable jobs and scoped settings. It holds only
-// interfaces and record types; the drivers live in store/sqlite (the embedded
-// default) and store/postgres (several replicas on one database), and
-// store/storetest is the one test suite both must pass.
+// tokens, the event log, durable jobs, scoped settings, problems and
+// remediations. It holds only interfaces and record types; the drivers live
+// in store/sqlite (the embedded default) and store/postgres (several
+// replicas on one database), and store/storetest is the one test suite both
+// must pass.
 //
 // Every write is durable when its method returns: nothing is acknowledged
 // before its transaction has committed (SQLite with synchronous=FULL,
@@ -41,6 +42,8 @@ type Store interface {
 	Events
 	Jobs
 	Settings
+	Problems
+	Remediations
 
 	// WithTx runs fn in one write transaction and commits it when fn returns
 	// nil; any error rolls back everything fn did. It is how an event append
@@ -69,6 +72,7 @@ type Tx interface {
 	GetSetting(ctx context.Context, sc Scope, key string) (Setting, error)
 	PutSetting(ctx context.Context, s Setting) error
 	DeleteSetting(ctx context.Context, sc Scope, key string) error
+	ProblemTx
 }
 
 // Projects stores projects and their shipyard. Name syntax is the API's to

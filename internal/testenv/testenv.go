@@ -326,3 +326,201 @@ func KubeconfigPath(t testing.TB) string {
 	}
 	return path
 }
+
+// Promtool returns the path of Prometheus's promtool (Debian's prometheus
+// package ships /usr/bin/promtool; $PROMTOOL overrides), for tests that
+// check generated rule files. When it is missing the test is skipped, or
+// fails under CI=true.
+func Promtool(t testing.TB) string {
+	t.Helper()
+	return lookTool(t, "promtool", "PROMTOOL", "apt-get install prometheus")
+}
+
+// Amtool returns the path of Alertmanager's amtool (Debian's
+// prometheus-alertmanager package ships /usr/bin/amtool; $AMTOOL
+// overrides), for tests that check generated Alertmanager configurations.
+// When it is missing the test is skipped, or fails under CI=true.
+func Amtool(t testing.TB) string {
+	t.Helper()
+	return lookTool(t, "amtool", "AMTOOL", "apt-get install prometheus-alertmanager")
+}
+
+// lookTool finds an executable named by the variable env, else name on
+// $PATH, without os/exec so that the lookup never runs anything.
+func lookTool(t testing.TB, name, env, install string) string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+		t.Fatalf("%s=%s is not an executable file", env, p)
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	msg := fmt.Sprintf("%s not found on $PATH: %s (or set %s to the binary)", name, install, env)
+	if IsCI() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// Alertmanager is the Alertmanager of the alerting tests
+// (scripts/alertmanager.sh). Its variable holds the base URL, e.g.
+// http://127.0.0.1:PORT; AlertmanagerConfigEnv holds the path of its
+// configuration file, which tests may rewrite and then reload with
+// AlertmanagerReload. The instance is shared: a test that rewrites the
+// configuration restores it when it ends.
+var Alertmanager = Component{Name: "Alertmanager", Env: "TEND_TEST_ALERTMANAGER_URL", Script: "scripts/alertmanager.sh"}
+
+// AlertmanagerConfigEnv names the variable holding the path of the test
+// Alertmanager's configuration file.
+const AlertmanagerConfigEnv = "TEND_TEST_ALERTMANAGER_CONFIG"
+
+// PrometheusRulesDirEnv and PrometheusAlertmanagerSDDirEnv name the test
+// Prometheus's directory of rule files (*.yml, loaded on POST /-/reload)
+// and of Alertmanager file-SD files (*.json, watched).
+const (
+	PrometheusRulesDirEnv          = "TEND_TEST_PROMETHEUS_RULES_DIR"
+	PrometheusAlertmanagerSDDirEnv = "TEND_TEST_PROMETHEUS_ALERTMANAGER_SD_DIR"
+)
+
+// AlertmanagerURL returns the base URL of the test Alertmanager.
+func AlertmanagerURL(t testing.TB) string {
+	t.Helper()
+	return strings.TrimSuffix(Require(t, Alertmanager), "/")
+}
+
+// AlertmanagerConfigPath returns the path of the test Alertmanager's
+// configuration file.
+func AlertmanagerConfigPath(t testing.TB) string {
+	t.Helper()
+	Require(t, Alertmanager)
+	p := os.Getenv(AlertmanagerConfigEnv)
+	if p == "" {
+		t.Fatalf("%s is set but %s is not: start Alertmanager with %s start and export all its lines", Alertmanager.Env, AlertmanagerConfigEnv, Alertmanager.Script)
+	}
+	return p
+}
+
+// AlertmanagerReload makes the test Alertmanager reread its configuration
+// (POST /-/reload) and fails the test when it rejects it.
+func AlertmanagerReload(t testing.TB) {
+	t.Helper()
+	if status, body, err := postReload(AlertmanagerURL(t) + "/-/reload"); err != nil || status != http.StatusOK {
+		t.Fatalf("reload the test Alertmanager: status %d, %s %v", status, body, err)
+	}
+}
+
+// PrometheusReload makes the test Prometheus reread its configuration and
+// rule files (POST /-/reload) and fails the test when it rejects them.
+func PrometheusReload(t testing.TB) {
+	t.Helper()
+	if status, body, err := postReload(PrometheusURL(t) + "/-/reload"); err != nil || status != http.StatusOK {
+		t.Fatalf("reload the test Prometheus: status %d, %s %v", status, body, err)
+	}
+}
+
+func postReload(u string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, http.NoBody)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	return resp.StatusCode, string(b), err
+}
+
+// PrometheusAlertmanager makes the test Prometheus send its alerts to the
+// test Alertmanager for the rest of the test (a file-SD entry, removed when
+// the test ends) and waits (up to 30 s) until Prometheus lists it as an
+// active Alertmanager. Call it after the test's last PrometheusReload: a
+// reload rebuilds Prometheus's notifier, which can then go without
+// Alertmanagers for a minute although the file-SD entry is still there.
+func PrometheusAlertmanager(t testing.TB) {
+	t.Helper()
+	base := PrometheusURL(t)
+	am, err := url.Parse(AlertmanagerURL(t))
+	if err != nil || am.Host == "" {
+		t.Fatalf("%s is not a URL with a host: %v", Alertmanager.Env, err)
+	}
+	dir := os.Getenv(PrometheusAlertmanagerSDDirEnv)
+	if dir == "" {
+		t.Fatalf("%s is set but %s is not: start Prometheus with %s start and export all its lines", Prometheus.Env, PrometheusAlertmanagerSDDirEnv, Prometheus.Script)
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	name := filepath.Join(dir, "tend-test-"+hex.EncodeToString(b)+".json")
+	data, err := json.Marshal([]map[string]any{{"targets": []string{am.Host}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name+".tmp", data, 0o644); err != nil {
+		t.Fatalf("write Prometheus alertmanager file: %v", err)
+	}
+	if err := os.Rename(name+".tmp", name); err != nil {
+		t.Fatalf("write Prometheus alertmanager file: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := os.Remove(name); err != nil && !os.IsNotExist(err) {
+			t.Errorf("remove Prometheus alertmanager file: %v", err)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		active, err := prometheusAlertmanagers(base)
+		for _, u := range active {
+			if strings.Contains(u, "//"+am.Host+"/") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus at %s did not list Alertmanager %s as active within 30s (active: %v, error: %v)", base, am.Host, active, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// prometheusAlertmanagers returns the URLs of the Alertmanagers the
+// Prometheus at base sends alerts to.
+func prometheusAlertmanagers(base string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/alertmanagers", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Data struct {
+			Active []struct {
+				URL string `json:"url"`
+			} `json:"activeAlertmanagers"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		return nil, fmt.Errorf("read /api/v1/alertmanagers: %w", err)
+	}
+	var out []string
+	for _, a := range answer.Data.Active {
+		out = append(out, a.URL)
+	}
+	return out, nil
+}

@@ -45,6 +45,10 @@ func Run(t *testing.T, h Harness) {
 	t.Run("job retries", func(t *testing.T) { testJobRetries(t, h) })
 	t.Run("job claims are exclusive", func(t *testing.T) { testJobExclusive(t, h) })
 	t.Run("settings", func(t *testing.T) { testSettings(t, h) })
+	t.Run("problems", func(t *testing.T) { testProblems(t, h) })
+	t.Run("problem lists", func(t *testing.T) { testProblemList(t, h) })
+	t.Run("remediations", func(t *testing.T) { testRemediations(t, h) })
+	t.Run("problem races", func(t *testing.T) { testProblemRaces(t, h) })
 	t.Run("reopen", func(t *testing.T) { testReopen(t, h) })
 	t.Run("closed", func(t *testing.T) { testClosed(t, h) })
 }

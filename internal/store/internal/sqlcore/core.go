@@ -149,7 +149,8 @@ func (c *Core) runBatch(batch []*request) {
 	bg := context.Background()
 	tx, err := c.b.BeginWrite(bg)
 	if err != nil {
-		err = fmt.Errorf("begin write on %s: %w", c.d.Name, err)
+		// The database cannot be reached or refuses work: transient.
+		err = fmt.Errorf("begin write on %s: %w: %w", c.d.Name, store.ErrUnavailable, err)
 		for _, r := range live {
 			r.done <- err
 		}
@@ -235,10 +236,27 @@ func (c *Core) runBatch(batch []*request) {
 
 // WithTx implements store.Store.
 func (c *Core) WithTx(ctx context.Context, fn func(tx store.Tx) error) error {
-	return c.write(ctx, func(ctx context.Context, w *txw) error {
+	return conflict(c.write(ctx, func(ctx context.Context, w *txw) error {
 		defer func() { w.done = true }()
 		return fn(w)
-	})
+	}))
+}
+
+// conflict marks the errors a database returns when concurrent transactions
+// collide (PostgreSQL's deadlock_detected and serialization_failure, which
+// abort the losing transaction) as store.ErrConflict: nothing of the
+// transaction was kept, and running it again is the remedy. Group commit
+// makes such collisions possible between the batches of two writers that
+// update the same rows in different orders.
+func conflict(err error) error {
+	var st interface{ SQLState() string }
+	if err != nil && errors.As(err, &st) {
+		switch st.SQLState() {
+		case "40P01", "40001":
+			return fmt.Errorf("%w: %w", store.ErrConflict, err)
+		}
+	}
+	return err
 }
 
 // txw is the store.Tx handed to one request.

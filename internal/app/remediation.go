@@ -1,0 +1,141 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	k8s "k8s.io/client-go/kubernetes"
+
+	"github.com/tendhq/tend/internal/action"
+	"github.com/tendhq/tend/internal/action/kubernetes"
+	"github.com/tendhq/tend/internal/action/unleash"
+	"github.com/tendhq/tend/internal/action/webhook"
+	"github.com/tendhq/tend/internal/evaluation"
+	"github.com/tendhq/tend/internal/remediation"
+	"github.com/tendhq/tend/internal/remediator"
+	"github.com/tendhq/tend/internal/slo"
+	"github.com/tendhq/tend/internal/worker"
+)
+
+// RemediationOptions replace parts of the remediation loop. Tests use them
+// to put fakes in place of real systems; the zero value wires the real
+// executors from Options.Config.
+type RemediationOptions struct {
+	// KubeClient is the cluster the scaling action acts on; nil means the
+	// one Config.Kubernetes names (none when it cannot be found: services
+	// then scale only through HTTP scale targets).
+	KubeClient k8s.Interface
+	// Executors add or replace executors by action name.
+	Executors map[string]action.Executor
+	// Evaluator replaces the SLO evaluation that verifies actions.
+	Evaluator remediator.Evaluator
+	// HTTPClient makes the executors' HTTP calls (Unleash, webhooks, HTTP
+	// scale targets); nil means their defaults.
+	HTTPClient *http.Client
+	// StepTimeout bounds one executor call or evaluation; 0 means 2
+	// minutes.
+	StepTimeout time.Duration
+}
+
+// newRemediation builds the remediation loop with the real executors and
+// registers it on the worker. h runs the verifying evaluations.
+func (a *App) newRemediation(r *worker.Runner, h *evaluation.Handler) error {
+	cfg := a.opts.Config
+	ro := a.opts.Remediation
+	defaults := remediator.Defaults{
+		Limits: remediation.Limits{
+			MaxReplicas: cfg.Remediation.Limits.MaxReplicas, Cooldown: cfg.Remediation.Limits.Cooldown,
+			MaxActionsPerHour: cfg.Remediation.Limits.MaxActionsPerHour, DryRun: cfg.Remediation.Limits.DryRun,
+		},
+		Settling: cfg.Remediation.Settling,
+	}
+
+	kube := ro.KubeClient
+	if kube == nil && !cfg.Kubernetes.Disabled {
+		c, err := kubernetes.NewClientset(cfg.Kubernetes.Kubeconfig)
+		if err != nil {
+			a.log.Info("remediation_no_cluster", "reason", err.Error(),
+				"hint", "scaling acts only on HTTP scale targets; set kubernetes.kubeconfig in tend.yaml or TEND_KUBECONFIG")
+		} else {
+			kube = c
+		}
+	}
+	scaling := kubernetes.New(kube, kubernetes.Options{
+		HTTPClient: ro.HTTPClient,
+		Target: func(ctx context.Context, req action.Request) (kubernetes.Target, error) {
+			return remediator.ResolveKubernetes(ctx, a.store, defaults, req.Project, req.Stage, req.Service)
+		},
+	})
+	toggles := unleash.New(func(ctx context.Context, req action.Request) (unleash.Config, error) {
+		u, err := remediator.ResolveUnleash(ctx, a.store, req.Project, req.Stage, req.Service)
+		if err != nil {
+			return unleash.Config{}, err
+		}
+		if u.URL == "" || u.Token == "" {
+			return unleash.Config{}, fmt.Errorf("%w: no Unleash is configured for project %s, stage %s; run tend configure unleash --project %s --url URL --token file:PATH",
+				action.ErrInvalid, req.Project, req.Stage, req.Project)
+		}
+		return unleash.Config{URL: u.URL, Token: u.Token, Project: u.Project, Environment: u.Environment}, nil
+	}, ro.HTTPClient)
+	hooks := webhook.Options{Client: ro.HTTPClient}
+	secrets := func(ctx context.Context, project, name string) (string, error) {
+		v, err := remediator.ResolveSecret(ctx, a.store, project, name)
+		if err != nil {
+			return "", fmt.Errorf("%w: %v", action.ErrInvalid, err)
+		}
+		return v, nil
+	}
+	notifier := webhook.NewNotifier(a.escalationSettings, remediator.History(a.store), webhook.Options{Client: ro.HTTPClient, Timeout: cfg.Escalation.Timeout})
+
+	execs := map[string]action.Executor{
+		kubernetes.ActionType:       scaling,
+		unleash.ActionToggleFeature: toggles,
+		unleash.ActionFeatureToggle: toggles,
+		webhook.ActionWebhook:       webhook.New(secrets, hooks),
+		webhook.ActionEscalate:      notifier,
+	}
+	for name, ex := range ro.Executors {
+		execs[name] = ex
+	}
+	eval := ro.Evaluator
+	if eval == nil {
+		eval = remediator.EvaluatorFunc(func(ctx context.Context, r remediator.EvaluationRequest) (slo.Evaluation, error) {
+			return h.Evaluate(ctx, evaluation.Request{
+				Project: r.Project, Stage: r.Stage, Service: r.Service, Start: r.Start, End: r.End,
+				KeptnContext: r.KeptnContext, TriggeredID: r.TriggeredID,
+			})
+		})
+	}
+	loop, err := remediator.New(remediator.Options{
+		Store:           a.store,
+		Executors:       execs,
+		Evaluator:       eval,
+		Notifier:        notifier,
+		Defaults:        defaults,
+		ExternalTimeout: cfg.Remediation.ExternalTimeout,
+		StepTimeout:     ro.StepTimeout,
+		Logger:          a.log,
+		Now:             a.opts.Now,
+	})
+	if err != nil {
+		return err
+	}
+	r.Register(remediator.JobKind, loop.Handle)
+	return nil
+}
+
+// escalationSettings are the server-wide escalation webhook's, the same
+// for every project and stage.
+func (a *App) escalationSettings(context.Context, string, string) (webhook.NotifyConfig, error) {
+	e := a.opts.Config.Escalation
+	nc := webhook.NotifyConfig{URL: e.URL.Value, UIURL: a.opts.Config.UIURL, Timeout: e.Timeout}
+	if len(e.Headers) > 0 {
+		nc.Headers = make(map[string]string, len(e.Headers))
+		for k, v := range e.Headers {
+			nc.Headers[k] = v.Value
+		}
+	}
+	return nc, nil
+}

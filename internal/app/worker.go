@@ -1,0 +1,101 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tendhq/tend/internal/evaluation"
+	"github.com/tendhq/tend/internal/monitoring"
+	"github.com/tendhq/tend/internal/resource"
+	"github.com/tendhq/tend/internal/sequence"
+	"github.com/tendhq/tend/internal/sli"
+	"github.com/tendhq/tend/internal/sli/dynatrace"
+	"github.com/tendhq/tend/internal/sli/prometheus"
+	"github.com/tendhq/tend/internal/store"
+	"github.com/tendhq/tend/internal/worker"
+)
+
+// newWorker builds the durable job runner with the evaluation sequence
+// registered. It registers the cleanup that stops the runner; the runner
+// itself starts with Start.
+func (a *App) newWorker(repos *resource.Repos) error {
+	r, err := worker.New(a.store, worker.Options{
+		Concurrency: a.opts.WorkerConcurrency,
+		Logger:      a.log,
+		Registerer:  a.opts.Registry,
+		Now:         a.opts.Now,
+	})
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	providers := a.opts.SLIProviders
+	if providers == nil {
+		providers = a.sliProvider
+	}
+	h, err := evaluation.New(evaluation.Options{
+		Store:     a.store,
+		Resources: repos,
+		Providers: providers,
+		Logger:    a.log,
+		Now:       a.opts.Now,
+	})
+	if err != nil {
+		return err
+	}
+	r.Register(sequence.JobKind, h.Handle)
+	// The remediation loop, which verifies actions with the same
+	// evaluations (see remediation.go).
+	if err := a.newRemediation(r, h); err != nil {
+		return err
+	}
+	a.runner = r
+	a.onClose("worker", a.closeWorker)
+	return nil
+}
+
+// sliProvider builds the real provider of a monitoring configuration.
+func (a *App) sliProvider(cfg monitoring.Config) (sli.Provider, error) {
+	switch cfg.Provider {
+	case monitoring.Prometheus:
+		return prometheus.New(prometheus.Config{
+			URL: cfg.URL, User: cfg.User, Password: cfg.Password, BearerToken: cfg.BearerToken,
+			Timeout: a.opts.SLIQueryTimeout, Logger: a.log,
+		})
+	case monitoring.Dynatrace:
+		return dynatrace.New(dynatrace.Config{URL: cfg.URL, Token: cfg.Token, Timeout: a.opts.SLIQueryTimeout, Logger: a.log})
+	}
+	return nil, fmt.Errorf("unknown SLI provider %q; want one of %v", cfg.Provider, monitoring.Providers)
+}
+
+// startWorker runs the worker until Close; a second call does nothing.
+func (a *App) startWorker() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.runner == nil || a.stopWorker != nil || a.closed {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopWorker = cancel
+	a.workerDone = make(chan struct{})
+	go func() {
+		defer close(a.workerDone)
+		if err := a.runner.Run(ctx); err != nil && !errors.Is(err, store.ErrClosed) {
+			a.log.Error("worker_failed", "err", err)
+		}
+	}()
+}
+
+// closeWorker stops the worker and waits for its running steps (see
+// worker.Options.DrainTimeout).
+func (a *App) closeWorker() error {
+	a.mu.Lock()
+	stop, done := a.stopWorker, a.workerDone
+	a.mu.Unlock()
+	if stop == nil {
+		return nil
+	}
+	stop()
+	<-done
+	return nil
+}

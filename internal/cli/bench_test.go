@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/tendhq/tend/internal/bench"
+)
+
+func TestBenchIngestInProcess(t *testing.T) {
+	dataDir := t.TempDir()
+	r := runTend(t, "", "bench", "ingest", "--count", "300", "-c", "8", "--data-dir", dataDir, "-o", "json")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	var res bench.IngestResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("-o json output is not JSON: %v\n%s", err, r.stdout)
+	}
+	if res.Accepted != 300 || res.Errors != 0 || res.Stored != 300 {
+		t.Errorf("accepted %d, errors %d, stored %d; want 300 accepted and stored, no errors (samples %v)",
+			res.Accepted, res.Errors, res.Stored, res.ErrorSamples)
+	}
+	if res.P50 <= 0 || res.P99 < res.P50 || res.Max < res.P99 {
+		t.Errorf("latencies p50 %s, p99 %s, max %s are not ordered", res.P50, res.P99, res.Max)
+	}
+	if !strings.Contains(r.stderr, "in-process server, SQLite in "+dataDir) {
+		t.Errorf("stderr does not say which server it loads:\n%s", r.stderr)
+	}
+
+	r = runTend(t, "", "bench", "ingest", "--count", "50", "--data-dir", dataDir)
+	if r.code != ExitOK {
+		t.Fatalf("second run on the same data directory: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"accepted     50 events", "latency p99", "verified     50 in the log, every accepted event is stored"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("table output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestBenchIngestBadFlagsExit2(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantStderr string
+	}{
+		{"no subcommand", []string{"bench"}, "bench needs a subcommand: ingest"},
+		{"zero concurrency", []string{"bench", "ingest", "-c", "0"}, "--concurrency must be at least 1"},
+		{"negative rate", []string{"bench", "ingest", "--rate", "-5"}, "--rate must not be negative"},
+		{"zero duration", []string{"bench", "ingest", "--duration", "0s"}, "--duration must be positive"},
+		{"endpoint without token", []string{"bench", "ingest", "--endpoint", "http://127.0.0.1:1"}, "--endpoint needs --api-token"},
+		{"token without endpoint", []string{"bench", "ingest", "--api-token", "x"}, "--api-token goes with --endpoint"},
+		{"endpoint with database", []string{"bench", "ingest", "--endpoint", "http://127.0.0.1:1", "--api-token", "x", "--database", "postgres://h/db"}, "configure the in-process server"},
+		{"database not postgres", []string{"bench", "ingest", "--database", "mysql://h/db"}, "--database must be a postgres:// URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runTend(t, "", tt.args...)
+			if r.code != ExitBadInput {
+				t.Errorf("exit %d, want %d; stderr %q", r.code, ExitBadInput, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tt.wantStderr) {
+				t.Errorf("stderr %q lacks %q", r.stderr, tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestBenchIngestUnreachableEndpointExit3(t *testing.T) {
+	// Port 1 on loopback refuses connections.
+	r := runTend(t, "", "bench", "ingest", "--endpoint", "http://127.0.0.1:1", "--api-token", "x", "--count", "3", "-c", "1")
+	if r.code != ExitServer {
+		t.Errorf("exit %d, want %d; stderr %q", r.code, ExitServer, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "accepted no event") {
+		t.Errorf("stderr %q does not say that nothing was accepted", r.stderr)
+	}
+}

@@ -1,0 +1,687 @@
+// Package config owns tend's server-wide settings: the tend.yaml file that
+// `tend serve --config` reads and the TEND_* environment variables that
+// override it. It decodes the file as YAML nodes so that every problem is
+// reported as FILE:LINE:COL with what would be right, all of them at once.
+//
+// Secrets (the escalation webhook URL and its header values, a database
+// URL with a password) never appear in the file in plain text: they are
+// "file:PATH" or "env:NAME" references, resolved once when the server
+// starts (Resolve). Settings that belong to a project, stage or service
+// (limits, Kubernetes and Unleash targets) live in the store instead, set
+// with `tend configure`; the values here are the defaults they start from.
+// docs/configuration.md documents every field and its default.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults of the remediation settings: the "stay safe" limits of the
+// self-healing issue and Keptn's settling time.
+const (
+	DefaultSettling          = 10 * time.Minute
+	DefaultExternalTimeout   = 10 * time.Minute
+	DefaultMaxReplicas       = 10
+	DefaultCooldown          = 15 * time.Minute
+	DefaultMaxActionsPerHour = 6
+	DefaultEscalationTimeout = 10 * time.Second
+)
+
+// Config is the server-wide configuration. The zero value is not useful;
+// start from Default.
+type Config struct {
+	// Listen, DataDir and Database are serve's --listen, --data-dir and
+	// --database; flags win over the file.
+	Listen   string
+	DataDir  string
+	Database Secret
+	// UIURL is tend's web UI address as people reach it, for links in
+	// escalation messages; "" means no link to tend.
+	UIURL       string
+	Remediation Remediation
+	Escalation  Escalation
+	Kubernetes  Kubernetes
+}
+
+// Remediation holds the defaults of the remediation loop.
+type Remediation struct {
+	// Settling is the wait between an action and its verification when
+	// the shipyard's evaluation task names no triggeredAfter.
+	Settling time.Duration
+	// ExternalTimeout is how long an external executor may take to answer
+	// an action.triggered with action.finished.
+	ExternalTimeout time.Duration
+	// Limits are the safety limits every project starts from.
+	Limits Limits
+}
+
+// Limits are the server-wide default safety limits; tend configure
+// remediation overrides them per project, stage or service. Zero
+// MaxReplicas, Cooldown or MaxActionsPerHour means no limit.
+type Limits struct {
+	MaxReplicas       int
+	Cooldown          time.Duration
+	MaxActionsPerHour int
+	DryRun            bool
+}
+
+// Escalation says where escalation notifications go.
+type Escalation struct {
+	// URL receives a Slack-compatible message; a secret reference.
+	URL Secret
+	// Headers are sent with every notification; each value is a secret
+	// reference.
+	Headers map[string]Secret
+	// Timeout bounds each notification call.
+	Timeout time.Duration
+}
+
+// Kubernetes says how tend reaches a cluster for scaling actions.
+type Kubernetes struct {
+	// Kubeconfig is the kubeconfig file; "" means in-cluster config, then
+	// $KUBECONFIG, then ~/.kube/config.
+	Kubeconfig string
+	// Disabled turns the scaling executor's cluster access off: services
+	// then scale only through HTTP scale targets.
+	Disabled bool
+}
+
+// Default returns the configuration of a server with no file and no
+// environment variables.
+func Default() Config {
+	return Config{
+		Remediation: Remediation{
+			Settling:        DefaultSettling,
+			ExternalTimeout: DefaultExternalTimeout,
+			Limits: Limits{
+				MaxReplicas:       DefaultMaxReplicas,
+				Cooldown:          DefaultCooldown,
+				MaxActionsPerHour: DefaultMaxActionsPerHour,
+			},
+		},
+		Escalation: Escalation{Timeout: DefaultEscalationTimeout},
+	}
+}
+
+// Secret is a reference to a secret value: "file:PATH" (the file's content
+// without its trailing newline) or "env:NAME" (an environment variable).
+// A Secret never holds the value itself until Resolve.
+type Secret struct {
+	// Ref is the reference as written; "" means unset.
+	Ref string
+	// Value is the resolved value, set by Config.Resolve.
+	Value string
+}
+
+// IsSet reports whether a reference is given.
+func (s Secret) IsSet() bool { return s.Ref != "" }
+
+// String shows the reference, never the value, so a Secret can be logged.
+func (s Secret) String() string { return s.Ref }
+
+// ErrInvalid is matched by every error of Decode, Load and ApplyEnv.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Error lists every problem found, one per line as FILE:LINE:COL: message.
+type Error struct {
+	Problems []string
+}
+
+// Error joins the problems.
+func (e *Error) Error() string { return strings.Join(e.Problems, "\n") }
+
+// Unwrap makes the error match ErrInvalid.
+func (e *Error) Unwrap() error { return ErrInvalid }
+
+// Load reads the file at path (none when path is ""), then applies the
+// environment (see ApplyEnv), over Default.
+func Load(path string, getenv func(string) string) (Config, error) {
+	c := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("read configuration: %w", err)
+		}
+		if c, err = Decode(path, data); err != nil {
+			return Config{}, err
+		}
+	}
+	if err := c.ApplyEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Decode reads a tend.yaml over Default. name is the file's name in
+// messages. It reports every problem at once.
+func Decode(name string, data []byte) (Config, error) {
+	c := Default()
+	d := &decoder{file: name}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return c, nil // an empty file configures nothing
+		}
+		return Config{}, &Error{Problems: []string{name + ": " + yamlError(err)}}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		d.errorf(&extra, "a second YAML document; tend.yaml holds one")
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if isNull(root) {
+		return c, d.err()
+	}
+	d.top(root, &c)
+	if err := d.err(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// yamlError drops yaml.v3's "yaml: " prefix; its messages name the line.
+func yamlError(err error) string {
+	return strings.TrimPrefix(err.Error(), "yaml: ")
+}
+
+type decoder struct {
+	file  string
+	probs []string
+}
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	where := d.file
+	if n != nil && n.Line > 0 {
+		where += ":" + strconv.Itoa(n.Line) + ":" + strconv.Itoa(max(n.Column, 1))
+	}
+	d.probs = append(d.probs, where+": "+fmt.Sprintf(format, args...))
+}
+
+func (d *decoder) err() error {
+	if len(d.probs) == 0 {
+		return nil
+	}
+	return &Error{Problems: d.probs}
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
+
+// fields walks a mapping, calling set for every known key and reporting
+// unknown and repeated ones.
+func (d *decoder) fields(n *yaml.Node, where string, set map[string]func(v *yaml.Node)) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n == nil || n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping of keys to values, not %s", where, describe(n))
+		return
+	}
+	known := make([]string, 0, len(set))
+	for k := range set {
+		known = append(known, k)
+	}
+	sort.Strings(known)
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, "%s has a key that is not a string", where)
+			continue
+		}
+		if k.Value == "<<" {
+			d.errorf(k, "merge keys (<<) are not supported in tend.yaml; write the keys out")
+			continue
+		}
+		fn, ok := set[k.Value]
+		if !ok {
+			msg := fmt.Sprintf("unknown key %q in %s", k.Value, where)
+			if s := suggest(k.Value, known); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			} else {
+				msg += "; known keys: " + strings.Join(known, ", ")
+			}
+			d.errorf(k, "%s", msg)
+			continue
+		}
+		if seen[k.Value] {
+			d.errorf(k, "%s.%s is given twice; keep one", where, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		if v.Kind == yaml.AliasNode {
+			v = v.Alias
+		}
+		fn(v)
+	}
+}
+
+func describe(n *yaml.Node) string {
+	if n == nil {
+		return "nothing"
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "null"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "an alias"
+}
+
+func (d *decoder) str(n *yaml.Node, where string, dst *string) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.errorf(n, "%s must be a string, not %s", where, describe(n))
+		return
+	}
+	*dst = n.Value
+}
+
+func (d *decoder) duration(n *yaml.Node, where string, dst *time.Duration, allowZero bool) {
+	var s string
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.errorf(n, "%s must be a duration such as 10m or 30s, not %s", where, describe(n))
+		return
+	}
+	s = n.Value
+	v, err := ParseDuration(s)
+	if err != nil {
+		d.errorf(n, "%s: %v", where, err)
+		return
+	}
+	if v == 0 && !allowZero {
+		d.errorf(n, "%s must be longer than 0; want e.g. 10m", where)
+		return
+	}
+	*dst = v
+}
+
+func (d *decoder) integer(n *yaml.Node, where string, dst *int) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+		d.errorf(n, "%s must be a whole number, not %s", where, describe(n))
+		return
+	}
+	v, err := strconv.Atoi(n.Value)
+	if err != nil || v < 0 {
+		d.errorf(n, "%s must be a whole number of 0 or more (0 means no limit), not %s", where, n.Value)
+		return
+	}
+	*dst = v
+}
+
+func (d *decoder) boolean(n *yaml.Node, where string, dst *bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		d.errorf(n, "%s must be true or false, not %s", where, describe(n))
+		return
+	}
+	var b bool
+	if err := n.Decode(&b); err != nil {
+		d.errorf(n, "%s must be true or false, not %s", where, describe(n))
+		return
+	}
+	*dst = b
+}
+
+// secret reads a secret reference; a plain value is refused so that no
+// secret sits in the file.
+func (d *decoder) secret(n *yaml.Node, where string, dst *Secret) {
+	var s string
+	d.str(n, where, &s)
+	if s == "" {
+		return
+	}
+	if err := CheckRef(s); err != nil {
+		d.errorf(n, "%s: %v", where, err)
+		return
+	}
+	dst.Ref = s
+}
+
+func (d *decoder) top(n *yaml.Node, c *Config) {
+	d.fields(n, "tend.yaml", map[string]func(*yaml.Node){
+		"listen":  func(v *yaml.Node) { d.str(v, "listen", &c.Listen) },
+		"dataDir": func(v *yaml.Node) { d.str(v, "dataDir", &c.DataDir) },
+		"database": func(v *yaml.Node) {
+			var s string
+			d.str(v, "database", &s)
+			switch {
+			case s == "":
+			case IsRef(s):
+				c.Database.Ref = s
+			case strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://"):
+				if hasPassword(s) {
+					d.errorf(v, "database carries a password; write it as env:NAME or file:PATH so the file holds no secret")
+					return
+				}
+				c.Database = Secret{Ref: s, Value: s}
+			default:
+				d.errorf(v, "database must be a postgres:// URL, env:NAME or file:PATH; leave it out for SQLite in the data directory")
+			}
+		},
+		"uiURL": func(v *yaml.Node) {
+			d.str(v, "uiURL", &c.UIURL)
+			if c.UIURL != "" && !strings.HasPrefix(c.UIURL, "http://") && !strings.HasPrefix(c.UIURL, "https://") {
+				d.errorf(v, "uiURL must be an http(s) URL such as https://tend.example.com")
+			}
+		},
+		"remediation": func(v *yaml.Node) { d.remediation(v, &c.Remediation) },
+		"escalation":  func(v *yaml.Node) { d.escalation(v, &c.Escalation) },
+		"kubernetes": func(v *yaml.Node) {
+			d.fields(v, "kubernetes", map[string]func(*yaml.Node){
+				"kubeconfig": func(v *yaml.Node) { d.str(v, "kubernetes.kubeconfig", &c.Kubernetes.Kubeconfig) },
+				"disabled":   func(v *yaml.Node) { d.boolean(v, "kubernetes.disabled", &c.Kubernetes.Disabled) },
+			})
+		},
+	})
+}
+
+func (d *decoder) remediation(n *yaml.Node, r *Remediation) {
+	d.fields(n, "remediation", map[string]func(*yaml.Node){
+		"settling":        func(v *yaml.Node) { d.duration(v, "remediation.settling", &r.Settling, false) },
+		"externalTimeout": func(v *yaml.Node) { d.duration(v, "remediation.externalTimeout", &r.ExternalTimeout, false) },
+		"limits": func(v *yaml.Node) {
+			l := &r.Limits
+			d.fields(v, "remediation.limits", map[string]func(*yaml.Node){
+				"maxReplicas":       func(v *yaml.Node) { d.integer(v, "remediation.limits.maxReplicas", &l.MaxReplicas) },
+				"cooldown":          func(v *yaml.Node) { d.duration(v, "remediation.limits.cooldown", &l.Cooldown, true) },
+				"maxActionsPerHour": func(v *yaml.Node) { d.integer(v, "remediation.limits.maxActionsPerHour", &l.MaxActionsPerHour) },
+				"dryRun":            func(v *yaml.Node) { d.boolean(v, "remediation.limits.dryRun", &l.DryRun) },
+			})
+		},
+	})
+}
+
+func (d *decoder) escalation(n *yaml.Node, e *Escalation) {
+	d.fields(n, "escalation", map[string]func(*yaml.Node){
+		"url":     func(v *yaml.Node) { d.secret(v, "escalation.url", &e.URL) },
+		"timeout": func(v *yaml.Node) { d.duration(v, "escalation.timeout", &e.Timeout, false) },
+		"headers": func(v *yaml.Node) {
+			if v.Kind != yaml.MappingNode {
+				d.errorf(v, "escalation.headers must be a mapping of header names to env:NAME or file:PATH references, not %s", describe(v))
+				return
+			}
+			e.Headers = map[string]Secret{}
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				k, val := v.Content[i], v.Content[i+1]
+				if k.Kind != yaml.ScalarNode || !validHeaderName(k.Value) {
+					d.errorf(k, "escalation.headers: %s is not an HTTP header name", describe(k))
+					continue
+				}
+				var s Secret
+				d.secret(val, "escalation.headers."+k.Value, &s)
+				if s.IsSet() {
+					e.Headers[k.Value] = s
+				}
+			}
+		},
+	})
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasPassword(u string) bool {
+	rest := u[strings.Index(u, "://")+3:]
+	at := strings.IndexByte(rest, '@')
+	if at < 0 {
+		return false
+	}
+	slash := strings.IndexByte(rest, '/')
+	if slash >= 0 && slash < at {
+		return false
+	}
+	return strings.Contains(rest[:at], ":")
+}
+
+// IsRef reports whether s is a secret reference.
+func IsRef(s string) bool {
+	return strings.HasPrefix(s, "file:") || strings.HasPrefix(s, "env:")
+}
+
+// CheckRef checks that s is a usable secret reference.
+func CheckRef(s string) error {
+	switch {
+	case strings.HasPrefix(s, "file:"):
+		if strings.TrimPrefix(s, "file:") == "" {
+			return errors.New("file: needs a path, e.g. file:/run/secrets/slack-url")
+		}
+	case strings.HasPrefix(s, "env:"):
+		name := strings.TrimPrefix(s, "env:")
+		if name == "" || strings.ContainsAny(name, "= \t") {
+			return fmt.Errorf("env: needs a variable name, e.g. env:TEND_SLACK_URL, not %q", name)
+		}
+	default:
+		return errors.New("secrets must not be written here in plain text: give file:PATH (the secret's file) or env:NAME (an environment variable)")
+	}
+	return nil
+}
+
+// ResolveRef returns the value a reference names.
+func ResolveRef(ref string, getenv func(string) string) (string, error) {
+	switch {
+	case strings.HasPrefix(ref, "file:"):
+		path := strings.TrimPrefix(ref, "file:")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("read secret file %s: %w", path, err)
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return "", fmt.Errorf("secret file %s is empty", path)
+		}
+		return v, nil
+	case strings.HasPrefix(ref, "env:"):
+		name := strings.TrimPrefix(ref, "env:")
+		v := getenv(name)
+		if v == "" {
+			return "", fmt.Errorf("environment variable %s is not set or empty", name)
+		}
+		return v, nil
+	}
+	return "", CheckRef(ref)
+}
+
+// Resolve reads every secret reference's value. Errors name the setting
+// and the reference, never a value.
+func (c *Config) Resolve(getenv func(string) string) error {
+	var probs []string
+	res := func(name string, s *Secret) {
+		if !s.IsSet() || s.Value != "" {
+			return
+		}
+		v, err := ResolveRef(s.Ref, getenv)
+		if err != nil {
+			probs = append(probs, fmt.Sprintf("%s (%s): %v", name, s.Ref, err))
+			return
+		}
+		s.Value = v
+	}
+	res("database", &c.Database)
+	res("escalation.url", &c.Escalation.URL)
+	names := make([]string, 0, len(c.Escalation.Headers))
+	for k := range c.Escalation.Headers {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		s := c.Escalation.Headers[k]
+		res("escalation.headers."+k, &s)
+		c.Escalation.Headers[k] = s
+	}
+	if len(probs) > 0 {
+		return fmt.Errorf("resolve secrets: %w", &Error{Problems: probs})
+	}
+	return nil
+}
+
+// Environment variables read by ApplyEnv, each overriding one field.
+const (
+	EnvListen            = "TEND_LISTEN"
+	EnvDataDir           = "TEND_DATA_DIR"
+	EnvDatabase          = "TEND_DATABASE"
+	EnvUIURL             = "TEND_UI_URL"
+	EnvSettling          = "TEND_REMEDIATION_SETTLING"
+	EnvExternalTimeout   = "TEND_REMEDIATION_EXTERNAL_TIMEOUT"
+	EnvMaxReplicas       = "TEND_REMEDIATION_MAX_REPLICAS"
+	EnvCooldown          = "TEND_REMEDIATION_COOLDOWN"
+	EnvMaxActionsPerHour = "TEND_REMEDIATION_MAX_ACTIONS_PER_HOUR"
+	EnvDryRun            = "TEND_REMEDIATION_DRY_RUN"
+	EnvEscalationURL     = "TEND_ESCALATION_URL"
+	EnvEscalationTimeout = "TEND_ESCALATION_TIMEOUT"
+	EnvKubeconfig        = "TEND_KUBECONFIG"
+)
+
+// ApplyEnv overrides fields with the TEND_* variables that are set.
+// TEND_ESCALATION_URL takes a reference (env:NAME or file:PATH) like the
+// file; TEND_DATABASE takes the URL itself, as serve's flag does.
+func (c *Config) ApplyEnv(getenv func(string) string) error {
+	if getenv == nil {
+		return nil
+	}
+	var probs []string
+	bad := func(name, v, want string) {
+		probs = append(probs, fmt.Sprintf("%s=%q: %s", name, v, want))
+	}
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	dur := func(name string, dst *time.Duration, allowZero bool) {
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		d, err := ParseDuration(v)
+		if err != nil || (d == 0 && !allowZero) {
+			bad(name, v, "want a duration such as 10m or 30s, longer than 0")
+			return
+		}
+		*dst = d
+	}
+	num := func(name string, dst *int) {
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			bad(name, v, "want a whole number of 0 or more (0 means no limit)")
+			return
+		}
+		*dst = n
+	}
+	str(EnvListen, &c.Listen)
+	str(EnvDataDir, &c.DataDir)
+	if v := getenv(EnvDatabase); v != "" {
+		c.Database = Secret{Ref: v, Value: v}
+		if IsRef(v) {
+			c.Database.Value = ""
+		}
+	}
+	str(EnvUIURL, &c.UIURL)
+	dur(EnvSettling, &c.Remediation.Settling, false)
+	dur(EnvExternalTimeout, &c.Remediation.ExternalTimeout, false)
+	num(EnvMaxReplicas, &c.Remediation.Limits.MaxReplicas)
+	dur(EnvCooldown, &c.Remediation.Limits.Cooldown, true)
+	num(EnvMaxActionsPerHour, &c.Remediation.Limits.MaxActionsPerHour)
+	if v := getenv(EnvDryRun); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad(EnvDryRun, v, "want true or false")
+		} else {
+			c.Remediation.Limits.DryRun = b
+		}
+	}
+	if v := getenv(EnvEscalationURL); v != "" {
+		if err := CheckRef(v); err != nil {
+			probs = append(probs, fmt.Sprintf("%s: %v", EnvEscalationURL, err))
+		} else {
+			c.Escalation.URL = Secret{Ref: v}
+		}
+	}
+	dur(EnvEscalationTimeout, &c.Escalation.Timeout, false)
+	str(EnvKubeconfig, &c.Kubernetes.Kubeconfig)
+	if len(probs) > 0 {
+		return &Error{Problems: probs}
+	}
+	return nil
+}
+
+// ParseDuration reads a Go duration ("10m", "1h30m", "45s"); "0" is zero.
+// Negative durations are refused.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration; want e.g. 10m, 90s or 1h", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative; want e.g. 10m", s)
+	}
+	return d, nil
+}
+
+// suggest returns the known key closest to key, when one is close.
+func suggest(key string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := distance(strings.ToLower(key), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

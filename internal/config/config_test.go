@@ -1,0 +1,197 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDecodeFullFile(t *testing.T) {
+	src := `listen: 0.0.0.0:8080
+dataDir: /var/lib/tend
+database: env:TEND_DB
+uiURL: https://tend.example.com
+remediation:
+  settling: 2m
+  externalTimeout: 5m
+  limits:
+    maxReplicas: 4
+    cooldown: 0
+    maxActionsPerHour: 3
+    dryRun: true
+escalation:
+  url: file:/run/secrets/slack
+  timeout: 20s
+  headers:
+    Authorization: env:TEND_SLACK_AUTH
+kubernetes:
+  kubeconfig: /etc/tend/kubeconfig
+`
+	c, err := Decode("tend.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	want := Config{
+		Listen: "0.0.0.0:8080", DataDir: "/var/lib/tend", Database: Secret{Ref: "env:TEND_DB"}, UIURL: "https://tend.example.com",
+		Remediation: Remediation{Settling: 2 * time.Minute, ExternalTimeout: 5 * time.Minute,
+			Limits: Limits{MaxReplicas: 4, Cooldown: 0, MaxActionsPerHour: 3, DryRun: true}},
+		Escalation: Escalation{URL: Secret{Ref: "file:/run/secrets/slack"}, Timeout: 20 * time.Second,
+			Headers: map[string]Secret{"Authorization": {Ref: "env:TEND_SLACK_AUTH"}}},
+		Kubernetes: Kubernetes{Kubeconfig: "/etc/tend/kubeconfig"},
+	}
+	if c.Listen != want.Listen || c.DataDir != want.DataDir || c.Database != want.Database || c.UIURL != want.UIURL ||
+		c.Remediation != want.Remediation || c.Escalation.URL != want.Escalation.URL || c.Escalation.Timeout != want.Escalation.Timeout ||
+		c.Escalation.Headers["Authorization"] != want.Escalation.Headers["Authorization"] || c.Kubernetes != want.Kubernetes {
+		t.Errorf("Decode =\n%+v\nwant\n%+v", c, want)
+	}
+}
+
+func TestDecodeEmptyKeepsDefaults(t *testing.T) {
+	for _, src := range []string{"", "# nothing\n", "~\n"} {
+		c, err := Decode("tend.yaml", []byte(src))
+		if err != nil {
+			t.Fatalf("Decode(%q): %v", src, err)
+		}
+		d := Default()
+		if c.Remediation != d.Remediation || c.Escalation.Timeout != d.Escalation.Timeout {
+			t.Errorf("Decode(%q) = %+v, want the defaults %+v", src, c, d)
+		}
+	}
+	d := Default()
+	if d.Remediation.Settling != 10*time.Minute || d.Remediation.ExternalTimeout != 10*time.Minute ||
+		d.Remediation.Limits != (Limits{MaxReplicas: 10, Cooldown: 15 * time.Minute, MaxActionsPerHour: 6}) {
+		t.Errorf("Default() = %+v; the issue's safe defaults are 10 replicas, 15m cooldown, 6 actions/hour, 10m settling and timeout", d)
+	}
+}
+
+func TestDecodeReportsEveryProblemWithPosition(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"plain secret", "escalation:\n  url: https://hooks.slack.com/services/T/B/x\n",
+			[]string{"tend.yaml:2:8: escalation.url: secrets must not be written here in plain text"}},
+		{"typo with suggestion", "remediation:\n  setling: 5m\n",
+			[]string{`tend.yaml:2:3: unknown key "setling" in remediation; did you mean "settling"?`}},
+		{"unknown top key", "foo: 1\n", []string{`tend.yaml:1:1: unknown key "foo" in tend.yaml; known keys:`}},
+		{"bad duration and number", "remediation:\n  settling: soon\n  limits:\n    maxReplicas: many\n",
+			[]string{`tend.yaml:2:13: remediation.settling: "soon" is not a duration`, `tend.yaml:4:18: remediation.limits.maxReplicas must be a whole number, not "many"`}},
+		{"negative and zero", "remediation:\n  settling: 0\n  externalTimeout: -1m\n",
+			[]string{"tend.yaml:2:13: remediation.settling must be longer than 0", `tend.yaml:3:20: remediation.externalTimeout: "-1m" is negative`}},
+		{"database password", "database: postgres://tend:hunter2@db/tend\n",
+			[]string{"tend.yaml:1:11: database carries a password"}},
+		{"not a mapping", "remediation: 5\n", []string{`tend.yaml:1:14: remediation must be a mapping of keys to values, not "5"`}},
+		{"duplicate key", "uiURL: http://a\nuiURL: http://b\n", []string{"tend.yaml:2:1: tend.yaml.uiURL is given twice"}},
+		{"bad bool", "remediation:\n  limits:\n    dryRun: yes please\n", []string{"tend.yaml:3:13: remediation.limits.dryRun must be true or false"}},
+		{"empty env ref", "escalation:\n  url: 'env:'\n", []string{"tend.yaml:2:8: escalation.url: env: needs a variable name"}},
+		{"syntax", "a: [\n", []string{"tend.yaml: "}},
+		{"two documents", "uiURL: http://a\n---\nuiURL: http://b\n", []string{"tend.yaml:2:1: a second YAML document"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode("tend.yaml", []byte(tc.src))
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Decode error = %v, want one matching ErrInvalid", err)
+			}
+			msg := err.Error()
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error\n%s\ndoes not contain\n%s", msg, w)
+				}
+			}
+			if n := len(strings.Split(msg, "\n")); n != len(tc.want) {
+				t.Errorf("error has %d lines, want %d:\n%s", n, len(tc.want), msg)
+			}
+		})
+	}
+}
+
+func TestApplyEnvAndResolve(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "slack")
+	if err := os.WriteFile(secretFile, []byte("https://hooks.example/abc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		EnvSettling: "30s", EnvMaxReplicas: "3", EnvCooldown: "0", EnvDryRun: "true",
+		EnvEscalationURL: "file:" + secretFile, EnvUIURL: "http://ui", "AUTH": "Bearer x",
+	}
+	getenv := func(k string) string { return env[k] }
+	c := Default()
+	c.Escalation.Headers = map[string]Secret{"Authorization": {Ref: "env:AUTH"}}
+	if err := c.ApplyEnv(getenv); err != nil {
+		t.Fatalf("ApplyEnv: %v", err)
+	}
+	if c.Remediation.Settling != 30*time.Second || c.Remediation.Limits.MaxReplicas != 3 || c.Remediation.Limits.Cooldown != 0 || !c.Remediation.Limits.DryRun || c.UIURL != "http://ui" {
+		t.Errorf("after ApplyEnv: %+v", c)
+	}
+	if err := c.Resolve(getenv); err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	if c.Escalation.URL.Value != "https://hooks.example/abc" || c.Escalation.Headers["Authorization"].Value != "Bearer x" {
+		t.Errorf("resolved secrets wrong: %+v", c.Escalation)
+	}
+	if strings.Contains(c.Escalation.URL.String(), "hooks.example") {
+		t.Errorf("Secret.String shows the value: %s", c.Escalation.URL)
+	}
+
+	t.Run("bad values", func(t *testing.T) {
+		c := Default()
+		err := c.ApplyEnv(func(k string) string {
+			return map[string]string{EnvSettling: "x", EnvMaxActionsPerHour: "-1", EnvEscalationURL: "https://plain"}[k]
+		})
+		if !errors.Is(err, ErrInvalid) || strings.Count(err.Error(), "\n") != 2 {
+			t.Fatalf("ApplyEnv error = %v, want three problems", err)
+		}
+	})
+	t.Run("missing secret", func(t *testing.T) {
+		c := Default()
+		c.Escalation.URL = Secret{Ref: "env:NOPE"}
+		err := c.Resolve(func(string) string { return "" })
+		if err == nil || !strings.Contains(err.Error(), "escalation.url (env:NOPE): environment variable NOPE is not set") {
+			t.Fatalf("Resolve error = %v", err)
+		}
+	})
+}
+
+func TestLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tend.yaml")
+	if err := os.WriteFile(path, []byte("remediation:\n  settling: 1m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, func(k string) string { return map[string]string{EnvSettling: "2m"}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Remediation.Settling != 2*time.Minute {
+		t.Errorf("settling = %s, want the environment's 2m over the file's 1m", c.Remediation.Settling)
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), nil); err == nil {
+		t.Error("Load of a missing file succeeded")
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		"", "listen: a\n", "remediation:\n  limits:\n    maxReplicas: 3\n", "escalation:\n  headers:\n    X: env:A\n",
+		"a: &x {b: 1}\nc: *x\n", "remediation: {<<: {settling: 1m}}\n", "- 1\n- 2\n", "database: postgres://u:p@h/d\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Decode("f.yaml", data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not match ErrInvalid", err)
+			}
+			return
+		}
+		if c.Escalation.URL.Value != "" {
+			t.Fatalf("Decode resolved a secret: %q", c.Escalation.URL.Value)
+		}
+	})
+}

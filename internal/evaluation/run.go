@@ -1,0 +1,69 @@
+package evaluation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/sequence"
+	"github.com/tendhq/tend/internal/slo"
+)
+
+// Request asks Evaluate for one evaluation of a service over a window.
+type Request struct {
+	Project, Stage, Service string
+	Start, End              time.Time
+	// KeptnContext and TriggeredID identify the caller's own
+	// evaluation.triggered event; the baseline search skips the
+	// evaluation.finished that answers it (a replayed step's).
+	KeptnContext string
+	TriggeredID  string
+}
+
+// Evaluate runs a whole evaluation at once, in the caller's goroutine, with
+// the same steps as the evaluation jobs (the SLO file, the monitoring
+// configuration, the SLI provider, the baseline), and returns the result
+// without storing any event. The remediation loop uses it to verify an
+// action and tells the story in its own Keptn context.
+//
+// An evaluation that cannot run (no SLO file, no SLI provider, a failed
+// SLI) is a failed slo.Evaluation whose message says why, never an error;
+// errors are transient failures of the store or the resource repository.
+func (h *Handler) Evaluate(ctx context.Context, r Request) (slo.Evaluation, error) {
+	if r.Project == "" || r.Stage == "" || r.Service == "" || r.KeptnContext == "" || r.TriggeredID == "" {
+		return slo.Evaluation{}, errors.New("evaluate: project, stage, service, keptn context and triggered id are required")
+	}
+	st := sequence.State{
+		Step: sequence.StepStart, KeptnContext: r.KeptnContext, TriggeredID: r.TriggeredID,
+		Project: r.Project, Stage: r.Stage, Service: r.Service, Start: r.Start.UTC(), End: r.End.UTC(),
+	}
+	out, err := h.begin(ctx, st)
+	for err == nil && out.Next != nil {
+		next := *out.Next
+		switch next.Step {
+		case sequence.StepGetSLI:
+			out, err = h.getSLIs(ctx, next)
+		case sequence.StepEvaluate:
+			out, err = h.evaluate(ctx, next)
+		default:
+			err = fmt.Errorf("evaluate: unexpected step %q", next.Step)
+		}
+	}
+	if err != nil {
+		return slo.Evaluation{}, err
+	}
+	for _, ev := range out.Events {
+		if ev.Type != event.TypeEvaluationFinished {
+			continue
+		}
+		var d sequence.FinishedData
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			return slo.Evaluation{}, fmt.Errorf("evaluate: read the result: %w", err)
+		}
+		return d.Evaluation.Evaluation, nil
+	}
+	return slo.Evaluation{}, errors.New("evaluate: the evaluation ended without a result")
+}

@@ -1,0 +1,720 @@
+// Package problem records problem notifications durably and deduplicated,
+// and starts or joins the remediations they call for. It is the write path
+// behind the Alertmanager webhook and the problem events of /api/v1/event:
+// for each notification it checks where the problem is (project, stage,
+// service), then, in one store transaction, reads the problem already
+// recorded under the notification's key and the service's running
+// remediation, lets remediation.Decide judge, and writes the outcome: the
+// problem, a new remediation with the job that starts it, a join, or a
+// close with the job that tells the remediation. Concurrent deliveries of
+// one problem, on one replica or several, cannot both win: the store keeps
+// problem keys unique and one running remediation per service, and a
+// transaction that loses such a race is retried and then sees the winner.
+//
+// The remediation loop itself (internal/remediation's state machine driven
+// by jobs) is not here: this package only hands it work through jobs of
+// kind JobKind (see StepPayload).
+package problem
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/intake"
+	"github.com/tendhq/tend/internal/remediation"
+	"github.com/tendhq/tend/internal/resource"
+	"github.com/tendhq/tend/internal/spec"
+	"github.com/tendhq/tend/internal/store"
+)
+
+// JobKind is the kind of the jobs that drive a remediation. The remediation
+// loop registers the handler; this package enqueues the first job of every
+// remediation and one per problem that closes while it runs.
+const JobKind = "remediation.step"
+
+// StepPayload is the JSON payload of a JobKind job that this package
+// enqueues. It is the contract with the remediation loop:
+//
+//   - {"remediationId": "R"} (unique key "remediation/R/start") is enqueued
+//     with every new remediation, which is stored in state waiting with its
+//     actions chosen and nothing done. The loop loads it, asks
+//     remediation.Admit (limits, pause) for the first event, applies it and
+//     carries out the commands; from then on the loop owns every step.
+//   - {"remediationId": "R", "problemClosed": "P"} (unique key
+//     "remediation/R/problem-closed/P") says that problem P of R closed. The
+//     problem record is closed already; the loop applies
+//     remediation.ProblemClosed{ProblemID: P}, which stops R after its
+//     current step once all its problems have closed. Applying it to a
+//     remediation that has ended is refused by the state machine
+//     (remediation.ErrIllegal): the loop completes the job.
+//
+// Joins are not sent as jobs: a joining problem is applied
+// (remediation.ProblemJoined) to the stored remediation in the intake's
+// transaction, with a compare-and-set on its version, so the remediation's
+// list of problems is always complete before any close is handled.
+type StepPayload struct {
+	RemediationID string `json:"remediationId"`
+	ProblemClosed string `json:"problemClosed,omitempty"`
+}
+
+// StartJob returns the job that starts remediation id.
+func StartJob(id string) store.JobSpec {
+	b, _ := json.Marshal(StepPayload{RemediationID: id})
+	return store.JobSpec{Kind: JobKind, Payload: b, UniqueKey: "remediation/" + id + "/start"}
+}
+
+// ClosedJob returns the job that tells remediation id that problem
+// problemID closed.
+func ClosedJob(id, problemID string) store.JobSpec {
+	b, _ := json.Marshal(StepPayload{RemediationID: id, ProblemClosed: problemID})
+	return store.JobSpec{Kind: JobKind, Payload: b, UniqueKey: "remediation/" + id + "/problem-closed/" + problemID}
+}
+
+// Verdict says what became of one notification.
+type Verdict string
+
+// The verdicts.
+const (
+	// Started: a new problem; a remediation was created for it.
+	Started Verdict = "started"
+	// Joined: a new problem of a service already being remediated; it
+	// joined that remediation.
+	Joined Verdict = "joined"
+	// Recorded: a new problem, recorded, with no remediation: the stage
+	// does not have self-healing enabled.
+	Recorded Verdict = "recorded"
+	// Closed: the problem closed.
+	Closed Verdict = "closed"
+	// RecordedClosed: a closing notification of a problem tend never saw
+	// open; recorded closed.
+	RecordedClosed Verdict = "recorded-closed"
+	// Duplicate: a repeated notification (retry, HA peer, re-notification)
+	// of a problem already recorded in that state; nothing changed.
+	Duplicate Verdict = "duplicate"
+	// Unmatched: the notification names no usable project, stage or
+	// service (or one an intake token may not deliver for); recorded as an
+	// unmatched problem, nothing runs.
+	Unmatched Verdict = "unmatched"
+)
+
+// ReasonNotEnabled is the reason of a Recorded problem.
+const ReasonNotEnabled = "remediation not enabled in stage"
+
+// Outcome is the result for one notification, in the batch's order.
+type Outcome struct {
+	// Key is the notification's key.
+	Key     string
+	Verdict Verdict
+	// ProblemID is the stored problem ("" only when recording failed).
+	ProblemID string
+	// RemediationID is the remediation acting on the problem, if any.
+	RemediationID string
+	// Reason explains the verdict (for Unmatched: what was wrong).
+	Reason string
+}
+
+// Batch is what Record takes: the notifications of one delivery.
+type Batch struct {
+	Notifications []intake.Notification
+	// Events are appended in the same transaction as the problems: the
+	// event a problem event came in, so it is stored if and only if its
+	// problem is (the outbox).
+	Events []store.EventRecord
+	// Project, when set, is the only project the sender may deliver for
+	// (an intake token's project); notifications for other projects are
+	// recorded unmatched.
+	Project string
+	// Credential names the sender's credential in the unmatched reason
+	// ("<credential> is for project P, not Q"); "" means "intake token".
+	Credential string
+}
+
+// Store is what the recorder needs of the store; store.Store satisfies it.
+type Store interface {
+	GetProject(ctx context.Context, name string) (store.Project, error)
+	GetService(ctx context.Context, project, name string) (store.Service, error)
+	WithTx(ctx context.Context, fn func(tx store.Tx) error) error
+}
+
+// Resources reads the service's remediation.yaml; *resource.Repos
+// satisfies it.
+type Resources interface {
+	Get(ctx context.Context, ref resource.Ref, uri, version string) ([]byte, string, error)
+}
+
+// Options configure a Recorder. Store and Resources are required.
+type Options struct {
+	Store     Store
+	Resources Resources
+	// Logger receives warnings (an unreadable remediation.yaml); nil
+	// discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// DefaultSettling is the settling time when the shipyard names none;
+	// 0 means remediation.DefaultSettling.
+	DefaultSettling time.Duration
+	// MaxAttempts bounds the retries of a batch whose transaction lost a
+	// race; 0 means 16. Each retry re-reads what the winner wrote, so a
+	// handful is plenty; running out answers ErrBusy.
+	MaxAttempts int
+}
+
+// ErrBusy is matched by Record's error when the batch kept losing races
+// (MaxAttempts transactions in a row). It is transient, like an overloaded
+// database: the API answers 503 and the sender retries.
+var ErrBusy = errors.New("problem intake busy: concurrent writes kept conflicting")
+
+// RemediationFile names a service's remediation file in its stage.
+const RemediationFile = "remediation.yaml"
+
+// Recorder records notifications; it is safe for concurrent use.
+type Recorder struct {
+	st          Store
+	res         Resources
+	log         *slog.Logger
+	now         func() time.Time
+	settling    time.Duration
+	maxAttempts int
+
+	mu        sync.Mutex
+	shipyards map[string]cachedShipyard
+}
+
+type cachedShipyard struct {
+	updated time.Time
+	sy      *spec.Shipyard
+}
+
+// New returns a Recorder.
+func New(opts Options) (*Recorder, error) {
+	if opts.Store == nil || opts.Resources == nil {
+		return nil, errors.New("problem: Options.Store and Options.Resources are required")
+	}
+	r := &Recorder{
+		st: opts.Store, res: opts.Resources, log: opts.Logger, now: opts.Now,
+		settling: opts.DefaultSettling, maxAttempts: opts.MaxAttempts,
+		shipyards: map[string]cachedShipyard{},
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.maxAttempts <= 0 {
+		r.maxAttempts = 16
+	}
+	return r, nil
+}
+
+// location is where a matched notification's problem is.
+type location struct {
+	project, stage, service string
+}
+
+func (l location) String() string {
+	return "project " + l.project + ", stage " + l.stage + ", service " + l.service
+}
+
+// target is what the transaction needs to know of a notification's place.
+type target struct {
+	reason  string // unmatched reason, "" when matched
+	stage   *spec.Stage
+	enabled bool
+}
+
+// Record records every notification of b and returns one outcome per
+// notification, in order. Either all of b (its events included) is durable
+// when Record returns nil, or nothing is. Errors are the store's (matching
+// store.ErrUnavailable, context errors, store.ErrClosed when transient) or
+// ErrBusy.
+func (r *Recorder) Record(ctx context.Context, b Batch) ([]Outcome, error) {
+	targets, err := r.resolve(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	files := map[location]*spec.Remediation{}
+	for attempt := 1; ; attempt++ {
+		var outcomes []Outcome
+		var need *location
+		now := r.now()
+		err := r.st.WithTx(ctx, func(tx store.Tx) error {
+			// Once the writer runs it, the transaction is shared with
+			// other callers' writes (group commit); a cancelled context
+			// mid-statement would cost them their transaction too, so the
+			// statements run to the end whatever becomes of ctx.
+			ctx := context.WithoutCancel(ctx)
+			outcomes, need = make([]Outcome, 0, len(b.Notifications)), nil
+			if len(b.Events) > 0 {
+				if _, err := tx.AppendEvents(ctx, b.Events...); err != nil {
+					return fmt.Errorf("append events: %w", err)
+				}
+			}
+			tr := &txRun{tx: tx, files: files, running: map[location]*runningEntry{}, now: now}
+			for i := range b.Notifications {
+				n := &b.Notifications[i]
+				o, missing, err := r.one(ctx, tr, n, targets[i])
+				if err != nil {
+					return err
+				}
+				if missing != nil {
+					need = missing
+					return errNeedFile
+				}
+				outcomes = append(outcomes, o)
+			}
+			return tr.flush(ctx)
+		})
+		switch {
+		case err == nil:
+			return outcomes, nil
+		case errors.Is(err, errNeedFile):
+			// Read the file outside the transaction, then decide again:
+			// the transaction must not wait on the resource store.
+			files[*need] = r.loadFile(ctx, *need)
+			attempt--
+		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrExists):
+			if attempt >= r.maxAttempts {
+				return nil, fmt.Errorf("record problems: %w: %w", ErrBusy, err)
+			}
+		default:
+			return nil, fmt.Errorf("record problems: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("record problems: %w", err)
+		}
+	}
+}
+
+var errNeedFile = errors.New("remediation file needed")
+
+// resolve checks where each notification's problem is, outside the
+// transaction: the project, the stage in its shipyard and the service must
+// exist, and an intake token's batch must stay in its project.
+func (r *Recorder) resolve(ctx context.Context, b Batch) ([]target, error) {
+	out := make([]target, len(b.Notifications))
+	projects := map[string]*spec.Shipyard{}
+	missingProject := map[string]bool{}
+	services := map[[2]string]bool{}
+	for i := range b.Notifications {
+		n := &b.Notifications[i]
+		if !n.Matched() {
+			out[i].reason = n.Unmatched
+			continue
+		}
+		if b.Project != "" && n.Project != b.Project {
+			cred := b.Credential
+			if cred == "" {
+				cred = "intake token"
+			}
+			out[i].reason = fmt.Sprintf("%s is for project %s, not %s", cred, b.Project, n.Project)
+			continue
+		}
+		sy, ok := projects[n.Project]
+		if !ok && !missingProject[n.Project] {
+			var err error
+			sy, err = r.shipyard(ctx, n.Project)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				missingProject[n.Project] = true
+			case err != nil:
+				return nil, err
+			default:
+				projects[n.Project] = sy
+			}
+		}
+		if missingProject[n.Project] {
+			out[i].reason = fmt.Sprintf("project %q does not exist", n.Project)
+			continue
+		}
+		st, ok := sy.Stage(n.Stage)
+		if !ok {
+			out[i].reason = fmt.Sprintf("stage %q is not a stage of project %s (its stages: %s)", n.Stage, n.Project, strings.Join(sy.StageNames(), ", "))
+			continue
+		}
+		svcKey := [2]string{n.Project, n.Service}
+		exists, ok := services[svcKey]
+		if !ok {
+			_, err := r.st.GetService(ctx, n.Project, n.Service)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return nil, fmt.Errorf("look up service %s of project %s: %w", n.Service, n.Project, err)
+			default:
+				exists = true
+			}
+			services[svcKey] = exists
+		}
+		if !exists {
+			out[i].reason = fmt.Sprintf("service %q does not exist in project %s", n.Service, n.Project)
+			continue
+		}
+		out[i] = target{stage: st, enabled: st.RemediationEnabled()}
+	}
+	return out, nil
+}
+
+// shipyard returns the decoded shipyard of a project, cached until the
+// project's shipyard changes.
+func (r *Recorder) shipyard(ctx context.Context, project string) (*spec.Shipyard, error) {
+	p, err := r.st.GetProject(ctx, project)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("look up project %s: %w", project, err)
+	}
+	r.mu.Lock()
+	c, ok := r.shipyards[project]
+	r.mu.Unlock()
+	if ok && c.updated.Equal(p.UpdatedAt) {
+		return c.sy, nil
+	}
+	sy, _ := spec.DecodeShipyard("shipyard.yaml", p.Shipyard)
+	if sy == nil {
+		// The API validated it when it was stored; a project whose
+		// shipyard no longer decodes has no stages tend can place a
+		// problem in.
+		sy = &spec.Shipyard{}
+	}
+	r.mu.Lock()
+	if len(r.shipyards) > 4096 {
+		clear(r.shipyards)
+	}
+	r.shipyards[project] = cachedShipyard{updated: p.UpdatedAt, sy: sy}
+	r.mu.Unlock()
+	return sy, nil
+}
+
+// loadFile reads and decodes the service's remediation.yaml; a missing or
+// unreadable file gives nil, which matches no actions: the remediation is
+// escalated when it opens, so a human looks at the problem.
+func (r *Recorder) loadFile(ctx context.Context, l location) *spec.Remediation {
+	data, _, err := r.res.Get(ctx, resource.Ref{Project: l.project, Stage: l.stage, Service: l.service}, RemediationFile, "")
+	if err != nil {
+		if !errors.Is(err, resource.ErrResourceNotFound) {
+			r.log.WarnContext(ctx, "remediation_file_unreadable", "project", l.project, "stage", l.stage, "service", l.service, "err", err)
+		}
+		return nil
+	}
+	rem, diags := spec.DecodeRemediation(RemediationFile, data)
+	if rem == nil {
+		r.log.WarnContext(ctx, "remediation_file_invalid", "project", l.project, "stage", l.stage, "service", l.service, "err", diags.Error())
+	}
+	return rem
+}
+
+// txRun is one run of a batch's transaction. It keeps the running
+// remediation of each service it has read, with the joins applied, and
+// writes each changed one once at the end (flush): a message of many alerts
+// of one service reads and writes its remediation once, not once per alert.
+// Nothing else writes in the transaction while the batch runs, so the copy
+// stays current.
+type txRun struct {
+	tx      store.Tx
+	files   map[location]*spec.Remediation
+	running map[location]*runningEntry
+	now     time.Time
+}
+
+type runningEntry struct {
+	rem     *remediation.Remediation // nil: the service has none
+	version int64
+	dirty   bool
+}
+
+// runningOf returns the service's running remediation (nil when none).
+func (tr *txRun) runningOf(ctx context.Context, loc location) (*runningEntry, error) {
+	if e, ok := tr.running[loc]; ok {
+		return e, nil
+	}
+	e := &runningEntry{}
+	rr, err := tr.tx.RunningRemediation(ctx, loc.project, loc.stage, loc.service)
+	switch {
+	case err == nil:
+		if e.rem, err = DecodeRemediation(rr); err != nil {
+			return nil, err
+		}
+		e.version = rr.Version
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	tr.running[loc] = e
+	return e, nil
+}
+
+// flush writes the remediations that problems joined, each with a
+// compare-and-set on the version it was read at.
+func (tr *txRun) flush(ctx context.Context) error {
+	for _, e := range tr.running {
+		if !e.dirty {
+			continue
+		}
+		if _, err := tr.tx.UpdateRemediation(ctx, remediationRecord(e.rem, e.version)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// one decides and records one notification inside tr's transaction. It
+// returns the location whose remediation file it needs when that is not
+// loaded yet.
+func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t target) (Outcome, *location, error) {
+	tx, files, now := tr.tx, tr.files, tr.now
+	o := Outcome{Key: n.Key}
+	if t.reason != "" {
+		return r.unmatched(ctx, tx, n, t.reason, now)
+	}
+	loc := location{n.Project, n.Stage, n.Service}
+	in := n.Problem()
+
+	var known *remediation.Problem
+	var knownRec store.ProblemRecord
+	rec, err := tx.GetProblemByKey(ctx, n.Key)
+	switch {
+	case err == nil:
+		knownRec = rec
+		p := toProblem(rec)
+		known = &p
+	case !errors.Is(err, store.ErrNotFound):
+		return o, nil, err
+	}
+	// The running remediation matters only to a new problem (start or
+	// join) and to the close of an open one; a duplicate needs one read.
+	var running *remediation.Remediation
+	var entry *runningEntry
+	if (known == nil && in.State == remediation.ProblemStateOpen) ||
+		(known != nil && known.State == remediation.ProblemStateOpen && in.State == remediation.ProblemStateClosed) {
+		var err error
+		if entry, err = tr.runningOf(ctx, loc); err != nil {
+			return o, nil, err
+		}
+		running = entry.rem
+	}
+
+	d := remediation.Decide(in, known, running, now)
+	o.Reason = d.Reason
+	switch d.Verdict {
+	case remediation.Ignore:
+		o.Verdict, o.ProblemID, o.RemediationID = Duplicate, knownRec.ID, knownRec.RemediationID
+		return o, nil, nil
+
+	case remediation.RecordClosed:
+		p := d.Problem
+		p.ID = event.NewUUID()
+		stored, err := tx.InsertProblem(ctx, toRecord(p, n, ""))
+		if err != nil {
+			return o, nil, err
+		}
+		o.Verdict, o.ProblemID = RecordedClosed, stored.ID
+		return o, nil, nil
+
+	case remediation.Close:
+		upd := toRecord(d.Problem, n, knownRec.Reason)
+		upd.Version, upd.Doc = knownRec.Version, mergeDoc(knownRec.Doc, n)
+		if _, err := tx.UpdateProblem(ctx, upd); err != nil {
+			return o, nil, err
+		}
+		o.Verdict, o.ProblemID, o.RemediationID = Closed, knownRec.ID, knownRec.RemediationID
+		if d.RemediationID != "" {
+			if _, err := tx.EnqueueJobs(ctx, ClosedJob(d.RemediationID, knownRec.ID)); err != nil {
+				return o, nil, fmt.Errorf("enqueue remediation step: %w", err)
+			}
+		}
+		return o, nil, nil
+
+	case remediation.Join:
+		p := d.Problem
+		p.ID = event.NewUUID()
+		if _, err := running.Apply(remediation.ProblemJoined{ProblemID: p.ID}, now); err != nil {
+			return o, nil, fmt.Errorf("join remediation %s: %w", running.ID, err)
+		}
+		entry.dirty = true
+		stored, err := tx.InsertProblem(ctx, toRecord(p, n, ""))
+		if err != nil {
+			return o, nil, err
+		}
+		o.Verdict, o.ProblemID, o.RemediationID = Joined, stored.ID, running.ID
+		return o, nil, nil
+
+	case remediation.Start:
+		p := d.Problem
+		p.ID = event.NewUUID()
+		if !t.enabled {
+			stored, err := tx.InsertProblem(ctx, toRecord(p, n, ReasonNotEnabled))
+			if err != nil {
+				return o, nil, err
+			}
+			o.Verdict, o.ProblemID, o.Reason = Recorded, stored.ID, ReasonNotEnabled
+			return o, nil, nil
+		}
+		file, ok := files[loc]
+		if !ok {
+			return o, &loc, nil
+		}
+		actions, _, _ := remediation.Actions(file, p.RootCause, p.Title)
+		settings := remediation.Settings{Settling: remediation.SettlingTime(t.stage, r.settling)}
+		if n.Source == intake.SourceKeptn {
+			// A remediation.triggered from outside is answered in its own
+			// context rather than triggered again.
+			settings.TriggerEventID = n.EventID
+		}
+		rid := event.NewUUID()
+		p.RemediationID = rid
+		rem := remediation.New(rid, p, actions, settings, now)
+		created, err := tx.CreateRemediation(ctx, remediationRecord(rem, 0))
+		if err != nil {
+			return o, nil, err
+		}
+		tr.running[loc] = &runningEntry{rem: rem, version: created.Version}
+		stored, err := tx.InsertProblem(ctx, toRecord(p, n, ""))
+		if err != nil {
+			return o, nil, err
+		}
+		if _, err := tx.EnqueueJobs(ctx, StartJob(rid)); err != nil {
+			return o, nil, fmt.Errorf("enqueue remediation step: %w", err)
+		}
+		o.Verdict, o.ProblemID, o.RemediationID = Started, stored.ID, rid
+		return o, nil, nil
+	}
+	return o, nil, fmt.Errorf("record problem %s: unknown verdict %q", n.Key, d.Verdict)
+}
+
+// unmatched records a notification tend cannot place, once per key.
+func (r *Recorder) unmatched(ctx context.Context, tx store.Tx, n *intake.Notification, reason string, now time.Time) (Outcome, *location, error) {
+	o := Outcome{Key: n.Key, Verdict: Unmatched, Reason: reason}
+	key := "unmatched/" + n.Key
+	if rec, err := tx.GetProblemByKey(ctx, key); err == nil {
+		o.ProblemID = rec.ID
+		return o, nil, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return o, nil, err
+	}
+	p := n.Problem()
+	p.ID, p.Key = event.NewUUID(), key
+	if p.OpenedAt.IsZero() {
+		p.OpenedAt = now
+	}
+	rec := toRecord(p, n, reason)
+	rec.State = store.ProblemUnmatched
+	stored, err := tx.InsertProblem(ctx, rec)
+	if err != nil {
+		return o, nil, err
+	}
+	o.ProblemID = stored.ID
+	return o, nil, nil
+}
+
+// Details is the document stored with a problem (store.ProblemRecord.Doc):
+// what the notification said beyond the columns.
+type Details struct {
+	RootCause   string            `json:"rootCause,omitempty"`
+	Details     string            `json:"details,omitempty"`
+	URL         string            `json:"url,omitempty"`
+	Entity      string            `json:"impactedEntity,omitempty"`
+	Origin      string            `json:"origin,omitempty"`
+	EventID     string            `json:"eventId,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// DecodeDetails reads a problem record's document; an empty or unreadable
+// one gives empty details.
+func DecodeDetails(doc []byte) Details {
+	var d Details
+	_ = json.Unmarshal(doc, &d)
+	return d
+}
+
+func detailsOf(n *intake.Notification) Details {
+	return Details{
+		RootCause: n.RootCause, Details: n.Details, URL: n.URL, Entity: n.Entity, Origin: n.Origin,
+		EventID: n.EventID, Labels: n.Labels, Annotations: n.Annotations,
+	}
+}
+
+// mergeDoc keeps the opening notification's details and fills in what the
+// closing one adds.
+func mergeDoc(doc []byte, n *intake.Notification) []byte {
+	d := DecodeDetails(doc)
+	c := detailsOf(n)
+	if d.URL == "" {
+		d.URL = c.URL
+	}
+	if d.Details == "" {
+		d.Details = c.Details
+	}
+	b, _ := json.Marshal(d)
+	return b
+}
+
+func toRecord(p remediation.Problem, n *intake.Notification, reason string) store.ProblemRecord {
+	doc, _ := json.Marshal(detailsOf(n))
+	return store.ProblemRecord{
+		ID: p.ID, Key: p.Key, Source: p.Source, Project: p.Project, Stage: p.Stage, Service: p.Service,
+		State: string(p.State), Title: p.Title, RemediationID: p.RemediationID, KeptnContext: p.KeptnContext,
+		Reason: reason, OpenedAt: p.OpenedAt, ClosedAt: p.ClosedAt, Doc: doc,
+	}
+}
+
+// toProblem turns a stored problem back into the domain's Problem.
+func toProblem(rec store.ProblemRecord) remediation.Problem {
+	d := DecodeDetails(rec.Doc)
+	return remediation.Problem{
+		ID: rec.ID, Key: rec.Key, Source: rec.Source, Project: rec.Project, Stage: rec.Stage, Service: rec.Service,
+		Title: rec.Title, RootCause: d.RootCause, Details: d.Details, URL: d.URL, Labels: d.Labels,
+		State: remediation.ProblemState(rec.State), KeptnContext: rec.KeptnContext, EventID: d.EventID,
+		RemediationID: rec.RemediationID, OpenedAt: rec.OpenedAt, ClosedAt: rec.ClosedAt,
+	}
+}
+
+// ToProblem returns the domain Problem of a stored problem record.
+func ToProblem(rec store.ProblemRecord) remediation.Problem { return toProblem(rec) }
+
+// DecodeRemediation reads a stored remediation's document: encoding/json of
+// *remediation.Remediation. The remediation loop uses it and
+// EncodeRemediation, so both sides agree on the format.
+func DecodeRemediation(rec store.RemediationRecord) (*remediation.Remediation, error) {
+	var rem remediation.Remediation
+	if err := json.Unmarshal(rec.Doc, &rem); err != nil {
+		return nil, fmt.Errorf("read remediation %s: %w", rec.ID, err)
+	}
+	return &rem, nil
+}
+
+// EncodeRemediation returns the record that stores rem, at version (the
+// version it was read at, for UpdateRemediation's compare-and-set; 0 for
+// CreateRemediation). Running is derived from the state.
+func EncodeRemediation(rem *remediation.Remediation, version int64) store.RemediationRecord {
+	return remediationRecord(rem, version)
+}
+
+func remediationRecord(rem *remediation.Remediation, version int64) store.RemediationRecord {
+	doc, _ := json.Marshal(rem)
+	return store.RemediationRecord{
+		ID: rem.ID, Project: rem.Project, Stage: rem.Stage, Service: rem.Service,
+		State: string(rem.State), Running: !rem.State.Terminal(), KeptnContext: rem.KeptnContext,
+		Doc: doc, Version: version,
+	}
+}
+
+// Fingerprint returns the alert fingerprint of a notification key
+// ("alertmanager/<fingerprint>/<startsAt>"), or the key itself for other
+// sources: what the Alertmanager answer lists.
+func Fingerprint(key string) string {
+	if rest, ok := strings.CutPrefix(key, "alertmanager/"); ok {
+		if fp, _, ok := strings.Cut(rest, "/"); ok {
+			return fp
+		}
+	}
+	return key
+}

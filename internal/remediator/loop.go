@@ -1,0 +1,711 @@
+// Package remediator runs the remediation loop durably: it is the worker
+// handler of the jobs of kind problem.JobKind ("remediation.step") that the
+// problem intake enqueues for every new remediation. Each job does one
+// step's I/O (ask an executor for its plan, apply the recorded plan, wait
+// for an external executor, evaluate the SLO, notify), turns its outcome
+// into a remediation.Event, lets the pure state machine
+// (remediation.Remediation.Apply) decide, and records the new state (a
+// compare-and-set on the remediation's version), the step's Keptn events
+// and the jobs of the next steps in the one transaction that completes the
+// job (worker.Result.WithCommit).
+//
+// Why it never doubles an effect: an action's plan is recorded, with its
+// action.started event, before Apply runs; the apply job reads that plan
+// and applies exactly it (executors make applying a plan twice a no-op);
+// and a prepare job whose action already has a plan is stale and does
+// nothing, so a replay after a crash can never turn "1 -> 2" into "2 -> 3".
+//
+// The package also owns the scoped settings the loop reads (limits, dry
+// run, settling, Kubernetes and Unleash targets, webhook secrets, pause),
+// the job that an external executor's answer causes (AnswerJobs) and the
+// pause and resume jobs (PauseJob, ResumeJob).
+package remediator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/tendhq/tend/internal/action"
+	"github.com/tendhq/tend/internal/action/webhook"
+	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/problem"
+	"github.com/tendhq/tend/internal/remediation"
+	"github.com/tendhq/tend/internal/slo"
+	"github.com/tendhq/tend/internal/spec"
+	"github.com/tendhq/tend/internal/store"
+	"github.com/tendhq/tend/internal/worker"
+)
+
+// JobKind is the kind of every job of the loop; the intake enqueues the
+// first one of each remediation.
+const JobKind = problem.JobKind
+
+// The steps of a job (Payload.Step). The intake's payloads carry none:
+// they start a remediation or report a closed problem.
+const (
+	stepStart    = ""
+	stepPrepare  = "prepare"
+	stepApply    = "apply"
+	stepAnswer   = "answer"
+	stepSettled  = "settled"
+	stepEvaluate = "evaluate"
+	stepEscalate = "escalate"
+	stepPause    = "pause"
+	stepResume   = "resume"
+)
+
+// Payload is a loop job's JSON payload. It extends problem.StepPayload
+// (remediationId, problemClosed) with the step and the action it concerns.
+type Payload struct {
+	RemediationID string `json:"remediationId"`
+	ProblemClosed string `json:"problemClosed,omitempty"`
+	Step          string `json:"step,omitempty"`
+	Index         int    `json:"index,omitempty"`
+	Reason        string `json:"reason,omitempty"`
+}
+
+// EvaluationRequest asks for one SLO evaluation of a service over a
+// window, in the remediation's Keptn context. TriggeredID is the
+// evaluation.triggered event the remediation emitted; the evaluation's
+// baseline search skips the evaluation it answers.
+type EvaluationRequest struct {
+	Project, Stage, Service string
+	Start, End              time.Time
+	KeptnContext            string
+	TriggeredID             string
+}
+
+// Evaluator runs an evaluation with the quality-gate machinery and returns
+// its result without storing events (the remediation tells the story in
+// its own context). An evaluation that cannot run (no SLO file, no SLI
+// provider) is a failed slo.Evaluation with a message, not an error;
+// errors are transient (the store or the resource repository failed).
+type Evaluator interface {
+	Evaluate(ctx context.Context, r EvaluationRequest) (slo.Evaluation, error)
+}
+
+// EvaluatorFunc adapts a function to Evaluator.
+type EvaluatorFunc func(ctx context.Context, r EvaluationRequest) (slo.Evaluation, error)
+
+// Evaluate calls f.
+func (f EvaluatorFunc) Evaluate(ctx context.Context, r EvaluationRequest) (slo.Evaluation, error) {
+	return f(ctx, r)
+}
+
+// Notifier sends the escalation notification; *webhook.Notifier satisfies
+// it. An error wrapping webhook.ErrNotConfigured is logged, not retried.
+type Notifier interface {
+	Notify(ctx context.Context, esc webhook.Escalation) error
+}
+
+// Store is what the loop reads and writes; store.Store satisfies it.
+type Store interface {
+	Getter
+	GetRemediation(ctx context.Context, id string) (store.RemediationRecord, error)
+	RunningRemediation(ctx context.Context, project, stage, service string) (store.RemediationRecord, error)
+	ListRemediations(ctx context.Context, f store.RemediationFilter) (store.RemediationPage, error)
+	ListEvents(ctx context.Context, f store.EventFilter) (store.EventPage, error)
+	GetProject(ctx context.Context, name string) (store.Project, error)
+	WithTx(ctx context.Context, fn func(tx store.Tx) error) error
+}
+
+// Options configure a Loop. Store, Evaluator and Executors are required.
+type Options struct {
+	Store Store
+	// Executors run the built-in actions by action name (scaling,
+	// toggle-feature, featuretoggle, webhook, escalate). Any other action
+	// goes to external executors.
+	Executors map[string]action.Executor
+	Evaluator Evaluator
+	// Notifier sends the escalation when actions run out; nil logs it.
+	Notifier Notifier
+	// Defaults are the server-wide limits and settling time.
+	Defaults Defaults
+	// ExternalTimeout is how long an external executor may take; 0 means
+	// 10 minutes.
+	ExternalTimeout time.Duration
+	// StepTimeout bounds one executor call or evaluation; 0 means 2
+	// minutes.
+	StepTimeout time.Duration
+	// MaxActionAttempts is how often a failing Prepare or Apply is tried
+	// before the action fails for good; 0 means 5.
+	MaxActionAttempts int
+	Logger            *slog.Logger
+	Now               func() time.Time
+}
+
+// Loop is the remediation loop's job handler.
+type Loop struct {
+	st          Store
+	exec        map[string]action.Executor
+	eval        Evaluator
+	notify      Notifier
+	defaults    Defaults
+	extTimeout  time.Duration
+	stepTimeout time.Duration
+	maxAttempts int
+	log         *slog.Logger
+	now         func() time.Time
+}
+
+// New checks opts and returns a Loop.
+func New(opts Options) (*Loop, error) {
+	if opts.Store == nil || opts.Evaluator == nil {
+		return nil, errors.New("remediator: Options.Store and Options.Evaluator are required")
+	}
+	l := &Loop{
+		st: opts.Store, exec: opts.Executors, eval: opts.Evaluator, notify: opts.Notifier,
+		defaults: opts.Defaults, extTimeout: opts.ExternalTimeout, stepTimeout: opts.StepTimeout,
+		maxAttempts: opts.MaxActionAttempts, log: opts.Logger, now: opts.Now,
+	}
+	if l.exec == nil {
+		l.exec = map[string]action.Executor{}
+	}
+	if l.extTimeout <= 0 {
+		l.extTimeout = 10 * time.Minute
+	}
+	if l.stepTimeout <= 0 {
+		l.stepTimeout = 2 * time.Minute
+	}
+	if l.maxAttempts <= 0 {
+		l.maxAttempts = 5
+	}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.defaults.Settling <= 0 {
+		l.defaults.Settling = remediation.DefaultSettling
+	}
+	return l, nil
+}
+
+// Handle runs one step; register it on the worker under JobKind.
+func (l *Loop) Handle(ctx context.Context, job store.Job) worker.Result {
+	var p Payload
+	if err := json.Unmarshal(job.Payload, &p); err != nil || p.RemediationID == "" {
+		l.log.ErrorContext(ctx, "remediation_job_unreadable", "job_id", job.ID, "err", err)
+		return worker.Done()
+	}
+	rec, err := l.st.GetRemediation(ctx, p.RemediationID)
+	if errors.Is(err, store.ErrNotFound) {
+		l.log.WarnContext(ctx, "remediation_job_orphaned", "job_id", job.ID, "remediation_id", p.RemediationID)
+		return worker.Done()
+	}
+	if err != nil {
+		return worker.Retry(fmt.Errorf("read remediation %s: %w", p.RemediationID, err))
+	}
+	rem, err := problem.DecodeRemediation(rec)
+	if err != nil {
+		l.log.ErrorContext(ctx, "remediation_unreadable", "remediation_id", p.RemediationID, "err", err)
+		return worker.Done()
+	}
+	log := l.log.With("remediation_id", rem.ID, "step", stepName(p), "job_id", job.ID)
+	s := &step{l: l, job: job, p: p, rec: rec, rem: rem, log: log}
+	return s.run(ctx)
+}
+
+func stepName(p Payload) string {
+	switch {
+	case p.Step != "":
+		return p.Step
+	case p.ProblemClosed != "":
+		return "problem-closed"
+	}
+	return "start"
+}
+
+// step is one job's run.
+type step struct {
+	l   *Loop
+	job store.Job
+	p   Payload
+	rec store.RemediationRecord
+	rem *remediation.Remediation
+	log *slog.Logger
+}
+
+func (s *step) run(ctx context.Context) worker.Result {
+	if s.p.Step == stepEscalate {
+		return s.escalate(ctx)
+	}
+	if s.rem.State.Terminal() {
+		return worker.Done()
+	}
+	switch s.p.Step {
+	case stepStart:
+		if s.p.ProblemClosed != "" {
+			return s.advance(ctx, remediation.ProblemClosed{ProblemID: s.p.ProblemClosed})
+		}
+		return s.start(ctx)
+	case stepPause:
+		return s.advance(ctx, remediation.Paused{Reason: s.p.Reason})
+	case stepResume:
+		return s.advance(ctx, remediation.Resumed{})
+	case stepPrepare:
+		return s.prepare(ctx)
+	case stepApply, stepAnswer:
+		return s.apply(ctx)
+	case stepSettled:
+		return s.settled(ctx)
+	case stepEvaluate:
+		return s.evaluate(ctx)
+	}
+	s.log.ErrorContext(ctx, "remediation_job_unknown_step")
+	return worker.Done()
+}
+
+// start admits a waiting remediation: the pause, the cooldown, and the
+// service's policy (dry run, settling) fixed for its whole run.
+func (s *step) start(ctx context.Context) worker.Result {
+	r := s.rem
+	if r.State != remediation.StateWaiting {
+		return worker.Done()
+	}
+	pol, err := ResolvePolicy(ctx, s.l.st, s.l.defaults, r.Project, r.Stage, r.Service)
+	if err != nil {
+		return worker.Retry(err)
+	}
+	// The policy is fixed now, while nothing has happened yet: the
+	// remediation runs with the dry run and settling time of its start.
+	// The intake chose the settling time from the shipyard, else the
+	// server default; a configured one beats the default only.
+	r.Settings.DryRun = pol.Limits.DryRun
+	if pol.SettlingSet && !s.l.shipyardSettling(ctx, r.Project, r.Stage) {
+		r.Settings.Settling = pol.Settling
+	}
+	paused, why, err := Paused(ctx, s.l.st, r.Project, r.Service)
+	if err != nil {
+		return worker.Retry(err)
+	}
+	hist, err := s.l.history(ctx, r)
+	if err != nil {
+		return worker.Retry(err)
+	}
+	ev := remediation.Admit(pol.Limits, hist, paused, s.l.now())
+	if p, ok := ev.(remediation.Paused); ok {
+		p.Reason = why
+		ev = p
+	}
+	return s.advance(ctx, ev)
+}
+
+// shipyardSettling reports whether the stage's shipyard names the settling
+// time (its remediation sequence's evaluation triggeredAfter), which the
+// intake already applied and which wins over settings.
+func (l *Loop) shipyardSettling(ctx context.Context, project, stage string) bool {
+	p, err := l.st.GetProject(ctx, project)
+	if err != nil {
+		return false
+	}
+	sy, _ := spec.DecodeShipyard("shipyard.yaml", p.Shipyard)
+	if sy == nil {
+		return false
+	}
+	st, ok := sy.Stage(stage)
+	if !ok {
+		return false
+	}
+	_, ok = st.EvaluationDelay()
+	return ok
+}
+
+// history collects what the limits need: when the service's last
+// remediation that acted ended, and when its actions ran in the last hour.
+func (l *Loop) history(ctx context.Context, self *remediation.Remediation) (remediation.History, error) {
+	var h remediation.History
+	since := l.now().Add(-time.Hour)
+	f := store.RemediationFilter{Project: self.Project, Stage: self.Stage, Service: self.Service, PageSize: 50}
+	for pages := 0; pages < 4; pages++ {
+		pg, err := l.st.ListRemediations(ctx, f)
+		if err != nil {
+			return h, fmt.Errorf("read remediation history: %w", err)
+		}
+		old := false
+		for _, rec := range pg.Remediations {
+			r, err := problem.DecodeRemediation(rec)
+			if err != nil {
+				continue
+			}
+			acted := false
+			for i, a := range r.Actions {
+				if a.StartedAt.IsZero() || a.State == remediation.ActionStateDryRun {
+					continue
+				}
+				if r.ID == self.ID && i == self.CurrentAction && a.State == remediation.ActionStateIntended {
+					continue
+				}
+				acted = true
+				if a.StartedAt.After(since) {
+					h.Actions = append(h.Actions, a.StartedAt)
+				}
+			}
+			if r.ID != self.ID && acted && r.State.Terminal() && r.FinishedAt.After(h.LastFinished) {
+				h.LastFinished = r.FinishedAt
+			}
+			if !rec.CreatedAt.IsZero() && rec.CreatedAt.Before(since) && !h.LastFinished.IsZero() {
+				old = true
+			}
+		}
+		if old || pg.NextPageKey == "" {
+			break
+		}
+		f.PageKey = pg.NextPageKey
+	}
+	return h, nil
+}
+
+// current returns the current action when the remediation is in state
+// want with action index i in state as; otherwise the job is stale.
+func (s *step) current(want remediation.State, as remediation.ActionState) (*remediation.ActionRecord, bool) {
+	r := s.rem
+	i := s.p.Index
+	if r.State != want || r.CurrentAction != i || i < 0 || i >= len(r.Actions) || r.Actions[i].State != as {
+		return nil, false
+	}
+	return &r.Actions[i], true
+}
+
+// prepare asks the action's executor for its plan, after checking the
+// actions-per-hour limit. Once a plan is recorded the action is no longer
+// intended, so a replay of this job does nothing.
+func (s *step) prepare(ctx context.Context) worker.Result {
+	a, ok := s.current(remediation.StatePreparing, remediation.ActionStateIntended)
+	if !ok {
+		return worker.Done()
+	}
+	r := s.rem
+	pol, err := ResolvePolicy(ctx, s.l.st, s.l.defaults, r.Project, r.Stage, r.Service)
+	if err != nil {
+		return worker.Retry(err)
+	}
+	if !r.Settings.DryRun {
+		hist, err := s.l.history(ctx, r)
+		if err != nil {
+			return worker.Retry(err)
+		}
+		if ok, why := pol.Limits.MayAct(hist, s.l.now()); !ok {
+			return s.advance(ctx, remediation.LimitReached{Reason: why})
+		}
+	}
+	ex, builtin := s.l.exec[a.Request.Action]
+	if !builtin {
+		plan := action.Plan{Action: a.Request.Action,
+			Summary: fmt.Sprintf("offer action %q to external executors (action.triggered %s) and wait up to %s for their action.finished", a.Request.Action, a.TriggeredEventID, s.l.extTimeout)}
+		return s.advance(ctx, remediation.ActionPrepared{Index: a.Index, Plan: plan, External: true})
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.l.stepTimeout)
+	plan, err := ex.Prepare(cctx, a.Request)
+	cancel()
+	if err != nil {
+		return s.actionFailed(ctx, a, err)
+	}
+	s.log.InfoContext(ctx, "remediation_action_planned", "action", a.Request.Action, "plan", plan.Summary)
+	return s.advance(ctx, remediation.ActionPrepared{Index: a.Index, Plan: plan})
+}
+
+// actionFailed reports an executor error: final when it wraps
+// action.ErrInvalid or the attempts are used up.
+func (s *step) actionFailed(ctx context.Context, a *remediation.ActionRecord, err error) worker.Result {
+	if ctx.Err() != nil {
+		return worker.Retry(err) // shutting down or lease lost: not the action's fault
+	}
+	final := errors.Is(err, action.ErrInvalid) || a.Attempts+1 >= s.l.maxAttempts
+	s.log.WarnContext(ctx, "remediation_action_failed", "action", a.Request.Action, "attempt", a.Attempts+1, "final", final, "err", err)
+	return s.advance(ctx, remediation.ActionFailed{Index: a.Index, Err: err.Error(), Final: final})
+}
+
+// apply applies the recorded plan, or for an external action, looks for
+// the executor's answer and fails the action once the timeout has passed.
+func (s *step) apply(ctx context.Context) worker.Result {
+	a, ok := s.current(remediation.StateApplying, remediation.ActionStateStarted)
+	if !ok || a.Plan == nil {
+		return worker.Done()
+	}
+	if a.External {
+		return s.awaitExternal(ctx, a)
+	}
+	if s.p.Step == stepAnswer {
+		return worker.Done()
+	}
+	ex, ok := s.l.exec[a.Request.Action]
+	if !ok {
+		return s.advance(ctx, remediation.ActionFailed{Index: a.Index, Final: true,
+			Err: fmt.Sprintf("no executor for action %q on this server any more", a.Request.Action)})
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.l.stepTimeout)
+	res, err := ex.Apply(cctx, a.Request, *a.Plan)
+	cancel()
+	if err != nil {
+		return s.actionFailed(ctx, a, err)
+	}
+	s.log.InfoContext(ctx, "remediation_action_applied", "action", a.Request.Action, "message", res.Message)
+	return s.advance(ctx, remediation.ActionApplied{Index: a.Index, Result: res})
+}
+
+// awaitExternal feeds an external executor's action.finished into the
+// machine, or fails the action after the timeout.
+func (s *step) awaitExternal(ctx context.Context, a *remediation.ActionRecord) worker.Result {
+	pg, err := s.l.st.ListEvents(ctx, store.EventFilter{TriggeredID: a.TriggeredEventID, Type: event.TypeActionFinished, PageSize: 20})
+	if err != nil {
+		return worker.Retry(fmt.Errorf("look for the external executor's answer: %w", err))
+	}
+	for _, rec := range pg.Events {
+		if rec.Source == event.DefaultSource {
+			continue
+		}
+		var ev event.Event
+		if err := json.Unmarshal(rec.JSON, &ev); err != nil {
+			continue
+		}
+		c, _ := ev.Common()
+		msg := c.Message
+		if c.Result == event.ResultFail || c.Status == event.StatusErrored {
+			if msg == "" {
+				msg = fmt.Sprintf("the external executor %s answered status %s, result %s", rec.Source, c.Status, c.Result)
+			}
+			return s.advance(ctx, remediation.ActionFailed{Index: a.Index, Err: msg, Final: true, Reported: true})
+		}
+		if msg == "" {
+			msg = "done by external executor " + rec.Source
+		}
+		return s.advance(ctx, remediation.ActionApplied{Index: a.Index, Result: action.Result{Message: msg}, Reported: true})
+	}
+	deadline := a.StartedAt.Add(s.l.extTimeout)
+	if s.l.now().Before(deadline) {
+		if s.p.Step == stepAnswer {
+			return worker.Done()
+		}
+		return worker.RescheduleAt(deadline, nil)
+	}
+	return s.advance(ctx, remediation.ActionFailed{Index: a.Index, Final: true,
+		Err: fmt.Sprintf("no external executor answered action %q within %s", a.Request.Action, s.l.extTimeout)})
+}
+
+// settled ends the settling time; a timer left over from before a pause
+// that fires early waits for the current one.
+func (s *step) settled(ctx context.Context) worker.Result {
+	a, ok := s.current(remediation.StateSettling, remediation.ActionStateFinished)
+	if !ok {
+		return worker.Done()
+	}
+	if now := s.l.now(); now.Before(s.rem.SettleUntil) {
+		return worker.RescheduleAt(s.rem.SettleUntil, nil)
+	}
+	return s.advance(ctx, remediation.SettlingElapsed{Index: a.Index})
+}
+
+// maxEvaluationAttempts bounds the retries of an evaluation whose store or
+// resources failed before it counts as one that could not run.
+const maxEvaluationAttempts = 5
+
+// evaluate verifies the current action with an SLO evaluation over the
+// settling window.
+func (s *step) evaluate(ctx context.Context) worker.Result {
+	r := s.rem
+	n := len(r.Evaluations)
+	if r.State != remediation.StateVerifying || n == 0 {
+		return worker.Done()
+	}
+	rec := r.Evaluations[n-1]
+	if rec.Index != s.p.Index || rec.State != remediation.EvaluationStateRunning {
+		return worker.Done()
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.l.stepTimeout)
+	ev, err := s.l.eval.Evaluate(cctx, EvaluationRequest{
+		Project: r.Project, Stage: r.Stage, Service: r.Service, Start: rec.From, End: rec.To,
+		KeptnContext: r.KeptnContext, TriggeredID: rec.TriggeredEventID,
+	})
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil || s.job.Attempt < maxEvaluationAttempts {
+			return worker.Retry(fmt.Errorf("evaluate: %w", err))
+		}
+		return s.advance(ctx, remediation.EvaluationFailed{Index: rec.Index, Err: err.Error()})
+	}
+	if ev.Result != slo.Pass && ev.Result != slo.Warning && ev.Result != slo.Fail {
+		return s.advance(ctx, remediation.EvaluationFailed{Index: rec.Index, Err: fmt.Sprintf("the evaluation gave no result (%q): %s", ev.Result, ev.Message)})
+	}
+	s.log.InfoContext(ctx, "remediation_evaluated", "action_index", rec.Index, "result", string(ev.Result), "score", ev.Score)
+	return s.advance(ctx, remediation.EvaluationFinished{Index: rec.Index, Evaluation: ev})
+}
+
+// escalate sends the escalation notification of an escalated remediation.
+func (s *step) escalate(ctx context.Context) worker.Result {
+	r := s.rem
+	if s.l.notify == nil {
+		s.log.WarnContext(ctx, "remediation_escalated_without_notifier", "reason", s.p.Reason)
+		return worker.Done()
+	}
+	err := s.l.notify.Notify(ctx, escalation(r, s.p.Reason))
+	switch {
+	case err == nil:
+		s.log.InfoContext(ctx, "remediation_escalation_sent")
+	case errors.Is(err, webhook.ErrNotConfigured):
+		s.log.WarnContext(ctx, "remediation_escalated_no_webhook", "reason", s.p.Reason,
+			"hint", "set escalation.url in tend.yaml (or TEND_ESCALATION_URL) to be told")
+	case ctx.Err() != nil || (!errors.Is(err, action.ErrInvalid) && s.job.Attempt < s.l.maxAttempts):
+		return worker.Retry(err)
+	default:
+		s.log.ErrorContext(ctx, "remediation_escalation_failed", "err", err)
+	}
+	return worker.Done()
+}
+
+// escalation describes an escalated remediation for a person.
+func escalation(r *remediation.Remediation, reason string) webhook.Escalation {
+	esc := webhook.Escalation{
+		Key: r.ID + "/escalate", RemediationID: r.ID, Project: r.Project, Stage: r.Stage, Service: r.Service,
+		Problem: action.Problem{Title: r.Title, RootCause: r.RootCause, URL: r.ProblemURL, State: "open"},
+		Reason:  reason,
+	}
+	if r.OpenProblems() == 0 {
+		esc.Problem.State = "closed"
+	}
+	if len(r.Problems) > 0 {
+		esc.Problem.ID = r.Problems[0].ID
+	}
+	for _, a := range r.Actions {
+		if a.State == "" {
+			continue
+		}
+		at := webhook.Attempt{Name: a.Request.Name, Action: a.Request.Action, Failed: a.State == remediation.ActionStateFailed}
+		switch {
+		case a.Error != "" && at.Failed:
+			at.Message = a.Error
+		case a.Result != nil:
+			at.Message = a.Result.Message
+			at.Changes = a.Result.Changes
+		case a.Plan != nil:
+			at.Message = a.Plan.Summary
+		}
+		if at.Changes == nil && a.Plan != nil && !at.Failed {
+			at.Changes = a.Plan.Changes
+		}
+		esc.Actions = append(esc.Actions, at)
+	}
+	if n := len(r.Evaluations); n > 0 {
+		e := r.Evaluations[n-1]
+		esc.LastEvaluation = &webhook.Evaluation{Result: string(e.Result), Score: e.Score}
+	}
+	return esc
+}
+
+// advance applies ev and returns the job's result: done, with the new
+// state, the events and the next jobs recorded in its transaction. An
+// illegal or stale move means the step was handled already.
+func (s *step) advance(ctx context.Context, ev remediation.Event) worker.Result {
+	now := s.l.now()
+	cmds, err := s.rem.Apply(ev, now)
+	if errors.Is(err, remediation.ErrIllegal) {
+		s.log.DebugContext(ctx, "remediation_step_stale", "event", string(ev.Kind()), "err", err)
+		return worker.Done()
+	}
+	if err != nil {
+		return worker.Retry(err)
+	}
+	events, err := s.events(cmds, now)
+	if err != nil {
+		return worker.Retry(err)
+	}
+	rem, version := s.rem, s.rec.Version
+	for _, c := range cmds {
+		if f, ok := c.(remediation.Finish); ok {
+			s.log.InfoContext(ctx, "remediation_finished", "state", string(f.State), "reason", f.Reason)
+		}
+	}
+	return worker.Done().WithCommit(func(ctx context.Context, tx store.Tx) error {
+		upd, err := tx.UpdateRemediation(ctx, problem.EncodeRemediation(rem, version))
+		if err != nil {
+			return fmt.Errorf("record remediation %s: %w", rem.ID, err)
+		}
+		if len(events) > 0 {
+			if _, err := tx.AppendEvents(ctx, events...); err != nil {
+				return fmt.Errorf("append remediation events: %w", err)
+			}
+		}
+		jobs := s.l.jobs(rem, upd.Version, cmds, now)
+		if len(jobs) > 0 {
+			if _, err := tx.EnqueueJobs(ctx, jobs...); err != nil {
+				return fmt.Errorf("enqueue remediation steps: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// events builds the event records of the Emit commands.
+func (s *step) events(cmds []remediation.Command, now time.Time) ([]store.EventRecord, error) {
+	var out []store.EventRecord
+	for _, c := range cmds {
+		e, ok := c.(remediation.Emit)
+		if !ok {
+			continue
+		}
+		id := e.ID
+		b := event.Builder{Source: event.DefaultSource, Now: func() time.Time { return now }, NewID: func() string { return id }}
+		ev, err := b.New(e.Type, s.rem.KeptnContext, e.TriggeredID, e.Data)
+		if err != nil {
+			return nil, fmt.Errorf("remediation %s: %w", s.rem.ID, err)
+		}
+		raw, err := json.Marshal(ev)
+		if err != nil {
+			return nil, fmt.Errorf("remediation %s: encode %s: %w", s.rem.ID, e.Type, err)
+		}
+		out = append(out, store.EventRecord{
+			ID: ev.ID, Source: ev.Source, Type: ev.Type, Time: ev.Time, SpecVersion: ev.SpecVersion,
+			KeptnContext: ev.KeptnContext, TriggeredID: ev.TriggeredID,
+			Project: e.Data.Project, Stage: e.Data.Stage, Service: e.Data.Service, JSON: raw,
+		})
+	}
+	return out, nil
+}
+
+// jobs turns the commands that need I/O into the next steps' jobs. Their
+// unique keys name the remediation's new version, so a transition's jobs
+// are enqueued once however often its commit is attempted.
+func (l *Loop) jobs(r *remediation.Remediation, version int64, cmds []remediation.Command, now time.Time) []store.JobSpec {
+	var out []store.JobSpec
+	add := func(i int, p Payload, runAt time.Time) {
+		p.RemediationID = r.ID
+		b, _ := json.Marshal(p)
+		out = append(out, store.JobSpec{
+			Kind: JobKind, Payload: b, RunAt: runAt, MaxAttempts: 50,
+			UniqueKey: "remediation/" + r.ID + "/v" + strconv.FormatInt(version, 10) + "/" + strconv.Itoa(i) + "/" + p.Step,
+		})
+	}
+	for i, c := range cmds {
+		switch c := c.(type) {
+		case remediation.PrepareAction:
+			add(i, Payload{Step: stepPrepare, Index: c.Index}, retryAt(r.Actions[c.Index], now))
+		case remediation.ApplyAction:
+			// An external action's job looks for the answer at once (it
+			// may have come while the plan was made), then waits for it
+			// until the timeout.
+			add(i, Payload{Step: stepApply, Index: c.Index}, retryAt(r.Actions[c.Index], now))
+		case remediation.StartTimer:
+			add(i, Payload{Step: stepSettled, Index: r.CurrentAction}, c.At)
+		case remediation.StartEvaluation:
+			add(i, Payload{Step: stepEvaluate, Index: c.Index}, time.Time{})
+		case remediation.Escalate:
+			add(i, Payload{Step: stepEscalate, Reason: c.Reason}, time.Time{})
+		}
+	}
+	return out
+}
+
+// retryAt delays a step tried again after a failure: one second, doubling
+// with every failed attempt.
+func retryAt(a remediation.ActionRecord, now time.Time) time.Time {
+	if a.Attempts == 0 {
+		return time.Time{}
+	}
+	return now.Add(store.RetryDelay(a.Attempts))
+}

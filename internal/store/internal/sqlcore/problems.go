@@ -1,0 +1,413 @@
+package sqlcore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tendhq/tend/internal/store"
+)
+
+const problemCols = `seq, id, problem_key, source, project, stage, service, state, title, remediation_id,
+	shkeptncontext, reason, opened_at, closed_at, doc, version, created_at, updated_at`
+
+func scanProblem(row interface{ Scan(...any) error }) (store.ProblemRecord, error) {
+	var p store.ProblemRecord
+	var opened, closed, created, updated int64
+	if err := row.Scan(&p.Seq, &p.ID, &p.Key, &p.Source, &p.Project, &p.Stage, &p.Service, &p.State, &p.Title,
+		&p.RemediationID, &p.KeptnContext, &p.Reason, &opened, &closed, &p.Doc, &p.Version, &created, &updated); err != nil {
+		return store.ProblemRecord{}, err
+	}
+	p.OpenedAt, p.ClosedAt = fromMicro(opened), fromMicro(closed)
+	p.CreatedAt, p.UpdatedAt = fromMicro(created), fromMicro(updated)
+	return p, nil
+}
+
+const remediationCols = `seq, id, project, stage, service, state, running, shkeptncontext, doc, version, created_at, updated_at`
+
+func scanRemediation(row interface{ Scan(...any) error }) (store.RemediationRecord, error) {
+	var r store.RemediationRecord
+	var running, created, updated int64
+	if err := row.Scan(&r.Seq, &r.ID, &r.Project, &r.Stage, &r.Service, &r.State, &running, &r.KeptnContext,
+		&r.Doc, &r.Version, &created, &updated); err != nil {
+		return store.RemediationRecord{}, err
+	}
+	r.Running = running != 0
+	r.CreatedAt, r.UpdatedAt = fromMicro(created), fromMicro(updated)
+	return r, nil
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func orEmpty(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// --- problems ---------------------------------------------------------
+
+func getProblem(ctx context.Context, q Querier, col, v string) (store.ProblemRecord, error) {
+	p, err := scanProblem(q.QueryRow(ctx, `SELECT `+problemCols+` FROM problems WHERE `+col+` = ?`, v))
+	if errors.Is(err, ErrNoRows) {
+		return store.ProblemRecord{}, fmt.Errorf("problem %q: %w", v, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.ProblemRecord{}, fmt.Errorf("get problem %q: %w", v, err)
+	}
+	return p, nil
+}
+
+// GetProblem implements store.Problems.
+func (c *Core) GetProblem(ctx context.Context, id string) (store.ProblemRecord, error) {
+	return getProblem(ctx, c.read, "id", id)
+}
+
+// GetProblemByKey implements store.Problems.
+func (c *Core) GetProblemByKey(ctx context.Context, key string) (store.ProblemRecord, error) {
+	return getProblem(ctx, c.read, "problem_key", key)
+}
+
+// ListProblems implements store.Problems.
+func (c *Core) ListProblems(ctx context.Context, f store.ProblemFilter) (store.ProblemPage, error) {
+	before, err := store.DecodePageKey(f.PageKey)
+	if err != nil {
+		return store.ProblemPage{}, fmt.Errorf("list problems: %w", err)
+	}
+	where, args := equalities([]colValue{
+		{"project", f.Project}, {"stage", f.Stage}, {"service", f.Service}, {"state", f.State}, {"remediation_id", f.RemediationID},
+	})
+	size := store.EventFilter{PageSize: f.PageSize}.EffectivePageSize()
+	rows, err := c.read.Query(ctx, `SELECT `+problemCols+` FROM problems`+pageCond(where, before, &args)+` ORDER BY seq DESC LIMIT ?`,
+		append(args, size+1)...)
+	if err != nil {
+		return store.ProblemPage{}, fmt.Errorf("list problems: %w", err)
+	}
+	defer rows.Close()
+	var page store.ProblemPage
+	for rows.Next() {
+		p, err := scanProblem(rows)
+		if err != nil {
+			return store.ProblemPage{}, fmt.Errorf("list problems: %w", err)
+		}
+		page.Problems = append(page.Problems, p)
+	}
+	if err := rows.Err(); err != nil {
+		return store.ProblemPage{}, fmt.Errorf("list problems: %w", err)
+	}
+	if len(page.Problems) > size {
+		page.Problems = page.Problems[:size]
+		page.NextPageKey = store.EncodePageKey(page.Problems[size-1].Seq)
+	}
+	return page, nil
+}
+
+// GetProblem implements store.Tx.
+func (w *txw) GetProblem(ctx context.Context, id string) (store.ProblemRecord, error) {
+	if err := w.check(); err != nil {
+		return store.ProblemRecord{}, err
+	}
+	if err := w.lockProblems(ctx); err != nil {
+		return store.ProblemRecord{}, err
+	}
+	return getProblem(ctx, w.q, "id", id)
+}
+
+// GetProblemByKey implements store.Tx.
+func (w *txw) GetProblemByKey(ctx context.Context, key string) (store.ProblemRecord, error) {
+	if err := w.check(); err != nil {
+		return store.ProblemRecord{}, err
+	}
+	if err := w.lockProblems(ctx); err != nil {
+		return store.ProblemRecord{}, err
+	}
+	return getProblem(ctx, w.q, "problem_key", key)
+}
+
+// InsertProblem implements store.Tx.
+func (w *txw) InsertProblem(ctx context.Context, p store.ProblemRecord) (store.ProblemRecord, error) {
+	if err := w.check(); err != nil {
+		return store.ProblemRecord{}, err
+	}
+	if err := w.lockProblems(ctx); err != nil {
+		return store.ProblemRecord{}, err
+	}
+	if p.ID == "" || p.Key == "" || p.State == "" {
+		return store.ProblemRecord{}, fmt.Errorf("insert problem: id, key and state are required: %w", store.ErrInvalid)
+	}
+	now := w.c.now()
+	p.Version, p.CreatedAt, p.UpdatedAt = 1, fromMicro(micro(now)), fromMicro(micro(now))
+	p.Doc = orEmpty(p.Doc)
+	err := w.q.QueryRow(ctx, `INSERT INTO problems (id, problem_key, source, project, stage, service, state, title, remediation_id,
+			shkeptncontext, reason, opened_at, closed_at, doc, version, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`,
+		p.ID, p.Key, p.Source, p.Project, p.Stage, p.Service, p.State, p.Title, p.RemediationID,
+		p.KeptnContext, p.Reason, micro(p.OpenedAt), micro(p.ClosedAt), p.Doc, micro(now), micro(now)).Scan(&p.Seq)
+	if errors.Is(err, ErrNoRows) {
+		return store.ProblemRecord{}, fmt.Errorf("insert problem %q (key %q): %w", p.ID, p.Key, store.ErrExists)
+	}
+	if err != nil {
+		return store.ProblemRecord{}, fmt.Errorf("insert problem %q: %w", p.ID, err)
+	}
+	p.OpenedAt, p.ClosedAt = fromMicro(micro(p.OpenedAt)), fromMicro(micro(p.ClosedAt))
+	return p, nil
+}
+
+// UpdateProblem implements store.Tx.
+func (w *txw) UpdateProblem(ctx context.Context, p store.ProblemRecord) (store.ProblemRecord, error) {
+	if err := w.check(); err != nil {
+		return store.ProblemRecord{}, err
+	}
+	if err := w.lockProblems(ctx); err != nil {
+		return store.ProblemRecord{}, err
+	}
+	if p.State == "" {
+		return store.ProblemRecord{}, fmt.Errorf("update problem %q: empty state: %w", p.ID, store.ErrInvalid)
+	}
+	now := w.c.now()
+	n, err := w.q.Exec(ctx, `UPDATE problems SET state = ?, title = ?, remediation_id = ?, reason = ?, opened_at = ?, closed_at = ?,
+			doc = ?, version = version + 1, updated_at = ?
+		WHERE id = ? AND version = ?`,
+		p.State, p.Title, p.RemediationID, p.Reason, micro(p.OpenedAt), micro(p.ClosedAt), orEmpty(p.Doc), micro(now), p.ID, p.Version)
+	if err != nil {
+		return store.ProblemRecord{}, fmt.Errorf("update problem %q: %w", p.ID, err)
+	}
+	if n == 0 {
+		if _, err := getProblem(ctx, w.q, "id", p.ID); err != nil {
+			return store.ProblemRecord{}, fmt.Errorf("update problem: %w", err)
+		}
+		return store.ProblemRecord{}, fmt.Errorf("update problem %q at version %d: %w", p.ID, p.Version, store.ErrConflict)
+	}
+	return getProblem(ctx, w.q, "id", p.ID)
+}
+
+// --- remediations -----------------------------------------------------
+
+func getRemediation(ctx context.Context, q Querier, id string) (store.RemediationRecord, error) {
+	r, err := scanRemediation(q.QueryRow(ctx, `SELECT `+remediationCols+` FROM remediations WHERE id = ?`, id))
+	if errors.Is(err, ErrNoRows) {
+		return store.RemediationRecord{}, fmt.Errorf("remediation %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.RemediationRecord{}, fmt.Errorf("get remediation %q: %w", id, err)
+	}
+	return r, nil
+}
+
+func runningRemediation(ctx context.Context, q Querier, project, stage, service string) (store.RemediationRecord, error) {
+	r, err := scanRemediation(q.QueryRow(ctx, `SELECT `+remediationCols+` FROM remediations
+		WHERE project = ? AND stage = ? AND service = ? AND running = 1`, project, stage, service))
+	if errors.Is(err, ErrNoRows) {
+		return store.RemediationRecord{}, fmt.Errorf("running remediation of project %q, stage %q, service %q: %w", project, stage, service, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.RemediationRecord{}, fmt.Errorf("get running remediation of project %q, stage %q, service %q: %w", project, stage, service, err)
+	}
+	return r, nil
+}
+
+// GetRemediation implements store.Remediations.
+func (c *Core) GetRemediation(ctx context.Context, id string) (store.RemediationRecord, error) {
+	return getRemediation(ctx, c.read, id)
+}
+
+// RunningRemediation implements store.Remediations.
+func (c *Core) RunningRemediation(ctx context.Context, project, stage, service string) (store.RemediationRecord, error) {
+	return runningRemediation(ctx, c.read, project, stage, service)
+}
+
+// ListRemediations implements store.Remediations.
+func (c *Core) ListRemediations(ctx context.Context, f store.RemediationFilter) (store.RemediationPage, error) {
+	before, err := store.DecodePageKey(f.PageKey)
+	if err != nil {
+		return store.RemediationPage{}, fmt.Errorf("list remediations: %w", err)
+	}
+	where, args := equalities([]colValue{{"project", f.Project}, {"stage", f.Stage}, {"service", f.Service}, {"state", f.State}})
+	if f.RunningOnly {
+		where = append(where, "running = 1")
+	}
+	size := store.EventFilter{PageSize: f.PageSize}.EffectivePageSize()
+	rows, err := c.read.Query(ctx, `SELECT `+remediationCols+` FROM remediations`+pageCond(where, before, &args)+` ORDER BY seq DESC LIMIT ?`,
+		append(args, size+1)...)
+	if err != nil {
+		return store.RemediationPage{}, fmt.Errorf("list remediations: %w", err)
+	}
+	defer rows.Close()
+	var page store.RemediationPage
+	for rows.Next() {
+		r, err := scanRemediation(rows)
+		if err != nil {
+			return store.RemediationPage{}, fmt.Errorf("list remediations: %w", err)
+		}
+		page.Remediations = append(page.Remediations, r)
+	}
+	if err := rows.Err(); err != nil {
+		return store.RemediationPage{}, fmt.Errorf("list remediations: %w", err)
+	}
+	if len(page.Remediations) > size {
+		page.Remediations = page.Remediations[:size]
+		page.NextPageKey = store.EncodePageKey(page.Remediations[size-1].Seq)
+	}
+	return page, nil
+}
+
+// GetRemediation implements store.Tx.
+func (w *txw) GetRemediation(ctx context.Context, id string) (store.RemediationRecord, error) {
+	if err := w.check(); err != nil {
+		return store.RemediationRecord{}, err
+	}
+	if err := w.lockProblems(ctx); err != nil {
+		return store.RemediationRecord{}, err
+	}
+	return getRemediation(ctx, w.q, id)
+}
+
+// RunningRemediation implements store.Tx.
+func (w *txw) RunningRemediation(ctx context.Context, project, stage, service string) (store.RemediationRecord, error) {
+	if err := w.check(); err != nil {
+		return store.RemediationRecord{}, err
+	}
+	if err := w.lockProblems(ctx); err != nil {
+		return store.RemediationRecord{}, err
+	}
+	return runningRemediation(ctx, w.q, project, stage, service)
+}
+
+// CreateRemediation implements store.Tx.
+func (w *txw) CreateRemediation(ctx context.Context, r store.RemediationRecord) (store.RemediationRecord, error) {
+	if err := w.check(); err != nil {
+		return store.RemediationRecord{}, err
+	}
+	if err := w.lockProblems(ctx); err != nil {
+		return store.RemediationRecord{}, err
+	}
+	if r.ID == "" || r.State == "" {
+		return store.RemediationRecord{}, fmt.Errorf("create remediation: id and state are required: %w", store.ErrInvalid)
+	}
+	now := w.c.now()
+	r.Version, r.CreatedAt, r.UpdatedAt = 1, fromMicro(micro(now)), fromMicro(micro(now))
+	r.Doc = orEmpty(r.Doc)
+	// ON CONFLICT DO NOTHING covers the id and the one-running-per-service
+	// index; a conflicting transaction still in flight is waited for.
+	err := w.q.QueryRow(ctx, `INSERT INTO remediations (id, project, stage, service, state, running, shkeptncontext, doc, version, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`,
+		r.ID, r.Project, r.Stage, r.Service, r.State, boolInt(r.Running), r.KeptnContext, r.Doc, micro(now), micro(now)).Scan(&r.Seq)
+	if errors.Is(err, ErrNoRows) {
+		if _, err := getRemediation(ctx, w.q, r.ID); err == nil {
+			return store.RemediationRecord{}, fmt.Errorf("create remediation %q: %w", r.ID, store.ErrExists)
+		}
+		return store.RemediationRecord{}, fmt.Errorf("create remediation %q: project %q, stage %q, service %q has a running remediation: %w",
+			r.ID, r.Project, r.Stage, r.Service, store.ErrConflict)
+	}
+	if err != nil {
+		return store.RemediationRecord{}, fmt.Errorf("create remediation %q: %w", r.ID, err)
+	}
+	return r, nil
+}
+
+// UpdateRemediation implements store.Tx.
+func (w *txw) UpdateRemediation(ctx context.Context, r store.RemediationRecord) (store.RemediationRecord, error) {
+	if err := w.check(); err != nil {
+		return store.RemediationRecord{}, err
+	}
+	if err := w.lockProblems(ctx); err != nil {
+		return store.RemediationRecord{}, err
+	}
+	if r.State == "" {
+		return store.RemediationRecord{}, fmt.Errorf("update remediation %q: empty state: %w", r.ID, store.ErrInvalid)
+	}
+	// The columns the checks need and the answer keeps, without the
+	// document, which can be large.
+	var cur store.RemediationRecord
+	var running, created int64
+	err := w.q.QueryRow(ctx, `SELECT seq, project, stage, service, shkeptncontext, running, version, created_at FROM remediations WHERE id = ?`, r.ID).
+		Scan(&cur.Seq, &cur.Project, &cur.Stage, &cur.Service, &cur.KeptnContext, &running, &cur.Version, &created)
+	if errors.Is(err, ErrNoRows) {
+		return store.RemediationRecord{}, fmt.Errorf("update remediation: remediation %q: %w", r.ID, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.RemediationRecord{}, fmt.Errorf("update remediation %q: %w", r.ID, err)
+	}
+	cur.Running = running != 0
+	if cur.Version != r.Version {
+		return store.RemediationRecord{}, fmt.Errorf("update remediation %q at version %d (stored %d): %w", r.ID, r.Version, cur.Version, store.ErrConflict)
+	}
+	if r.Running && !cur.Running {
+		// Checked here rather than left to the unique index, whose
+		// violation would abort a PostgreSQL transaction.
+		if other, err := runningRemediation(ctx, w.q, cur.Project, cur.Stage, cur.Service); err == nil && other.ID != r.ID {
+			return store.RemediationRecord{}, fmt.Errorf("update remediation %q: %s already runs for the service: %w", r.ID, other.ID, store.ErrConflict)
+		}
+	}
+	now := micro(w.c.now())
+	doc := orEmpty(r.Doc)
+	n, err := w.q.Exec(ctx, `UPDATE remediations SET state = ?, running = ?, doc = ?, version = version + 1, updated_at = ?
+		WHERE id = ? AND version = ?`,
+		r.State, boolInt(r.Running), doc, now, r.ID, r.Version)
+	if err != nil {
+		return store.RemediationRecord{}, fmt.Errorf("update remediation %q: %w", r.ID, err)
+	}
+	if n == 0 {
+		return store.RemediationRecord{}, fmt.Errorf("update remediation %q at version %d: %w", r.ID, r.Version, store.ErrConflict)
+	}
+	return store.RemediationRecord{
+		Seq: cur.Seq, ID: r.ID, Project: cur.Project, Stage: cur.Stage, Service: cur.Service, State: r.State, Running: r.Running,
+		KeptnContext: cur.KeptnContext, Doc: doc, Version: r.Version + 1, CreatedAt: fromMicro(created), UpdatedAt: fromMicro(now),
+	}, nil
+}
+
+// --- shared -----------------------------------------------------------
+
+// lockProblems serialises the transactions that read and write problems and
+// remediations with each other and with event appends, across writers and
+// replicas: it takes the event log's lock (Dialect.EventLock, once per
+// transaction). The reads that a deduplication decision rests on then see
+// every decision committed before, so concurrent deliveries of one problem
+// do not even conflict; and since every such transaction takes the one
+// lock before it touches a problem or remediation row, two of them cannot
+// deadlock on those rows. SQLite has one writer and needs no lock.
+func (w *txw) lockProblems(ctx context.Context) error {
+	if w.c.d.EventLock == "" || *w.eventLocked {
+		return nil
+	}
+	if _, err := w.q.Exec(ctx, w.c.d.EventLock); err != nil {
+		return fmt.Errorf("lock problems: %w", err)
+	}
+	*w.eventLocked = true
+	return nil
+}
+
+type colValue struct{ col, v string }
+
+// equalities returns "col = ?" conditions for the non-empty values.
+func equalities(cvs []colValue) ([]string, []any) {
+	var where []string
+	var args []any
+	for _, cv := range cvs {
+		if cv.v != "" {
+			where = append(where, cv.col+" = ?")
+			args = append(args, cv.v)
+		}
+	}
+	return where, args
+}
+
+// pageCond builds the WHERE clause of a newest-first page that starts below
+// sequence number before (0: the first page).
+func pageCond(where []string, before int64, args *[]any) string {
+	if before > 0 {
+		where = append(where, "seq < ?")
+		*args = append(*args, before)
+	}
+	if len(where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(where, " AND ")
+}

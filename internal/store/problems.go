@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrConflict means a compare-and-set lost: the record's version changed
+// since it was read, or a concurrent transaction took the unique key (a
+// problem's key, the one running remediation of a service) first. Nothing
+// of the failed write is kept; the caller re-reads and decides again, so two
+// replicas never overwrite each other's decisions.
+var ErrConflict = errors.New("conflicting concurrent write")
+
+// ErrUnavailable means the database cannot take work right now (it cannot
+// be reached, or refuses connections). It is transient: the API answers 503
+// so that senders which retry on 5xx (Alertmanager) try again.
+var ErrUnavailable = errors.New("database unavailable")
+
+// The states a problem record can be in. The first two are
+// remediation.ProblemState values; ProblemUnmatched holds a notification
+// that named no usable project, stage or service, kept so that nothing sent
+// to tend is silently dropped.
+const (
+	ProblemOpen      = "open"
+	ProblemClosed    = "closed"
+	ProblemUnmatched = "unmatched"
+)
+
+// ProblemRecord is one stored problem instance. Key is unique: every
+// notification of one problem (retries, HA duplicates, the resolving one)
+// finds the record the first one created.
+type ProblemRecord struct {
+	// Seq orders problems by arrival; it is the list's page key.
+	Seq int64
+	// ID is the problem's id (a UUID chosen by the caller).
+	ID string
+	// Key is the notification identity (intake.Notification.Key); unique.
+	Key     string
+	Source  string
+	Project string
+	Stage   string
+	Service string
+	// State is ProblemOpen, ProblemClosed or ProblemUnmatched.
+	State string
+	Title string
+	// RemediationID is the remediation acting on the problem, "" when none
+	// (remediation not enabled, unmatched, closed before tend saw it open).
+	RemediationID string
+	KeptnContext  string
+	// Reason says why no remediation acts on the problem, or why it is
+	// unmatched.
+	Reason   string
+	OpenedAt time.Time
+	ClosedAt time.Time
+	// Doc is the whole problem as JSON (title, root cause, details, labels,
+	// URL, ...); the store does not look inside.
+	Doc []byte
+	// Version is 1 when created and grows by one with every update;
+	// UpdateProblem compares it.
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ProblemFilter selects problems for ListProblems; empty fields match
+// anything.
+type ProblemFilter struct {
+	Project string
+	Stage   string
+	Service string
+	State   string
+	// RemediationID keeps only the problems of one remediation.
+	RemediationID string
+	// PageSize defaults to DefaultPageSize and is capped at MaxPageSize.
+	PageSize int
+	// PageKey is the NextPageKey of the previous page, "" for the first.
+	PageKey string
+}
+
+// ProblemPage is one page of ListProblems, newest first.
+type ProblemPage struct {
+	Problems    []ProblemRecord
+	NextPageKey string
+}
+
+// RemediationRecord is one stored remediation: the columns queries need and
+// the remediation itself as a JSON document that only its owner (the
+// remediation loop) interprets.
+type RemediationRecord struct {
+	// Seq orders remediations by creation; it is the list's page key.
+	Seq     int64
+	ID      string
+	Project string
+	Stage   string
+	Service string
+	// State is the remediation's state (remediation.State).
+	State string
+	// Running is true until the remediation reaches a terminal state. At
+	// most one running remediation exists per project, stage and service:
+	// the store enforces it, so concurrent intakes on several replicas
+	// cannot start two.
+	Running      bool
+	KeptnContext string
+	// Doc is the remediation as JSON.
+	Doc []byte
+	// Version is 1 when created and grows by one with every update;
+	// UpdateRemediation compares it.
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// RemediationFilter selects remediations for ListRemediations.
+type RemediationFilter struct {
+	Project string
+	Stage   string
+	Service string
+	State   string
+	// RunningOnly keeps only remediations that have not ended.
+	RunningOnly bool
+	PageSize    int
+	PageKey     string
+}
+
+// RemediationPage is one page of ListRemediations, newest first.
+type RemediationPage struct {
+	Remediations []RemediationRecord
+	NextPageKey  string
+}
+
+// Problems reads problem records. Writes happen in transactions (Tx), where
+// the deduplication decision and its outcome are one unit.
+type Problems interface {
+	// GetProblem returns a problem by id, or ErrNotFound.
+	GetProblem(ctx context.Context, id string) (ProblemRecord, error)
+	// GetProblemByKey returns the problem of a notification key, or
+	// ErrNotFound.
+	GetProblemByKey(ctx context.Context, key string) (ProblemRecord, error)
+	// ListProblems returns one page of matching problems, newest first.
+	ListProblems(ctx context.Context, f ProblemFilter) (ProblemPage, error)
+}
+
+// Remediations reads remediation records; writes happen in transactions.
+type Remediations interface {
+	// GetRemediation returns a remediation by id, or ErrNotFound.
+	GetRemediation(ctx context.Context, id string) (RemediationRecord, error)
+	// RunningRemediation returns the running remediation of a service in
+	// a stage, or ErrNotFound.
+	RunningRemediation(ctx context.Context, project, stage, service string) (RemediationRecord, error)
+	// ListRemediations returns one page of matching remediations, newest
+	// first.
+	ListRemediations(ctx context.Context, f RemediationFilter) (RemediationPage, error)
+}
+
+// ProblemTx holds the problem and remediation writes of a transaction, with
+// the reads a decision needs. Reads inside the transaction see its own
+// writes. A store.Tx includes it.
+type ProblemTx interface {
+	GetProblem(ctx context.Context, id string) (ProblemRecord, error)
+	GetProblemByKey(ctx context.Context, key string) (ProblemRecord, error)
+	// InsertProblem stores a new problem (ID, Key and State required) with
+	// version 1 and returns it as stored. It returns ErrExists when the key
+	// is taken, also by a concurrent transaction that commits first.
+	InsertProblem(ctx context.Context, p ProblemRecord) (ProblemRecord, error)
+	// UpdateProblem replaces the state, title, remediation id, reason,
+	// times and document of problem p.ID if its stored version is still
+	// p.Version, and returns it with the new version. It returns
+	// ErrConflict when the version moved and ErrNotFound when there is no
+	// such problem.
+	UpdateProblem(ctx context.Context, p ProblemRecord) (ProblemRecord, error)
+	GetRemediation(ctx context.Context, id string) (RemediationRecord, error)
+	RunningRemediation(ctx context.Context, project, stage, service string) (RemediationRecord, error)
+	// CreateRemediation stores a new remediation with version 1. It
+	// returns ErrConflict when the service already has a running
+	// remediation (also one a concurrent transaction commits first) and
+	// ErrExists when the id is taken.
+	CreateRemediation(ctx context.Context, r RemediationRecord) (RemediationRecord, error)
+	// UpdateRemediation replaces state, running and document of r.ID if
+	// its stored version is still r.Version (compare-and-set), and returns
+	// it with the new version. It returns ErrConflict when the version
+	// moved, or when r would make a second running remediation of its
+	// service; ErrNotFound when there is no such remediation.
+	UpdateRemediation(ctx context.Context, r RemediationRecord) (RemediationRecord, error)
+}
