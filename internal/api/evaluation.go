@@ -88,38 +88,48 @@ func (s *Server) writePlan(ctx context.Context, recs []store.EventRecord, plan s
 // context from later baselines with sh.keptn.event.evaluation.invalidated.
 func (s *Server) invalidateEvaluation(w http.ResponseWriter, r *http.Request) {
 	project, stage, service := r.PathValue("project"), r.PathValue("stage"), r.PathValue("service")
-	kctx := keptnContextQuery(r.PathValue("keptnContext"))
-	ctx := r.Context()
+	if err := s.InvalidateEvaluation(r.Context(), project, stage, service, r.PathValue("keptnContext")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, apitypes.EventContext{KeptnContext: keptnContextQuery(r.PathValue("keptnContext"))})
+}
+
+// InvalidateEvaluation emits sh.keptn.event.evaluation.invalidated for
+// every finished evaluation of the service in the keptn context, so that
+// later evaluations leave them out of their baseline. The API's invalidate
+// route and the web UI's "ignore for comparison" button both call it. It
+// returns an error matching store.ErrNotFound when the context holds no
+// finished evaluation of the service. The caller checks the principal.
+func (s *Server) InvalidateEvaluation(ctx context.Context, project, stage, service, keptnContext string) error {
+	kctx := keptnContextQuery(keptnContext)
 	pg, err := s.store.ListEvents(ctx, store.EventFilter{
 		Project: project, Stage: stage, Service: service,
 		Type: event.TypeEvaluationFinished, KeptnContext: kctx, PageSize: store.MaxPageSize,
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if len(pg.Events) == 0 {
-		s.writeError(w, r, errorf(http.StatusNotFound, "keptn context %s holds no finished evaluation of project %s, stage %s, service %s (an evaluation can be invalidated once it has finished)", r.PathValue("keptnContext"), project, stage, service))
-		return
+		e := errorf(http.StatusNotFound, "keptn context %s holds no finished evaluation of project %s, stage %s, service %s (an evaluation can be invalidated once it has finished)", keptnContext, project, stage, service)
+		e.err = store.ErrNotFound
+		return e
 	}
 	recs := make([]store.EventRecord, 0, len(pg.Events))
 	for _, e := range pg.Events {
 		inv, err := sequence.Invalidation(e.JSON, s.now())
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		rec, err := record(inv)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		recs = append(recs, rec)
 	}
 	if _, err := s.store.AppendEvents(ctx, recs...); err != nil {
-		s.writeError(w, r, fmt.Errorf("append event: %w", err))
-		return
+		return fmt.Errorf("append event: %w", err)
 	}
 	s.metrics.eventsAppended.Add(float64(len(recs)))
-	writeJSON(w, http.StatusOK, apitypes.EventContext{KeptnContext: kctx})
+	return nil
 }

@@ -441,6 +441,7 @@ func remediationOut(rec store.RemediationRecord) apitypes.Remediation {
 		if a.Plan != nil {
 			ra.Plan = a.Plan.Summary
 		}
+		actionDetails(&ra, a) // remediation.go
 		out.Actions = append(out.Actions, ra)
 	}
 	for _, e := range rem.Evaluations {

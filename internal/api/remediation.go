@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/tendhq/tend/internal/action"
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/remediator"
 	"github.com/tendhq/tend/internal/store"
 )
@@ -323,4 +325,32 @@ func (s *Server) appendAnswer(ctx context.Context, rec store.EventRecord, ev *ev
 		}
 		return nil
 	})
+}
+
+// actionDetails adds what an action changed (or would change), its result
+// and its times to its answer.
+func actionDetails(out *apitypes.RemediationAction, a remediation.ActionRecord) {
+	changes := func(cs []action.Change) {
+		for _, c := range cs {
+			out.Changes = append(out.Changes, apitypes.ActionChange{Target: c.Target, From: c.From, To: c.To})
+		}
+	}
+	switch {
+	case a.Result != nil && len(a.Result.Changes) > 0:
+		changes(a.Result.Changes)
+	case a.Plan != nil:
+		changes(a.Plan.Changes)
+	}
+	if a.Result != nil {
+		out.Result = a.Result.Message
+	}
+	out.External = a.External
+	if !a.StartedAt.IsZero() {
+		t := a.StartedAt
+		out.StartedAt = &t
+	}
+	if !a.FinishedAt.IsZero() {
+		t := a.FinishedAt
+		out.FinishedAt = &t
+	}
 }

@@ -137,6 +137,22 @@ type RemediationAction struct {
 	// Plan says what the executor will do or did.
 	Plan  string `json:"plan,omitempty"`
 	Error string `json:"error,omitempty"`
+	// Changes are the state changes the action made (or, planned or in a
+	// dry run, would make), e.g. replicas 1 -> 2.
+	Changes []ActionChange `json:"changes,omitempty"`
+	// Result is the executor's message once the action finished.
+	Result string `json:"result,omitempty"`
+	// External marks an action carried out by an external executor.
+	External   bool       `json:"external,omitempty"`
+	StartedAt  *time.Time `json:"startedAt,omitempty"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+}
+
+// ActionChange is one state change of an action: what, from, to.
+type ActionChange struct {
+	Target string `json:"target"`
+	From   string `json:"from"`
+	To     string `json:"to"`
 }
 
 // RemediationEvaluation is the evaluation that verified one action.

@@ -247,7 +247,14 @@ func TestRemediationTutorialOnRealComponents(t *testing.T) {
 		t.Errorf("evaluations = %+v, want fail then pass", r.Evaluations)
 	}
 	if len(r.Actions) != 2 || !strings.Contains(r.Actions[0].Plan, "from 1 to 2") {
-		t.Errorf("actions = %+v", r.Actions)
+		t.Fatalf("actions = %+v", r.Actions)
+	}
+	scaled, toggled := r.Actions[0].Changes, r.Actions[1].Changes
+	if len(scaled) != 1 || scaled[0].From != "1" || scaled[0].To != "2" || !strings.Contains(scaled[0].Target, "carts-primary") {
+		t.Errorf("scaling changes = %+v, want carts-primary replicas 1 -> 2", scaled)
+	}
+	if len(toggled) != 1 || toggled[0].From != "on" || toggled[0].To != "off" || !strings.Contains(toggled[0].Target, flag) {
+		t.Errorf("toggle changes = %+v, want %s on -> off", toggled, flag)
 	}
 }
 

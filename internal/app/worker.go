@@ -20,11 +20,17 @@ import (
 // registered. It registers the cleanup that stops the runner; the runner
 // itself starts with Start.
 func (a *App) newWorker(repos *resource.Repos) error {
+	concurrency := a.opts.WorkerConcurrency
+	if concurrency == 0 {
+		concurrency = a.opts.Config.Worker.Concurrency
+	}
 	r, err := worker.New(a.store, worker.Options{
-		Concurrency: a.opts.WorkerConcurrency,
-		Logger:      a.log,
-		Registerer:  a.opts.Registry,
-		Now:         a.opts.Now,
+		Concurrency:  concurrency,
+		Lease:        a.opts.Config.Worker.Lease,
+		PollInterval: a.opts.Config.Worker.PollInterval,
+		Logger:       a.log,
+		Registerer:   a.opts.Registry,
+		Now:          a.opts.Now,
 	})
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)

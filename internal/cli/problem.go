@@ -296,9 +296,9 @@ func printRemediation(w io.Writer, r *apitypes.Remediation) error {
 	}
 	fmt.Fprintln(w, "\nActions:")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  #\tNAME\tACTION\tSTATE\tPLAN\tERROR")
+	fmt.Fprintln(tw, "  #\tNAME\tACTION\tSTATE\tCHANGES\tPLAN\tERROR")
 	for _, a := range r.Actions {
-		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", a.Index+1, dash(a.Name), a.Action, dash(a.State), dash(flatText(a.Plan)), dash(flatText(a.Error)))
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Index+1, dash(a.Name), a.Action, dash(a.State), dash(changesText(a.Changes)), dash(flatText(a.Plan)), dash(flatText(a.Error)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

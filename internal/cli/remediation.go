@@ -297,3 +297,12 @@ again. A service cannot be resumed while its whole project is paused.`
 	addOutputFlag(cmd, &format)
 	return cmd
 }
+
+// changesText shows an action's changes as "replicas 1 -> 2, ...".
+func changesText(cs []apitypes.ActionChange) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = c.Target + " " + c.From + " -> " + c.To
+	}
+	return strings.Join(parts, ", ")
+}

@@ -51,6 +51,21 @@ type Config struct {
 	Remediation Remediation
 	Escalation  Escalation
 	Kubernetes  Kubernetes
+	Worker      Worker
+}
+
+// Worker tunes the durable job runner that runs evaluations and
+// remediation steps. Zero values take the runner's defaults.
+type Worker struct {
+	// Lease bounds how long the jobs of a replica that died wait before
+	// another replica (or the restarted one) takes them over (default
+	// 30s).
+	Lease time.Duration
+	// PollInterval is how often due timers and expired leases are looked
+	// for (default 1s): the precision of settling times.
+	PollInterval time.Duration
+	// Concurrency is how many jobs run at once (default 4).
+	Concurrency int
 }
 
 // Remediation holds the defaults of the remediation loop.
@@ -386,6 +401,14 @@ func (d *decoder) top(n *yaml.Node, c *Config) {
 		},
 		"remediation": func(v *yaml.Node) { d.remediation(v, &c.Remediation) },
 		"escalation":  func(v *yaml.Node) { d.escalation(v, &c.Escalation) },
+		"worker": func(v *yaml.Node) {
+			w := &c.Worker
+			d.fields(v, "worker", map[string]func(*yaml.Node){
+				"lease":        func(v *yaml.Node) { d.duration(v, "worker.lease", &w.Lease, false) },
+				"pollInterval": func(v *yaml.Node) { d.duration(v, "worker.pollInterval", &w.PollInterval, false) },
+				"concurrency":  func(v *yaml.Node) { d.integer(v, "worker.concurrency", &w.Concurrency) },
+			})
+		},
 		"kubernetes": func(v *yaml.Node) {
 			d.fields(v, "kubernetes", map[string]func(*yaml.Node){
 				"kubeconfig": func(v *yaml.Node) { d.str(v, "kubernetes.kubeconfig", &c.Kubernetes.Kubeconfig) },

@@ -1,0 +1,466 @@
+// Package remediation tests that the real tend binary's remediation loop
+// survives crashes: `tend serve` subprocesses are killed with SIGKILL at
+// random points while about a hundred remediations run (on SQLite), or one
+// of two replicas on one PostgreSQL is killed mid-remediation, and
+// afterwards every remediation has ended and no action's effect happened
+// twice, counted at the targets the actions change.
+package remediation
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/client"
+	"github.com/tendhq/tend/internal/testenv"
+)
+
+var tendBin string
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "tend-remediation-test-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "remediation test: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	tendBin = filepath.Join(dir, "tend")
+	build := exec.Command("go", "build", "-o", tendBin, "github.com/tendhq/tend/cmd/tend")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "remediation test: go build ./cmd/tend: %v\n", err)
+		return 1
+	}
+	return m.Run()
+}
+
+const project = "crash"
+
+const shipyard = "stages:\n  - name: production\n    remediation_strategy: automated\n"
+
+const sloFile = `spec_version: "1.0"
+objectives:
+  - sli: response_time_p90
+    pass: [{criteria: ["<1000"]}]
+total_score: {pass: "90%"}
+`
+
+// targets are the systems the actions change, counting real effects.
+type targets struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	// replicas is each service's replica count (HTTP scale target).
+	replicas map[string]int
+	// scaleEffects counts, per Idempotency-Key, the PUTs that changed a
+	// replica count.
+	scaleEffects map[string]int
+	// hooks and escalations count deliveries per Idempotency-Key.
+	hooks       map[string]int
+	escalations map[string]int
+}
+
+func newTargets(t testing.TB) *targets {
+	tg := &targets{replicas: map[string]int{}, scaleEffects: map[string]int{}, hooks: map[string]int{}, escalations: map[string]int{}}
+	tg.srv = httptest.NewServer(http.HandlerFunc(tg.serve))
+	t.Cleanup(tg.srv.Close)
+	return tg
+}
+
+func (tg *targets) serve(w http.ResponseWriter, r *http.Request) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	key := r.Header.Get("Idempotency-Key")
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/scale/"):
+		svc := strings.TrimPrefix(r.URL.Path, "/scale/")
+		if _, ok := tg.replicas[svc]; !ok {
+			tg.replicas[svc] = 1
+		}
+		if r.Method == http.MethodPut {
+			var body struct{ Replicas int }
+			b, _ := io.ReadAll(r.Body)
+			if err := json.Unmarshal(b, &body); err != nil || key == "" {
+				http.Error(w, "want {replicas} and an Idempotency-Key", http.StatusBadRequest)
+				return
+			}
+			if body.Replicas != tg.replicas[svc] {
+				tg.scaleEffects[key]++
+				tg.replicas[svc] = body.Replicas
+			}
+		}
+		fmt.Fprintf(w, `{"replicas":%d}`, tg.replicas[svc])
+	case r.URL.Path == "/hook":
+		tg.hooks[key]++
+		w.WriteHeader(http.StatusNoContent)
+	case r.URL.Path == "/escalate":
+		tg.escalations[key]++
+		w.WriteHeader(http.StatusOK)
+	case r.URL.Path == "/prom/api/v1/query":
+		// Every verification fails: each remediation runs both actions
+		// and escalates, the longest story.
+		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1714564800,"1500"]}]}}`)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// server is one `tend serve` subprocess.
+type server struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *lockedBuffer
+	exited chan struct{}
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// writeConfig writes the tend.yaml of the test: 1s settling, no cooldown
+// or hourly limit (a hundred services remediate at once), a short lease so
+// a killed server's jobs are taken over soon, and the escalation webhook.
+func writeConfig(t testing.TB, dir string, tg *targets) string {
+	t.Helper()
+	urlFile := filepath.Join(dir, "escalation-url")
+	if err := os.WriteFile(urlFile, []byte(tg.srv.URL+"/escalate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`remediation:
+  settling: 1s
+  limits: {cooldown: 0, maxActionsPerHour: 0}
+escalation:
+  url: file:%s
+worker:
+  lease: 2s
+  pollInterval: 100ms
+  concurrency: 8
+`, urlFile)
+	path := filepath.Join(dir, "tend.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func startServer(t testing.TB, dataDir, database, cfg string) *server {
+	t.Helper()
+	args := []string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn", "--config", cfg}
+	if database != "" {
+		args = append(args, "--database", database)
+	}
+	s := &server{cmd: exec.Command(tendBin, args...), stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	s.cmd.Env = append(os.Environ(), "TEND_LISTEN=", "TEND_DATA_DIR=", "TEND_DATABASE=")
+	s.cmd.Stderr = s.stderr
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start tend serve: %v", err)
+	}
+	t.Cleanup(func() { s.kill() })
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "tend is serving on "); ok {
+				select {
+				case urls <- strings.TrimSpace(u):
+				default:
+				}
+			}
+		}
+		_ = s.cmd.Wait()
+		close(s.exited)
+	}()
+	select {
+	case s.url = <-urls:
+	case <-s.exited:
+		t.Fatalf("tend serve exited before serving; stderr:\n%s", s.stderr)
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("tend serve printed no address; stderr:\n%s", s.stderr)
+	}
+	c, _ := client.New(s.url, "")
+	for deadline := time.Now().Add(time.Minute); c.Ready(context.Background()) != nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("tend serve at %s not ready; stderr:\n%s", s.url, s.stderr)
+		}
+	}
+	return s
+}
+
+// kill sends SIGKILL to this test's own child, by its pid, and waits.
+func (s *server) kill() {
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited
+}
+
+func adminToken(t testing.TB, dataDir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
+	if err != nil {
+		t.Fatalf("read the admin token: %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func adminClient(t testing.TB, url, dataDir string) *client.Client {
+	t.Helper()
+	c, err := client.New(url, adminToken(t, dataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func service(i int) string { return fmt.Sprintf("svc-%03d", i) }
+
+// setup creates the project with n services, each with an SLO, a
+// remediation (scale up by one, then call a webhook) and its own HTTP
+// scale target, and points monitoring at the targets' fake Prometheus.
+func setup(t testing.TB, c *client.Client, tg *targets, n int) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.CreateProject(ctx, apitypes.CreateProjectRequest{Name: project, Shipyard: shipyard}); err != nil {
+		t.Fatal(err)
+	}
+	rem := fmt.Sprintf(`apiVersion: spec.keptn.sh/0.1.4
+kind: Remediation
+metadata: {name: crash}
+spec:
+  remediations:
+    - problemType: response_time_p90
+      actionsOnOpen:
+        - {name: Scale up, action: scaling, value: "+1"}
+        - {name: Tell ops, action: webhook, value: {url: %q, method: POST}}
+`, tg.srv.URL+"/hook")
+	for i := range n {
+		svc := service(i)
+		if _, err := c.CreateService(ctx, project, svc); err != nil {
+			t.Fatal(err)
+		}
+		ref := client.ResourceRef{Project: project, Stage: "production", Service: svc}
+		if _, err := c.PutResources(ctx, ref, []client.ResourceFile{{URI: "slo.yaml", Content: []byte(sloFile)}, {URI: "remediation.yaml", Content: []byte(rem)}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.PutSetting(ctx, project, "kubernetes", apitypes.KubernetesConfig{ScaleURL: tg.srv.URL + "/scale/" + svc, Service: svc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.PutMonitoring(ctx, project, apitypes.MonitoringConfig{Provider: "prometheus", URL: tg.srv.URL + "/prom"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// alerts returns an Alertmanager message firing one alert for each
+// service in [from, to).
+func alerts(from, to int) []byte {
+	var as []string
+	for i := from; i < to; i++ {
+		as = append(as, fmt.Sprintf(`{"status":"firing","labels":{"alertname":"response_time_p90","project":%q,"stage":"production","service":%q},
+			"annotations":{"summary":"response_time_p90"},"startsAt":"2024-05-01T12:00:00Z","fingerprint":"fp-%03d"}`, project, service(i), i))
+	}
+	return []byte(`{"version":"4","status":"firing","receiver":"tend","groupKey":"{}:{}","alerts":[` + strings.Join(as, ",") + `]}`)
+}
+
+// fire delivers the alerts of the services in [from, to); false when the
+// server did not take them (it was killed), so the caller sends them
+// again, as Alertmanager would.
+func fire(c *client.Client, from, to int) bool {
+	status, _, err := c.Raw(context.Background(), http.MethodPost, "/api/v1/integrations/alertmanager", nil, alerts(from, to))
+	return err == nil && status == http.StatusOK
+}
+
+// remediations lists the project's remediations.
+func remediations(t testing.TB, c *client.Client) ([]apitypes.Remediation, error) {
+	t.Helper()
+	return c.ListRemediations(context.Background(), client.ProblemFilter{Project: project})
+}
+
+func allEnded(rs []apitypes.Remediation, n int) bool {
+	if len(rs) < n {
+		return false
+	}
+	for _, r := range rs {
+		if r.Running {
+			return false
+		}
+	}
+	return true
+}
+
+// verify checks the end state: every remediation ended escalated after
+// both actions, each service scaled from 1 to exactly 2 by one effective
+// PUT, each webhook and escalation delivered (at least once, one key).
+func verify(t *testing.T, rs []apitypes.Remediation, tg *targets, n int) {
+	t.Helper()
+	if len(rs) != n {
+		t.Fatalf("%d remediations, want %d (one per service)", len(rs), n)
+	}
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	for _, r := range rs {
+		if r.State != "escalated" || len(r.Actions) != 2 || r.Actions[0].State != "finished" || r.Actions[1].State != "finished" {
+			t.Errorf("remediation %s of %s: %s (%s), actions %+v", r.ID, r.Service, r.State, r.Reason, r.Actions)
+			continue
+		}
+		scaleKey, hookKey := r.ID+"/action/0", r.ID+"/action/1"
+		if got := tg.scaleEffects[scaleKey]; got != 1 {
+			t.Errorf("%s: the scaling action changed the replicas %d times, want once", r.Service, got)
+		}
+		if got := tg.replicas[r.Service]; got != 2 {
+			t.Errorf("%s has %d replicas, want 2 (1 -> 2 once)", r.Service, got)
+		}
+		if tg.hooks[hookKey] < 1 {
+			t.Errorf("%s: the webhook was never called", r.Service)
+		}
+		if tg.escalations[r.ID+"/escalate"] < 1 {
+			t.Errorf("%s: no escalation was sent", r.Service)
+		}
+	}
+	if len(tg.hooks) != n || len(tg.escalations) != n {
+		t.Errorf("%d webhook keys and %d escalation keys, want %d each", len(tg.hooks), len(tg.escalations), n)
+	}
+	redeliveries := 0
+	for _, v := range tg.hooks {
+		redeliveries += v - 1
+	}
+	t.Logf("%d remediations ended; webhook redeliveries after crashes (at-least-once, same key): %d", n, redeliveries)
+}
+
+// TestCrashDuringRemediations kills tend with SIGKILL at random points
+// while 100 remediations with 1s settling run, restarting it each time.
+func TestCrashDuringRemediations(t *testing.T) {
+	const n = 100
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "data")
+	tg := newTargets(t)
+	cfg := writeConfig(t, dir, tg)
+	srv := startServer(t, dataDir, "", cfg)
+	c := adminClient(t, srv.url, dataDir)
+	setup(t, c, tg, n)
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
+	delivered := 0
+	kills := 0
+	deadline := time.Now().Add(8 * time.Minute)
+	for {
+		// Deliver the alerts in batches of ten; a batch the server did
+		// not take is sent again after the restart.
+		for delivered < n && fire(c, delivered, min(delivered+10, n)) {
+			delivered = min(delivered+10, n)
+		}
+		rs, err := remediations(t, c)
+		if err == nil && delivered == n && allEnded(rs, n) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not every remediation ended within 8 minutes (%d kills); last list error %v; stderr:\n%s", kills, err, srv.stderr)
+		}
+		if kills < 12 {
+			running := 0
+			for _, r := range rs {
+				if r.Running {
+					running++
+				}
+			}
+			t.Logf("kill %d: %d alerts delivered, %d remediations, %d running", kills+1, delivered, len(rs), running)
+			time.Sleep(time.Duration(100+rng.IntN(1500)) * time.Millisecond)
+			srv.kill()
+			kills++
+			srv = startServer(t, dataDir, "", cfg)
+			c = adminClient(t, srv.url, dataDir)
+			continue
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	rs, err := remediations(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d kills", kills)
+	verify(t, rs, tg, n)
+}
+
+// TestTwoReplicasOneKilled runs two replicas on one PostgreSQL; one is
+// killed mid-remediation and never comes back; the other finishes every
+// remediation, and each action's effect still happens once.
+func TestTwoReplicasOneKilled(t *testing.T) {
+	const n = 20
+	database := testenv.PostgresURL(t)
+	dir := t.TempDir()
+	tg := newTargets(t)
+	cfg := writeConfig(t, dir, tg)
+	dataA, dataB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	a := startServer(t, dataA, database, cfg)
+	b := startServer(t, dataB, database, cfg)
+	ca := adminClient(t, a.url, dataA)
+	cb, err := client.New(b.url, adminToken(t, dataA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup(t, ca, tg, n)
+	if !fire(ca, 0, n/2) || !fire(cb, n/2, n) {
+		t.Fatal("the replicas did not take the alerts")
+	}
+	// Kill replica A once some actions have run and none has finished:
+	// it holds some of the work in flight.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		tg.mu.Lock()
+		started := len(tg.scaleEffects)
+		tg.mu.Unlock()
+		if started >= n/4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no scaling happened within a minute")
+		}
+	}
+	a.kill()
+	var rs []apitypes.Remediation
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		rs, err = remediations(t, cb)
+		if err == nil && allEnded(rs, n) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica B did not finish the remediations (%v); stderr:\n%s", err, b.stderr)
+		}
+	}
+	verify(t, rs, tg, n)
+}
