@@ -13,7 +13,6 @@ import (
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/sli"
-	"github.com/tendhq/tend/internal/sli/prometheus"
 	"github.com/tendhq/tend/internal/spec"
 )
 
@@ -91,9 +90,9 @@ func (s *Server) getAlertRules(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("decode the stored shipyard of project %s: %w", project, diags))
 		return
 	}
-	querier, err := prometheus.New(prometheus.Config{URL: "http://prometheus.invalid"})
-	if err != nil {
-		s.writeError(w, r, fmt.Errorf("alert rules: %w", err))
+	querier := s.alertQueries
+	if querier == nil {
+		s.writeError(w, r, errorf(http.StatusNotImplemented, "alert rules are not available on this server: it was started without a Prometheus query builder (api.Options.AlertQueries)"))
 		return
 	}
 	out := apitypes.AlertRules{

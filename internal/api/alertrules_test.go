@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/apitypes"
 )
 
@@ -230,5 +231,20 @@ func promtoolCheck(t *testing.T, ruleFile string) {
 	}
 	if out, err := exec.Command(bin, "check", "rules", path).CombinedOutput(); err != nil {
 		t.Errorf("promtool check rules: %v\n%s\n%s", err, out, ruleFile)
+	}
+}
+
+// TestAlertRulesWithoutQueryBuilder shows an API built without
+// Options.AlertQueries saying so, rather than failing obscurely: app always
+// sets it, but an embedder might not.
+func TestAlertRulesWithoutQueryBuilder(t *testing.T) {
+	ts := startServer(t, sqliteBackend, func(o *api.Options) { o.AlertQueries = nil })
+	ts.createProject(t, "sockshop", "carts")
+	code, _, body := ts.do(t, http.MethodGet, alertRulesPath, ts.Admin, nil)
+	if code != http.StatusNotImplemented {
+		t.Fatalf("status %d %s; want 501", code, body)
+	}
+	if msg := wantError(t, code, body); !strings.Contains(msg, "AlertQueries") {
+		t.Errorf("message %q; want it to name api.Options.AlertQueries", msg)
 	}
 }

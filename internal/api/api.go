@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tendhq/tend/internal/alertrules"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/store"
 )
@@ -84,6 +85,12 @@ type Options struct {
 	// Intake tunes the problem intake (Alertmanager webhook and problem
 	// events); the zero value is right for production.
 	Intake IntakeOptions
+	// AlertQueries builds the PromQL of the generated alert rules, so a
+	// rule runs the very query an evaluation runs. It is passed in because
+	// the query builder belongs to the Prometheus adapter, which only app
+	// and cli import (docs/ARCHITECTURE.md); app sets
+	// prometheus.QueryBuilder{}. nil answers the alert-rules route with 501.
+	AlertQueries alertrules.Querier
 }
 
 // Server is the API's http.Handler. Create it with New; call Close when the
@@ -99,6 +106,8 @@ type Server struct {
 	readyWait time.Duration
 	metrics   *metrics
 	intake    *intakeGate
+	// alertQueries is Options.AlertQueries.
+	alertQueries alertrules.Querier
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -127,6 +136,8 @@ func New(opts Options) (*Server, error) {
 		readyWait: opts.ReadyTimeout,
 		mux:       http.NewServeMux(),
 		closing:   make(chan struct{}),
+
+		alertQueries: opts.AlertQueries,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -22,6 +22,7 @@ import (
 	"github.com/tendhq/tend/internal/client"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/resource/pgstorer"
+	sliprometheus "github.com/tendhq/tend/internal/sli/prometheus"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/store/postgres"
 	"github.com/tendhq/tend/internal/store/sqlite"
@@ -100,7 +101,7 @@ func startServer(t testing.TB, b backend, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatalf("resource.New: %v", err)
 	}
-	o := api.Options{Store: st, Resources: repos, Registry: prometheus.NewRegistry()}
+	o := api.Options{Store: st, Resources: repos, Registry: prometheus.NewRegistry(), AlertQueries: sliprometheus.QueryBuilder{}}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/store/postgres"
 	"github.com/tendhq/tend/internal/store/sqlite"
+	"github.com/tendhq/tend/internal/ui"
 	"github.com/tendhq/tend/internal/worker"
 )
 
@@ -99,6 +100,8 @@ type App struct {
 	log        *slog.Logger
 	store      store.Store
 	api        *api.Server
+	ui         *ui.UI
+	handler    http.Handler
 	srv        *http.Server
 	ln         net.Listener
 	adminToken string
@@ -147,6 +150,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if opts.Intake.DefaultSettling == 0 {
 		opts.Intake.DefaultSettling = opts.Config.Remediation.Settling
 	}
+	opts.Intake = intakeLabels(opts.Intake, opts.Config)
 	a := &App{opts: opts, log: opts.Logger, serveErr: make(chan error, 1)}
 	defer func() {
 		if err != nil {
@@ -235,12 +239,32 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		Registry:     opts.Registry,
 		MaxBodyBytes: opts.MaxBodyBytes,
 		Intake:       opts.Intake,
+		AlertQueries: alertQueries,
 		Now:          opts.Now,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.onClose("api", func() error { a.api.Close(); return nil })
+
+	// The web UI, beside the API on one mux: the UI's paths go to the UI,
+	// everything else to the API.
+	a.ui, err = ui.New(ui.Options{
+		Store:         a.store,
+		Resources:     repos,
+		Invalidator:   a.api,
+		Logger:        opts.Logger,
+		Now:           opts.Now,
+		SecureCookies: strings.HasPrefix(opts.Config.UIURL, "https://"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.onClose("ui", func() error { a.ui.Close(); return nil })
+	root := http.NewServeMux()
+	a.ui.Mount(root)
+	root.Handle("/", a.api)
+	a.handler = root
 
 	// The durable worker and the evaluation sequence it runs; Start starts
 	// it, Close stops it before the store closes.
@@ -261,7 +285,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil
 	})
 	a.srv = &http.Server{
-		Handler:           a.api,
+		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
@@ -270,6 +294,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	// Shutdown waits for active requests; event streams end only when
 	// told, so Shutdown tells them.
 	a.srv.RegisterOnShutdown(a.api.Close)
+	a.srv.RegisterOnShutdown(a.ui.Close)
 	return a, nil
 }
 
@@ -314,8 +339,9 @@ func (a *App) URL() string { return "http://" + a.Addr() }
 // directory's admin-token file.
 func (a *App) AdminToken() string { return a.adminToken }
 
-// Handler returns the API handler, for tests that need no listener.
-func (a *App) Handler() http.Handler { return a.api }
+// Handler returns the server's handler (the API and the web UI), for tests
+// that need no listener.
+func (a *App) Handler() http.Handler { return a.handler }
 
 // Store returns the store the server uses, for tests and later components
 // wired by this package.

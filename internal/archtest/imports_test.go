@@ -35,6 +35,8 @@ type listedPackage struct {
 	Standard   bool
 	Deps       []string
 	Imports    []string
+	// Error is set (with go list -e) when the package cannot be loaded.
+	Error *struct{ Err string }
 }
 
 // goList runs `go list -json` with args in the module root.

@@ -37,6 +37,16 @@ const (
 	DefaultEscalationTimeout = 10 * time.Second
 )
 
+// Default names of the Alertmanager alert labels that locate a problem
+// (the self-healing issue: "the project, stage and service labels", "the
+// root_cause label").
+const (
+	DefaultProjectLabel   = "project"
+	DefaultStageLabel     = "stage"
+	DefaultServiceLabel   = "service"
+	DefaultRootCauseLabel = "root_cause"
+)
+
 // Config is the server-wide configuration. The zero value is not useful;
 // start from Default.
 type Config struct {
@@ -52,6 +62,23 @@ type Config struct {
 	Escalation  Escalation
 	Kubernetes  Kubernetes
 	Worker      Worker
+	Intake      Intake
+}
+
+// Intake tunes the problem intake (the Alertmanager webhook).
+type Intake struct {
+	Labels IntakeLabels
+}
+
+// IntakeLabels name the alert labels that an Alertmanager alert's project,
+// stage, service and root cause are read from. Alert rules written for
+// another tool often carry these under other names (namespace, app, ...);
+// naming them here saves relabelling every rule. Default fills all four.
+type IntakeLabels struct {
+	Project   string
+	Stage     string
+	Service   string
+	RootCause string
 }
 
 // Worker tunes the durable job runner that runs evaluations and
@@ -125,6 +152,10 @@ func Default() Config {
 			},
 		},
 		Escalation: Escalation{Timeout: DefaultEscalationTimeout},
+		Intake: Intake{Labels: IntakeLabels{
+			Project: DefaultProjectLabel, Stage: DefaultStageLabel,
+			Service: DefaultServiceLabel, RootCause: DefaultRootCauseLabel,
+		}},
 	}
 }
 
@@ -409,6 +440,11 @@ func (d *decoder) top(n *yaml.Node, c *Config) {
 				"concurrency":  func(v *yaml.Node) { d.integer(v, "worker.concurrency", &w.Concurrency) },
 			})
 		},
+		"intake": func(v *yaml.Node) {
+			d.fields(v, "intake", map[string]func(*yaml.Node){
+				"labels": func(v *yaml.Node) { d.intakeLabels(v, &c.Intake.Labels) },
+			})
+		},
 		"kubernetes": func(v *yaml.Node) {
 			d.fields(v, "kubernetes", map[string]func(*yaml.Node){
 				"kubeconfig": func(v *yaml.Node) { d.str(v, "kubernetes.kubeconfig", &c.Kubernetes.Kubeconfig) },
@@ -432,6 +468,84 @@ func (d *decoder) remediation(n *yaml.Node, r *Remediation) {
 			})
 		},
 	})
+}
+
+// intakeLabels reads intake.labels; a key left out keeps its default.
+func (d *decoder) intakeLabels(n *yaml.Node, l *IntakeLabels) {
+	nodes := map[string]*yaml.Node{}
+	label := func(key string, dst *string) func(*yaml.Node) {
+		return func(v *yaml.Node) {
+			where := "intake.labels." + key
+			var s string
+			d.str(v, where, &s)
+			if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+				return
+			}
+			if msg := checkLabelName(s); msg != "" {
+				d.errorf(v, "%s %s", where, msg)
+				return
+			}
+			*dst = s
+			nodes[key] = v
+		}
+	}
+	d.fields(n, "intake.labels", map[string]func(*yaml.Node){
+		"project":   label("project", &l.Project),
+		"stage":     label("stage", &l.Stage),
+		"service":   label("service", &l.Service),
+		"rootCause": label("rootCause", &l.RootCause),
+	})
+	if a, b, ok := l.clash(); ok {
+		// Point at the key written in this file, the later one if both are.
+		at := nodes[b]
+		if at == nil {
+			at = nodes[a]
+		}
+		d.errorf(at, "intake.labels.%s and intake.labels.%s both name the label %q; each must name a label of its own", a, b, l.get(b))
+	}
+}
+
+// checkLabelName says what is wrong with an alert label name, or "".
+// Prometheus 3 allows any UTF-8 label name, so only names that cannot be
+// meant are refused: empty ones and ones with spaces or control
+// characters.
+func checkLabelName(s string) string {
+	if s == "" {
+		return "must name an alert label, such as project; leave the key out for the default"
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f {
+			return fmt.Sprintf("is %q, which has a space or control character; want a label name such as k8s_namespace", s)
+		}
+	}
+	return ""
+}
+
+// labelKeys are the keys of intake.labels, in the order they are checked.
+var labelKeys = []string{"project", "stage", "service", "rootCause"}
+
+func (l *IntakeLabels) get(key string) string {
+	switch key {
+	case "project":
+		return l.Project
+	case "stage":
+		return l.Stage
+	case "service":
+		return l.Service
+	}
+	return l.RootCause
+}
+
+// clash returns the first two keys that name the same label.
+func (l *IntakeLabels) clash() (a, b string, ok bool) {
+	for i, x := range labelKeys {
+		for _, y := range labelKeys[i+1:] {
+			if l.get(x) != "" && l.get(x) == l.get(y) {
+				return x, y, true
+			}
+		}
+	}
+	return "", "", false
 }
 
 func (d *decoder) escalation(n *yaml.Node, e *Escalation) {
@@ -582,6 +696,10 @@ const (
 	EnvEscalationURL     = "TEND_ESCALATION_URL"
 	EnvEscalationTimeout = "TEND_ESCALATION_TIMEOUT"
 	EnvKubeconfig        = "TEND_KUBECONFIG"
+	EnvProjectLabel      = "TEND_INTAKE_PROJECT_LABEL"
+	EnvStageLabel        = "TEND_INTAKE_STAGE_LABEL"
+	EnvServiceLabel      = "TEND_INTAKE_SERVICE_LABEL"
+	EnvRootCauseLabel    = "TEND_INTAKE_ROOT_CAUSE_LABEL"
 )
 
 // ApplyEnv overrides fields with the TEND_* variables that are set.
@@ -655,6 +773,27 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	}
 	dur(EnvEscalationTimeout, &c.Escalation.Timeout, false)
 	str(EnvKubeconfig, &c.Kubernetes.Kubeconfig)
+	labels := &c.Intake.Labels
+	for _, e := range []struct {
+		name string
+		dst  *string
+	}{
+		{EnvProjectLabel, &labels.Project}, {EnvStageLabel, &labels.Stage},
+		{EnvServiceLabel, &labels.Service}, {EnvRootCauseLabel, &labels.RootCause},
+	} {
+		v := getenv(e.name)
+		if v == "" {
+			continue
+		}
+		if msg := checkLabelName(v); msg != "" {
+			probs = append(probs, fmt.Sprintf("%s %s", e.name, msg))
+			continue
+		}
+		*e.dst = v
+	}
+	if a, b, ok := labels.clash(); ok {
+		probs = append(probs, fmt.Sprintf("intake.labels.%s and intake.labels.%s both name the label %q (after the TEND_INTAKE_*_LABEL variables); each must name a label of its own", a, b, labels.get(b)))
+	}
 	if len(probs) > 0 {
 		return &Error{Problems: probs}
 	}

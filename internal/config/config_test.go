@@ -179,6 +179,7 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		"", "listen: a\n", "remediation:\n  limits:\n    maxReplicas: 3\n", "escalation:\n  headers:\n    X: env:A\n",
 		"a: &x {b: 1}\nc: *x\n", "remediation: {<<: {settling: 1m}}\n", "- 1\n- 2\n", "database: postgres://u:p@h/d\n",
+		"intake:\n  labels:\n    project: team\n    stage: team\n    rootCause: [x]\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -194,4 +195,109 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Decode resolved a secret: %q", c.Escalation.URL.Value)
 		}
 	})
+}
+
+func TestIntakeLabels(t *testing.T) {
+	defaults := IntakeLabels{Project: "project", Stage: "stage", Service: "service", RootCause: "root_cause"}
+	tests := []struct {
+		name    string
+		src     string
+		env     map[string]string
+		want    IntakeLabels
+		wantErr []string
+	}{
+		{name: "no file keeps the defaults", want: defaults},
+		{name: "empty intake keeps the defaults", src: "intake: {}\n", want: defaults},
+		{
+			name: "every label renamed",
+			src:  "intake:\n  labels:\n    project: team\n    stage: env\n    service: app\n    rootCause: cause\n",
+			want: IntakeLabels{Project: "team", Stage: "env", Service: "app", RootCause: "cause"},
+		},
+		{
+			name: "one label renamed keeps the others",
+			src:  "intake:\n  labels:\n    service: app.kubernetes.io/name\n",
+			want: IntakeLabels{Project: "project", Stage: "stage", Service: "app.kubernetes.io/name", RootCause: "root_cause"},
+		},
+		{
+			name: "environment wins over the file",
+			src:  "intake:\n  labels:\n    stage: env\n",
+			env:  map[string]string{EnvStageLabel: "namespace", EnvProjectLabel: "team", EnvServiceLabel: "app", EnvRootCauseLabel: "cause"},
+			want: IntakeLabels{Project: "team", Stage: "namespace", Service: "app", RootCause: "cause"},
+		},
+		{
+			name: "environment alone",
+			env:  map[string]string{EnvRootCauseLabel: "probable_cause"},
+			want: IntakeLabels{Project: "project", Stage: "stage", Service: "service", RootCause: "probable_cause"},
+		},
+		{
+			name:    "typo in a key",
+			src:     "intake:\n  labels:\n    root_cause: cause\n",
+			wantErr: []string{`tend.yaml:3:5: unknown key "root_cause" in intake.labels; did you mean "rootCause"?`},
+		},
+		{
+			name:    "empty label name",
+			src:     "intake:\n  labels:\n    project: ''\n",
+			wantErr: []string{"tend.yaml:3:14: intake.labels.project must name an alert label"},
+		},
+		{
+			name:    "label name with a space",
+			src:     "intake:\n  labels:\n    stage: 'my stage'\n",
+			wantErr: []string{`tend.yaml:3:12: intake.labels.stage is "my stage", which has a space`},
+		},
+		{
+			name:    "not a string",
+			src:     "intake:\n  labels:\n    service: [a, b]\n",
+			wantErr: []string{"tend.yaml:3:14: intake.labels.service must be a string, not a list"},
+		},
+		{
+			name:    "labels not a mapping",
+			src:     "intake:\n  labels: project\n",
+			wantErr: []string{`tend.yaml:2:11: intake.labels must be a mapping of keys to values, not "project"`},
+		},
+		{
+			name:    "two settings name one label",
+			src:     "intake:\n  labels:\n    stage: project\n",
+			wantErr: []string{`tend.yaml:3:12: intake.labels.project and intake.labels.stage both name the label "project"`},
+		},
+		{
+			name:    "environment clashes with the file",
+			src:     "intake:\n  labels:\n    service: app\n",
+			env:     map[string]string{EnvRootCauseLabel: "app"},
+			wantErr: []string{`intake.labels.service and intake.labels.rootCause both name the label "app" (after the TEND_INTAKE_*_LABEL variables)`},
+		},
+		{
+			name:    "bad environment value",
+			env:     map[string]string{EnvProjectLabel: "a b"},
+			wantErr: []string{`TEND_INTAKE_PROJECT_LABEL is "a b", which has a space`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Decode("tend.yaml", []byte(tc.src))
+			if err == nil {
+				err = c.ApplyEnv(func(k string) string { return tc.env[k] })
+			}
+			if len(tc.wantErr) > 0 {
+				if !errors.Is(err, ErrInvalid) {
+					t.Fatalf("error = %v, want one matching ErrInvalid", err)
+				}
+				msg := err.Error()
+				for _, w := range tc.wantErr {
+					if !strings.Contains(msg, w) {
+						t.Errorf("error\n%s\ndoes not contain\n%s", msg, w)
+					}
+				}
+				if n := len(strings.Split(msg, "\n")); n != len(tc.wantErr) {
+					t.Errorf("error has %d lines, want %d:\n%s", n, len(tc.wantErr), msg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if c.Intake.Labels != tc.want {
+				t.Errorf("Intake.Labels = %+v, want %+v", c.Intake.Labels, tc.want)
+			}
+		})
+	}
 }

@@ -524,3 +524,15 @@ func prometheusAlertmanagers(base string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Chromium is Debian's Chromium, driven by the web UI's browser tests
+// through chromedp. Its variable holds the browser's path; each test starts
+// its own headless instance with a fresh profile.
+var Chromium = Component{Name: "Chromium", Env: "TEND_TEST_CHROMIUM", Script: "scripts/chromium.sh"}
+
+// ChromiumPath returns the path of the Chromium binary, skipping the test
+// (failing it in CI) when TEND_TEST_CHROMIUM is unset.
+func ChromiumPath(t testing.TB) string {
+	t.Helper()
+	return Require(t, Chromium)
+}

@@ -121,10 +121,21 @@ func New(cfg Config) (*Provider, error) {
 // fails for an indicator that has neither, and for a built-in query whose
 // filter keys are not label names.
 func (p *Provider) Query(name string, req sli.Request) (string, error) {
-	return p.query(name, req, sli.NewReplacer(req))
+	return query(name, req, sli.NewReplacer(req))
 }
 
-func (p *Provider) query(name string, req sli.Request, r *sli.Replacer) (string, error) {
+// QueryBuilder builds the PromQL of an indicator exactly as the provider
+// does, without a Prometheus to ask: its zero value is ready to use. It
+// lets code that only needs queries (the alert rules) take them from the
+// outside without importing this adapter or inventing a Prometheus URL.
+type QueryBuilder struct{}
+
+// Query returns the PromQL of the indicator name, as Provider.Query does.
+func (QueryBuilder) Query(name string, req sli.Request) (string, error) {
+	return query(name, req, sli.NewReplacer(req))
+}
+
+func query(name string, req sli.Request, r *sli.Replacer) (string, error) {
 	if q, ok := req.Queries[name]; ok && strings.TrimSpace(q) != "" {
 		return r.Replace(q), nil
 	}
@@ -145,7 +156,7 @@ func (p *Provider) GetSLIs(ctx context.Context, req sli.Request) ([]slo.SLIResul
 	}
 	r := sli.NewReplacer(req)
 	return sli.Collect(ctx, req.Indicators, p.cfg.Concurrency, func(ctx context.Context, name string) slo.SLIResult {
-		q, err := p.query(name, req, r)
+		q, err := query(name, req, r)
 		if err != nil {
 			return sli.Failed(name, "%s", err)
 		}

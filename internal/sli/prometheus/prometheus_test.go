@@ -349,6 +349,35 @@ func TestConfiguredQueryWinsAndPlaceholders(t *testing.T) {
 	}
 }
 
+// TestQueryBuilderMatchesProvider keeps the alert rules' queries (built by
+// QueryBuilder, with no Prometheus) the very ones an evaluation runs.
+func TestQueryBuilderMatchesProvider(t *testing.T) {
+	p := newProvider(t, Config{URL: "http://127.0.0.1:1"})
+	configured := baseReq
+	configured.Queries = map[string]string{"throughput": "sum(rate(x{job='$SERVICE-$PROJECT-$STAGE'}[$DURATION_SECONDS]))"}
+	filtered := baseReq
+	filtered.Filters = map[string]string{"handler": "addToCart"}
+	tests := []struct {
+		name string
+		sli  string
+		req  sli.Request
+	}{
+		{"built-in", "response_time_p90", baseReq},
+		{"built-in with a filter", "error_rate", filtered},
+		{"configured query", "throughput", configured},
+		{"unknown indicator", "cpu", baseReq},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, wantErr := p.Query(tt.sli, tt.req)
+			got, err := QueryBuilder{}.Query(tt.sli, tt.req)
+			if got != want || (err == nil) != (wantErr == nil) {
+				t.Errorf("QueryBuilder.Query = %q, %v; Provider.Query = %q, %v", got, err, want, wantErr)
+			}
+		})
+	}
+}
+
 func TestEveryIndicatorGetsAResult(t *testing.T) {
 	_, srv := newFake(t, map[string]answer{
 		"":                    {200, oneSample},
