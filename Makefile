@@ -43,6 +43,36 @@ endef
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tend
 
+## test: start the real components (scripts/test.sh), go vet, then every test
+## with the race detector; stops what it started
+test:
+	GO=$(GO) scripts/test.sh
+
+## lint: gofmt, go vet and staticcheck must all be clean
+lint: $(STATICCHECK)
+	$(call phase,gofmt,out=$$(gofmt -l .) && test -z "$$out" || { echo "not gofmt-ed:"; echo "$$out"; false; })
+	$(call phase,go vet,$(GO) vet ./...)
+	$(call phase,staticcheck,$(STATICCHECK) ./...)
+
+$(STATICCHECK):
+	@echo "==> installing staticcheck $(STATICCHECK_VERSION) into $(TOOLS_DIR)"
+	@mkdir -p $(TOOLS_DIR)
+	GOBIN=$(TOOLS_DIR) GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## fuzz: run every fuzz target briefly (FUZZTIME, default 10s each)
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		listed=$$($(GO) test -list '^Fuzz' "$$pkg"); \
+		for target in $$(grep '^Fuzz' <<<"$$listed" || true); do \
+			echo "==> fuzz $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime=$(FUZZTIME) "$$pkg"; \
+		done; \
+	done
+
+## bench: run every benchmark (numbers go into docs/PERFORMANCE.md)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./...
+
 ## screenshots: run the web UI's browser tests against Debian's Chromium
 ## (installed by scripts/chromium.sh when missing) and keep their renderings
 ## in docs/screenshots
