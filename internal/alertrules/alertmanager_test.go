@@ -39,6 +39,10 @@ func TestAlertmanagerConfig(t *testing.T) {
 		{"inline-token", receiver},
 		{"credentials-file", alertrules.Receiver{Project: "sockshop", URL: "https://tend.example/prefix/", CredentialsFile: "/etc/alertmanager/tend-token", Name: "tend-sockshop"}},
 		{"receiver-named-null", alertrules.Receiver{Project: `odd"name`, URL: "http://tend.example" + alertrules.IntakePath, Token: "t", Name: "null"}},
+		// The intake configured with intake.labels {project: team, stage:
+		// env, service: app}: the route must match and group by those.
+		{"custom-label-names", alertrules.Receiver{Project: "sockshop", URL: "http://tend.example:8080", Token: "t",
+			Labels: alertrules.LabelNames{Project: "team", Stage: "env", Service: "app"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,6 +55,67 @@ func TestAlertmanagerConfig(t *testing.T) {
 				amtoolCheck(t, out)
 			}
 		})
+	}
+}
+
+// TestAlertmanagerLabelNames checks the route's matcher and the grouping
+// for the intake's label names. Names outside [a-zA-Z_][a-zA-Z0-9_]* are
+// quoted as Alertmanager 0.27's UTF-8 matchers read them; the amtool of
+// the test machines may predate those, so amtool checks only the classic
+// names here (TestAlertmanagerConfig checks the whole file).
+func TestAlertmanagerLabelNames(t *testing.T) {
+	tests := []struct {
+		name            string
+		labels          alertrules.LabelNames
+		matcher, groups string
+		amtool          bool
+	}{
+		{"defaults", alertrules.LabelNames{}, `project="sockshop"`, "[alertname, project, stage, service]", true},
+		{"custom project only", alertrules.LabelNames{Project: "k8s_namespace"}, `k8s_namespace="sockshop"`, "[alertname, k8s_namespace, stage, service]", true},
+		{"UTF-8 names", alertrules.LabelNames{Project: "team.name", Service: "app.kubernetes.io/name"},
+			`"team.name"="sockshop"`, `[alertname, "team.name", stage, "app.kubernetes.io/name"]`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := receiver
+			r.Labels = tt.labels
+			out, err := alertrules.AlertmanagerConfig(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantMatcher(t, out, tt.matcher)
+			if !strings.Contains(string(out), "group_by: "+tt.groups+"\n") {
+				t.Errorf("want group_by: %s in\n%s", tt.groups, out)
+			}
+			merged, err := alertrules.MergeAlertmanager("team.yml", []byte("route: {receiver: team}\nreceivers: [{name: team}]\n"), r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantMatcher(t, merged, tt.matcher)
+			if tt.amtool {
+				amtoolCheck(t, out)
+				amtoolCheck(t, merged)
+			}
+		})
+	}
+}
+
+// wantMatcher asserts that the configuration out has one route, tend's,
+// with the one matcher want.
+func wantMatcher(t testing.TB, out []byte, want string) {
+	t.Helper()
+	var cfg struct {
+		Route struct {
+			Routes []struct {
+				Matchers []string `yaml:"matchers"`
+			} `yaml:"routes"`
+		} `yaml:"route"`
+	}
+	if err := yaml.Unmarshal(out, &cfg); err != nil {
+		t.Fatalf("not YAML: %v\n%s", err, out)
+	}
+	if rs := cfg.Route.Routes; len(rs) != 1 || len(rs[0].Matchers) != 1 || rs[0].Matchers[0] != want {
+		t.Errorf("routes %+v, want one with the matcher %s\n%s", rs, want, out)
 	}
 }
 
@@ -209,6 +274,10 @@ func TestReceiverErrors(t *testing.T) {
 		{"URL with credentials", alertrules.Receiver{Project: "p", URL: "http://u:pw@t", Token: "x"}, "without user, query or fragment"},
 		{"no token", alertrules.Receiver{Project: "p", URL: "http://t"}, "no intake token"},
 		{"token and file", alertrules.Receiver{Project: "p", URL: "http://t", Token: "x", CredentialsFile: "/f"}, "give one"},
+		{"two fields name one label", alertrules.Receiver{Project: "p", URL: "http://t", Token: "x", Labels: alertrules.LabelNames{Stage: "env", Service: "env"}},
+			`the stage and service label names are both "env"`},
+		{"a label tend groups by", alertrules.Receiver{Project: "p", URL: "http://t", Token: "x", Labels: alertrules.LabelNames{Project: "alertname"}},
+			`the project label name is "alertname", a label tend sets itself`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,8 @@
 //     is: block violations are joined with "and". Both sides of every "or"
 //     and "and" are the same query, so their series carry the same labels
 //     and match one to one, also for queries that return several series.
+//   - The alerts carry the project, stage and service in the labels the
+//     intake reads (Options.Labels), and the severity.
 //   - Relative criteria (<=+10%) compare with earlier evaluations, which a
 //     static rule cannot see: they are dropped with a warning. A block left
 //     with no absolute criterion is always met as far as a rule can tell, so
@@ -80,6 +82,10 @@ type Options struct {
 	// Queries is the merged sli.yaml (placeholders in place); an indicator
 	// missing here uses the Querier's built-in query.
 	Queries map[string]string
+	// Labels name the labels the rules put the project, stage and service
+	// in: the intake's names (tend.yaml intake.labels). The zero value
+	// means project, stage and service.
+	Labels LabelNames
 }
 
 // RuleFile is a Prometheus rule file (the rule_files format).
@@ -109,7 +115,8 @@ var ErrInvalid = errors.New("cannot generate alerting rules")
 // Generate builds the rule group of one project, stage and service from its
 // SLO. Warnings say what could not become a rule and why; they do not stop
 // the rest. The error lists every problem (wrapping ErrInvalid): a missing
-// project, a non-positive window, an indicator without a query.
+// project, a non-positive window, unusable label names, an indicator
+// without a query.
 func Generate(s *slo.SLO, q Querier, opts Options) (*RuleFile, []string, error) {
 	if opts.Window == 0 {
 		opts.Window = DefaultWindow
@@ -117,7 +124,11 @@ func Generate(s *slo.SLO, q Querier, opts Options) (*RuleFile, []string, error) 
 	if opts.Severity == "" {
 		opts.Severity = DefaultSeverity
 	}
+	opts.Labels = opts.Labels.withDefaults()
 	var problems []error
+	for _, p := range opts.Labels.problems() {
+		problems = append(problems, fmt.Errorf("%w: %s", ErrInvalid, p))
+	}
 	for _, f := range []struct{ name, v string }{{"project", opts.Project}, {"stage", opts.Stage}, {"service", opts.Service}} {
 		if strings.TrimSpace(f.v) == "" {
 			problems = append(problems, fmt.Errorf("%w: the %s is empty", ErrInvalid, f.name))
@@ -175,10 +186,10 @@ func Generate(s *slo.SLO, q Querier, opts Options) (*RuleFile, []string, error) 
 			Expr:  cond.expr(wrap(query)),
 			For:   formatDuration(opts.For),
 			Labels: map[string]string{
-				"project":  escapeTemplate(opts.Project),
-				"stage":    escapeTemplate(opts.Stage),
-				"service":  escapeTemplate(opts.Service),
-				"severity": escapeTemplate(opts.Severity),
+				opts.Labels.Project: escapeTemplate(opts.Project),
+				opts.Labels.Stage:   escapeTemplate(opts.Stage),
+				opts.Labels.Service: escapeTemplate(opts.Service),
+				"severity":          escapeTemplate(opts.Severity),
 			},
 			Annotations: map[string]string{
 				"summary": escapeTemplate(o.SLI),

@@ -3,6 +3,7 @@ package alertrules_test
 import (
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,6 +113,12 @@ func TestGenerateGolden(t *testing.T) {
 			opts: func(o *alertrules.Options) { o.Window = 90 * time.Second; o.For = 0; o.Severity = "critical" }},
 		{name: "tutorial-prometheusrule", slo: "../../examples/slo.yaml", sli: "../../examples/prometheus/sli.yaml", format: "prometheusrule",
 			opts: func(o *alertrules.Options) { o.For = 10 * time.Minute }},
+		// The intake configured with intake.labels {project: team, stage:
+		// env, service: app}: the rules must carry those names.
+		{name: "custom-label-names", slo: "../../examples/slo.yaml", sli: "../../examples/prometheus/sli.yaml",
+			opts: func(o *alertrules.Options) {
+				o.Labels = alertrules.LabelNames{Project: "team", Stage: "env", Service: "app"}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,6 +264,14 @@ func TestGenerateErrors(t *testing.T) {
 		{"no SLO", nil, nil, []string{"no SLO"}},
 		{"an SLI without a query", &slo.SLO{Objectives: []slo.Objective{{SLI: "nope", Pass: blocks("<1")}}}, nil,
 			[]string{`SLI "nope": no query configured`}},
+		{"label names with a space and a clash", good, func(o *alertrules.Options) {
+			o.Labels = alertrules.LabelNames{Project: "k8s namespace", Stage: "app", Service: "app"}
+		},
+			[]string{`the project label name "k8s namespace" has a space`, `the stage and service label names are both "app"`}},
+		{"a label name that clashes with a default", good, func(o *alertrules.Options) { o.Labels = alertrules.LabelNames{Project: "service"} },
+			[]string{`the project and service label names are both "service"`}},
+		{"a label tend sets itself", good, func(o *alertrules.Options) { o.Labels = alertrules.LabelNames{Service: "severity"} },
+			[]string{`the service label name is "severity", a label tend sets itself`}},
 		{"a filter key that is no label name", &slo.SLO{Filter: map[string]string{"a-b": "c"}, Objectives: []slo.Objective{{SLI: "throughput", Pass: blocks(">1")}}}, nil,
 			[]string{`SLO filter key "a-b" is not a Prometheus label name`}},
 	}
@@ -274,6 +289,38 @@ func TestGenerateErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestLabelNames checks which labels carry the project, stage and service:
+// the intake's names, each field defaulting on its own.
+func TestLabelNames(t *testing.T) {
+	tests := []struct {
+		name   string
+		labels alertrules.LabelNames
+		want   map[string]string
+	}{
+		{"zero value: the defaults", alertrules.LabelNames{},
+			map[string]string{"project": "sockshop", "stage": "production", "service": "carts", "severity": "warning"}},
+		{"all custom", alertrules.LabelNames{Project: "team", Stage: "env", Service: "app"},
+			map[string]string{"team": "sockshop", "env": "production", "app": "carts", "severity": "warning"}},
+		{"only the service custom", alertrules.LabelNames{Service: "app.kubernetes.io/name"},
+			map[string]string{"project": "sockshop", "stage": "production", "app.kubernetes.io/name": "carts", "severity": "warning"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &slo.SLO{Objectives: []slo.Objective{{SLI: "x", Pass: blocks("<1")}}}
+			opts := defaultOpts
+			opts.Queries = map[string]string{"x": "q"}
+			opts.Labels = tt.labels
+			rules, _, err := alertrules.Generate(s, querier(t), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rules.Groups[0].Rules[0].Labels; !maps.Equal(got, tt.want) {
+				t.Errorf("labels %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -28,7 +28,8 @@ func (s *Server) alertRuleRoutes() []route {
 		{method: http.MethodGet, path: "/api/v1/project/{project}/service/{service}/alert-rules", access: accessAction, action: auth.ActionReadProject,
 			tag: "monitoring", op: "getAlertRules",
 			summary: "Prometheus alerting rules of a service, one group per stage, generated from its slo.yaml and the layered prometheus/sli.yaml: " +
-				"every stage with self-healing enabled, or the stage asked for. Each stage says whether it got rules and why not; ruleFile is the rule file to load.",
+				"every stage with self-healing enabled, or the stage asked for. Each stage says whether it got rules and why not; ruleFile is the rule file to load. " +
+				"The alerts carry the project, stage and service in the labels the server's intake reads (intake.labels).",
 			query: []param{
 				{name: "stage", desc: "Only this stage, whether self-healing is enabled in it or not."},
 				{name: "window", desc: "Range of the queries ($DURATION_SECONDS), a duration such as 5m (default 5m)."},
@@ -45,7 +46,12 @@ func (s *Server) getAlertRules(w http.ResponseWriter, r *http.Request) {
 	project, service := r.PathValue("project"), r.PathValue("service")
 	q := r.URL.Query()
 	stage := q.Get("stage")
-	opts := alertrules.Options{Project: project, Service: service, Window: alertrules.DefaultWindow, For: alertrules.DefaultFor, Severity: alertrules.DefaultSeverity}
+	opts := alertrules.Options{
+		Project: project, Service: service, Window: alertrules.DefaultWindow, For: alertrules.DefaultFor, Severity: alertrules.DefaultSeverity,
+		// The rules must carry the labels this server's intake reads, or
+		// the alerts they raise arrive unmatched.
+		Labels: alertrules.LabelNames{Project: s.intake.labels.ProjectLabel, Stage: s.intake.labels.StageLabel, Service: s.intake.labels.ServiceLabel},
+	}
 	var bad []string
 	for _, d := range []struct {
 		name string

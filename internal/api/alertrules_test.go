@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"encoding/json"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/intake"
 )
 
 const alertRulesPath = "/api/v1/project/sockshop/service/carts/alert-rules"
@@ -175,6 +178,65 @@ func TestAlertRulesTutorial(t *testing.T) {
 			t.Errorf("service level overrides the stage: expr %q", got)
 		}
 	})
+}
+
+// TestAlertRulesCustomIntakeLabels runs a server whose intake reads the
+// labels team, env and app (tend.yaml intake.labels): the rules it
+// generates must carry those names, so that an alert they raise reaches
+// the intake matched and starts the service's remediation.
+func TestAlertRulesCustomIntakeLabels(t *testing.T) {
+	ts := startServer(t, sqliteBackend, func(o *api.Options) {
+		o.Intake.Labels = intake.AlertmanagerOptions{ProjectLabel: "team", StageLabel: "env", ServiceLabel: "app", RootCauseLabel: "cause"}
+	})
+	ts.setupSelfHealing(t)
+	tutorialSLO, err := os.ReadFile(filepath.Join("..", "..", "examples", "slo.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.putResource(t, "/stage/production/service/carts", map[string]string{"slo.yaml": string(tutorialSLO)})
+
+	ans := getAlertRules(t, ts, "")
+	if len(ans.Groups) != 1 || len(ans.Groups[0].Rules) != 1 {
+		t.Fatalf("groups %+v; want production's one rule", ans.Groups)
+	}
+	rule := ans.Groups[0].Rules[0]
+	want := map[string]string{"team": "sockshop", "env": "production", "app": "carts", "severity": "warning"}
+	if !maps.Equal(rule.Labels, want) {
+		t.Errorf("labels %v; want the intake's names %v", rule.Labels, want)
+	}
+	var file struct {
+		Groups []struct {
+			Rules []struct {
+				Labels map[string]string
+			}
+		}
+	}
+	if err := yaml.Unmarshal([]byte(ans.RuleFile), &file); err != nil || len(file.Groups) != 1 || len(file.Groups[0].Rules) != 1 ||
+		!maps.Equal(file.Groups[0].Rules[0].Labels, want) {
+		t.Errorf("ruleFile does not carry the labels %v (%v):\n%s", want, err, ans.RuleFile)
+	}
+	promtoolCheck(t, ans.RuleFile)
+
+	// The alert as Alertmanager delivers it: the rule's labels plus
+	// alertname, the rule's annotations.
+	labels := maps.Clone(rule.Labels)
+	labels["alertname"] = rule.Alert
+	msg, err := json.Marshal(map[string]any{
+		"version": "4", "groupKey": "{}:{}", "status": "firing", "receiver": "tend",
+		"groupLabels": map[string]string{}, "commonLabels": map[string]string{}, "commonAnnotations": map[string]string{},
+		"externalURL": "http://alertmanager:9093",
+		"alerts": []map[string]any{{
+			"status": "firing", "labels": labels, "annotations": rule.Annotations, "fingerprint": "bbbb000000000001",
+			"startsAt": "2025-03-01T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prometheus:9090/graph",
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ts.wantAlerts(t, ts.mint(t, "am", "write", ""), msg)
+	if statuses(got) != "started" || len(got.Unmatched) != 0 {
+		t.Errorf("answer %+v; want the generated rule's alert to start the remediation", got)
+	}
 }
 
 func TestAlertRulesStatuses(t *testing.T) {

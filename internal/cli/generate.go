@@ -53,6 +53,32 @@ type alertRulesFlags struct {
 	format                  ruleFormat
 	namespace               string
 	labels                  []string
+	labelNames              alertrules.LabelNames
+}
+
+// addLabelNameFlags adds --project-label, --stage-label and --service-label:
+// the alert labels tend's intake reads (tend.yaml intake.labels), which
+// generated rules and routes must use.
+func addLabelNameFlags(cmd *cobra.Command, l *alertrules.LabelNames) {
+	fl := cmd.Flags()
+	fl.StringVar(&l.Project, "project-label", alertrules.DefaultProjectLabel, "alert label that carries the project, as the server's intake.labels.project names it")
+	fl.StringVar(&l.Stage, "stage-label", alertrules.DefaultStageLabel, "alert label that carries the stage, as the server's intake.labels.stage names it")
+	fl.StringVar(&l.Service, "service-label", alertrules.DefaultServiceLabel, "alert label that carries the service, as the server's intake.labels.service names it")
+}
+
+// labelNameFlags are the flags addLabelNameFlags adds.
+var labelNameFlags = []string{"project-label", "stage-label", "service-label"}
+
+// checkLabelNameFlags refuses an empty label name, which would silently
+// mean the default.
+func checkLabelNameFlags(l alertrules.LabelNames) error {
+	var bad []error
+	for _, f := range []struct{ flag, v string }{{"project-label", l.Project}, {"stage-label", l.Stage}, {"service-label", l.Service}} {
+		if strings.TrimSpace(f.v) == "" {
+			bad = append(bad, fmt.Errorf("--%s is empty; want the alert label name that tend's intake reads (intake.labels), e.g. %s", f.flag, strings.TrimSuffix(f.flag, "-label")))
+		}
+	}
+	return errors.Join(bad...)
 }
 
 func newGenerateAlertRulesCommand(s *streams) *cobra.Command {
@@ -71,7 +97,9 @@ The expression is the SLI's query from --sli (Keptn's prometheus/sli.yaml),
 else the built-in query of that name, with $PROJECT, $STAGE, $SERVICE and
 the SLO's filters resolved and $DURATION_SECONDS set to --window. Alerts
 carry the labels project, stage, service and severity; their summary is the
-SLI name, which remediation files match with problemType.
+SLI name, which remediation files match with problemType. When the tend
+server reads other label names (tend.yaml intake.labels), give them with
+--project-label, --stage-label and --service-label.
 
 Relative criteria ("<=+10%") compare with earlier evaluations and cannot
 become static rules: they are skipped with a warning on standard error.
@@ -81,8 +109,9 @@ prometheus-operator. Exit status 2 for unusable input.
 
 Without --slo the tend server generates the rules from the service's stored
 slo.yaml and layered prometheus/sli.yaml of the stage (--endpoint and
---api-token as for every online command); exit status 2 also when the
-service has no usable SLO there, 3 when the server failed.`,
+--api-token as for every online command), with the label names of its
+intake; exit status 2 also when the service has no usable SLO there, 3
+when the server failed.`,
 		Example: `  tend generate alert-rules --slo slo.yaml --sli prometheus/sli.yaml \
       --project sockshop --stage production --service carts > carts.rules.yml
   promtool check rules carts.rules.yml
@@ -105,6 +134,7 @@ service has no usable SLO there, 3 when the server failed.`,
 	fl.Var(&f.format, "format", "rules (a Prometheus rule file) or prometheusrule (a Kubernetes PrometheusRule)")
 	fl.StringVar(&f.namespace, "namespace", "", "metadata.namespace of the PrometheusRule (with --format prometheusrule)")
 	fl.StringArrayVar(&f.labels, "label", nil, "KEY=VALUE label of the PrometheusRule, repeatable, e.g. release=prometheus (with --format prometheusrule)")
+	addLabelNameFlags(cmd, &f.labelNames)
 	for _, name := range []string{"project", "stage", "service"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
@@ -119,6 +149,17 @@ func runGenerateAlertRules(cmd *cobra.Command, s *streams, conn *connFlags, f al
 	var usage []error
 	if f.format != ruleFormatPrometheusRule && (f.namespace != "" || len(f.labels) > 0) {
 		usage = append(usage, errors.New("--namespace and --label apply to --format prometheusrule only"))
+	}
+	if f.sloFile == "" {
+		for _, name := range labelNameFlags {
+			if cmd.Flags().Changed(name) {
+				usage = append(usage, errors.New("--project-label, --stage-label and --service-label apply with --slo only; without it the server generates the rules with the label names of its intake (tend.yaml intake.labels)"))
+				break
+			}
+		}
+	}
+	if err := checkLabelNameFlags(f.labelNames); err != nil {
+		usage = append(usage, err)
 	}
 	labels := map[string]string{}
 	for _, l := range f.labels {
@@ -173,6 +214,7 @@ func runGenerateAlertRules(cmd *cobra.Command, s *streams, conn *connFlags, f al
 	rules, warnings, err := alertrules.Generate(objective, querier, alertrules.Options{
 		Project: f.project, Stage: f.stage, Service: f.service,
 		Window: f.window, For: f.forDuration, Severity: f.severity, Queries: queries,
+		Labels: f.labelNames,
 	})
 	for _, w := range warnings {
 		fmt.Fprintf(s.err, "warning: %s\n", w)
@@ -200,6 +242,7 @@ func oneLine(v string) string { return strings.Join(strings.Fields(v), " ") }
 
 type alertmanagerFlags struct {
 	project, intakeURL, token, mergeFile, receiverName string
+	labelNames                                         alertrules.LabelNames
 }
 
 func newGenerateAlertmanagerConfigCommand(s *streams) *cobra.Command {
@@ -212,7 +255,10 @@ sends the alerts labelled project="P" to a webhook receiver at tend's
 Alertmanager intake (--intake-url is tend's address; the path
 ` + alertrules.IntakePath + ` is added), authenticated with the
 project's intake token as a bearer token, with send_resolved: true so
-problems close when alerts resolve.
+problems close when alerts resolve. When the tend server reads other label
+names (tend.yaml intake.labels), give them with --project-label,
+--stage-label and --service-label: the route matches the project label and
+a new configuration groups by all three.
 
 --intake-token takes the token, "-" (standard input) or "env:NAME"; these
 are written into the configuration. "file:PATH" writes credentials_file:
@@ -237,11 +283,12 @@ empty it before tend reads it.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.project, "project", "", "project whose alerts go to tend (label project)")
+	fl.StringVar(&f.project, "project", "", "project whose alerts go to tend (the label --project-label names)")
 	fl.StringVar(&f.intakeURL, "intake-url", "", "tend's address as Alertmanager reaches it, e.g. http://tend:8080")
 	fl.StringVar(&f.token, "intake-token", "", `the project's intake token, or "-", "env:NAME", "file:PATH" (written as credentials_file)`)
 	fl.StringVar(&f.mergeFile, "merge", "", "Alertmanager configuration to add tend's route and receiver to")
 	fl.StringVar(&f.receiverName, "receiver-name", alertrules.DefaultReceiverName, "name of tend's receiver")
+	addLabelNameFlags(cmd, &f.labelNames)
 	for _, name := range []string{"project", "intake-url", "intake-token"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
@@ -253,7 +300,10 @@ func runGenerateAlertmanagerConfig(s *streams, f alertmanagerFlags) error {
 	if f.mergeFile == "-" && f.token == "-" {
 		return &usageError{err: errors.New("--merge - and --intake-token - both want standard input; give one of them as a file")}
 	}
-	r := alertrules.Receiver{Project: f.project, Name: f.receiverName, URL: f.intakeURL}
+	if err := checkLabelNameFlags(f.labelNames); err != nil {
+		return &usageError{err: err}
+	}
+	r := alertrules.Receiver{Project: f.project, Name: f.receiverName, URL: f.intakeURL, Labels: f.labelNames}
 	if path, ok := strings.CutPrefix(f.token, "file:"); ok {
 		// Read it only to catch a wrong path now rather than at the first
 		// alert; the configuration names the file. Alertmanager may run on

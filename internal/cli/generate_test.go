@@ -24,6 +24,7 @@ func TestGenerateAlertRules(t *testing.T) {
 		{"tutorial", []string{"--slo", tutorialSLO, "--sli", tutorialSLI}},
 		{"tutorial-builtin", []string{"--slo", tutorialSLO, "--window", "10m", "--for", "0", "--severity", "critical"}},
 		{"tutorial-prometheusrule", []string{"--slo", tutorialSLO, "--sli", tutorialSLI, "--format", "prometheusrule", "--label", "release=prometheus", "--namespace", "monitoring"}},
+		{"custom-label-names", []string{"--slo", tutorialSLO, "--sli", tutorialSLI, "--project-label", "team", "--stage-label", "env", "--service-label", "app"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,6 +77,10 @@ func TestGenerateAlertRulesBadInput(t *testing.T) {
 		{"bad label", append(base, "--slo", tutorialSLO, "--format", "prometheusrule", "--label", "a b"), []string{`--label "a b": want KEY=VALUE`}},
 		{"short window", append(base, "--slo", tutorialSLO, "--window", "10ms"), []string{"window 10ms is shorter than one second"}},
 		{"empty project", []string{"generate", "alert-rules", "--slo", tutorialSLO, "--project", "", "--stage", "s", "--service", "x"}, []string{"the project is empty"}},
+		{"empty label name", append(base, "--slo", tutorialSLO, "--stage-label", ""), []string{"--stage-label is empty"}},
+		{"two flags name one label", append(base, "--slo", tutorialSLO, "--project-label", "app", "--service-label", "app"),
+			[]string{`the project and service label names are both "app"`}},
+		{"label names without --slo", append(base, "--service-label", "app"), []string{"apply with --slo only", "intake.labels"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,6 +129,10 @@ func TestGenerateAlertmanagerConfig(t *testing.T) {
 			want: []string{"credentials_file: /nonexistent/token"}, warning: "warning: --intake-token file:/nonexistent/token: no such file or directory"},
 		{name: "merge", args: []string{"--intake-token", "file:" + tokenFile, "--merge", base, "--receiver-name", "tend-sockshop"},
 			want: []string{"# ours", "receiver: team # default", "- receiver: tend-sockshop", "continue: true", "- name: tend-sockshop"}},
+		{name: "custom label names", args: []string{"--intake-token", "t", "--project-label", "team", "--stage-label", "env", "--service-label", "app"},
+			want: []string{`matchers: [team="sockshop"]`, "group_by: [alertname, team, env, app]"}, notWant: []string{`project="sockshop"`}},
+		{name: "custom label names merged", args: []string{"--intake-token", "t", "--merge", base, "--project-label", "k8s_namespace"},
+			want: []string{`matchers: [k8s_namespace="sockshop"]`, "# ours"}, notWant: []string{`project="sockshop"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,6 +179,8 @@ func TestGenerateAlertmanagerConfigBadInput(t *testing.T) {
 		{"merge file without route", append(common, "--intake-url", "http://t", "--intake-token", "t", "--merge", tutorialSLO), "no route: block"},
 		{"both from stdin", append(common, "--intake-url", "http://t", "--intake-token", "-", "--merge", "-"), "both want standard input"},
 		{"receiver name with a space", append(common, "--intake-url", "http://t", "--intake-token", "t", "--receiver-name", "a b"), `--receiver-name "a b"`},
+		{"empty label name", append(common, "--intake-url", "http://t", "--intake-token", "t", "--project-label", " "), "--project-label is empty"},
+		{"label name with a space", append(common, "--intake-url", "http://t", "--intake-token", "t", "--service-label", "app name"), `the service label name "app name" has a space`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
