@@ -37,11 +37,17 @@ define phase
 	exit $$rc
 endef
 
-.PHONY: build test vet lint fuzz bench clean screenshots
+.PHONY: build test vet lint fuzz bench clean screenshots demo
 
 ## build: compile ./bin/tend with version information
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tend
+
+## demo: build tend, then play Keptn's self-healing tutorial against a
+## Prometheus, Alertmanager, PostgreSQL and Unleash of its own, installed when
+## missing (scripts/demo.sh); stops what it started
+demo: build
+	scripts/demo.sh
 
 ## test: start the real components (scripts/test.sh), go vet, then every test
 ## with the race detector; stops what it started

@@ -16,7 +16,7 @@ func newDemoCommand(s *streams) *cobra.Command {
 		Short: "Run the self-healing tutorial's demo service and its load",
 		Args:  usageArgs(cobra.NoArgs),
 	}
-	cmd.AddCommand(newDemoCartsCommand(s), newDemoLoadCommand(s))
+	cmd.AddCommand(newDemoCartsCommand(s), newDemoLoadCommand(s), newDemoTutorialCommand(s))
 	return cmd
 }
 

@@ -1,0 +1,514 @@
+package tutorial
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/client"
+	"github.com/tendhq/tend/internal/demo"
+)
+
+// startCarts makes sure the flag exists (off), runs the carts service and
+// its load, and has Prometheus scrape it. It returns when the load
+// started.
+func (s *Story) startCarts(ctx context.Context) (time.Time, error) {
+	c := s.opts.Components
+	s.n.step("Run the carts service and its load")
+	un := &unleash{url: c.UnleashURL, token: c.UnleashAdminToken}
+	created, err := un.ensureFlag(ctx, UnleashProject, Flag, UnleashEnvironment)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if created {
+		s.n.say("Unleash: created feature flag %s, off in environment %s", Flag, UnleashEnvironment)
+	} else {
+		s.n.say("Unleash: feature flag %s is off in environment %s", Flag, UnleashEnvironment)
+	}
+	clientToken := c.UnleashClientToken
+	if clientToken == "" {
+		if clientToken, err = un.clientToken(ctx, "carts-"+orDefault(s.opts.Unique, "demo"), UnleashEnvironment); err != nil {
+			return time.Time{}, err
+		}
+	}
+
+	cfg := demo.CartsConfig{
+		Listen:          "127.0.0.1:0",
+		Model:           demo.DefaultModel(),
+		TimeScale:       1,
+		LoadWindow:      10 * time.Second,
+		Replicas:        1,
+		UnleashURL:      c.UnleashURL,
+		UnleashToken:    clientToken,
+		UnleashAppName:  "carts",
+		UnleashFlag:     Flag,
+		UnleashInterval: UnleashInterval,
+		KubeInterval:    time.Second,
+	}
+	source := "its scale endpoint (PUT /scale)"
+	if k := s.opts.Kube; k != nil {
+		cfg.Kubeconfig, cfg.Namespace, cfg.Deployment = k.Kubeconfig, k.Namespace, k.Deployment
+		source = fmt.Sprintf("Deployment %s/%s (spec.replicas)", k.Namespace, k.Deployment)
+	}
+	listening := make(chan string, 1)
+	cfg.OnListen = func(u string) { listening <- u }
+	cctx, stopCarts := context.WithCancel(context.WithoutCancel(ctx))
+	cartsDone := make(chan error, 1)
+	go func() { cartsDone <- demo.RunCarts(cctx, cfg, s.opts.Log, s.opts.Log) }()
+	s.onClose("stop carts", func() error {
+		stopCarts()
+		if err := <-cartsDone; err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil
+	})
+	select {
+	case s.cartsURL = <-listening:
+	case err := <-cartsDone:
+		cartsDone <- err
+		return time.Time{}, fmt.Errorf("carts did not start: %w", err)
+	case <-ctx.Done():
+		return time.Time{}, ctx.Err()
+	}
+	s.n.say("carts serves on %s; its replicas come from %s, %s from Unleash every %s", s.cartsURL, source, Flag, UnleashInterval)
+
+	lctx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		if _, err := demo.RunLoad(lctx, demo.LoadConfig{Target: s.cartsURL, Rate: LoadRate, Concurrency: 64, Customers: 50, Progress: 10 * time.Second}, s.opts.Log); err != nil && lctx.Err() == nil {
+			s.log.Error("load generator stopped", "err", err)
+		}
+	}()
+	started := time.Now()
+	s.onClose("stop the load", func() error { stopLoad(); <-loadDone; return nil })
+	s.n.say("load: %g requests/s (1.5 times what one replica serves at full speed)", LoadRate)
+
+	addr := strings.TrimPrefix(s.cartsURL, "http://")
+	name, err := writeSD(c.PrometheusTargetsDir, "tend-demo-carts-"+orDefault(s.opts.Unique, "demo"), []sdGroup{{Targets: []string{addr}, Labels: map[string]string{"job": Job}}})
+	if err != nil {
+		return started, fmt.Errorf("announce carts to Prometheus: %w", err)
+	}
+	s.onClose("remove the Prometheus target", func() error { return removeIfExists(name) })
+	if err := waitTargetUp(ctx, c.PrometheusURL, Job, addr); err != nil {
+		return started, err
+	}
+	s.n.say("Prometheus scrapes carts every second as job %s", Job)
+	return started, nil
+}
+
+// configure sets up monitoring (provider, alert rules), the Alertmanager
+// route, and where the actions act.
+func (s *Story) configure(ctx context.Context) error {
+	c := s.opts.Components
+	s.n.step("Configure monitoring, alerting and the actions' targets")
+	s.n.say("The alert rule watches the p90 over the last %s and fires after %s above 1000 ms.", duration(RuleWindow), duration(RuleFor))
+	if err := os.MkdirAll(filepath.Dir(s.rulesFile), 0o755); err != nil {
+		return err
+	}
+	// An alert of an earlier run that still fires in a shared
+	// Alertmanager would reach this tend as soon as its route is in, and
+	// open a problem before the release. Resolve such leftovers now, and
+	// this run's alert once its rules are gone (cleanups run in reverse).
+	if n, err := resolveAlerts(ctx, c.AlertmanagerURL, Project); err != nil {
+		return fmt.Errorf("resolve earlier alerts of project %s in Alertmanager: %w", Project, err)
+	} else if n > 0 {
+		s.log.Info("resolved alerts of an earlier run in Alertmanager", "alerts", n)
+	}
+	s.onClose("resolve the story's alert in Alertmanager", func() error {
+		_, err := resolveAlerts(context.Background(), c.AlertmanagerURL, Project)
+		return err
+	})
+	if _, err := s.tend(ctx, true, "configure", "monitoring", "prometheus", "--project", Project, "--service", Service,
+		"--url", c.PrometheusURL, "--rules-file", s.rulesFile, "--reload-url", c.PrometheusURL,
+		"--window", duration(RuleWindow), "--for", duration(RuleFor)); err != nil {
+		return err
+	}
+	s.onClose("remove the alert rules", func() error {
+		if err := removeIfExists(s.rulesFile); err != nil {
+			return err
+		}
+		return postReload(context.Background(), c.PrometheusURL)
+	})
+
+	out, err := s.tendQuiet(ctx, true, "create", "token", "alertmanager-"+orDefault(s.opts.Unique, Project), "--scope", "intake", "--project", Project, "-o", "json")
+	if err != nil {
+		return err
+	}
+	var tok apitypes.CreatedToken
+	if err := json.Unmarshal([]byte(out), &tok); err != nil || tok.Token == "" {
+		return fmt.Errorf("read the intake token: %v", err)
+	}
+	tokenFile := filepath.Join(s.opts.WorkDir, "intake-token")
+	if err := os.WriteFile(tokenFile, []byte(tok.Token+"\n"), 0o600); err != nil {
+		return err
+	}
+	s.n.indent("(the intake token went to %s)", tokenFile)
+	if err := s.mergeAlertmanager(ctx, true); err != nil {
+		return err
+	}
+	s.onClose("remove tend's route from Alertmanager", func() error {
+		s.amMu.Lock()
+		defer s.amMu.Unlock()
+		if err := unmergeAlertmanagerFile(c.AlertmanagerConfig, s.receiver); err != nil {
+			return err
+		}
+		return postReload(context.Background(), c.AlertmanagerURL)
+	})
+	// After the last Prometheus reload, which rebuilds its notifier.
+	amHost := hostOf(c.AlertmanagerURL)
+	name, err := writeSD(c.PrometheusAlertmanagersDir, "tend-demo-alertmanager-"+orDefault(s.opts.Unique, "demo"), []sdGroup{{Targets: []string{amHost}}})
+	if err != nil {
+		return fmt.Errorf("point Prometheus at Alertmanager: %w", err)
+	}
+	s.onClose("remove the Prometheus alertmanager entry", func() error { return removeIfExists(name) })
+	if err := waitAlertmanagerActive(ctx, c.PrometheusURL, amHost); err != nil {
+		return err
+	}
+	s.n.say("Prometheus sends its alerts to Alertmanager at %s", c.AlertmanagerURL)
+
+	unleashToken := filepath.Join(s.opts.WorkDir, "unleash-admin-token")
+	if err := os.WriteFile(unleashToken, []byte(c.UnleashAdminToken+"\n"), 0o600); err != nil {
+		return err
+	}
+	if _, err := s.tend(ctx, true, "configure", "unleash", "--project", Project, "--stage", Stage,
+		"--url", c.UnleashURL, "--token", "file:"+unleashToken, "--environment", UnleashEnvironment); err != nil {
+		return err
+	}
+	if k := s.opts.Kube; k != nil {
+		if _, err := s.tend(ctx, true, "configure", "kubernetes", "--project", Project, "--stage", Stage, "--service", Service,
+			"--namespace", k.Namespace, "--deployment", k.Deployment); err != nil {
+			return err
+		}
+	} else {
+		if _, err := s.tend(ctx, true, "configure", "kubernetes", "--project", Project, "--stage", Stage, "--service", Service,
+			"--scale-url", s.cartsURL+"/scale"); err != nil {
+			return err
+		}
+	}
+	_, err = s.tend(ctx, true, "get", "config", "--project", Project)
+	return err
+}
+
+// mergeAlertmanager merges tend's route and receiver into the
+// Alertmanager's configuration with `tend generate alertmanager-config
+// --merge` and reloads it. show prints the command.
+func (s *Story) mergeAlertmanager(ctx context.Context, show bool) error {
+	c := s.opts.Components
+	s.amMu.Lock()
+	defer s.amMu.Unlock()
+	args := []string{"generate", "alertmanager-config", "--project", Project, "--intake-url", s.app.URL(),
+		"--intake-token", "file:" + filepath.Join(s.opts.WorkDir, "intake-token"), "--merge", c.AlertmanagerConfig}
+	if s.receiver != "tend" {
+		args = append(args, "--receiver-name", s.receiver)
+	}
+	var merged string
+	var err error
+	if show {
+		merged, err = s.tendQuiet(ctx, false, args...)
+	} else {
+		merged, err = s.quiet(ctx, args...)
+	}
+	if err != nil {
+		return err
+	}
+	if err := replaceFile(c.AlertmanagerConfig, []byte(merged)); err != nil {
+		return fmt.Errorf("write the Alertmanager configuration: %w", err)
+	}
+	if show {
+		s.n.indent("(written to %s; then POST %s/-/reload)", c.AlertmanagerConfig, c.AlertmanagerURL)
+	}
+	return postReload(ctx, c.AlertmanagerURL)
+}
+
+// quiet runs a command without narrating it.
+func (s *Story) quiet(ctx context.Context, args ...string) (string, error) {
+	var out, errOut strings.Builder
+	if code := s.opts.CLI(ctx, args, strings.NewReader(""), &out, &errOut); code != 0 {
+		return "", fmt.Errorf("tend %s: exit status %d: %s", strings.Join(args, " "), code, strings.TrimSpace(errOut.String()))
+	}
+	return out.String(), nil
+}
+
+// keepRoute puts tend's route back when someone else rewrote the
+// Alertmanager's configuration (a shared test Alertmanager).
+func (s *Story) keepRoute(ctx context.Context) {
+	data, err := os.ReadFile(s.opts.Components.AlertmanagerConfig)
+	if err != nil || strings.Contains(string(data), "name: "+s.receiver+"\n") {
+		return
+	}
+	s.log.Warn("tend's route is gone from the Alertmanager configuration; merging it again", "file", s.opts.Components.AlertmanagerConfig)
+	if err := s.mergeAlertmanager(ctx, false); err != nil {
+		s.log.Error("merge tend's route again", "err", err)
+	}
+}
+
+// baseline waits until the load has run Warmup plus BaselineWindow and
+// records a passing evaluation over the window.
+func (s *Story) baseline(ctx context.Context, loadStarted time.Time) (string, error) {
+	s.n.step("Record a baseline: evaluate the SLO while carts is healthy")
+	if wait := time.Until(loadStarted.Add(Warmup + BaselineWindow)); wait > 0 {
+		s.n.say("Waiting %s, until carts has been under load for %s (warm-up %s, then the %s window)...", duration(wait), duration(Warmup+BaselineWindow), duration(Warmup), duration(BaselineWindow))
+		if err := sleep(ctx, wait); err != nil {
+			return "", err
+		}
+	}
+	out, err := s.tend(ctx, true, "trigger", "evaluation", "--project", Project, "--stage", Stage, "--service", Service,
+		"--timeframe", duration(BaselineWindow), "--watch", "--watch-timeout", "2m")
+	kctx := ""
+	if i := strings.Index(out, "ID of Keptn context: "); i >= 0 {
+		kctx = strings.Fields(out[i+len("ID of Keptn context: "):])[0]
+	}
+	if err != nil {
+		return kctx, fmt.Errorf("the baseline evaluation did not pass, so the story cannot go on (%w); is carts overloaded? See the log", err)
+	}
+	return kctx, nil
+}
+
+// release switches the promotion on, as a release would.
+func (s *Story) release(ctx context.Context) error {
+	c := s.opts.Components
+	s.n.step("Release: switch %s on", Flag)
+	s.n.command([]string{"curl", "-X", "POST", "-H", "Authorization: $UNLEASH_ADMIN_TOKEN",
+		c.UnleashURL + "/api/admin/projects/" + UnleashProject + "/features/" + Flag + "/environments/" + UnleashEnvironment + "/on"})
+	un := &unleash{url: c.UnleashURL, token: c.UnleashAdminToken}
+	if err := un.switchFlag(ctx, UnleashProject, Flag, UnleashEnvironment, true); err != nil {
+		return err
+	}
+	s.n.say("The promotion adds about a second to every carts request: p90 goes from ~700 ms to ~1950 ms.")
+	s.n.say("Expect the alert in about %s: the p90 over %s must cross 1000 ms, then stay there %s.", duration(expectedAlert()), duration(RuleWindow), duration(RuleFor))
+	return nil
+}
+
+// awaitProblem waits for tend to open a problem and start remediating it,
+// and returns the keptn context and the id of the event it told. While it
+// waits it shows carts's p90.
+func (s *Story) awaitProblem(ctx context.Context) (string, string, error) {
+	s.n.step("The alert fires")
+	deadline := time.NewTimer(alertLimit)
+	defer deadline.Stop()
+	tick := time.NewTicker(15 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return "", "", ctx.Err()
+		case <-deadline.C:
+			return "", "", fmt.Errorf("no problem opened within %s of the release; %s", alertLimit, s.diagnose(context.WithoutCancel(ctx)))
+		case <-tick.C:
+			s.keepRoute(ctx)
+			if v, err := promQuery(ctx, s.opts.Components.PrometheusURL, p90Query("30s")); err == nil {
+				s.n.say("carts p90 over the last 30s: %.0f ms (Prometheus)", v)
+			}
+		case ev := <-s.events:
+			if ev.typ != remediationType("triggered") {
+				continue
+			}
+			line, kctx := s.n.tell.problemOpened(ev.raw)
+			s.n.say("%s", line)
+			return kctx, decode(ev.raw).ID, nil
+		}
+	}
+}
+
+// followRemediation narrates the remediation's events until it ends and
+// returns it as tend recorded it.
+func (s *Story) followRemediation(ctx context.Context, kctx, told string) (*apitypes.Remediation, error) {
+	s.n.step("tend remediates")
+	s.n.say("Each action: tend applies it, waits %s (settling), then verifies it with an evaluation over that window; about %s for both.", duration(Settling), duration(2*Settling+10*time.Second))
+	deadline := time.NewTimer(remediationLimit)
+	defer deadline.Stop()
+	poll := time.NewTicker(5 * time.Second)
+	defer poll.Stop()
+	seen := map[string]bool{told: true}
+	for {
+		var batch []streamEvent
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline.C:
+			return nil, fmt.Errorf("the remediation in keptn context %s did not end within %s; %s", kctx, remediationLimit, s.diagnose(context.WithoutCancel(ctx)))
+		case ev := <-s.events:
+			batch = []streamEvent{ev}
+		case <-poll.C:
+			// The stream is the fast path; the log is the truth, should
+			// the stream have dropped an event.
+			s.keepRoute(ctx)
+			evs, err := s.contextEvents(ctx, kctx)
+			if err != nil {
+				s.log.Warn("read the remediation's events", "err", err)
+				continue
+			}
+			batch = evs
+		}
+		for _, ev := range batch {
+			var head struct {
+				ID           string `json:"id"`
+				KeptnContext string `json:"shkeptncontext"`
+			}
+			if json.Unmarshal(ev.raw, &head) != nil || head.KeptnContext != kctx || seen[head.ID] {
+				continue
+			}
+			seen[head.ID] = true
+			var changes []apitypes.ActionChange
+			if ev.typ == "sh.keptn.event.action.finished" {
+				changes = s.actionChanges(ctx, kctx, s.n.tell.action-1)
+			}
+			for _, line := range s.n.tell.line(ev.typ, ev.raw, changes) {
+				s.n.say("%s", line)
+			}
+			if ev.typ == remediationType("finished") {
+				return s.finalRemediation(ctx, kctx)
+			}
+		}
+	}
+}
+
+// actionChanges returns what tend recorded action i (0-based) of the
+// remediation in kctx changed; nil when it cannot tell.
+func (s *Story) actionChanges(ctx context.Context, kctx string, i int) []apitypes.ActionChange {
+	r, err := s.remediation(ctx, kctx)
+	if err != nil || i < 0 || i >= len(r.Actions) {
+		return nil
+	}
+	return r.Actions[i].Changes
+}
+
+// remediation returns the remediation in kctx.
+func (s *Story) remediation(ctx context.Context, kctx string) (*apitypes.Remediation, error) {
+	rems, err := s.admin.ListRemediations(ctx, client.ProblemFilter{Project: Project, Stage: Stage, Service: Service})
+	if err != nil {
+		return nil, fmt.Errorf("read the remediation: %w", err)
+	}
+	for _, r := range rems {
+		if r.KeptnContext == kctx {
+			return &r, nil
+		}
+	}
+	return nil, fmt.Errorf("no remediation in keptn context %s", kctx)
+}
+
+// contextEvents lists the events of a keptn context, oldest first.
+func (s *Story) contextEvents(ctx context.Context, kctx string) ([]streamEvent, error) {
+	evs, err := ContextEvents(ctx, s.admin, kctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]streamEvent, 0, len(evs))
+	for _, e := range evs {
+		var head struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(e, &head)
+		out = append(out, streamEvent{typ: head.Type, raw: e})
+	}
+	return out, nil
+}
+
+// ContextEvents returns the events of a keptn context from tend's event
+// log, oldest first.
+func ContextEvents(ctx context.Context, c *client.Client, kctx string) ([]json.RawMessage, error) {
+	var out []json.RawMessage
+	for e, err := range c.Events(ctx, client.EventFilter{Project: Project, KeptnContext: kctx, PageSize: 500}) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// finalRemediation reads the remediation of kctx and shows it.
+func (s *Story) finalRemediation(ctx context.Context, kctx string) (*apitypes.Remediation, error) {
+	r, err := s.remediation(ctx, kctx)
+	if err != nil {
+		return nil, err
+	}
+	s.n.step("What tend recorded")
+	if _, err := s.tend(ctx, true, "get", "remediation", r.ID); err != nil {
+		s.log.Warn("show the remediation", "err", err)
+	}
+	return r, nil
+}
+
+// diagnose says what the components report, for a story that got stuck.
+func (s *Story) diagnose(ctx context.Context) string {
+	c := s.opts.Components
+	var parts []string
+	if v, err := promQuery(ctx, c.PrometheusURL, p90Query("30s")); err == nil {
+		parts = append(parts, fmt.Sprintf("carts p90 over 30s is %.0f ms", v))
+	} else {
+		parts = append(parts, fmt.Sprintf("carts p90: %v", err))
+	}
+	if st, err := ruleState(ctx, c.PrometheusURL, "response_time_p90"); err == nil {
+		parts = append(parts, "alert rule: "+st)
+	} else {
+		parts = append(parts, fmt.Sprintf("alert rule: %v", err))
+	}
+	if ps, err := s.admin.ListProblems(ctx, client.ProblemFilter{Project: Project}); err == nil {
+		var ss []string
+		for _, p := range ps {
+			ss = append(ss, fmt.Sprintf("%s %s %s (remediation %s %s)", short(p.ID), p.State, p.Title, short(p.RemediationID), p.RemediationState))
+		}
+		parts = append(parts, fmt.Sprintf("tend's problems: [%s]", strings.Join(ss, ", ")))
+	}
+	if rs, err := s.admin.ListRemediations(ctx, client.ProblemFilter{Project: Project}); err == nil {
+		for _, r := range rs {
+			parts = append(parts, fmt.Sprintf("remediation %s: %s %s", short(r.ID), r.State, r.Reason))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func p90Query(window string) string {
+	return fmt.Sprintf("histogram_quantile(0.9, sum by(le) (rate(http_response_time_milliseconds_bucket{job='%s'}[%s])))", Job, window)
+}
+
+func remediationType(phase string) string {
+	return "sh.keptn.event." + Stage + ".remediation." + phase
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+func hostOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return p.Host
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+func roundSecond(d time.Duration) time.Duration { return d.Round(time.Second) }
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
