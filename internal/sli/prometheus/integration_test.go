@@ -4,199 +4,31 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
-	"io"
 	"math"
-	"net"
-	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/testenv"
+	"github.com/tendhq/tend/internal/testenv/promservice"
 )
 
 // The tests in this file run against the real Prometheus of
 // scripts/prometheus.sh; they skip without it (and fail under CI=true).
 
-// bounds are the histogram's bucket upper bounds in milliseconds; 1000 and
-// 1200 (the thresholds of Keptn's example SLO) are bracketed closely.
-var bounds = []float64{100, 250, 500, 750, 1000, 1100, 1200, 1500, 2000, 5000}
-
-// traffic is what the test service observes for one handler on every
-// scrape: n requests, each taking latencyMS, of which errors answer 500.
-type traffic struct {
-	n, errors int
-	latencyMS float64
-}
-
-// testService exports http_requests_total and the histogram
-// http_response_time_milliseconds, both labelled handler and status, in
-// Prometheus's text format. It observes synthetic requests itself, on
-// every scrape, following the traffic the test set: counters then grow by
-// a known amount per scrape, and a phase the test switches to shows up
-// only in scrapes after the switch. Nothing sleeps.
-type testService struct {
-	mu      sync.Mutex
-	traffic map[string]traffic // by handler
-	series  map[[2]string]*series
-}
-
-type series struct {
-	requests float64
-	buckets  []float64 // cumulative, one per bound, then +Inf
-	sum      float64
-}
-
-func newTestService() *testService {
-	return &testService{traffic: map[string]traffic{}, series: map[[2]string]*series{}}
-}
-
-// set switches the traffic of the handlers given and returns when the
-// switch happened: every scrape that starts later observes the new traffic.
-func (s *testService) set(tr map[string]traffic) time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.traffic = tr
-	return time.Now()
-}
-
-// warmUp is how many 50 ms requests a series has seen before it is first
-// exported. Counters of a long-running service are large; a bucket that is
-// still 0 at the start of a short window makes rate() extrapolate that
-// bucket less than the others (it never extrapolates below zero), which
-// skews quantiles. Warm counters keep the extrapolation uniform; they do
-// not change rates, which only see increases.
-const warmUp = 100000
-
-func (s *testService) observe(handler, status string, ms float64, n int) {
-	k := [2]string{handler, status}
-	se := s.series[k]
-	if se == nil {
-		se = &series{buckets: make([]float64, len(bounds)+1)}
-		s.series[k] = se
-		s.observe(handler, status, 50, warmUp)
-	}
-	se.requests += float64(n)
-	se.sum += ms * float64(n)
-	for i, b := range bounds {
-		if ms <= b {
-			se.buckets[i] += float64(n)
-		}
-	}
-	se.buckets[len(bounds)] += float64(n)
-}
-
-func (s *testService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for h, tr := range s.traffic {
-		if ok := tr.n - tr.errors; ok > 0 {
-			s.observe(h, "200", tr.latencyMS, ok)
-		}
-		if tr.errors > 0 {
-			s.observe(h, "500", tr.latencyMS, tr.errors)
-		}
-	}
-	keys := make([][2]string, 0, len(s.series))
-	for k := range s.series {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b [2]string) int { return strings.Compare(a[0]+a[1], b[0]+b[1]) })
-	var b strings.Builder
-	b.WriteString("# TYPE http_requests_total counter\n")
-	for _, k := range keys {
-		fmt.Fprintf(&b, "http_requests_total{handler=%q,status=%q} %g\n", k[0], k[1], s.series[k].requests)
-	}
-	b.WriteString("# TYPE http_response_time_milliseconds histogram\n")
-	for _, k := range keys {
-		se := s.series[k]
-		for i, c := range se.buckets {
-			le := "+Inf"
-			if i < len(bounds) {
-				le = strconv.FormatFloat(bounds[i], 'g', -1, 64)
-			}
-			fmt.Fprintf(&b, "http_response_time_milliseconds_bucket{handler=%q,status=%q,le=%q} %g\n", k[0], k[1], le, c)
-		}
-		fmt.Fprintf(&b, "http_response_time_milliseconds_sum{handler=%q,status=%q} %g\n", k[0], k[1], se.sum)
-		fmt.Fprintf(&b, "http_response_time_milliseconds_count{handler=%q,status=%q} %g\n", k[0], k[1], se.buckets[len(bounds)])
-	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	_, _ = w.Write([]byte(b.String()))
-}
-
 // scraped starts svc on 127.0.0.1 and has the test Prometheus scrape it as
 // job <service>-<project>-<stage> with a project unique to the test. It
 // returns the request template for that job.
-func scraped(t testing.TB, svc *testService) sli.Request {
+func scraped(t testing.TB, svc *promservice.Service) sli.Request {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: svc, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	req := sli.Request{Project: "p" + hex.EncodeToString(b), Stage: "dev", Service: "carts"}
-	testenv.PrometheusTarget(t, req.Service+"-"+req.Project+"-"+req.Stage, ln.Addr().String())
+	promservice.Scrape(t, svc, req.Service+"-"+req.Project+"-"+req.Stage)
 	return req
-}
-
-// waitForWindow polls Prometheus until every series of the job has at
-// least n samples since start, and returns the time at which that held:
-// the end of an evaluation window that starts at start. Only data
-// readiness is polled; the values are asserted afterwards, once.
-func waitForWindow(t testing.TB, job string, start time.Time, n int) time.Time {
-	t.Helper()
-	base := testenv.PrometheusURL(t)
-	deadline := time.Now().Add(60 * time.Second)
-	last := "no answer yet"
-	for {
-		end := time.Now()
-		q := fmt.Sprintf("min(count_over_time(http_requests_total{job=%q}[%s]))", job, sli.DurationSeconds(start, end))
-		v, err := instantValue(base, q, end)
-		if err == nil && v >= float64(n) {
-			return end
-		}
-		if err != nil {
-			last = err.Error()
-		} else {
-			last = fmt.Sprintf("%v samples", v)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Prometheus has not scraped %d samples of job %s since %s within 60s; last: %s", n, job, start.Format(time.RFC3339Nano), last)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func instantValue(base, query string, at time.Time) (float64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	u := base + "/api/v1/query?" + url.Values{"query": {query}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}}.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	res, err := DecodeQuery(resp.StatusCode, body)
-	return res.Value, err
 }
 
 func byName(t testing.TB, results []slo.SLIResult) map[string]slo.SLIResult {
@@ -232,7 +64,7 @@ const (
 )
 
 func TestRealPrometheus(t *testing.T) {
-	svc := newTestService()
+	svc := promservice.New()
 	base := scraped(t, svc)
 	job := base.Service + "-" + base.Project + "-" + base.Stage
 	p := newProvider(t, Config{URL: testenv.PrometheusURL(t), Timeout: 10 * time.Second})
@@ -257,8 +89,8 @@ func TestRealPrometheus(t *testing.T) {
 	onlyAddToCart := map[string]string{"handler": addToCart}
 
 	// Phase 1: addToCart takes 1050 ms, getCart 4000 ms, no errors.
-	start := svc.set(map[string]traffic{addToCart: {n: 10, latencyMS: 1050}, getCart: {n: 10, latencyMS: 4000}})
-	end := waitForWindow(t, job, start, 5)
+	start := svc.Set(map[string]promservice.Traffic{addToCart: {N: 10, LatencyMS: 1050}, getCart: {N: 10, LatencyMS: 4000}})
+	end := promservice.WaitForWindow(t, job, start, 5)
 
 	t.Run("slow phase, filtered to one handler", func(t *testing.T) {
 		got, err := p.GetSLIs(context.Background(), request(start, end, onlyAddToCart))
@@ -307,8 +139,8 @@ func TestRealPrometheus(t *testing.T) {
 	})
 
 	// Phase 2: addToCart gets fast (300 ms) and one request in ten fails.
-	start = svc.set(map[string]traffic{addToCart: {n: 10, errors: 1, latencyMS: 300}, getCart: {n: 10, latencyMS: 4000}})
-	end = waitForWindow(t, job, start, 5)
+	start = svc.Set(map[string]promservice.Traffic{addToCart: {N: 10, Errors: 1, LatencyMS: 300}, getCart: {N: 10, LatencyMS: 4000}})
+	end = promservice.WaitForWindow(t, job, start, 5)
 
 	t.Run("fast phase with errors", func(t *testing.T) {
 		got, err := p.GetSLIs(context.Background(), request(start, end, onlyAddToCart))
@@ -341,11 +173,11 @@ func TestRealPrometheus(t *testing.T) {
 // SLIs end to end against the real Prometheus, over a 30 s window of live
 // data.
 func BenchmarkPrometheusGetSLIs(b *testing.B) {
-	svc := newTestService()
+	svc := promservice.New()
 	base := scraped(b, svc)
 	job := base.Service + "-" + base.Project + "-" + base.Stage
-	start := svc.set(map[string]traffic{addToCart: {n: 10, errors: 1, latencyMS: 300}})
-	end := waitForWindow(b, job, start, 3)
+	start := svc.Set(map[string]promservice.Traffic{addToCart: {N: 10, Errors: 1, LatencyMS: 300}})
+	end := promservice.WaitForWindow(b, job, start, 3)
 	p := newProvider(b, Config{URL: testenv.PrometheusURL(b)})
 	r := base
 	r.Start, r.End = start, end

@@ -7,8 +7,7 @@
 // The service observes synthetic requests itself, on every scrape, following
 // the traffic the test set, so counters grow by a known amount per scrape
 // and a phase the test switches to shows up only in scrapes after the
-// switch. Nothing sleeps. (internal/sli/prometheus's integration test has
-// its own copy of this service; both follow the same rules.)
+// switch. Nothing sleeps.
 package promservice
 
 import (
@@ -68,8 +67,10 @@ func (s *Service) Set(tr map[string]Traffic) time.Time {
 }
 
 // warmUp is how many 50 ms requests a series has seen before it is first
-// exported: warm counters keep rate()'s extrapolation uniform across
-// buckets, as in a long-running service.
+// exported. A bucket still at 0 at the start of a short window makes rate()
+// extrapolate it less than the others (it never extrapolates below zero),
+// which skews quantiles; warm counters, as in a long-running service, keep
+// the extrapolation uniform and do not change rates.
 const warmUp = 100000
 
 func (s *Service) observe(handler, status string, ms float64, n int) {
