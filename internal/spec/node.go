@@ -445,3 +445,58 @@ func (d *decoder) anyValue(n *yaml.Node) any {
 	}
 	return nil
 }
+
+// envelope describes what the versioned formats (remediation
+// spec.keptn.sh/0.1.4, shipyard spec.keptn.sh/0.2.x) share below apiVersion:
+// a kind, an optional metadata.name and one list under spec.
+type envelope struct {
+	kind        string   // the required kind, e.g. "Remediation"
+	file        string   // how messages name the file, e.g. "a remediation file"
+	list        string   // the key of the list under spec, e.g. "remediations"
+	specKeys    []string // the known keys of spec
+	listExample string   // an example list for messages, e.g. "[{name: production}]"
+	itemHint    string   // an example item for messages, e.g. "- name: STAGE"
+}
+
+// envelopeList checks kind and metadata (storing metadata.name in *name) and
+// returns the items of spec.<list> with the list's key node. kindOK is false
+// when the kind is wrong; items is nil and listOK false when spec or the list
+// is missing or malformed. Every problem is reported.
+func (d *decoder) envelopeList(f map[string]entry, e envelope, name *string) (items []*yaml.Node, listKey *yaml.Node, kindOK, listOK bool) {
+	kindOK = true
+	if k, has := f["kind"]; !has {
+		d.warnf(nil, "missing kind: add kind: %s", e.kind)
+	} else if v, good := d.str(k.val, "kind"); good && v != e.kind {
+		d.errorf(k.val, "wrong kind %q for %s: write kind: %s", v, e.file, e.kind)
+		kindOK = false
+	}
+	if m, has := f["metadata"]; has && d.isMapping(m.val, "metadata", "name: NAME") {
+		mf := d.mapFields(m.val, "metadata", metadataKeys, nil)
+		if n, has := mf["name"]; has {
+			*name, _ = d.str(n.val, "metadata.name")
+		}
+	}
+	spec, has := f["spec"]
+	if !has || isNull(spec.val) {
+		var pos *yaml.Node
+		if has {
+			pos = spec.key
+		}
+		d.errorf(pos, "missing spec.%s: add spec: {%s: %s}", e.list, e.list, e.listExample)
+		return nil, nil, kindOK, false
+	}
+	if !d.isMapping(spec.val, "spec", e.list+": [...]") {
+		return nil, nil, kindOK, false
+	}
+	sf := d.mapFields(spec.val, "spec", e.specKeys, nil)
+	l, has := sf[e.list]
+	if !has || isNull(l.val) {
+		d.errorf(spec.key, "missing spec.%s: add %s: %s", e.list, e.list, e.listExample)
+		return nil, nil, kindOK, false
+	}
+	items, good := d.list(l.val, "spec."+e.list, e.itemHint)
+	if !good {
+		return nil, nil, kindOK, false
+	}
+	return items, l.key, kindOK, true
+}

@@ -185,43 +185,16 @@ func (d *decoder) remediationV014(root *yaml.Node) *Remediation {
 		ok = false
 	}
 
-	if e, has := f["kind"]; !has {
-		d.warnf(nil, "missing kind: add kind: Remediation")
-	} else if v, good := d.str(e.val, "kind"); good && v != "Remediation" {
-		d.errorf(e.val, "wrong kind %q for a remediation file: write kind: Remediation", v)
-		ok = false
-	}
-	if e, has := f["metadata"]; has && d.isMapping(e.val, "metadata", "name: NAME") {
-		m := d.mapFields(e.val, "metadata", metadataKeys, nil)
-		if n, has := m["name"]; has {
-			out.Name, _ = d.str(n.val, "metadata.name")
-		}
-	}
-
-	spec, has := f["spec"]
-	if !has || isNull(spec.val) {
-		var pos *yaml.Node
-		if has {
-			pos = spec.key
-		}
-		d.errorf(pos, "missing spec.remediations: add spec: {remediations: [{problemType: TITLE, actionsOnOpen: [...]}]}")
-		return nil
-	}
-	if !d.isMapping(spec.val, "spec", "remediations: [...]") {
-		return nil
-	}
-	sf := d.mapFields(spec.val, "spec", remediationSpecKeys, nil)
-	rem, has := sf["remediations"]
-	if !has || isNull(rem.val) {
-		d.errorf(spec.key, "missing spec.remediations: add remediations: [{problemType: TITLE, actionsOnOpen: [...]}]")
-		return nil
-	}
-	items, good := d.list(rem.val, "spec.remediations", "- problemType: TITLE")
-	if !good {
+	items, remKey, kindOK, listOK := d.envelopeList(f, envelope{
+		kind: "Remediation", file: "a remediation file", list: "remediations", specKeys: remediationSpecKeys,
+		listExample: "[{problemType: TITLE, actionsOnOpen: [...]}]", itemHint: "- problemType: TITLE",
+	}, &out.Name)
+	ok = ok && kindOK
+	if !listOK {
 		return nil
 	}
 	if len(items) == 0 {
-		d.warnf(rem.key, "spec.remediations is empty: no problem will be remediated")
+		d.warnf(remKey, "spec.remediations is empty: no problem will be remediated")
 	}
 	seen := map[string]int{}
 	for _, item := range items {

@@ -227,38 +227,12 @@ func (d *decoder) shipyardV02(root *yaml.Node) *Shipyard {
 		d.errorf(nil, "missing apiVersion: add apiVersion: spec.keptn.sh/0.2.2 (or use the legacy format: top-level stages)")
 		ok = false
 	}
-	if e, has := f["kind"]; !has {
-		d.warnf(nil, "missing kind: add kind: Shipyard")
-	} else if v, good := d.str(e.val, "kind"); good && v != "Shipyard" {
-		d.errorf(e.val, "wrong kind %q for a shipyard: write kind: Shipyard", v)
-		ok = false
-	}
-	if e, has := f["metadata"]; has && d.isMapping(e.val, "metadata", "name: NAME") {
-		m := d.mapFields(e.val, "metadata", metadataKeys, nil)
-		if n, has := m["name"]; has {
-			out.Name, _ = d.str(n.val, "metadata.name")
-		}
-	}
-	spec, has := f["spec"]
-	if !has || isNull(spec.val) {
-		var pos *yaml.Node
-		if has {
-			pos = spec.key
-		}
-		d.errorf(pos, "missing spec.stages: add spec: {stages: [{name: production}]}")
-		return nil
-	}
-	if !d.isMapping(spec.val, "spec", "stages: [...]") {
-		return nil
-	}
-	sf := d.mapFields(spec.val, "spec", shipyardSpecKeys, nil)
-	st, has := sf["stages"]
-	if !has || isNull(st.val) {
-		d.errorf(spec.key, "missing spec.stages: add stages: [{name: production}]")
-		return nil
-	}
-	items, good := d.list(st.val, "spec.stages", "- name: STAGE")
-	if !good {
+	items, stagesKey, kindOK, listOK := d.envelopeList(f, envelope{
+		kind: "Shipyard", file: "a shipyard", list: "stages", specKeys: shipyardSpecKeys,
+		listExample: "[{name: production}]", itemHint: "- name: STAGE",
+	}, &out.Name)
+	ok = ok && kindOK
+	if !listOK {
 		return nil
 	}
 	stageNodes := map[string]*yaml.Node{}
@@ -271,7 +245,7 @@ func (d *decoder) shipyardV02(root *yaml.Node) *Shipyard {
 		out.Stages = append(out.Stages, stage)
 	}
 	if len(items) == 0 {
-		d.errorf(st.key, "a shipyard needs at least one stage: add - name: STAGE")
+		d.errorf(stagesKey, "a shipyard needs at least one stage: add - name: STAGE")
 		ok = false
 	}
 	d.checkTriggers(out)
