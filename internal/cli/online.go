@@ -272,6 +272,26 @@ func getRaw(ctx context.Context, c *client.Client, path string, query url.Values
 	return data, nil
 }
 
+// showOne prints the one object id that a get command asked for: -o json
+// and -o yaml print the server's answer at path unchanged, so nothing the
+// CLI does not know is lost; a table decodes it through get and renders it
+// with table.
+func showOne[T any](ctx context.Context, s *streams, c *client.Client, f outputFormat, path, id string,
+	get func(context.Context, string) (T, error), table func(io.Writer, T) error) error {
+	if f != formatTable {
+		raw, err := getRaw(ctx, c, path, nil)
+		if err != nil {
+			return err
+		}
+		return printRaw(s, f, raw)
+	}
+	v, err := get(ctx, id)
+	if err != nil {
+		return apiFailure(err)
+	}
+	return table(s.out, v)
+}
+
 // maxRawPages stops a server that hands out page keys without end.
 const maxRawPages = 10000
 

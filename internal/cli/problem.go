@@ -124,18 +124,7 @@ failed or could not be reached.`,
 			if err != nil {
 				return err
 			}
-			if format != formatTable {
-				raw, err := getRaw(cmd.Context(), c, client.ProblemPath(args[0]), nil)
-				if err != nil {
-					return err
-				}
-				return printRaw(s, format, raw)
-			}
-			p, err := c.GetProblem(cmd.Context(), args[0])
-			if err != nil {
-				return apiFailure(err)
-			}
-			return printProblem(s.out, p)
+			return showOne(cmd.Context(), s, c, format, client.ProblemPath(args[0]), args[0], c.GetProblem, printProblem)
 		},
 	}
 	conn = addConnFlags(cmd)
@@ -250,18 +239,7 @@ server failed or could not be reached.`,
 			if err != nil {
 				return err
 			}
-			if format != formatTable {
-				raw, err := getRaw(cmd.Context(), c, client.RemediationPath(args[0]), nil)
-				if err != nil {
-					return err
-				}
-				return printRaw(s, format, raw)
-			}
-			r, err := c.GetRemediation(cmd.Context(), args[0])
-			if err != nil {
-				return apiFailure(err)
-			}
-			return printRemediation(s.out, r)
+			return showOne(cmd.Context(), s, c, format, client.RemediationPath(args[0]), args[0], c.GetRemediation, printRemediation)
 		},
 	}
 	conn = addConnFlags(cmd)

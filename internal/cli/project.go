@@ -190,18 +190,7 @@ failed or could not be reached.`,
 			if err != nil {
 				return err
 			}
-			if format != formatTable {
-				raw, err := getRaw(cmd.Context(), c, client.ProjectPath(args[0]), nil)
-				if err != nil {
-					return err
-				}
-				return printRaw(s, format, raw)
-			}
-			p, err := c.GetProject(cmd.Context(), args[0])
-			if err != nil {
-				return apiFailure(err)
-			}
-			return printProject(s.out, p)
+			return showOne(cmd.Context(), s, c, format, client.ProjectPath(args[0]), args[0], c.GetProject, printProject)
 		},
 	}
 	conn = addConnFlags(cmd)
