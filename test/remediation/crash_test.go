@@ -7,8 +7,6 @@
 package remediation
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,37 +15,31 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/client"
 	"github.com/tendhq/tend/internal/testenv"
+	"github.com/tendhq/tend/internal/testenv/tendproc"
 )
 
+// tendBin is the tend binary TestMain builds once for every test.
 var tendBin string
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "tend-remediation-test-")
+	bin, cleanup, err := tendproc.BuildBinary("tend-remediation-test-")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "remediation test: %v\n", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	tendBin = filepath.Join(dir, "tend")
-	build := exec.Command("go", "build", "-o", tendBin, "github.com/tendhq/tend/cmd/tend")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "remediation test: go build ./cmd/tend: %v\n", err)
-		return 1
-	}
+	defer cleanup()
+	tendBin = bin
 	return m.Run()
 }
 
@@ -121,31 +113,6 @@ func (tg *targets) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// server is one `tend serve` subprocess.
-type server struct {
-	cmd    *exec.Cmd
-	url    string
-	stderr *lockedBuffer
-	exited chan struct{}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // writeConfig writes the tend.yaml of the test: 1s settling, no cooldown
 // or hourly limit (a hundred services remediate at once), a short lease so
 // a killed server's jobs are taken over soon, and the escalation webhook.
@@ -172,76 +139,16 @@ worker:
 	return path
 }
 
-func startServer(t testing.TB, dataDir, database, cfg string) *server {
+// startServer runs `tend serve` with the test's config and returns once it
+// is ready; it is killed with SIGKILL when the test ends if still running.
+func startServer(t testing.TB, dataDir, database, cfg string) *tendproc.Proc {
 	t.Helper()
-	args := []string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn", "--config", cfg}
-	if database != "" {
-		args = append(args, "--database", database)
-	}
-	s := &server{cmd: exec.Command(tendBin, args...), stderr: &lockedBuffer{}, exited: make(chan struct{})}
-	s.cmd.Env = append(os.Environ(), "TEND_LISTEN=", "TEND_DATA_DIR=", "TEND_DATABASE=")
-	s.cmd.Stderr = s.stderr
-	stdout, err := s.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start tend serve: %v", err)
-	}
-	t.Cleanup(func() { s.kill() })
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "tend is serving on "); ok {
-				select {
-				case urls <- strings.TrimSpace(u):
-				default:
-				}
-			}
-		}
-		_ = s.cmd.Wait()
-		close(s.exited)
-	}()
-	select {
-	case s.url = <-urls:
-	case <-s.exited:
-		t.Fatalf("tend serve exited before serving; stderr:\n%s", s.stderr)
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("tend serve printed no address; stderr:\n%s", s.stderr)
-	}
-	c, _ := client.New(s.url, "")
-	for deadline := time.Now().Add(time.Minute); c.Ready(context.Background()) != nil; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("tend serve at %s not ready; stderr:\n%s", s.url, s.stderr)
-		}
-	}
-	return s
-}
-
-// kill sends SIGKILL to this test's own child, by its pid, and waits.
-func (s *server) kill() {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.exited
-}
-
-func adminToken(t testing.TB, dataDir string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
-	if err != nil {
-		t.Fatalf("read the admin token: %v", err)
-	}
-	return strings.TrimSpace(string(b))
+	return tendproc.Start(t, tendBin, tendproc.Options{DataDir: dataDir, Database: database, Config: cfg})
 }
 
 func adminClient(t testing.TB, url, dataDir string) *client.Client {
 	t.Helper()
-	c, err := client.New(url, adminToken(t, dataDir))
+	c, err := client.New(url, tendproc.AdminToken(t, dataDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +279,7 @@ func TestCrashDuringRemediations(t *testing.T) {
 	tg := newTargets(t)
 	cfg := writeConfig(t, dir, tg)
 	srv := startServer(t, dataDir, "", cfg)
-	c := adminClient(t, srv.url, dataDir)
+	c := adminClient(t, srv.URL, dataDir)
 	setup(t, c, tg, n)
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
@@ -390,7 +297,7 @@ func TestCrashDuringRemediations(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not every remediation ended within 8 minutes (%d kills); last list error %v; stderr:\n%s", kills, err, srv.stderr)
+			t.Fatalf("not every remediation ended within 8 minutes (%d kills); last list error %v; stderr:\n%s", kills, err, srv.Stderr)
 		}
 		if kills < 12 {
 			running := 0
@@ -401,10 +308,10 @@ func TestCrashDuringRemediations(t *testing.T) {
 			}
 			t.Logf("kill %d: %d alerts delivered, %d remediations, %d running", kills+1, delivered, len(rs), running)
 			time.Sleep(time.Duration(100+rng.IntN(1500)) * time.Millisecond)
-			srv.kill()
+			srv.Kill()
 			kills++
 			srv = startServer(t, dataDir, "", cfg)
-			c = adminClient(t, srv.url, dataDir)
+			c = adminClient(t, srv.URL, dataDir)
 			continue
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -429,8 +336,8 @@ func TestTwoReplicasOneKilled(t *testing.T) {
 	dataA, dataB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	a := startServer(t, dataA, database, cfg)
 	b := startServer(t, dataB, database, cfg)
-	ca := adminClient(t, a.url, dataA)
-	cb, err := client.New(b.url, adminToken(t, dataA))
+	ca := adminClient(t, a.URL, dataA)
+	cb, err := client.New(b.URL, tendproc.AdminToken(t, dataA))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +358,7 @@ func TestTwoReplicasOneKilled(t *testing.T) {
 			t.Fatal("no scaling happened within a minute")
 		}
 	}
-	a.kill()
+	a.Kill()
 	var rs []apitypes.Remediation
 	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		rs, err = remediations(t, cb)
@@ -459,7 +366,7 @@ func TestTwoReplicasOneKilled(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("replica B did not finish the remediations (%v); stderr:\n%s", err, b.stderr)
+			t.Fatalf("replica B did not finish the remediations (%v); stderr:\n%s", err, b.Stderr)
 		}
 	}
 	verify(t, rs, tg, n)

@@ -6,13 +6,11 @@
 package restart
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +25,7 @@ import (
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/client"
 	"github.com/tendhq/tend/internal/testenv"
+	"github.com/tendhq/tend/internal/testenv/tendproc"
 )
 
 // tendBin is the tend binary TestMain builds once for every test.
@@ -37,19 +36,13 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "tend-restart-test-")
+	bin, cleanup, err := tendproc.BuildBinary("tend-restart-test-")
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "restart test: make a folder for the binary: %v\n", err)
+		fmt.Fprintf(os.Stderr, "restart test: %v\n", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	tendBin = filepath.Join(dir, "tend")
-	build := exec.Command("go", "build", "-o", tendBin, "github.com/tendhq/tend/cmd/tend")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "restart test: go build ./cmd/tend: %v\n", err)
-		return 1
-	}
+	defer cleanup()
+	tendBin = bin
 	return m.Run()
 }
 
@@ -70,117 +63,35 @@ var backends = []backend{
 }
 
 // server is one `tend serve` subprocess.
-type server struct {
-	cmd    *exec.Cmd
-	url    string
-	stderr *lockedBuffer
-	exited chan struct{} // closed when Wait returned
-	err    error         // Wait's result, read after exited
-}
-
-// lockedBuffer collects the server's stderr while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type server struct{ *tendproc.Proc }
 
 // startServer runs `tend serve` on dataDir (and database, when not empty)
 // on a port the server picks, and returns once /readyz answers. The
 // process is killed when the test ends if it still runs.
 func startServer(t testing.TB, dataDir, database string) *server {
 	t.Helper()
-	args := []string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn"}
-	if database != "" {
-		args = append(args, "--database", database)
-	}
-	s := &server{cmd: exec.Command(tendBin, args...), stderr: &lockedBuffer{}, exited: make(chan struct{})}
-	s.cmd.Env = append(os.Environ(), "TEND_LISTEN=", "TEND_DATA_DIR=", "TEND_DATABASE=")
-	s.cmd.Stderr = s.stderr
-	stdout, err := s.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start tend serve: %v", err)
-	}
-	t.Cleanup(func() {
-		select {
-		case <-s.exited:
-		default:
-			_ = s.cmd.Process.Kill() // our own child, by its pid
-			<-s.exited
-		}
-	})
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "tend is serving on "); ok {
-				select {
-				case urls <- strings.TrimSpace(u):
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-		s.err = s.cmd.Wait()
-		close(s.exited)
-	}()
-	select {
-	case s.url = <-urls:
-	case <-s.exited:
-		t.Fatalf("tend serve exited before serving (%v); stderr:\n%s", s.err, s.stderr)
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("tend serve printed no address within 2 minutes; stderr:\n%s", s.stderr)
-	}
-	c, err := client.New(s.url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		err := c.Ready(context.Background())
-		if err == nil {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tend serve at %s not ready within a minute: %v; stderr:\n%s", s.url, err, s.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return &server{tendproc.Start(t, tendBin, tendproc.Options{DataDir: dataDir, Database: database})}
 }
 
 // stop ends the server: SIGTERM must end it with exit status 0; SIGKILL
 // ends it at once.
 func (s *server) stop(t testing.TB, sig syscall.Signal) {
 	t.Helper()
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("send %v to tend serve (pid %d): %v", sig, s.cmd.Process.Pid, err)
+	if err := s.Signal(sig); err != nil {
+		t.Fatalf("send %v to tend serve (pid %d): %v", sig, s.Pid(), err)
 	}
 	select {
-	case <-s.exited:
+	case <-s.Exited():
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("tend serve did not exit within 2 minutes of %v", sig)
 	}
-	if sig == syscall.SIGTERM && s.err != nil {
-		t.Fatalf("tend serve after SIGTERM: %v; want exit status 0; stderr:\n%s", s.err, s.stderr)
+	if sig == syscall.SIGTERM && s.Err() != nil {
+		t.Fatalf("tend serve after SIGTERM: %v; want exit status 0; stderr:\n%s", s.Err(), s.Stderr)
 	}
 	if sig == syscall.SIGKILL {
 		var ee *exec.ExitError
-		if !errors.As(s.err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("tend serve after SIGKILL ended with %v; want killed by the signal", s.err)
+		if !errors.As(s.Err(), &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("tend serve after SIGKILL ended with %v; want killed by the signal", s.Err())
 		}
 	}
 }
@@ -194,7 +105,7 @@ func (s *server) adminClient(t testing.TB, dataDir string) (*client.Client, stri
 		t.Fatalf("read the admin token: %v", err)
 	}
 	tok := strings.TrimSuffix(string(b), "\n")
-	c, err := client.New(s.url, tok)
+	c, err := client.New(s.URL, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,10 +415,10 @@ func TestRestartKeepsEverything(t *testing.T) {
 				if names := snapshotDir(t, dataDir); !slices.Equal(names, before) && !onlyWALFiles(before, names) {
 					t.Errorf("after restart, the data directory holds %v; before it held %v", names, before)
 				}
-				if strings.Contains(second.stderr.String(), "first start") {
-					t.Errorf("the restarted server announced a first start; stderr:\n%s", second.stderr)
+				if strings.Contains(second.Stderr.String(), "first start") {
+					t.Errorf("the restarted server announced a first start; stderr:\n%s", second.Stderr)
 				}
-				c2, err := client.New(second.url, tok)
+				c2, err := client.New(second.URL, tok)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -600,7 +511,7 @@ func TestKillDuringWrites(t *testing.T) {
 			wg.Wait()
 
 			second := startServer(t, dataDir, database)
-			c2, err := client.New(second.url, tok)
+			c2, err := client.New(second.URL, tok)
 			if err != nil {
 				t.Fatal(err)
 			}
