@@ -21,15 +21,15 @@ var corePackages = []string{"slo", "spec", "event", "action", "intake", "remedia
 
 // allowedRoots are the outside packages core code may import: the YAML
 // library (line:col errors). Their own dependencies are allowed too, since
-// core code cannot help importing them. DESIGN.md also allowed the
-// CloudEvents SDK's event package, but internal/event parses CloudEvents with
+// core code cannot help importing them. The CloudEvents SDK's event
+// package is not needed either: internal/event parses CloudEvents with
 // the standard library (the SDK cannot read Keptn 0.6's specversion 0.2 and
 // pulls in json-iterator), so the module is not required and not allowed.
 var allowedRoots = []string{"gopkg.in/yaml.v3"}
 
 // forbiddenStd are standard-library packages the core must not use although
 // the standard library is otherwise allowed: the core does no network or
-// database I/O (DESIGN.md: no HTTP client, no database driver).
+// database I/O (no HTTP client, no database driver).
 var forbiddenStd = []string{"net/http", "database/sql", "os/exec"}
 
 type listedPackage struct {

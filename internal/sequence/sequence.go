@@ -332,7 +332,7 @@ type getSLIFinished struct {
 // SLIsFetched is the second step: get-sli.finished with the values, one
 // per indicator in order. A value that could not be fetched makes the task
 // errored with result fail and a message naming it; the evaluation still
-// runs, and under KEPTN.md the objective of that SLI fails.
+// runs, and under Keptn's rules the objective of that SLI fails.
 func (st State) SLIsFetched(now time.Time, values []slo.SLIResult) (Outcome, error) {
 	if st.Step != StepGetSLI {
 		return Outcome{}, fmt.Errorf("evaluation %s: SLIs fetched in step %q", st.KeptnContext, st.Step)

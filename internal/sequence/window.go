@@ -15,8 +15,8 @@ const DefaultTimeframe = 5 * time.Minute
 // times given; the API answers 400 and the CLI exits 2 on it.
 var ErrWindow = errors.New("invalid evaluation window")
 
-// Window computes an evaluation window from Keptn's time inputs (KEPTN.md
-// section 3), with now as the end when none follows from them:
+// Window computes an evaluation window from Keptn's time inputs (docs/keptn.md,
+// "SLO files and the evaluation"), with now as the end when none follows from them:
 //
 //	timeframe alone          now-timeframe .. now
 //	start alone              start .. now

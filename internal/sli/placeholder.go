@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Replacer replaces the placeholders of KEPTN.md section 2 in queries:
+// Replacer replaces the placeholders of docs/keptn.md, "SLI files" in queries:
 //
 //	$PROJECT $STAGE $SERVICE $DEPLOYMENT   and $project $stage $service $deployment
 //	$DURATION_SECONDS                      the window rounded up to whole seconds, e.g. 300s

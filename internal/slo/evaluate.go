@@ -23,11 +23,11 @@ const defaultSeveralResults = 3
 
 // Evaluate evaluates s against the SLI values of this evaluation and the
 // earlier evaluations in previous, which must be ordered newest first, as
-// KEPTN.md section 3 describes. It is pure and total: any input, including a
+// docs/keptn.md, "SLO files and the evaluation" describes. It is pure and total: any input, including a
 // nil SLO, yields an Evaluation whose numbers are finite, so it always
 // serialises as JSON. TimeStart and TimeEnd are left for the caller.
 //
-// Where KEPTN.md leaves room, Evaluate decides as follows.
+// Where Keptn's rules leave room, Evaluate decides as follows.
 //
 //   - Baseline: an earlier evaluation is part of the baseline when its overall
 //     result matches include_result_with_score and it is not invalidated; the

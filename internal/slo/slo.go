@@ -4,7 +4,7 @@
 //
 // The package does no I/O, reads no clock and imports only the standard library.
 //
-// The algorithm is KEPTN.md section 3. Where that page leaves room (the target
+// The algorithm is docs/keptn.md, "SLO files and the evaluation". Where that page leaves room (the target
 // value reported when there is no baseline, objectives of weight 0, values
 // that are NaN or infinite, the wording of messages), the decision and its
 // reason are documented on Evaluate.

@@ -82,7 +82,7 @@ type RemediationAction struct {
 // defaultProblemType is the 0.1.4 catch-all entry.
 const defaultProblemType = "default"
 
-// Match returns the entry for a problem, as KEPTN.md section 4 says. For
+// Match returns the entry for a problem, as docs/keptn.md, "Remediation files" says. For
 // 0.1.4 files: the entry whose problemType equals the root cause, else the
 // title, else the "default" entry. For legacy files: the first entry whose
 // name is a prefix of the title. Empty root causes and titles match nothing.

@@ -1,6 +1,6 @@
 // Package unleash executes the toggle-feature and featuretoggle remediation
 // actions by switching Unleash feature flags on or off in one environment,
-// through Unleash's per-environment admin API (KEPTN.md section 8):
+// through Unleash's per-environment admin API (docs/keptn.md, "External APIs"):
 //
 //	GET  /api/admin/projects/<project>/features/<name>            (the state)
 //	POST /api/admin/projects/<project>/features/<name>/environments/<env>/on|off

@@ -1,7 +1,7 @@
 // Package dynatrace is the SLI provider over Dynatrace's Metrics API v2,
 // with the query prefixes of Keptn's dynatrace-service: SLO; (an SLO's
 // evaluated percentage), PV2; (a problem count) and MV2; (unit conversion).
-// See KEPTN.md section 2 and docs/sli-providers.md.
+// See docs/keptn.md ("SLI files") and docs/sli-providers.md.
 //
 // Dynatrace has no Go SDK here; the provider sends a few GET requests with
 // net/http and decodes the documented JSON itself.

@@ -11,7 +11,7 @@ import (
 )
 
 // ErrNoData is an instant query that answered with an empty result. tend
-// never reads it as zero (KEPTN.md section 2: Keptn 0.6 did, which passed
+// never reads it as zero (docs/keptn.md, "SLI files": Keptn 0.6 did, which passed
 // evaluations with no data); a query where no data truly means zero says so
 // with "... or vector(0)".
 var ErrNoData = errors.New("query returned no data")

@@ -1,7 +1,7 @@
 // Package prometheus is the SLI provider over the Prometheus HTTP API: it
 // runs each SLI's PromQL as an instant query at the end of the evaluation
 // window and turns the answer into one SLI value or a failed result that
-// says why (KEPTN.md sections 2 and 8, docs/sli-providers.md).
+// says why (docs/keptn.md, "SLI files" and "External APIs"; docs/sli-providers.md).
 //
 // It talks to /api/v1/query with net/http rather than client_golang's API
 // client: the provider needs the raw status and body of every answer to
