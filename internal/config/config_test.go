@@ -79,16 +79,16 @@ func TestDecodeReportsEveryProblemWithPosition(t *testing.T) {
 			[]string{`tend.yaml:2:3: unknown key "setling" in remediation; did you mean "settling"?`}},
 		{"unknown top key", "foo: 1\n", []string{`tend.yaml:1:1: unknown key "foo" in tend.yaml; known keys:`}},
 		{"bad duration and number", "remediation:\n  settling: soon\n  limits:\n    maxReplicas: many\n",
-			[]string{`tend.yaml:2:13: remediation.settling: "soon" is not a duration`, `tend.yaml:4:18: remediation.limits.maxReplicas must be a whole number, not "many"`}},
+			[]string{`tend.yaml:2:13: remediation.settling: "soon" is not a duration`, `tend.yaml:4:18: remediation.limits.maxReplicas must be a whole number, not the string "many"`}},
 		{"negative and zero", "remediation:\n  settling: 0\n  externalTimeout: -1m\n",
 			[]string{"tend.yaml:2:13: remediation.settling must be longer than 0", `tend.yaml:3:20: remediation.externalTimeout: "-1m" is negative`}},
 		{"database password", "database: postgres://tend:hunter2@db/tend\n",
 			[]string{"tend.yaml:1:11: database carries a password"}},
-		{"not a mapping", "remediation: 5\n", []string{`tend.yaml:1:14: remediation must be a mapping of keys to values, not "5"`}},
+		{"not a mapping", "remediation: 5\n", []string{`tend.yaml:1:14: remediation must be a mapping of keys to values, not the number 5`}},
 		{"duplicate key", "uiURL: http://a\nuiURL: http://b\n", []string{"tend.yaml:2:1: tend.yaml.uiURL is given twice"}},
 		{"bad bool", "remediation:\n  limits:\n    dryRun: yes please\n", []string{"tend.yaml:3:13: remediation.limits.dryRun must be true or false"}},
 		{"empty env ref", "escalation:\n  url: 'env:'\n", []string{"tend.yaml:2:8: escalation.url: env: needs a variable name"}},
-		{"syntax", "a: [\n", []string{"tend.yaml: "}},
+		{"syntax", "a: [\n", []string{"tend.yaml:1:1: invalid YAML: "}},
 		{"two documents", "uiURL: http://a\n---\nuiURL: http://b\n", []string{"tend.yaml:2:1: a second YAML document"}},
 	}
 	for _, tc := range tests {
@@ -252,7 +252,7 @@ func TestIntakeLabels(t *testing.T) {
 		{
 			name:    "labels not a mapping",
 			src:     "intake:\n  labels: project\n",
-			wantErr: []string{`tend.yaml:2:11: intake.labels must be a mapping of keys to values, not "project"`},
+			wantErr: []string{`tend.yaml:2:11: intake.labels must be a mapping of keys to values, not the string "project"`},
 		},
 		{
 			name:    "two settings name one label",

@@ -4,8 +4,9 @@
 package spec
 
 import (
-	"fmt"
 	"strings"
+
+	"github.com/tendhq/tend/internal/yamlnode"
 )
 
 // Kind is the kind of a Keptn file.
@@ -44,10 +45,7 @@ type Diagnostic struct {
 // before the message of a warning.
 func (d Diagnostic) String() string {
 	var b strings.Builder
-	b.WriteString(d.File)
-	if d.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", d.Line, max(d.Col, 1))
-	}
+	b.WriteString(yamlnode.Where(d.File, d.Line, d.Col))
 	b.WriteString(": ")
 	if d.Severity == SeverityWarning {
 		b.WriteString("warning: ")
