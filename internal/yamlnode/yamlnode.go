@@ -116,7 +116,7 @@ func CheckExpansion(n *yaml.Node, limit int) error {
 	}
 	if c.cycle != nil {
 		return &LimitError{Line: c.cycle.Line, Column: c.cycle.Column, Message: fmt.Sprintf(
-			"the alias *%s refers to a node that contains it, so the document never ends (tend's limit is %d YAML nodes per document, aliases expanded); write the values out", c.cycle.Value, limit)}
+			"the alias *%s refers to a node that contains it, so the document never ends, over tend's limit of %d YAML nodes per document with aliases expanded; write the values out", c.cycle.Value, limit)}
 	}
 	var line, col int
 	if c.over != nil {
