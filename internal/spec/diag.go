@@ -68,6 +68,19 @@ func (ds Diagnostics) HasErrors() bool {
 	return false
 }
 
+// Errors returns the errors alone, without the warnings: what stops a file
+// from being used, for callers (such as an evaluation) that go on despite
+// warnings and report only why they cannot.
+func (ds Diagnostics) Errors() Diagnostics {
+	var out Diagnostics
+	for _, d := range ds {
+		if d.Severity == SeverityError {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // Strict returns a copy in which every warning is an error.
 func (ds Diagnostics) Strict() Diagnostics {
 	out := make(Diagnostics, len(ds))
