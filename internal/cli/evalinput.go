@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 
+	"github.com/tendhq/tend/internal/jsonpos"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/spec"
 )
@@ -33,17 +34,8 @@ func (e *posError) Error() string { return e.d.String() }
 
 // errorAt builds a posError for the byte offset off of data.
 func errorAt(file string, data []byte, off int64, format string, args ...any) error {
-	line, col := position(data, off)
+	line, col := jsonpos.LineCol(data, off)
 	return &posError{d: spec.Diagnostic{File: file, Line: line, Col: col, Message: fmt.Sprintf(format, args...)}}
-}
-
-// position turns a byte offset into a 1-based line and column (in bytes).
-func position(data []byte, off int64) (line, col int) {
-	off = min(max(off, 0), int64(len(data)))
-	before := data[:off]
-	line = 1 + bytes.Count(before, []byte{'\n'})
-	col = int(off) - (bytes.LastIndexByte(before, '\n') + 1) + 1
-	return line, col
 }
 
 // jsonError turns an error of encoding/json into a posError. The offsets in
@@ -369,7 +361,7 @@ func decodePrevious(file string, data []byte) ([]slo.Previous, error) {
 			}
 			p, err := doc.previous(n)
 			if err != nil {
-				line, col := position(data, start)
+				line, col := jsonpos.LineCol(data, start)
 				return &posError{d: spec.Diagnostic{File: file, Line: line, Col: col, Message: err.Error()}}
 			}
 			out = append(out, p)

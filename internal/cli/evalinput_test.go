@@ -118,19 +118,6 @@ func checkDecode[T any](t testing.TB, got, want []T, err error, wantErr string) 
 	}
 }
 
-func TestPosition(t *testing.T) {
-	data := []byte("ab\ncd\n")
-	tests := []struct {
-		off       int64
-		line, col int
-	}{{0, 1, 1}, {1, 1, 2}, {3, 2, 1}, {4, 2, 2}, {6, 3, 1}, {99, 3, 1}, {-5, 1, 1}}
-	for _, tt := range tests {
-		if l, c := position(data, tt.off); l != tt.line || c != tt.col {
-			t.Errorf("position(%d) = %d:%d, want %d:%d", tt.off, l, c, tt.line, tt.col)
-		}
-	}
-}
-
 // fuzzSeeds adds the test inputs and the testdata files as seeds.
 func fuzzSeeds(f *testing.F, files ...string) {
 	f.Helper()

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tendhq/tend/internal/client"
+	"github.com/tendhq/tend/internal/jsonpos"
 )
 
 // keptnEventPrefix starts the type of every Keptn task and sequence event;
@@ -95,7 +96,7 @@ func checkEventJSON(data []byte) error {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(data, &obj); err != nil {
 		if syn, ok := errors.AsType[*json.SyntaxError](err); ok {
-			line, col := lineCol(data, syn.Offset-1) // Offset is just past the bad byte
+			line, col := jsonpos.LineCol(data, syn.Offset-1) // Offset is just past the bad byte
 			return fmt.Errorf("line %d, column %d: not valid JSON: %v; want one CloudEvent in structured JSON", line, col, err)
 		}
 		return fmt.Errorf("not a JSON object (%v); want one CloudEvent in structured JSON, {\"specversion\": \"1.0\", \"type\": ...}", err)
@@ -104,15 +105,6 @@ func checkEventJSON(data []byte) error {
 		return errors.New(`the event has no "type"; want a CloudEvent such as {"specversion": "1.0", "type": "sh.keptn.event.evaluation.triggered", "source": ..., "data": {...}}`)
 	}
 	return nil
-}
-
-// lineCol turns a byte offset into a 1-based line and column.
-func lineCol(data []byte, offset int64) (int, int) {
-	offset = min(max(offset, 0), int64(len(data)))
-	before := data[:offset]
-	line := bytes.Count(before, []byte("\n")) + 1
-	col := len(before) - bytes.LastIndexByte(before, '\n')
-	return line, col
 }
 
 // eventFlags are the filters of get event and get events.

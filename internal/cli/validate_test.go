@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/tendhq/tend/internal/yamlnode/yamlnodetest"
 )
 
 // diagLine is the shape of every line validate prints to stdout.
@@ -65,6 +67,14 @@ func TestValidate(t *testing.T) {
 			wantSummary: "1 file: 1 valid, 0 invalid\n",
 		},
 		{
+			name:        "billion laughs are refused with the limit named",
+			args:        []string{"--kind", "remediation", "-"},
+			stdin:       billionLaughs(),
+			wantCode:    ExitBadInput,
+			wantSummary: "1 file: 0 valid, 1 invalid (1 error, 0 warnings)\n",
+			wantLines:   []string{"<stdin>:5:77: the document's aliases expand it to more than 100000 YAML nodes, over tend's limit"},
+		},
+		{
 			name:      "stdin named twice",
 			args:      []string{"--kind", "sli", "-", "-"},
 			stdin:     "spec_version: '1.0'\nindicators:\n  throughput: x\n",
@@ -107,6 +117,13 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// billionLaughs is a remediation file whose action value expands to a
+// billion nodes through nested aliases.
+func billionLaughs() string {
+	doc, alias := yamlnodetest.Nested(9, 10)
+	return doc + "remediations:\n  - name: p\n    actions:\n      - action: a\n        value: " + alias + "\n"
 }
 
 func TestValidateSummary(t *testing.T) {

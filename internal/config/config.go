@@ -13,7 +13,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tendhq/tend/internal/yamlnode"
 )
 
 // Defaults of the remediation settings: the "stay safe" limits of the
@@ -209,27 +210,27 @@ func Load(path string, getenv func(string) string) (Config, error) {
 }
 
 // Decode reads a tend.yaml over Default. name is the file's name in
-// messages. It reports every problem at once.
+// messages. It reports every problem at once. The file is held to
+// yamlnode's limits on size and alias expansion.
 func Decode(name string, data []byte) (Config, error) {
 	c := Default()
 	d := &decoder{file: name}
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
+	dec := yamlnode.NewDecoder(data)
+	doc, err := dec.Decode()
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return c, nil // an empty file configures nothing
 		}
-		return Config{}, &Error{Problems: []string{name + ": " + yamlError(err)}}
+		return Config{}, &Error{Problems: []string{decodeProblem(name, err)}}
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		d.errorf(&extra, "a second YAML document; tend.yaml holds one")
+	if extra, err := dec.Decode(); err == nil {
+		d.errorf(extra, "a second YAML document; tend.yaml holds one")
 	}
-	root := &doc
+	root := doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
-	if isNull(root) {
+	if yamlnode.IsNull(root) {
 		return c, d.err()
 	}
 	d.top(root, &c)
@@ -239,9 +240,14 @@ func Decode(name string, data []byte) (Config, error) {
 	return c, nil
 }
 
-// yamlError drops yaml.v3's "yaml: " prefix; its messages name the line.
-func yamlError(err error) string {
-	return strings.TrimPrefix(err.Error(), "yaml: ")
+// decodeProblem words an error of yamlnode's decoder as FILE:LINE:COL:
+// message.
+func decodeProblem(name string, err error) string {
+	if le, ok := errors.AsType[*yamlnode.LimitError](err); ok {
+		return yamlnode.Where(name, le.Line, le.Column) + ": " + le.Message
+	}
+	line, msg := yamlnode.SyntaxError(err)
+	return yamlnode.Where(name, line, 0) + ": invalid YAML: " + msg
 }
 
 type decoder struct {
@@ -250,11 +256,7 @@ type decoder struct {
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
-	where := d.file
-	if n != nil && n.Line > 0 {
-		where += ":" + strconv.Itoa(n.Line) + ":" + strconv.Itoa(max(n.Column, 1))
-	}
-	d.probs = append(d.probs, where+": "+fmt.Sprintf(format, args...))
+	d.probs = append(d.probs, yamlnode.At(d.file, n)+": "+fmt.Sprintf(format, args...))
 }
 
 func (d *decoder) err() error {
@@ -264,18 +266,12 @@ func (d *decoder) err() error {
 	return &Error{Problems: d.probs}
 }
 
-func isNull(n *yaml.Node) bool {
-	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
-}
-
 // fields walks a mapping, calling set for every known key and reporting
 // unknown and repeated ones.
 func (d *decoder) fields(n *yaml.Node, where string, set map[string]func(v *yaml.Node)) {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
+	n = yamlnode.Resolve(n)
 	if n == nil || n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s must be a mapping of keys to values, not %s", where, describe(n))
+		d.errorf(n, "%s must be a mapping of keys to values, not %s", where, yamlnode.Describe(n))
 		return
 	}
 	known := make([]string, 0, len(set))
@@ -284,8 +280,7 @@ func (d *decoder) fields(n *yaml.Node, where string, set map[string]func(v *yaml
 	}
 	sort.Strings(known)
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+	for k, v := range yamlnode.Pairs(n) {
 		if k.Kind != yaml.ScalarNode {
 			d.errorf(k, "%s has a key that is not a string", where)
 			continue
@@ -297,7 +292,7 @@ func (d *decoder) fields(n *yaml.Node, where string, set map[string]func(v *yaml
 		fn, ok := set[k.Value]
 		if !ok {
 			msg := fmt.Sprintf("unknown key %q in %s", k.Value, where)
-			if s := suggest(k.Value, known); s != "" {
+			if s := yamlnode.Suggest(k.Value, known); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			} else {
 				msg += "; known keys: " + strings.Join(known, ", ")
@@ -310,34 +305,13 @@ func (d *decoder) fields(n *yaml.Node, where string, set map[string]func(v *yaml
 			continue
 		}
 		seen[k.Value] = true
-		if v.Kind == yaml.AliasNode {
-			v = v.Alias
-		}
 		fn(v)
 	}
 }
 
-func describe(n *yaml.Node) string {
-	if n == nil {
-		return "nothing"
-	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "null"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "an alias"
-}
-
 func (d *decoder) str(n *yaml.Node, where string, dst *string) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.errorf(n, "%s must be a string, not %s", where, describe(n))
+		d.errorf(n, "%s must be a string, not %s", where, yamlnode.Describe(n))
 		return
 	}
 	*dst = n.Value
@@ -346,7 +320,7 @@ func (d *decoder) str(n *yaml.Node, where string, dst *string) {
 func (d *decoder) duration(n *yaml.Node, where string, dst *time.Duration, allowZero bool) {
 	var s string
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.errorf(n, "%s must be a duration such as 10m or 30s, not %s", where, describe(n))
+		d.errorf(n, "%s must be a duration such as 10m or 30s, not %s", where, yamlnode.Describe(n))
 		return
 	}
 	s = n.Value
@@ -364,7 +338,7 @@ func (d *decoder) duration(n *yaml.Node, where string, dst *time.Duration, allow
 
 func (d *decoder) integer(n *yaml.Node, where string, dst *int) {
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-		d.errorf(n, "%s must be a whole number, not %s", where, describe(n))
+		d.errorf(n, "%s must be a whole number, not %s", where, yamlnode.Describe(n))
 		return
 	}
 	v, err := strconv.Atoi(n.Value)
@@ -377,12 +351,12 @@ func (d *decoder) integer(n *yaml.Node, where string, dst *int) {
 
 func (d *decoder) boolean(n *yaml.Node, where string, dst *bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-		d.errorf(n, "%s must be true or false, not %s", where, describe(n))
+		d.errorf(n, "%s must be true or false, not %s", where, yamlnode.Describe(n))
 		return
 	}
 	var b bool
 	if err := n.Decode(&b); err != nil {
-		d.errorf(n, "%s must be true or false, not %s", where, describe(n))
+		d.errorf(n, "%s must be true or false, not %s", where, yamlnode.Describe(n))
 		return
 	}
 	*dst = b
@@ -554,14 +528,14 @@ func (d *decoder) escalation(n *yaml.Node, e *Escalation) {
 		"timeout": func(v *yaml.Node) { d.duration(v, "escalation.timeout", &e.Timeout, false) },
 		"headers": func(v *yaml.Node) {
 			if v.Kind != yaml.MappingNode {
-				d.errorf(v, "escalation.headers must be a mapping of header names to env:NAME or file:PATH references, not %s", describe(v))
+				d.errorf(v, "escalation.headers must be a mapping of header names to env:NAME or file:PATH references, not %s", yamlnode.Describe(v))
 				return
 			}
 			e.Headers = map[string]Secret{}
 			for i := 0; i+1 < len(v.Content); i += 2 {
 				k, val := v.Content[i], v.Content[i+1]
 				if k.Kind != yaml.ScalarNode || !validHeaderName(k.Value) {
-					d.errorf(k, "escalation.headers: %s is not an HTTP header name", describe(k))
+					d.errorf(k, "escalation.headers: %s is not an HTTP header name", yamlnode.Describe(k))
 					continue
 				}
 				var s Secret
@@ -815,35 +789,4 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is negative; want e.g. 10m", s)
 	}
 	return d, nil
-}
-
-// suggest returns the known key closest to key, when one is close.
-func suggest(key string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := distance(strings.ToLower(key), strings.ToLower(k)); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -4,9 +4,15 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tendhq/tend/internal/yamlnode"
+	"github.com/tendhq/tend/internal/yamlnode/yamlnodetest"
 )
 
 func TestDecodeFullFile(t *testing.T) {
@@ -79,16 +85,16 @@ func TestDecodeReportsEveryProblemWithPosition(t *testing.T) {
 			[]string{`tend.yaml:2:3: unknown key "setling" in remediation; did you mean "settling"?`}},
 		{"unknown top key", "foo: 1\n", []string{`tend.yaml:1:1: unknown key "foo" in tend.yaml; known keys:`}},
 		{"bad duration and number", "remediation:\n  settling: soon\n  limits:\n    maxReplicas: many\n",
-			[]string{`tend.yaml:2:13: remediation.settling: "soon" is not a duration`, `tend.yaml:4:18: remediation.limits.maxReplicas must be a whole number, not "many"`}},
+			[]string{`tend.yaml:2:13: remediation.settling: "soon" is not a duration`, `tend.yaml:4:18: remediation.limits.maxReplicas must be a whole number, not the string "many"`}},
 		{"negative and zero", "remediation:\n  settling: 0\n  externalTimeout: -1m\n",
 			[]string{"tend.yaml:2:13: remediation.settling must be longer than 0", `tend.yaml:3:20: remediation.externalTimeout: "-1m" is negative`}},
 		{"database password", "database: postgres://tend:hunter2@db/tend\n",
 			[]string{"tend.yaml:1:11: database carries a password"}},
-		{"not a mapping", "remediation: 5\n", []string{`tend.yaml:1:14: remediation must be a mapping of keys to values, not "5"`}},
+		{"not a mapping", "remediation: 5\n", []string{`tend.yaml:1:14: remediation must be a mapping of keys to values, not the number 5`}},
 		{"duplicate key", "uiURL: http://a\nuiURL: http://b\n", []string{"tend.yaml:2:1: tend.yaml.uiURL is given twice"}},
 		{"bad bool", "remediation:\n  limits:\n    dryRun: yes please\n", []string{"tend.yaml:3:13: remediation.limits.dryRun must be true or false"}},
 		{"empty env ref", "escalation:\n  url: 'env:'\n", []string{"tend.yaml:2:8: escalation.url: env: needs a variable name"}},
-		{"syntax", "a: [\n", []string{"tend.yaml: "}},
+		{"syntax", "a: [\n", []string{"tend.yaml:1:1: invalid YAML: "}},
 		{"two documents", "uiURL: http://a\n---\nuiURL: http://b\n", []string{"tend.yaml:2:1: a second YAML document"}},
 	}
 	for _, tc := range tests {
@@ -175,16 +181,55 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// TestDecodeRefusesBillionLaughs feeds tend.yaml the nested and the wide
+// billion laughs and a file over the size limit; each is refused with the
+// limit named (time and memory are logged, not asserted).
+func TestDecodeRefusesBillionLaughs(t *testing.T) {
+	nested, nestedAlias := yamlnodetest.Nested(9, 10)
+	wide, wideAlias := yamlnodetest.Wide(10000, 4000)
+	tests := []struct{ name, src, want string }{
+		{"nested", nested + "escalation: {headers: " + nestedAlias + "}\n", "tend.yaml:5:77: the document's aliases expand it to more than 100000 YAML nodes, over tend's limit"},
+		{"wide", wide + "escalation: {headers: " + wideAlias + "}\n", "tend.yaml:2:68: the document's aliases expand it to more than 100000 YAML nodes, over tend's limit"},
+		{"cycle", "remediation: &r {limits: *r}\n", "tend.yaml:1:26: the alias *r refers to a node that contains it"},
+		{"too large", "listen: " + strings.Repeat("x", yamlnode.MaxBytes) + "\n", "tend.yaml: the input is 1048585 bytes, over tend's limit of 1048576 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			_, err := Decode("tend.yaml", []byte(tt.src))
+			took := time.Since(start)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrInvalid) || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("Decode error = %v, want one starting %q", err, tt.want)
+			}
+			t.Logf("%d bytes refused in %v, %d KB allocated", len(tt.src), took, (after.TotalAlloc-before.TotalAlloc)>>10)
+		})
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		"", "listen: a\n", "remediation:\n  limits:\n    maxReplicas: 3\n", "escalation:\n  headers:\n    X: env:A\n",
 		"a: &x {b: 1}\nc: *x\n", "remediation: {<<: {settling: 1m}}\n", "- 1\n- 2\n", "database: postgres://u:p@h/d\n",
 		"intake:\n  labels:\n    project: team\n    stage: team\n    rootCause: [x]\n",
+		"remediation: &r {limits: *r}\n",
 	} {
 		f.Add([]byte(s))
 	}
+	nested, alias := yamlnodetest.Nested(6, 10)
+	f.Add([]byte(nested + "remediation: " + alias + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Decode("f.yaml", data)
+		// The budget holds whatever the decoder does with the document:
+		// one over it, counted on yaml.v3's own parse, is refused for it.
+		var doc yaml.Node
+		if yaml.Unmarshal(data, &doc) == nil && yamlnode.Size(&doc, yamlnode.MaxNodes) > yamlnode.MaxNodes {
+			if err == nil || !strings.Contains(err.Error(), "over tend's limit") {
+				t.Fatalf("a document over %d nodes was not refused for it: %v", yamlnode.MaxNodes, err)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error %v does not match ErrInvalid", err)
@@ -252,7 +297,7 @@ func TestIntakeLabels(t *testing.T) {
 		{
 			name:    "labels not a mapping",
 			src:     "intake:\n  labels: project\n",
-			wantErr: []string{`tend.yaml:2:11: intake.labels must be a mapping of keys to values, not "project"`},
+			wantErr: []string{`tend.yaml:2:11: intake.labels must be a mapping of keys to values, not the string "project"`},
 		},
 		{
 			name:    "two settings name one label",

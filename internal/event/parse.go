@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tendhq/tend/internal/jsonpos"
 )
 
 // ErrInvalid is matched (errors.Is) by every error Parse returns for input
@@ -447,8 +449,7 @@ func valueEnd(data []byte, i int) int {
 // syntaxError reports a problem at byte offset off of data.
 func syntaxError(data []byte, off int, msg string) *ValidationError {
 	off = min(max(off, 0), len(data))
-	line := 1 + bytes.Count(data[:off], []byte{'\n'})
-	col := off - (bytes.LastIndexByte(data[:off], '\n') + 1) + 1
+	line, col := jsonpos.LineCol(data, int64(off))
 	return &ValidationError{
 		Problems: []Problem{{Message: fmt.Sprintf("invalid JSON at line %d, column %d (byte %d): %s", line, col, off, msg)}},
 		Offset:   off, Line: line, Column: col,

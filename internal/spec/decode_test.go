@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/slo"
+	"github.com/tendhq/tend/internal/yamlnode"
 )
 
 func TestDetectKind(t *testing.T) {
@@ -287,7 +288,7 @@ func TestSuggest(t *testing.T) {
 	known := append(append(append([]string{}, sloKeys...), objectiveKeys...), blockKeys...)
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
-			if got := suggest(tt.key, known); got != tt.want {
+			if got := yamlnode.Suggest(tt.key, known); got != tt.want {
 				t.Errorf("suggest(%q) = %q, want %q", tt.key, got, tt.want)
 			}
 		})

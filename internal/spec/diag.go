@@ -4,8 +4,9 @@
 package spec
 
 import (
-	"fmt"
 	"strings"
+
+	"github.com/tendhq/tend/internal/yamlnode"
 )
 
 // Kind is the kind of a Keptn file.
@@ -44,10 +45,7 @@ type Diagnostic struct {
 // before the message of a warning.
 func (d Diagnostic) String() string {
 	var b strings.Builder
-	b.WriteString(d.File)
-	if d.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", d.Line, max(d.Col, 1))
-	}
+	b.WriteString(yamlnode.Where(d.File, d.Line, d.Col))
 	b.WriteString(": ")
 	if d.Severity == SeverityWarning {
 		b.WriteString("warning: ")
@@ -68,6 +66,19 @@ func (ds Diagnostics) HasErrors() bool {
 		}
 	}
 	return false
+}
+
+// Errors returns the errors alone, without the warnings: what stops a file
+// from being used, for callers (such as an evaluation) that go on despite
+// warnings and report only why they cannot.
+func (ds Diagnostics) Errors() Diagnostics {
+	var out Diagnostics
+	for _, d := range ds {
+		if d.Severity == SeverityError {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Strict returns a copy in which every warning is an error.

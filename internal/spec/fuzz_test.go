@@ -1,9 +1,16 @@
 package spec
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tendhq/tend/internal/yamlnode"
+	"github.com/tendhq/tend/internal/yamlnode/yamlnodetest"
 )
 
 // seedFuzz adds every testdata file and the repository examples as seeds.
@@ -20,13 +27,23 @@ func seedFuzz(f *testing.F) {
 		}
 	}
 	f.Add([]byte("a: &a [*a]\n"))
+	nested, alias := yamlnodetest.Nested(5, 10)
+	f.Add([]byte(nested + "remediations: [{name: p, actions: [{action: a, value: " + alias + "}]}]\n"))
 	f.Add([]byte("objectives:\n  - sli: x\n    pass: [{criteria: [\"<=+1e5%\"]}]\n"))
 }
 
 // checkDecoded enforces the decoders' contract: a value exactly when there
-// is no error, and every diagnostic names the file.
-func checkDecoded(t *testing.T, isNil bool, diags Diagnostics) {
+// is no error, every diagnostic names the file, and a document whose
+// aliases expand beyond yamlnode.MaxNodes is refused with an error naming
+// the limit (counted here on yaml.v3's own parse, not yamlnode's).
+func checkDecoded(t *testing.T, data []byte, isNil bool, diags Diagnostics) {
 	t.Helper()
+	var doc yaml.Node
+	if yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc) == nil && yamlnode.Size(&doc, yamlnode.MaxNodes) > yamlnode.MaxNodes {
+		if !isNil || !strings.Contains(diags.Error(), "over tend's limit") {
+			t.Fatalf("a document over %d nodes was not refused for it:\n%s", yamlnode.MaxNodes, diagLines(diags))
+		}
+	}
 	if isNil != diags.HasErrors() {
 		t.Fatalf("nil result = %v but HasErrors = %v:\n%s", isNil, diags.HasErrors(), diagLines(diags))
 	}
@@ -41,7 +58,7 @@ func FuzzDecodeSLO(f *testing.F) {
 	seedFuzz(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, diags := DecodeSLO("fuzz.yaml", data)
-		checkDecoded(t, v == nil, diags)
+		checkDecoded(t, data, v == nil, diags)
 	})
 }
 
@@ -49,7 +66,7 @@ func FuzzDecodeSLI(f *testing.F) {
 	seedFuzz(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, diags := DecodeSLI("fuzz.yaml", data)
-		checkDecoded(t, v == nil, diags)
+		checkDecoded(t, data, v == nil, diags)
 		if v != nil && len(v.Order) != len(v.Indicators) {
 			t.Fatalf("order %v does not list the %d indicators", v.Order, len(v.Indicators))
 		}
@@ -60,9 +77,16 @@ func FuzzDecodeRemediation(f *testing.F) {
 	seedFuzz(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, diags := DecodeRemediation("fuzz.yaml", data)
-		checkDecoded(t, v == nil, diags)
+		checkDecoded(t, data, v == nil, diags)
 		if v != nil {
 			v.Match("root", "title")
+			values := 0
+			for _, e := range v.Entries {
+				for _, a := range e.Actions {
+					values += countValues(a.Value)
+				}
+			}
+			checkValueBudget(t, values)
 		}
 	})
 }
@@ -71,7 +95,7 @@ func FuzzDecodeShipyard(f *testing.F) {
 	seedFuzz(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, diags := DecodeShipyard("fuzz.yaml", data)
-		checkDecoded(t, v == nil, diags)
+		checkDecoded(t, data, v == nil, diags)
 		if v != nil {
 			for _, name := range v.StageNames() {
 				st, ok := v.Stage(name)
@@ -81,6 +105,15 @@ func FuzzDecodeShipyard(f *testing.F) {
 				st.RemediationEnabled()
 				st.EvaluationDelay()
 			}
+			values := 0
+			for _, st := range v.Stages {
+				for _, seq := range st.Sequences {
+					for _, task := range seq.Tasks {
+						values += countValues(task.Properties)
+					}
+				}
+			}
+			checkValueBudget(t, values)
 		}
 	})
 }
@@ -100,4 +133,36 @@ func FuzzDetectKind(f *testing.F) {
 			t.Fatal("undetected kind without an error")
 		}
 	})
+}
+
+// countValues counts the Go values a decoder built from free-form YAML
+// (remediation action values, shipyard task properties), each map key
+// included, the way yamlnode counts nodes.
+func countValues(v any) int {
+	switch v := v.(type) {
+	case map[string]any:
+		n := 1
+		for _, x := range v {
+			n += 1 + countValues(x)
+		}
+		return n
+	case []any:
+		n := 1
+		for _, x := range v {
+			n += countValues(x)
+		}
+		return n
+	case nil:
+		return 0
+	}
+	return 1
+}
+
+// checkValueBudget fails when a decoded file holds more free-form values
+// than yamlnode.MaxNodes: the budget bounds what decoding may allocate.
+func checkValueBudget(t *testing.T, values int) {
+	t.Helper()
+	if values > yamlnode.MaxNodes {
+		t.Fatalf("decoded %d free-form values, over the budget of %d nodes", values, yamlnode.MaxNodes)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tendhq/tend/internal/yamlnode"
 )
 
 // ParseKind maps a --kind flag value to its Kind. It accepts the kind names
@@ -52,13 +54,14 @@ func DetectKind(filename string, data []byte) (Kind, error) {
 }
 
 // parseLoose returns the root mapping of data, or nil when data is not a YAML
-// mapping. Detection never reports; Validate does.
+// mapping or is over yamlnode's limits. Detection never reports; Validate
+// does.
 func parseLoose(data []byte) *yaml.Node {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil
 	}
-	var doc yaml.Node
-	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+	doc, err := yamlnode.NewDecoder(data).Decode()
+	if err != nil {
 		return nil
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {

@@ -6,31 +6,27 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
-)
 
-// aliasBudget bounds how many YAML alias references one file may make the
-// decoder follow. Keptn's files use none; the bound keeps a "billion laughs"
-// document from making validation exponential.
-const aliasBudget = 10000
+	"github.com/tendhq/tend/internal/yamlnode"
+)
 
 // decoder walks the yaml.v3 node tree of one file and collects diagnostics
 // with the position of the node they concern.
 type decoder struct {
-	file   string
-	diags  Diagnostics
-	budget int
+	file  string
+	diags Diagnostics
 	// triggerRefs are the shipyard's triggeredOn event nodes, checked
 	// against its stages once all are known.
 	triggerRefs []*yaml.Node
 }
 
 func newDecoder(file string) *decoder {
-	return &decoder{file: file, budget: aliasBudget}
+	return &decoder{file: file}
 }
 
 func (d *decoder) add(sev Severity, n *yaml.Node, format string, args ...any) {
@@ -74,57 +70,54 @@ func result[T any](d *decoder, v *T) (*T, Diagnostics) {
 	return v, diags
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
-
 // parse reads the first YAML document of data and returns its root node, or
 // nil after reporting why there is none. Keptn read only the first document,
-// so a later one is reported as ignored.
+// so a later one is reported as ignored. The document is held to yamlnode's
+// limits, so walking it never costs more than those allow.
 func (d *decoder) parse(data []byte, kind Kind) *yaml.Node {
 	if len(bytes.TrimSpace(data)) == 0 {
 		d.errorf(nil, "empty file: %s", emptyHint(kind))
 		return nil
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
+	dec := yamlnode.NewDecoder(data)
+	doc, err := dec.Decode()
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			d.errorf(nil, "empty file (only comments): %s", emptyHint(kind))
 			return nil
 		}
-		d.syntaxError(err)
+		d.decodeError(err)
 		return nil
 	}
 	var root *yaml.Node
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 		root = d.resolve(doc.Content[0])
 	}
-	if root == nil || isNull(root) {
+	if root == nil || yamlnode.IsNull(root) {
 		d.errorf(nil, "empty document: %s", emptyHint(kind))
 		return nil
 	}
-	var next yaml.Node
-	switch err := dec.Decode(&next); {
+	switch next, err := dec.Decode(); {
 	case err == nil:
-		pos := &next
+		pos := next
 		if len(next.Content) > 0 {
 			pos = next.Content[0]
 		}
 		d.warnf(pos, "a second YAML document is ignored: Keptn read only the first; put each file's content in one document")
 	case !errors.Is(err, io.EOF):
-		d.syntaxError(err)
+		d.decodeError(err)
 	}
 	return root
 }
 
-func (d *decoder) syntaxError(err error) {
-	msg := err.Error()
-	line := 0
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		fmt.Sscanf(m[1], "%d", &line)
-		msg = msg[len(m[0]):]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
+// decodeError reports an error of yamlnode's decoder: a document over a
+// limit at the node to blame, or a syntax error at the line yaml.v3 names.
+func (d *decoder) decodeError(err error) {
+	if le, ok := errors.AsType[*yamlnode.LimitError](err); ok {
+		d.diags = append(d.diags, Diagnostic{File: d.file, Line: le.Line, Col: le.Column, Severity: SeverityError, Message: le.Message})
+		return
 	}
+	line, msg := yamlnode.SyntaxError(err)
 	d.diags = append(d.diags, Diagnostic{File: d.file, Line: line, Col: 0, Severity: SeverityError, Message: "invalid YAML: " + msg})
 }
 
@@ -142,49 +135,11 @@ func emptyHint(kind Kind) string {
 	return "the file has no content"
 }
 
-// resolve follows aliases. It returns nil once the file has spent its alias
-// budget, after reporting it once.
+// resolve follows aliases. parse refused documents whose aliases expand
+// beyond yamlnode.MaxNodes or form a cycle, so a walk that follows them
+// stays within that budget.
 func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		if d.budget <= 0 {
-			if d.budget == 0 {
-				d.errorf(n, "too many YAML alias references (more than %d): expand the aliases", aliasBudget)
-				d.budget--
-			}
-			return nil
-		}
-		d.budget--
-		n = n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool {
-	return n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
-}
-
-// describe names what a node holds, for "must be X, not Y" messages.
-func describe(n *yaml.Node) string {
-	if n == nil {
-		return "nothing"
-	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return "empty"
-		case "!!bool":
-			return "the boolean " + n.Value
-		case "!!int", "!!float":
-			return "the number " + n.Value
-		}
-		return fmt.Sprintf("the string %q", n.Value)
-	}
-	return "an unexpected YAML node"
+	return yamlnode.Resolve(n)
 }
 
 // entry is one key of a mapping with its value (aliases resolved).
@@ -206,7 +161,7 @@ func (d *decoder) mapFields(n *yaml.Node, where string, known []string, ignored 
 			d.warnf(k, "key %q repeats the one at line %d: Keptn used this later value; remove one of them", name, prev.key.Line)
 		}
 		out[name] = entry{key: k, val: v}
-		if known == nil || contains(known, name) {
+		if known == nil || slices.Contains(known, name) {
 			continue
 		}
 		if reason, ok := ignored[name]; ok {
@@ -221,92 +176,22 @@ func (d *decoder) mapFields(n *yaml.Node, where string, known []string, ignored 
 }
 
 func (d *decoder) unknownKey(k *yaml.Node, where string, known []string) {
-	if s := suggest(k.Value, known); s != "" {
+	if s := yamlnode.Suggest(k.Value, known); s != "" {
 		d.warnf(k, "unknown key %q in %s is ignored (did you mean %q?)", k.Value, where, s)
 		return
 	}
 	d.warnf(k, "unknown key %q in %s is ignored; known keys: %s", k.Value, where, strings.Join(known, ", "))
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// suggest returns the known key closest to key when it is close enough to be
-// a typo: the same letters ignoring case and '-'/'_', or within a small edit
-// distance.
-func suggest(key string, known []string) string {
-	norm := func(s string) string {
-		return strings.NewReplacer("-", "", "_", "", " ", "").Replace(strings.ToLower(s))
-	}
-	nk := norm(key)
-	best, bestDist := "", math.MaxInt
-	for _, k := range known {
-		if norm(k) == nk {
-			return k
-		}
-		dist := editDistance(strings.ToLower(key), strings.ToLower(k))
-		if dist < bestDist {
-			best, bestDist = k, dist
-		}
-	}
-	limit := 1
-	if len(key) >= 5 {
-		limit = 2
-	}
-	if len(key) >= 10 {
-		limit = 3
-	}
-	if bestDist <= limit {
-		return best
-	}
-	return ""
-}
-
-// editDistance is the optimal string alignment distance: insertions,
-// deletions, substitutions and transpositions of adjacent bytes each cost 1.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return math.MaxInt
-	}
-	rows := make([][]int, len(a)+1)
-	for i := range rows {
-		rows[i] = make([]int, len(b)+1)
-		rows[i][0] = i
-	}
-	for j := range rows[0] {
-		rows[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			v := min(rows[i-1][j]+1, rows[i][j-1]+1, rows[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				v = min(v, rows[i-2][j-2]+1)
-			}
-			rows[i][j] = v
-		}
-	}
-	return rows[len(a)][len(b)]
-}
-
 // isMapping reports whether n is a mapping, reporting "what must be a
 // mapping (hint)" otherwise. A null node is not reported; callers treat it as
 // absent.
 func (d *decoder) isMapping(n *yaml.Node, what, hint string) bool {
-	if n == nil || isNull(n) {
+	if n == nil || yamlnode.IsNull(n) {
 		return false
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s must be a mapping (%s), not %s", what, hint, describe(n))
+		d.errorf(n, "%s must be a mapping (%s), not %s", what, hint, yamlnode.Describe(n))
 		return false
 	}
 	return true
@@ -315,11 +200,11 @@ func (d *decoder) isMapping(n *yaml.Node, what, hint string) bool {
 // list returns the items of a sequence (aliases resolved); null is an empty
 // list. Anything else is reported.
 func (d *decoder) list(n *yaml.Node, what, hint string) ([]*yaml.Node, bool) {
-	if n == nil || isNull(n) {
+	if n == nil || yamlnode.IsNull(n) {
 		return nil, true
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, "%s must be a list (%s), not %s", what, hint, describe(n))
+		d.errorf(n, "%s must be a list (%s), not %s", what, hint, yamlnode.Describe(n))
 		return nil, false
 	}
 	items := make([]*yaml.Node, 0, len(n.Content))
@@ -335,11 +220,11 @@ func (d *decoder) list(n *yaml.Node, what, hint string) ([]*yaml.Node, bool) {
 // booleans into strings where a string was expected, so any scalar is
 // accepted; null is "". Mappings and lists are reported.
 func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
-	if n == nil || isNull(n) {
+	if n == nil || yamlnode.IsNull(n) {
 		return "", true
 	}
 	if n.Kind != yaml.ScalarNode {
-		d.errorf(n, "%s must be a string, not %s", what, describe(n))
+		d.errorf(n, "%s must be a string, not %s", what, yamlnode.Describe(n))
 		return "", false
 	}
 	return n.Value, true
@@ -354,7 +239,7 @@ var yaml11Bools = map[string]bool{
 
 // boolean reads true or false, including the YAML 1.1 words Keptn accepted.
 func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
-	if n == nil || isNull(n) {
+	if n == nil || yamlnode.IsNull(n) {
 		return false, true
 	}
 	if n.Kind == yaml.ScalarNode {
@@ -368,7 +253,7 @@ func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
 			return b, true
 		}
 	}
-	d.errorf(n, "%s must be true or false, not %s", what, describe(n))
+	d.errorf(n, "%s must be true or false, not %s", what, yamlnode.Describe(n))
 	return false, false
 }
 
@@ -380,7 +265,7 @@ func (d *decoder) number(n *yaml.Node, what, example string) (float64, bool) {
 			return f, true
 		}
 	}
-	d.errorf(n, "%s must be a number (e.g. %s), not %s", what, example, describe(n))
+	d.errorf(n, "%s must be a number (e.g. %s), not %s", what, example, yamlnode.Describe(n))
 	return 0, false
 }
 
@@ -392,7 +277,7 @@ func (d *decoder) integer(n *yaml.Node, what, example string) (int, bool) {
 			return i, true
 		}
 	}
-	d.errorf(n, "%s must be a whole number (e.g. %s), not %s", what, example, describe(n))
+	d.errorf(n, "%s must be a whole number (e.g. %s), not %s", what, example, yamlnode.Describe(n))
 	return 0, false
 }
 
@@ -477,7 +362,7 @@ func (d *decoder) envelopeList(f map[string]entry, e envelope, name *string) (it
 		}
 	}
 	spec, has := f["spec"]
-	if !has || isNull(spec.val) {
+	if !has || yamlnode.IsNull(spec.val) {
 		var pos *yaml.Node
 		if has {
 			pos = spec.key
@@ -490,7 +375,7 @@ func (d *decoder) envelopeList(f map[string]entry, e envelope, name *string) (it
 	}
 	sf := d.mapFields(spec.val, "spec", e.specKeys, nil)
 	l, has := sf[e.list]
-	if !has || isNull(l.val) {
+	if !has || yamlnode.IsNull(l.val) {
 		d.errorf(spec.key, "missing spec.%s: add %s: %s", e.list, e.list, e.listExample)
 		return nil, nil, kindOK, false
 	}

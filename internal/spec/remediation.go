@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tendhq/tend/internal/yamlnode"
 )
 
 // RemediationFormat says which of Keptn's two remediation file formats a
@@ -199,7 +201,7 @@ func (d *decoder) remediationV014(root *yaml.Node) *Remediation {
 	seen := map[string]int{}
 	for _, item := range items {
 		if !d.isMapping(item, "each remediation", "problemType: TITLE, actionsOnOpen: [...]") {
-			if isNull(item) {
+			if yamlnode.IsNull(item) {
 				d.errorf(item, "empty remediation entry: write - problemType: TITLE")
 			}
 			ok = false
@@ -208,7 +210,7 @@ func (d *decoder) remediationV014(root *yaml.Node) *Remediation {
 		ef := d.mapFields(item, "a remediation", remediationEntryKeys, nil)
 		entry := RemediationEntry{Line: item.Line}
 		pt, has := ef["problemType"]
-		if !has || isNull(pt.val) {
+		if !has || yamlnode.IsNull(pt.val) {
 			d.errorf(item, "remediation without problemType: add problemType: TITLE (the problem title or root cause, or default)")
 			ok = false
 		} else if v, good := d.str(pt.val, "problemType"); good {
@@ -222,7 +224,7 @@ func (d *decoder) remediationV014(root *yaml.Node) *Remediation {
 			ok = false
 		}
 		acts, has := ef["actionsOnOpen"]
-		if !has || isNull(acts.val) {
+		if !has || yamlnode.IsNull(acts.val) {
 			d.warnf(item, "remediation%s has no actionsOnOpen: the problem is escalated at once", quoted(entry.ProblemType))
 		} else if list, good := d.list(acts.val, "actionsOnOpen", "- action: scaling"); good {
 			for _, an := range list {
@@ -262,7 +264,7 @@ func (d *decoder) legacyRemediation(root *yaml.Node) *Remediation {
 	var seen []seenEntry
 	for _, item := range items {
 		if !d.isMapping(item, "each remediation", "name: TITLE PREFIX, actions: [...]") {
-			if isNull(item) {
+			if yamlnode.IsNull(item) {
 				d.errorf(item, "empty remediation entry: write - name: TITLE PREFIX")
 			}
 			ok = false
@@ -271,7 +273,7 @@ func (d *decoder) legacyRemediation(root *yaml.Node) *Remediation {
 		ef := d.mapFields(item, "a remediation", legacyEntryKeys, nil)
 		entry := RemediationEntry{Line: item.Line}
 		nm, has := ef["name"]
-		if !has || isNull(nm.val) {
+		if !has || yamlnode.IsNull(nm.val) {
 			d.errorf(item, "remediation without name: add name: TITLE PREFIX (matched against the start of the problem title)")
 			ok = false
 		} else if v, good := d.str(nm.val, "name"); good {
@@ -293,7 +295,7 @@ func (d *decoder) legacyRemediation(root *yaml.Node) *Remediation {
 			ok = false
 		}
 		acts, has := ef["actions"]
-		if !has || isNull(acts.val) {
+		if !has || yamlnode.IsNull(acts.val) {
 			d.warnf(item, "remediation%s has no actions: the problem is escalated at once", quoted(entry.ProblemType))
 		} else if list, good := d.list(acts.val, "actions", "- action: scaling"); good {
 			for _, an := range list {
@@ -301,7 +303,7 @@ func (d *decoder) legacyRemediation(root *yaml.Node) *Remediation {
 				ok = ok && good
 				if good && a.Value != nil && a.ValueText == "" {
 					vn := lookup(an, "value")
-					d.errorf(vn, "a legacy (0.6) action value must be a string such as \"+1\" or \"EnablePromotion:off\", not %s (Keptn could not read it); use the spec.keptn.sh/0.1.4 format for map values", describe(d.resolve(vn)))
+					d.errorf(vn, "a legacy (0.6) action value must be a string such as \"+1\" or \"EnablePromotion:off\", not %s (Keptn could not read it); use the spec.keptn.sh/0.1.4 format for map values", yamlnode.Describe(d.resolve(vn)))
 					ok = false
 				}
 				entry.Actions = append(entry.Actions, a)
@@ -320,14 +322,14 @@ func (d *decoder) legacyRemediation(root *yaml.Node) *Remediation {
 func (d *decoder) remediationAction(n *yaml.Node, keys []string) (RemediationAction, bool) {
 	a := RemediationAction{Line: n.Line}
 	if !d.isMapping(n, "each action", "action: NAME, value: ...") {
-		if isNull(n) {
+		if yamlnode.IsNull(n) {
 			d.errorf(n, "empty action: write - action: scaling")
 		}
 		return a, false
 	}
 	f := d.mapFields(n, "an action", keys, nil)
 	ok := true
-	if e, has := f["action"]; !has || isNull(e.val) {
+	if e, has := f["action"]; !has || yamlnode.IsNull(e.val) {
 		d.errorf(n, "action without an action name: add action: NAME (e.g. scaling, toggle-feature, escalate)")
 		ok = false
 	} else if v, good := d.str(e.val, "action"); good && v != "" {
@@ -346,7 +348,7 @@ func (d *decoder) remediationAction(n *yaml.Node, keys []string) (RemediationAct
 	}
 	if e, has := f["value"]; has && e.val != nil {
 		a.Value = d.anyValue(e.val)
-		if e.val.Kind == yaml.ScalarNode && !isNull(e.val) {
+		if e.val.Kind == yaml.ScalarNode && !yamlnode.IsNull(e.val) {
 			a.ValueText = e.val.Value
 		}
 		d.checkYAML11Bools(e.val)

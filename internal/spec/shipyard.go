@@ -2,10 +2,13 @@ package spec
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tendhq/tend/internal/yamlnode"
 )
 
 // ShipyardFormat says which of Keptn's two shipyard formats a file was
@@ -267,7 +270,7 @@ func (d *decoder) uniqueStage(seen map[string]*yaml.Node, name string, n *yaml.N
 
 func (d *decoder) stageName(f map[string]entry, n *yaml.Node) (string, bool) {
 	e, has := f["name"]
-	if !has || isNull(e.val) {
+	if !has || yamlnode.IsNull(e.val) {
 		d.errorf(n, "stage without name: add name: STAGE")
 		return "", false
 	}
@@ -285,7 +288,7 @@ func (d *decoder) stageName(f map[string]entry, n *yaml.Node) (string, bool) {
 func (d *decoder) stageV02(n *yaml.Node) (Stage, bool) {
 	var st Stage
 	if !d.isMapping(n, "each stage", "name: STAGE, sequences: [...]") {
-		if isNull(n) {
+		if yamlnode.IsNull(n) {
 			d.errorf(n, "empty stage: write - name: STAGE")
 		}
 		return st, false
@@ -320,7 +323,7 @@ func (d *decoder) stageV02(n *yaml.Node) (Stage, bool) {
 func (d *decoder) sequence(n *yaml.Node) (Sequence, bool) {
 	var seq Sequence
 	if !d.isMapping(n, "each sequence", "name: SEQUENCE, tasks: [...]") {
-		if isNull(n) {
+		if yamlnode.IsNull(n) {
 			d.errorf(n, "empty sequence: write - name: SEQUENCE")
 		}
 		return seq, false
@@ -331,7 +334,7 @@ func (d *decoder) sequence(n *yaml.Node) (Sequence, bool) {
 		"triggers": "\"triggers\" is the pre-release form of triggeredOn: tend reads it as triggeredOn: [{event: ...}]; write that instead",
 	})
 	ok := true
-	if e, has := f["name"]; !has || isNull(e.val) {
+	if e, has := f["name"]; !has || yamlnode.IsNull(e.val) {
 		d.errorf(n, "sequence without name: add name: SEQUENCE (e.g. delivery or remediation)")
 		ok = false
 	} else if v, good := d.str(e.val, "sequence name"); good {
@@ -387,14 +390,14 @@ func (d *decoder) sequence(n *yaml.Node) (Sequence, bool) {
 func (d *decoder) trigger(n *yaml.Node) (Trigger, bool) {
 	var t Trigger
 	if !d.isMapping(n, "each triggeredOn entry", "event: STAGE.SEQUENCE.finished") {
-		if isNull(n) {
+		if yamlnode.IsNull(n) {
 			d.errorf(n, "empty triggeredOn entry: write - event: STAGE.SEQUENCE.finished")
 		}
 		return t, false
 	}
 	f := d.mapFields(n, "a triggeredOn entry", triggerKeys, nil)
 	ok := true
-	if e, has := f["event"]; !has || isNull(e.val) {
+	if e, has := f["event"]; !has || yamlnode.IsNull(e.val) {
 		d.errorf(n, "triggeredOn entry without event: add event: STAGE.SEQUENCE.finished")
 		ok = false
 	} else if v, good := d.str(e.val, "event"); good {
@@ -428,14 +431,14 @@ func (d *decoder) trigger(n *yaml.Node) (Trigger, bool) {
 func (d *decoder) task(n *yaml.Node) (Task, bool) {
 	var t Task
 	if !d.isMapping(n, "each task", "name: TASK") {
-		if isNull(n) {
+		if yamlnode.IsNull(n) {
 			d.errorf(n, "empty task: write - name: TASK")
 		}
 		return t, false
 	}
 	f := d.mapFields(n, "a task", taskKeys, nil)
 	ok := true
-	if e, has := f["name"]; !has || isNull(e.val) {
+	if e, has := f["name"]; !has || yamlnode.IsNull(e.val) {
 		d.errorf(n, "task without name: add name: TASK (e.g. evaluation)")
 		ok = false
 	} else if v, good := d.str(e.val, "task name"); good {
@@ -443,7 +446,7 @@ func (d *decoder) task(n *yaml.Node) (Task, bool) {
 	} else {
 		ok = false
 	}
-	if e, has := f["triggeredAfter"]; has && !isNull(e.val) {
+	if e, has := f["triggeredAfter"]; has && !yamlnode.IsNull(e.val) {
 		if v, good := d.str(e.val, "triggeredAfter"); good {
 			dur, err := time.ParseDuration(strings.TrimSpace(v))
 			switch {
@@ -473,7 +476,7 @@ func (d *decoder) task(n *yaml.Node) (Task, bool) {
 func (d *decoder) checkTriggers(s *Shipyard) {
 	var names []string
 	for _, n := range s.StageNames() {
-		if n != "" && !contains(names, n) {
+		if n != "" && !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
@@ -512,7 +515,7 @@ func (d *decoder) legacyShipyard(root *yaml.Node) *Shipyard {
 	seen := map[string]*yaml.Node{}
 	for _, item := range items {
 		if !d.isMapping(item, "each stage", "name: STAGE, deployment_strategy: direct, ...") {
-			if isNull(item) {
+			if yamlnode.IsNull(item) {
 				d.errorf(item, "empty stage: write - name: STAGE")
 			}
 			ok = false

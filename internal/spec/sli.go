@@ -1,5 +1,7 @@
 package spec
 
+import "github.com/tendhq/tend/internal/yamlnode"
+
 // SLIFile is a decoded SLI file (<provider>/sli.yaml): the queries a provider
 // runs for each indicator name.
 type SLIFile struct {
@@ -43,7 +45,7 @@ func (d *decoder) sli(data []byte) *SLIFile {
 		}
 	}
 	e, ok := f["indicators"]
-	if !ok || isNull(e.val) {
+	if !ok || yamlnode.IsNull(e.val) {
 		var pos = e.key
 		d.warnf(pos, "no indicators: the file defines no SLI queries; add indicators: {NAME: QUERY}")
 		return out

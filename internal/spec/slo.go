@@ -2,11 +2,13 @@ package spec
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/tendhq/tend/internal/slo"
+	"github.com/tendhq/tend/internal/yamlnode"
 )
 
 var (
@@ -44,7 +46,7 @@ func (d *decoder) slo(data []byte) *slo.SLO {
 		d.warnf(nil, "missing spec_version: add spec_version: \"1.0\" (Keptn ignored it; tend reads the file as 1.0)")
 	} else if v, ok := d.str(e.val, "spec_version"); ok {
 		out.SpecVersion = v
-		if !contains(sloSpecVersions, v) {
+		if !slices.Contains(sloSpecVersions, v) {
 			d.warnf(e.val, "unknown spec_version %q: tend reads the file as spec_version \"1.0\" (known: %s)", v, strings.Join(sloSpecVersions, ", "))
 		}
 	}
@@ -68,7 +70,7 @@ func (d *decoder) slo(data []byte) *slo.SLO {
 	if haveObjectives {
 		out.Objectives = d.objectives(objectives.val)
 	}
-	if !haveObjectives || isNull(objectives.val) || (objectives.val.Kind == yaml.SequenceNode && len(objectives.val.Content) == 0) {
+	if !haveObjectives || yamlnode.IsNull(objectives.val) || (objectives.val.Kind == yaml.SequenceNode && len(objectives.val.Content) == 0) {
 		pos := (*yaml.Node)(nil)
 		if haveObjectives {
 			pos = objectives.key
@@ -114,7 +116,7 @@ func (d *decoder) comparison(n *yaml.Node, c *slo.Comparison) {
 				c.Aggregate = a
 			} else {
 				msg := ""
-				if s := suggest(v, []string{"avg", "p50", "p90", "p95"}); s != "" {
+				if s := yamlnode.Suggest(v, []string{"avg", "p50", "p90", "p95"}); s != "" {
 					msg = fmt.Sprintf(" (did you mean %q?)", s)
 				}
 				d.errorf(e.val, "unknown aggregate function %q%s: use avg, p50, p90 or p95", v, msg)
@@ -122,7 +124,7 @@ func (d *decoder) comparison(n *yaml.Node, c *slo.Comparison) {
 		}
 	}
 	count, haveCount := f["number_of_comparison_results"]
-	if haveCount && !isNull(count.val) {
+	if haveCount && !yamlnode.IsNull(count.val) {
 		if v, ok := d.integer(count.val, "comparison.number_of_comparison_results", "3"); ok {
 			if v < 1 {
 				d.errorf(count.val, "number_of_comparison_results must be at least 1, not %d", v)
@@ -157,7 +159,7 @@ func hasPassCriteria(n *yaml.Node) bool {
 		}
 		for i := 0; i+1 < len(item.Content); i += 2 {
 			v := item.Content[i+1]
-			if item.Content[i].Value == "pass" && !isNull(v) && !(v.Kind == yaml.SequenceNode && len(v.Content) == 0) {
+			if item.Content[i].Value == "pass" && !yamlnode.IsNull(v) && !(v.Kind == yaml.SequenceNode && len(v.Content) == 0) {
 				return true
 			}
 		}
@@ -190,14 +192,14 @@ func (d *decoder) objectives(n *yaml.Node) []slo.Objective {
 func (d *decoder) objective(n *yaml.Node) (slo.Objective, bool) {
 	var o slo.Objective
 	if !d.isMapping(n, "each objective", "sli: NAME, pass: [{criteria: [...]}]") {
-		if isNull(n) {
+		if yamlnode.IsNull(n) {
 			d.errorf(n, "empty objective: write - sli: NAME")
 		}
 		return o, false
 	}
 	f := d.mapFields(n, "an objective", objectiveKeys, nil)
 	ok := true
-	if e, has := f["sli"]; !has || isNull(e.val) {
+	if e, has := f["sli"]; !has || yamlnode.IsNull(e.val) {
 		d.errorf(n, "objective without sli: add sli: NAME (the indicator it evaluates)")
 		ok = false
 	} else if v, good := d.str(e.val, "sli"); !good || v == "" {
@@ -217,7 +219,7 @@ func (d *decoder) objective(n *yaml.Node) (slo.Objective, bool) {
 		ok = ok && good
 	}
 	o.Weight = 1
-	if e, has := f["weight"]; has && !isNull(e.val) {
+	if e, has := f["weight"]; has && !yamlnode.IsNull(e.val) {
 		w, good := d.number(e.val, "weight", "weight: 2")
 		switch {
 		case !good:
@@ -263,7 +265,7 @@ func (d *decoder) blocks(n *yaml.Node, what string) ([]slo.Block, [][]*yaml.Node
 	var nodes [][]*yaml.Node
 	for _, item := range items {
 		if !d.isMapping(item, "each "+what+" entry", "criteria: [\"<=800\", ...]") {
-			if isNull(item) {
+			if yamlnode.IsNull(item) {
 				d.errorf(item, "empty %s entry: write - criteria: [\"<=800\"]", what)
 			}
 			ok = false
@@ -453,7 +455,7 @@ func (d *decoder) totalScore(e entry, present, scored bool, ts *slo.TotalScore) 
 			d.warnf(pos, "missing total_score.pass: harmless while no objective has pass criteria, but add total_score: {pass: \"90%%\", warning: \"75%%\"}")
 		}
 	}
-	if !present || isNull(e.val) {
+	if !present || yamlnode.IsNull(e.val) {
 		var pos *yaml.Node
 		if present {
 			pos = e.key
@@ -466,7 +468,7 @@ func (d *decoder) totalScore(e entry, present, scored bool, ts *slo.TotalScore) 
 	}
 	f := d.mapFields(e.val, "total_score", totalScoreKeys, nil)
 	p, ok := f["pass"]
-	if !ok || isNull(p.val) {
+	if !ok || yamlnode.IsNull(p.val) {
 		pos := e.key
 		if ok {
 			pos = p.key
@@ -475,10 +477,10 @@ func (d *decoder) totalScore(e entry, present, scored bool, ts *slo.TotalScore) 
 	} else if v, good := d.score(p.val, "total_score.pass"); good {
 		ts.Pass = v
 	}
-	if w, ok := f["warning"]; ok && !isNull(w.val) {
+	if w, ok := f["warning"]; ok && !yamlnode.IsNull(w.val) {
 		if v, good := d.score(w.val, "total_score.warning"); good {
 			ts.Warning, ts.HasWarning = v, true
-			if p, ok := f["pass"]; ok && !isNull(p.val) && v >= ts.Pass && ts.Pass > 0 {
+			if p, ok := f["pass"]; ok && !yamlnode.IsNull(p.val) && v >= ts.Pass && ts.Pass > 0 {
 				d.warnf(w.val, "total_score.warning (%s) is not below pass (%s): a score that reaches it also passes, so the warning result can never apply", w.val.Value, p.val.Value)
 			}
 		}
