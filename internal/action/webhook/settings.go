@@ -28,6 +28,7 @@ var SecretSchema = settings.Define(settings.Spec[Secret]{
 	Scoping: settings.ProjectScope,
 	Doc: settings.Doc{
 		What:          "webhook secret",
+		Title:         "Secret",
 		Summary:       "Set a secret of the project that webhook actions reference as {{ .Secrets.name }}. It is never shown again.",
 		DeleteSummary: "Remove a secret of the project.",
 		Op:            "Secret", Body: "SecretConfig",
