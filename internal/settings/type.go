@@ -195,6 +195,8 @@ func decodeStrict(value []byte, v any, fields []Field) error {
 			return fmt.Errorf("the value must be a JSON object, not %s", typeErr.Value)
 		case errors.As(err, &syntaxErr):
 			return fmt.Errorf("the value is not JSON at byte %d: %v", syntaxErr.Offset, err)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return errors.New("the value is not JSON: it ends early")
 		}
 		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			return fmt.Errorf("unknown field %s; the fields are %s", name, fieldNames(fields))
