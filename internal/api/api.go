@@ -23,6 +23,7 @@ import (
 
 	"github.com/tendhq/tend/internal/alertrules"
 	"github.com/tendhq/tend/internal/resource"
+	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -91,6 +92,11 @@ type Options struct {
 	// and cli import (docs/ARCHITECTURE.md); app sets
 	// prometheus.QueryBuilder{}. nil answers the alert-rules route with 501.
 	AlertQueries alertrules.Querier
+	// Settings are the kinds of setting the config routes serve (one PUT
+	// and DELETE each) and mask. app builds it from the adapters' schemas,
+	// which the API may not import. nil serves only the listing, masking
+	// members by name.
+	Settings *settings.Registry
 }
 
 // Server is the API's http.Handler. Create it with New; call Close when the
@@ -108,6 +114,7 @@ type Server struct {
 	intake    *intakeGate
 	// alertQueries is Options.AlertQueries.
 	alertQueries alertrules.Querier
+	settings     *settings.Registry
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -138,6 +145,7 @@ func New(opts Options) (*Server, error) {
 		closing:   make(chan struct{}),
 
 		alertQueries: opts.AlertQueries,
+		settings:     opts.Settings,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/app"
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/client"
 	"github.com/tendhq/tend/internal/resource"
@@ -101,7 +102,7 @@ func startServer(t testing.TB, b backend, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatalf("resource.New: %v", err)
 	}
-	o := api.Options{Store: st, Resources: repos, Registry: prometheus.NewRegistry(), AlertQueries: sliprometheus.QueryBuilder{}}
+	o := api.Options{Store: st, Resources: repos, Registry: prometheus.NewRegistry(), AlertQueries: sliprometheus.QueryBuilder{}, Settings: app.Settings()}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -14,8 +14,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tendhq/tend/internal/action/kubernetes"
+	"github.com/tendhq/tend/internal/action/unleash"
+	"github.com/tendhq/tend/internal/action/webhook"
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/resource"
+	"github.com/tendhq/tend/internal/settings"
+	"github.com/tendhq/tend/internal/sli"
+	"github.com/tendhq/tend/internal/sli/dynatrace"
+	"github.com/tendhq/tend/internal/sli/prometheus"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -28,11 +35,24 @@ type nopResources struct{ Resources }
 
 func newTestServer(t testing.TB, log *slog.Logger) *Server {
 	t.Helper()
-	s, err := New(Options{Store: nopStore{}, Resources: nopResources{}, Logger: log})
+	s, err := New(Options{Store: nopStore{}, Resources: nopResources{}, Logger: log, Settings: testSettings(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// testSettings is app.Settings() as this package's own tests may build it
+// (they cannot import app, which imports api).
+func testSettings(t testing.TB) *settings.Registry {
+	t.Helper()
+	r, err := settings.NewRegistry(
+		sli.Monitoring(prometheus.ProviderKind, dynatrace.ProviderKind), settings.PolicySchema,
+		kubernetes.Schema, unleash.Schema, webhook.SecretSchema, settings.PauseSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func TestOpenAPIGolden(t *testing.T) {

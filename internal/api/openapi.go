@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/settings"
 )
 
 // The OpenAPI document is generated from the route table and, by
@@ -127,8 +128,12 @@ func (s *Server) operation(g *schemaGen, rt route, p string) obj {
 	if params != nil {
 		op["parameters"] = params
 	}
-	if rt.request != nil {
+	hasBody := rt.request != nil || rt.requestDoc != nil
+	switch {
+	case rt.request != nil:
 		op["requestBody"] = obj{"required": true, "content": obj{"application/json": obj{"schema": g.ref(reflect.TypeOf(rt.request))}}}
+	case rt.requestDoc != nil:
+		op["requestBody"] = obj{"required": true, "content": obj{"application/json": obj{"schema": g.fieldsRef(rt.requestDoc)}}}
 	}
 	ok := obj{"description": "Success."}
 	switch {
@@ -150,10 +155,10 @@ func (s *Server) operation(g *schemaGen, rt route, p string) obj {
 		resp["401"] = ref("Unauthorized")
 		resp["403"] = ref("Forbidden")
 	}
-	if rt.request != nil || len(rt.query) > 0 || strings.Contains(p, "{") {
+	if hasBody || len(rt.query) > 0 || strings.Contains(p, "{") {
 		resp["400"] = ref("BadRequest")
 	}
-	if rt.request != nil {
+	if hasBody {
 		resp["413"] = ref("PayloadTooLarge")
 	}
 	if strings.Contains(p, "{") || rt.tag == "resources" {
@@ -223,6 +228,39 @@ func (g *schemaGen) ref(t reflect.Type) obj {
 		return obj{"type": "number"}
 	}
 	return obj{}
+}
+
+// bodyDoc is a request body described by a settings schema's fields.
+type bodyDoc struct {
+	name   string
+	fields []settings.Field
+}
+
+// fieldsRef registers the schema of a settings body under its name.
+func (g *schemaGen) fieldsRef(b *bodyDoc) obj {
+	if _, ok := g.schemas[b.name]; !ok {
+		props := obj{}
+		var required []any
+		for _, f := range b.fields {
+			switch f.Kind {
+			case settings.Int:
+				props[f.Name] = obj{"type": "integer"}
+			case settings.Bool:
+				props[f.Name] = obj{"type": "boolean"}
+			default:
+				props[f.Name] = obj{"type": "string"}
+			}
+			if f.Required {
+				required = append(required, f.Name)
+			}
+		}
+		out := obj{"type": "object", "properties": props}
+		if required != nil {
+			out["required"] = required
+		}
+		g.schemas[b.name] = out
+	}
+	return obj{"$ref": "#/components/schemas/" + b.name}
 }
 
 func (g *schemaGen) structSchema(t reflect.Type) obj {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/app"
 	"github.com/tendhq/tend/internal/problem"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/resource/pgstorer"
@@ -703,7 +704,7 @@ func startReplica(t testing.TB, b backend, admin string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(api.Options{Store: st, Resources: repos, Registry: prometheus.NewRegistry()})
+	srv, err := api.New(api.Options{Store: st, Resources: repos, Registry: prometheus.NewRegistry(), Settings: app.Settings()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,8 +50,11 @@ type route struct {
 	tag, op, summary string
 	query            []param
 	request          any // a zero value of the body type, or nil
-	response         any // a zero value of the answer type, or nil
-	status           int
+	// requestDoc documents a body described by a settings schema rather
+	// than a Go type.
+	requestDoc *bodyDoc
+	response   any // a zero value of the answer type, or nil
+	status     int
 	// contentType is the answer's media type when it is not JSON.
 	contentType string
 	handler     http.HandlerFunc
@@ -153,6 +156,7 @@ func (s *Server) routes() []route {
 	for _, lv := range levels {
 		rs = append(rs, s.resourceRoutes(lv)...)
 	}
+	rs = append(rs, s.settingsRoutes()...)
 	rs = append(rs, s.evaluationRoutes()...)
 	rs = append(rs, s.problemRoutes()...)
 	rs = append(rs, s.remediationRoutes()...)
@@ -160,23 +164,12 @@ func (s *Server) routes() []route {
 	return rs
 }
 
-// evaluationRoutes are the routes of issue 4: SLI provider configuration,
-// triggering evaluations and invalidating them.
+// evaluationRoutes are the routes of issue 4: triggering evaluations and
+// invalidating them. The SLI provider configuration is a setting
+// (settings.go).
 func (s *Server) evaluationRoutes() []route {
-	scope := []param{
-		{name: "stage", desc: "Apply to this stage only."},
-		{name: "service", desc: "Apply to this service only (in every stage unless stage is given too)."},
-	}
 	svc := "/api/v1/project/{project}/stage/{stage}/service/{service}/evaluation"
 	return []route{
-		{method: http.MethodGet, path: "/api/v1/project/{project}/config", access: accessAction, action: auth.ActionReadProject, tag: "config", op: "getConfig",
-			summary:  "Every setting of a project at every level, secrets masked as \"****\" and listed under secrets with set: true.",
-			response: apitypes.ProjectConfig{}, status: http.StatusOK, handler: s.getConfig},
-		{method: http.MethodPut, path: "/api/v1/project/{project}/config/monitoring", access: accessAction, action: auth.ActionWriteProject, tag: "config", op: "putMonitoring",
-			summary: "Set the SLI provider (prometheus or dynatrace) of the project, a stage, a service or a service in a stage; the most specific applies. The answer masks secrets.",
-			query:   scope, request: apitypes.MonitoringConfig{}, response: apitypes.ConfigSetting{}, status: http.StatusOK, handler: s.putMonitoring},
-		{method: http.MethodDelete, path: "/api/v1/project/{project}/config/monitoring", access: accessAction, action: auth.ActionWriteProject, tag: "config", op: "deleteMonitoring",
-			summary: "Remove the SLI provider configuration of a scope.", query: scope, status: http.StatusNoContent, handler: s.deleteMonitoring},
 		{method: http.MethodPost, path: svc, aliases: []string{"/api/controlPlane/v1/project/{project}/stage/{stage}/service/{service}/evaluation"},
 			access: accessAction, action: auth.ActionWriteProject, tag: "evaluations", op: "triggerEvaluation",
 			summary: "Trigger Keptn's evaluation sequence in a new keptn context (Keptn's controlPlane path too). The window: timeframe, start (until now), start+end or start+timeframe; none means the last 5 minutes.",

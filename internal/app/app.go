@@ -240,6 +240,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		MaxBodyBytes: opts.MaxBodyBytes,
 		Intake:       opts.Intake,
 		AlertQueries: alertQueries,
+		Settings:     Settings(),
 		Now:          opts.Now,
 	})
 	if err != nil {

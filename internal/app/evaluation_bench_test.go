@@ -7,7 +7,7 @@ import (
 
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/monitoring"
+	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/store"
@@ -73,7 +73,7 @@ func runBatches(b *testing.B, ta *testApp, project string, req apitypes.TriggerE
 	b.ReportMetric(0, "ns/op")
 }
 
-func benchApp(b *testing.B, database string, providers func(monitoring.Config) (sli.Provider, error)) *testApp {
+func benchApp(b *testing.B, database string, providers func(settings.Selection) (sli.Provider, error)) *testApp {
 	ta := startTestApp(b, Options{Database: database, SLIProviders: providers})
 	return ta
 }
@@ -85,7 +85,7 @@ func BenchmarkEvaluationsOverhead(b *testing.B) {
 			if db == "postgres" {
 				database = testenv.PostgresURL(b)
 			}
-			ta := benchApp(b, database, func(monitoring.Config) (sli.Provider, error) { return instantProvider{}, nil })
+			ta := benchApp(b, database, func(settings.Selection) (sli.Provider, error) { return instantProvider{}, nil })
 			ta.setup(b, "http://127.0.0.1:1", apitypes.MonitoringConfig{})
 			runBatches(b, ta, "sockshop", apitypes.TriggerEvaluationRequest{Timeframe: "5m"})
 		})

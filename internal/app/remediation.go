@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -10,11 +9,11 @@ import (
 
 	"github.com/tendhq/tend/internal/action"
 	"github.com/tendhq/tend/internal/action/kubernetes"
-	"github.com/tendhq/tend/internal/action/unleash"
 	"github.com/tendhq/tend/internal/action/webhook"
 	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/remediator"
+	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/worker"
 )
@@ -44,7 +43,7 @@ type RemediationOptions struct {
 func (a *App) newRemediation(r *worker.Runner, h *evaluation.Handler) error {
 	cfg := a.opts.Config
 	ro := a.opts.Remediation
-	defaults := remediator.Defaults{
+	defaults := settings.Defaults{
 		Limits: remediation.Limits{
 			MaxReplicas: cfg.Remediation.Limits.MaxReplicas, Cooldown: cfg.Remediation.Limits.Cooldown,
 			MaxActionsPerHour: cfg.Remediation.Limits.MaxActionsPerHour, DryRun: cfg.Remediation.Limits.DryRun,
@@ -62,39 +61,15 @@ func (a *App) newRemediation(r *worker.Runner, h *evaluation.Handler) error {
 			kube = c
 		}
 	}
-	scaling := kubernetes.New(kube, kubernetes.Options{
-		HTTPClient: ro.HTTPClient,
-		Target: func(ctx context.Context, req action.Request) (kubernetes.Target, error) {
-			return remediator.ResolveKubernetes(ctx, a.store, defaults, req.Project, req.Stage, req.Service)
-		},
-	})
-	toggles := unleash.New(func(ctx context.Context, req action.Request) (unleash.Config, error) {
-		u, err := remediator.ResolveUnleash(ctx, a.store, req.Project, req.Stage, req.Service)
-		if err != nil {
-			return unleash.Config{}, err
-		}
-		if u.URL == "" || u.Token == "" {
-			return unleash.Config{}, fmt.Errorf("%w: no Unleash is configured for project %s, stage %s; run tend configure unleash --project %s --url URL --token file:PATH",
-				action.ErrInvalid, req.Project, req.Stage, req.Project)
-		}
-		return unleash.Config{URL: u.URL, Token: u.Token, Project: u.Project, Environment: u.Environment}, nil
-	}, ro.HTTPClient)
-	hooks := webhook.Options{Client: ro.HTTPClient}
-	secrets := func(ctx context.Context, project, name string) (string, error) {
-		v, err := remediator.ResolveSecret(ctx, a.store, project, name)
-		if err != nil {
-			return "", fmt.Errorf("%w: %v", action.ErrInvalid, err)
-		}
-		return v, nil
-	}
 	notifier := webhook.NewNotifier(a.escalationSettings, remediator.History(a.store), webhook.Options{Client: ro.HTTPClient, Timeout: cfg.Escalation.Timeout})
 
-	execs := map[string]action.Executor{
-		kubernetes.ActionType:       scaling,
-		unleash.ActionToggleFeature: toggles,
-		unleash.ActionFeatureToggle: toggles,
-		webhook.ActionWebhook:       webhook.New(secrets, hooks),
-		webhook.ActionEscalate:      notifier,
+	parts := executorParts{store: a.store, http: ro.HTTPClient, kube: kube, defaults: defaults}
+	execs := map[string]action.Executor{webhook.ActionEscalate: notifier}
+	for _, at := range actionTypes {
+		ex := at.build(parts)
+		for _, name := range at.names {
+			execs[name] = ex
+		}
 	}
 	for name, ex := range ro.Executors {
 		execs[name] = ex

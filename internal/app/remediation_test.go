@@ -24,7 +24,7 @@ import (
 	"github.com/tendhq/tend/internal/client"
 	"github.com/tendhq/tend/internal/config"
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/monitoring"
+	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/testenv"
@@ -77,7 +77,7 @@ func (l latency) GetSLIs(_ context.Context, req sli.Request) ([]slo.SLIResult, e
 // and remediation file, and monitoring pointing at the fake provider.
 func healApp(t *testing.T, opts Options, remediationFile string, value func() float64) *testApp {
 	t.Helper()
-	opts.SLIProviders = func(monitoring.Config) (sli.Provider, error) { return latency{value}, nil }
+	opts.SLIProviders = func(settings.Selection) (sli.Provider, error) { return latency{value}, nil }
 	ta := startTestApp(t, opts)
 	ctx := context.Background()
 	if _, err := ta.c.CreateProject(ctx, apitypes.CreateProjectRequest{Name: "sockshop", Shipyard: healShipyard}); err != nil {

@@ -6,12 +6,8 @@ import (
 	"fmt"
 
 	"github.com/tendhq/tend/internal/evaluation"
-	"github.com/tendhq/tend/internal/monitoring"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/sequence"
-	"github.com/tendhq/tend/internal/sli"
-	"github.com/tendhq/tend/internal/sli/dynatrace"
-	"github.com/tendhq/tend/internal/sli/prometheus"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/worker"
 )
@@ -40,11 +36,12 @@ func (a *App) newWorker(repos *resource.Repos) error {
 		providers = a.sliProvider
 	}
 	h, err := evaluation.New(evaluation.Options{
-		Store:     a.store,
-		Resources: repos,
-		Providers: providers,
-		Logger:    a.log,
-		Now:       a.opts.Now,
+		Store:      a.store,
+		Resources:  repos,
+		Monitoring: monitoring,
+		Providers:  providers,
+		Logger:     a.log,
+		Now:        a.opts.Now,
 	})
 	if err != nil {
 		return err
@@ -58,20 +55,6 @@ func (a *App) newWorker(repos *resource.Repos) error {
 	a.runner = r
 	a.onClose("worker", a.closeWorker)
 	return nil
-}
-
-// sliProvider builds the real provider of a monitoring configuration.
-func (a *App) sliProvider(cfg monitoring.Config) (sli.Provider, error) {
-	switch cfg.Provider {
-	case monitoring.Prometheus:
-		return prometheus.New(prometheus.Config{
-			URL: cfg.URL, User: cfg.User, Password: cfg.Password, BearerToken: cfg.BearerToken,
-			Timeout: a.opts.SLIQueryTimeout, Logger: a.log,
-		})
-	case monitoring.Dynatrace:
-		return dynatrace.New(dynatrace.Config{URL: cfg.URL, Token: cfg.Token, Timeout: a.opts.SLIQueryTimeout, Logger: a.log})
-	}
-	return nil, fmt.Errorf("unknown SLI provider %q; want one of %v", cfg.Provider, monitoring.Providers)
 }
 
 // startWorker runs the worker until Close; a second call does nothing.

@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/monitoring"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/sequence"
+	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/spec"
@@ -33,7 +33,7 @@ import (
 // Store is what the steps read: the monitoring settings and the event log
 // (earlier evaluations and their invalidations). store.Store satisfies it.
 type Store interface {
-	monitoring.Getter
+	settings.Getter
 	ListEvents(ctx context.Context, f store.EventFilter) (store.EventPage, error)
 }
 
@@ -42,19 +42,23 @@ type Resources interface {
 	Get(ctx context.Context, ref resource.Ref, uri, version string) ([]byte, string, error)
 }
 
-// ProviderFactory builds the SLI provider of a monitoring configuration.
-// Its errors must not contain the configuration's secrets.
-type ProviderFactory func(cfg monitoring.Config) (sli.Provider, error)
+// ProviderFactory builds the SLI provider of a service's resolved, checked
+// monitoring setting. Its errors must not contain the setting's secrets.
+type ProviderFactory func(sel settings.Selection) (sli.Provider, error)
 
 // DefaultMaxBaselineEvents bounds how many earlier evaluation.finished
 // events one evaluation reads to find its baseline.
 const DefaultMaxBaselineEvents = 1000
 
-// Options configure a Handler. Store, Resources and Providers are required.
+// Options configure a Handler. Store, Resources, Monitoring and Providers
+// are required.
 type Options struct {
 	Store     Store
 	Resources Resources
-	Providers ProviderFactory
+	// Monitoring is the monitoring setting over the registered providers
+	// (sli.Monitoring).
+	Monitoring *settings.Choice
+	Providers  ProviderFactory
 	// Logger receives one line per step; nil discards. Secrets never
 	// reach it.
 	Logger *slog.Logger
@@ -70,6 +74,7 @@ type Options struct {
 type Handler struct {
 	st       Store
 	res      Resources
+	monitor  *settings.Choice
 	provide  ProviderFactory
 	log      *slog.Logger
 	now      func() time.Time
@@ -78,10 +83,10 @@ type Handler struct {
 
 // New checks opts and returns a Handler.
 func New(opts Options) (*Handler, error) {
-	if opts.Store == nil || opts.Resources == nil || opts.Providers == nil {
-		return nil, errors.New("evaluation: Options.Store, Resources and Providers are required")
+	if opts.Store == nil || opts.Resources == nil || opts.Monitoring == nil || opts.Providers == nil {
+		return nil, errors.New("evaluation: Options.Store, Resources, Monitoring and Providers are required")
 	}
-	h := &Handler{st: opts.Store, res: opts.Resources, provide: opts.Providers, log: opts.Logger, now: opts.Now, maxPrevs: opts.MaxBaselineEvents}
+	h := &Handler{st: opts.Store, res: opts.Resources, monitor: opts.Monitoring, provide: opts.Providers, log: opts.Logger, now: opts.Now, maxPrevs: opts.MaxBaselineEvents}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -162,11 +167,11 @@ func (h *Handler) begin(ctx context.Context, st sequence.State) (sequence.Outcom
 	default:
 		return sequence.Outcome{}, fmt.Errorf("read slo.yaml of %s: %w", ref, err)
 	}
-	cfg, _, err := monitoring.Resolve(ctx, h.st, st.Project, st.Stage, st.Service)
+	sel, err := h.monitor.Resolve(ctx, h.st, st.Project, st.Stage, st.Service)
 	switch {
 	case err == nil:
-		in.Provider = cfg.Provider
-	case errors.Is(err, monitoring.ErrNotConfigured):
+		in.Provider = sel.Variant
+	case errors.Is(err, settings.ErrNotSet):
 	default:
 		return sequence.Outcome{}, err
 	}
@@ -190,22 +195,22 @@ func (h *Handler) fetch(ctx context.Context, st sequence.State) ([]slo.SLIResult
 		}
 		return out
 	}
-	cfg, _, err := monitoring.Resolve(ctx, h.st, st.Project, st.Stage, st.Service)
+	sel, err := h.monitor.Resolve(ctx, h.st, st.Project, st.Stage, st.Service)
 	switch {
-	case errors.Is(err, monitoring.ErrNotConfigured):
+	case errors.Is(err, settings.ErrNotSet):
 		return failAll("the monitoring configuration was removed while the evaluation ran"), nil
 	case err != nil:
 		return nil, err
 	}
-	if cfg.Provider != st.Provider {
-		return failAll("the monitoring configuration changed from %s to %s while the evaluation ran", st.Provider, cfg.Provider), nil
+	if sel.Variant != st.Provider {
+		return failAll("the monitoring configuration changed from %s to %s while the evaluation ran", st.Provider, sel.Variant), nil
 	}
-	if err := cfg.Validate(); err != nil {
-		return failAll("the %s configuration is unusable: %v", cfg.Provider, err), nil
+	if err := h.monitor.Check(sel); err != nil {
+		return failAll("the %s configuration is unusable: %v", sel.Variant, err), nil
 	}
-	p, err := h.provide(cfg)
+	p, err := h.provide(sel)
 	if err != nil {
-		return failAll("the %s provider cannot be built: %v", cfg.Provider, err), nil
+		return failAll("the %s provider cannot be built: %v", sel.Variant, err), nil
 	}
 	levels := []resource.Ref{
 		{Project: st.Project},
@@ -213,7 +218,7 @@ func (h *Handler) fetch(ctx context.Context, st sequence.State) ([]slo.SLIResult
 		{Project: st.Project, Stage: st.Stage, Service: st.Service},
 	}
 	var layers [3]map[string]string
-	uri := cfg.Provider + "/sli.yaml"
+	uri := sel.Variant + "/sli.yaml"
 	for i, ref := range levels {
 		data, _, err := h.res.Get(ctx, ref, uri, "")
 		switch {

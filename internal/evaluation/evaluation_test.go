@@ -17,10 +17,10 @@ import (
 
 	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/monitoring"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/resource/pgstorer"
 	"github.com/tendhq/tend/internal/sequence"
+	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/sli/prometheus"
 	"github.com/tendhq/tend/internal/slo"
@@ -115,7 +115,7 @@ func newEnv(t *testing.T, open func(t *testing.T) (store.Store, resource.Storage
 	if err := repos.EnsureService(ctx, project, service); err != nil {
 		t.Fatal(err)
 	}
-	h, err := evaluation.New(evaluation.Options{Store: st, Resources: repos, Providers: providers})
+	h, err := evaluation.New(evaluation.Options{Store: st, Resources: repos, Monitoring: monitoring, Providers: providers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,10 +144,17 @@ func (e *env) put(t *testing.T, ref resource.Ref, uri, content string) {
 	}
 }
 
-func (e *env) configure(t *testing.T, sc store.Scope, cfg monitoring.Config) {
+// monitoring is the monitoring setting of these tests: Prometheus only.
+var monitoring = sli.Monitoring(prometheus.ProviderKind)
+
+// configure stores a Prometheus monitoring setting at sc.
+func (e *env) configure(t *testing.T, sc store.Scope, url string) {
 	t.Helper()
-	b, _ := json.Marshal(cfg)
-	if err := e.st.PutSetting(context.Background(), store.Setting{Scope: sc, Key: monitoring.SettingKey, Value: b}); err != nil {
+	b, err := monitoring.Normalize([]byte(fmt.Sprintf(`{"provider":"prometheus","url":%q}`, url)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.PutSetting(context.Background(), store.Setting{Scope: sc, Key: monitoring.Key(), Value: b}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -244,8 +251,8 @@ func vector(values ...string) string {
 }
 
 func providers(timeout time.Duration) evaluation.ProviderFactory {
-	return func(cfg monitoring.Config) (sli.Provider, error) {
-		return prometheus.New(prometheus.Config{URL: cfg.URL, User: cfg.User, Password: cfg.Password, BearerToken: cfg.BearerToken, Timeout: timeout})
+	return func(sel settings.Selection) (sli.Provider, error) {
+		return prometheus.ProviderKind.New(sel.Value, sli.Options{Timeout: timeout})
 	}
 }
 
@@ -293,7 +300,7 @@ func TestProviderFaultsFailTheEvaluation(t *testing.T) {
 				if !tt.down {
 					url = newFakePrometheus(t, tt.answer).URL
 				}
-				e.configure(t, store.Scope{Project: project}, monitoring.Config{Provider: monitoring.Prometheus, URL: url})
+				e.configure(t, store.Scope{Project: project}, url)
 				d := e.evaluate(t)
 				if d.Result != "fail" || d.Evaluation.Result != slo.Fail {
 					t.Fatalf("result %s; want fail", d.Result)
@@ -324,7 +331,7 @@ func TestQueriesAndLayeredSLIFiles(t *testing.T) {
 			}
 		})
 
-		e.configure(t, store.Scope{Project: project, Stage: stage, Service: service}, monitoring.Config{Provider: monitoring.Prometheus, URL: f.URL})
+		e.configure(t, store.Scope{Project: project, Stage: stage, Service: service}, f.URL)
 		e.put(t, resource.Ref{Project: project}, "prometheus/sli.yaml", "spec_version: '1.0'\nindicators:\n  custom: project_level\n  from_stage: project_level\n")
 		e.put(t, resource.Ref{Project: project, Stage: stage}, "prometheus/sli.yaml", "spec_version: '1.0'\nindicators:\n  from_stage: stage_level{svc='$SERVICE'}\n")
 		e.put(t, svc, "prometheus/sli.yaml", "spec_version: '1.0'\nindicators:\n  custom: rate(x{job='$SERVICE-$PROJECT-$STAGE',handler='$handler'}[$DURATION_SECONDS]) * $LABEL.factor\n")
@@ -356,7 +363,7 @@ func TestQueriesAndLayeredSLIFiles(t *testing.T) {
 func TestNoSLOFileFails(t *testing.T) {
 	backends(t, func(t *testing.T, open func(t *testing.T) (store.Store, resource.Storage)) {
 		e := newEnv(t, open, providers(time.Second))
-		e.configure(t, store.Scope{Project: project}, monitoring.Config{Provider: monitoring.Prometheus, URL: "http://127.0.0.1:1"})
+		e.configure(t, store.Scope{Project: project}, "http://127.0.0.1:1")
 		d := e.evaluate(t)
 		if d.Result != "fail" || !strings.Contains(d.Message, "no SLO file") {
 			t.Errorf("evaluation = %+v; want a fail saying there is no SLO file", d)

@@ -8,8 +8,8 @@ import (
 
 	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/monitoring"
 	"github.com/tendhq/tend/internal/resource"
+	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/store"
@@ -29,10 +29,10 @@ func (p valueProvider) GetSLIs(_ context.Context, req sli.Request) ([]slo.SLIRes
 func TestEvaluateRunsTheWholeEvaluationWithoutEvents(t *testing.T) {
 	backends(t, func(t *testing.T, open func(t *testing.T) (store.Store, resource.Storage)) {
 		value := 500.0
-		providers := func(monitoring.Config) (sli.Provider, error) { return valueProvider{value}, nil }
+		providers := func(settings.Selection) (sli.Provider, error) { return valueProvider{value}, nil }
 		e := newEnv(t, open, providers)
-		h, err := evaluation.New(evaluation.Options{Store: e.st, Resources: e.repos,
-			Providers: func(monitoring.Config) (sli.Provider, error) { return valueProvider{value}, nil }})
+		h, err := evaluation.New(evaluation.Options{Store: e.st, Resources: e.repos, Monitoring: monitoring,
+			Providers: func(settings.Selection) (sli.Provider, error) { return valueProvider{value}, nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +50,7 @@ func TestEvaluateRunsTheWholeEvaluationWithoutEvents(t *testing.T) {
 		}
 
 		e.put(t, resource.Ref{Project: project, Stage: stage, Service: service}, "slo.yaml", sloFile)
-		e.configure(t, store.Scope{Project: project}, monitoring.Config{Provider: monitoring.Prometheus, URL: "http://prometheus:9090"})
+		e.configure(t, store.Scope{Project: project}, "http://prometheus:9090")
 		ev, err = h.Evaluate(ctx, req)
 		if err != nil {
 			t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/problem"
 	"github.com/tendhq/tend/internal/remediation"
+	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/store/sqlite"
@@ -237,7 +238,7 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 		Executors:       map[string]action.Executor{"scaling": h.scale, "toggle-feature": h.toggle},
 		Evaluator:       h.eval,
 		Notifier:        h.notify,
-		Defaults:        Defaults{Limits: limits, Settling: 20 * time.Millisecond},
+		Defaults:        settings.Defaults{Limits: limits, Settling: 20 * time.Millisecond},
 		ExternalTimeout: o.externalTimeout,
 	})
 	if err != nil {

@@ -15,10 +15,10 @@
 // and a prepare job whose action already has a plan is stale and does
 // nothing, so a replay after a crash can never turn "1 -> 2" into "2 -> 3".
 //
-// The package also owns the scoped settings the loop reads (limits, dry
-// run, settling, Kubernetes and Unleash targets, webhook secrets, pause),
-// the job that an external executor's answer causes (AnswerJobs) and the
-// pause and resume jobs (PauseJob, ResumeJob).
+// The package also owns the job that an external executor's answer causes
+// (AnswerJobs) and the pause and resume jobs (PauseJob, ResumeJob). The
+// scoped settings it reads (limits, dry run, settling, pause) are
+// internal/settings'.
 package remediator
 
 import (
@@ -35,6 +35,7 @@ import (
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/problem"
 	"github.com/tendhq/tend/internal/remediation"
+	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
@@ -105,7 +106,7 @@ type Notifier interface {
 
 // Store is what the loop reads and writes; store.Store satisfies it.
 type Store interface {
-	Getter
+	settings.Getter
 	GetRemediation(ctx context.Context, id string) (store.RemediationRecord, error)
 	RunningRemediation(ctx context.Context, project, stage, service string) (store.RemediationRecord, error)
 	ListRemediations(ctx context.Context, f store.RemediationFilter) (store.RemediationPage, error)
@@ -125,7 +126,7 @@ type Options struct {
 	// Notifier sends the escalation when actions run out; nil logs it.
 	Notifier Notifier
 	// Defaults are the server-wide limits and settling time.
-	Defaults Defaults
+	Defaults settings.Defaults
 	// ExternalTimeout is how long an external executor may take; 0 means
 	// 10 minutes.
 	ExternalTimeout time.Duration
@@ -145,7 +146,7 @@ type Loop struct {
 	exec        map[string]action.Executor
 	eval        Evaluator
 	notify      Notifier
-	defaults    Defaults
+	defaults    settings.Defaults
 	extTimeout  time.Duration
 	stepTimeout time.Duration
 	maxAttempts int
@@ -269,7 +270,7 @@ func (s *step) start(ctx context.Context) worker.Result {
 	if r.State != remediation.StateWaiting {
 		return worker.Done()
 	}
-	pol, err := ResolvePolicy(ctx, s.l.st, s.l.defaults, r.Project, r.Stage, r.Service)
+	pol, err := settings.ResolvePolicy(ctx, s.l.st, s.l.defaults, r.Project, r.Stage, r.Service)
 	if err != nil {
 		return worker.Retry(err)
 	}
@@ -281,7 +282,7 @@ func (s *step) start(ctx context.Context) worker.Result {
 	if pol.SettlingSet && !s.l.shipyardSettling(ctx, r.Project, r.Stage) {
 		r.Settings.Settling = pol.Settling
 	}
-	paused, why, err := Paused(ctx, s.l.st, r.Project, r.Service)
+	paused, why, err := settings.Paused(ctx, s.l.st, r.Project, r.Service)
 	if err != nil {
 		return worker.Retry(err)
 	}
@@ -382,7 +383,7 @@ func (s *step) prepare(ctx context.Context) worker.Result {
 		return worker.Done()
 	}
 	r := s.rem
-	pol, err := ResolvePolicy(ctx, s.l.st, s.l.defaults, r.Project, r.Stage, r.Service)
+	pol, err := settings.ResolvePolicy(ctx, s.l.st, s.l.defaults, r.Project, r.Stage, r.Service)
 	if err != nil {
 		return worker.Retry(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/problem"
 	"github.com/tendhq/tend/internal/remediation"
+	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/store"
 )
@@ -220,7 +221,7 @@ func TestPauseAndResume(t *testing.T) {
 	t.Run("new problem while paused is recorded but not acted on", func(t *testing.T) {
 		h := newHarness(t, harnessOpts{})
 		h.eval.results = []slo.Result{slo.Pass}
-		putSetting(t, h.st, store.Scope{Project: "sockshop", Service: "carts"}, KeyPaused, Pause{Reason: "release freeze", Since: time.Now()})
+		putSetting(t, h.st, store.Scope{Project: "sockshop", Service: "carts"}, settings.PauseSchema.Key(), settings.Pause{Reason: "release freeze", Since: time.Now()})
 		rem := h.create(t, "carts", tutorialActions(), time.Millisecond)
 		got := h.waitState(t, rem.ID, remediation.StatePaused)
 		if !strings.Contains(got.Reason, "paused for service carts: release freeze") {
@@ -229,7 +230,7 @@ func TestPauseAndResume(t *testing.T) {
 		if p, _ := h.scale.counts(got.Actions[0].Request.Key); p != 0 {
 			t.Error("a paused remediation prepared an action")
 		}
-		if err := h.st.DeleteSetting(context.Background(), store.Scope{Project: "sockshop", Service: "carts"}, KeyPaused); err != nil {
+		if err := h.st.DeleteSetting(context.Background(), store.Scope{Project: "sockshop", Service: "carts"}, settings.PauseSchema.Key()); err != nil {
 			t.Fatal(err)
 		}
 		h.enqueue(t, ResumeJob(rem.ID, "1"))
@@ -256,7 +257,7 @@ func TestPauseAndResume(t *testing.T) {
 
 func TestDryRunRecordsPlansAndAppliesNothing(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
-	putSetting(t, h.st, store.Scope{Project: "sockshop"}, KeyRemediation, Policy{DryRun: ptr(true)})
+	putSetting(t, h.st, store.Scope{Project: "sockshop"}, settings.PolicySchema.Key(), settings.Policy{DryRun: ptr(true)})
 	rem := h.create(t, "carts", tutorialActions(), time.Millisecond)
 	got := h.waitEnded(t, rem.ID)
 	if got.State != remediation.StateStopped || !strings.Contains(got.Reason, "dry run") {
@@ -317,18 +318,6 @@ func TestLimits(t *testing.T) {
 		other := h.create(t, "orders", tutorialActions(), time.Millisecond)
 		if got := h.waitEnded(t, other.ID); got.State != remediation.StateResolved {
 			t.Errorf("another service: %s (%s)", got.State, got.Reason)
-		}
-	})
-	t.Run("max replicas reach the scaling target", func(t *testing.T) {
-		h := newHarness(t, harnessOpts{})
-		putSetting(t, h.st, store.Scope{Project: "sockshop", Service: "carts"}, KeyRemediation, Policy{MaxReplicas: ptr(3)})
-		putSetting(t, h.st, store.Scope{Project: "sockshop", Stage: "production", Service: "carts"}, KeyKubernetes, KubernetesSettings{Deployment: "carts-blue"})
-		tg, err := ResolveKubernetes(context.Background(), h.st, h.loop.defaults, "sockshop", "production", "carts")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tg.MaxReplicas != 3 || tg.Deployment != "carts-blue" {
-			t.Errorf("target = %+v, want max 3 and deployment carts-blue", tg)
 		}
 	})
 }
@@ -470,27 +459,5 @@ func TestEvaluationThatCannotRunCountsAsFail(t *testing.T) {
 	got := h.waitEnded(t, rem.ID)
 	if got.State != remediation.StateEscalated || got.Evaluations[0].State != remediation.EvaluationStateErrored {
 		t.Fatalf("state %s, evaluation %+v", got.State, got.Evaluations)
-	}
-}
-
-func TestPolicyLayers(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
-	ctx := context.Background()
-	putSetting(t, h.st, store.Scope{Project: "p"}, KeyRemediation, Policy{MaxReplicas: ptr(5), Cooldown: ptr(Duration(time.Minute))})
-	putSetting(t, h.st, store.Scope{Project: "p", Stage: "prod"}, KeyRemediation, Policy{MaxActionsPerHour: ptr(2)})
-	putSetting(t, h.st, store.Scope{Project: "p", Service: "carts"}, KeyRemediation, Policy{MaxReplicas: ptr(7)})
-	putSetting(t, h.st, store.Scope{Project: "p", Stage: "prod", Service: "carts"}, KeyRemediation, Policy{DryRun: ptr(true), Settling: ptr(Duration(time.Second))})
-	d := Defaults{Limits: remediation.DefaultLimits(), Settling: 10 * time.Minute}
-	got, err := ResolvePolicy(ctx, h.st, d, "p", "prod", "carts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := EffectivePolicy{Limits: remediation.Limits{MaxReplicas: 7, Cooldown: time.Minute, MaxActionsPerHour: 2, DryRun: true}, Settling: time.Second, SettlingSet: true}
-	if got != want {
-		t.Errorf("ResolvePolicy = %+v, want %+v", got, want)
-	}
-	other, _ := ResolvePolicy(ctx, h.st, d, "p", "dev", "orders")
-	if other.Limits != (remediation.Limits{MaxReplicas: 5, Cooldown: time.Minute, MaxActionsPerHour: 6}) || other.Settling != 10*time.Minute {
-		t.Errorf("another service = %+v", other)
 	}
 }

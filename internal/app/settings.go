@@ -1,0 +1,102 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	k8s "k8s.io/client-go/kubernetes"
+
+	"github.com/tendhq/tend/internal/action"
+	"github.com/tendhq/tend/internal/action/kubernetes"
+	"github.com/tendhq/tend/internal/action/unleash"
+	"github.com/tendhq/tend/internal/action/webhook"
+	"github.com/tendhq/tend/internal/settings"
+	"github.com/tendhq/tend/internal/sli"
+	"github.com/tendhq/tend/internal/sli/dynatrace"
+	"github.com/tendhq/tend/internal/sli/prometheus"
+	"github.com/tendhq/tend/internal/store"
+)
+
+// sliKinds are the SLI providers evaluations can query: one line each.
+// Their settings schemas become the variants of the monitoring setting.
+var sliKinds = []sli.Kind{
+	prometheus.ProviderKind,
+	dynatrace.ProviderKind,
+}
+
+// actionTypes are the built-in action executors: one line each, with the
+// action names an executor serves, its settings schema (nil for none) and
+// how it is built from the app's parts. The escalation notifier is not
+// here: the loop calls it as its Notifier as well (remediation.go).
+var actionTypes = []actionType{
+	{[]string{kubernetes.ActionType}, kubernetes.Schema, newScaling},
+	{[]string{unleash.ActionToggleFeature, unleash.ActionFeatureToggle}, unleash.Schema, func(p executorParts) action.Executor {
+		return unleash.New(unleash.FromSettings(p.store), p.http)
+	}},
+	{[]string{webhook.ActionWebhook}, webhook.SecretSchema, func(p executorParts) action.Executor {
+		return webhook.New(webhook.FromSettings(p.store), webhook.Options{Client: p.http})
+	}},
+}
+
+// actionType registers one built-in executor.
+type actionType struct {
+	names    []string
+	settings settings.Schema
+	build    func(executorParts) action.Executor
+}
+
+// executorParts are what executors are built from.
+type executorParts struct {
+	store    store.Store
+	http     *http.Client
+	kube     k8s.Interface
+	defaults settings.Defaults
+}
+
+// newScaling builds the scaling executor. Its target merges the
+// "kubernetes" setting with the replica limit of the remediation policy,
+// both resolved here so the executor needs nothing of the loop.
+func newScaling(p executorParts) action.Executor {
+	return kubernetes.New(p.kube, kubernetes.Options{
+		HTTPClient: p.http,
+		Target: func(ctx context.Context, req action.Request) (kubernetes.Target, error) {
+			pol, err := settings.ResolvePolicy(ctx, p.store, p.defaults, req.Project, req.Stage, req.Service)
+			if err != nil {
+				return kubernetes.Target{}, err
+			}
+			return kubernetes.ResolveTarget(ctx, p.store, req, pol.Limits.MaxReplicas)
+		},
+	})
+}
+
+// monitoring is the monitoring setting over sliKinds.
+var monitoring = sli.Monitoring(sliKinds...)
+
+// Settings returns the registry of every kind of setting tend stores: the
+// API serves and masks them with it, and the CLI builds its configure
+// commands from it, so both follow sliKinds and actionTypes.
+func Settings() *settings.Registry {
+	schemas := []settings.Schema{monitoring, settings.PolicySchema}
+	for _, at := range actionTypes {
+		if at.settings != nil {
+			schemas = append(schemas, at.settings)
+		}
+	}
+	schemas = append(schemas, settings.PauseSchema)
+	r, err := settings.NewRegistry(schemas...)
+	if err != nil {
+		panic(err) // two schemas with one key: a program error the app tests catch
+	}
+	return r
+}
+
+// sliProvider builds the real provider of a resolved monitoring setting.
+func (a *App) sliProvider(sel settings.Selection) (sli.Provider, error) {
+	for _, k := range sliKinds {
+		if k.Settings.Key() == sel.Variant {
+			return k.New(sel.Value, sli.Options{Timeout: a.opts.SLIQueryTimeout, Logger: a.log})
+		}
+	}
+	return nil, fmt.Errorf("unknown SLI provider %q; want one of %v", sel.Variant, monitoring.Names())
+}
