@@ -26,7 +26,7 @@ import (
 
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/config"
-	"github.com/tendhq/tend/internal/evaluation"
+	"github.com/tendhq/tend/internal/evaluator"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/resource/pgstorer"
 	"github.com/tendhq/tend/internal/store"
@@ -76,7 +76,7 @@ type Options struct {
 	// SLIProviders builds the SLI provider of a monitoring configuration;
 	// nil means the real Prometheus and Dynatrace providers. Tests and the
 	// overhead benchmark put a fake here.
-	SLIProviders evaluation.ProviderFactory
+	SLIProviders evaluator.ProviderFactory
 	// WorkerConcurrency is how many jobs (evaluation steps) run at once;
 	// 0 means the worker's default.
 	WorkerConcurrency int

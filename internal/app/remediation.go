@@ -12,7 +12,7 @@ import (
 	"github.com/tendhq/tend/internal/action/kubernetes"
 	"github.com/tendhq/tend/internal/action/unleash"
 	"github.com/tendhq/tend/internal/action/webhook"
-	"github.com/tendhq/tend/internal/evaluation"
+	"github.com/tendhq/tend/internal/evaluator"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/remediator"
 	"github.com/tendhq/tend/internal/slo"
@@ -41,7 +41,7 @@ type RemediationOptions struct {
 
 // newRemediation builds the remediation loop with the real executors and
 // registers it on the worker. h runs the verifying evaluations.
-func (a *App) newRemediation(r *worker.Runner, h *evaluation.Handler) error {
+func (a *App) newRemediation(r *worker.Runner, h *evaluator.Handler) error {
 	cfg := a.opts.Config
 	ro := a.opts.Remediation
 	defaults := remediator.Defaults{
@@ -102,7 +102,7 @@ func (a *App) newRemediation(r *worker.Runner, h *evaluation.Handler) error {
 	eval := ro.Evaluator
 	if eval == nil {
 		eval = remediator.EvaluatorFunc(func(ctx context.Context, r remediator.EvaluationRequest) (slo.Evaluation, error) {
-			return h.Evaluate(ctx, evaluation.Request{
+			return h.Evaluate(ctx, evaluator.Request{
 				Project: r.Project, Stage: r.Stage, Service: r.Service, Start: r.Start, End: r.End,
 				KeptnContext: r.KeptnContext, TriggeredID: r.TriggeredID,
 			})

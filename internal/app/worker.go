@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/tendhq/tend/internal/evaluation"
+	"github.com/tendhq/tend/internal/evaluator"
 	"github.com/tendhq/tend/internal/monitoring"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/sequence"
@@ -39,7 +39,7 @@ func (a *App) newWorker(repos *resource.Repos) error {
 	if providers == nil {
 		providers = a.sliProvider
 	}
-	h, err := evaluation.New(evaluation.Options{
+	h, err := evaluator.New(evaluator.Options{
 		Store:     a.store,
 		Resources: repos,
 		Providers: providers,

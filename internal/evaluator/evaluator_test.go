@@ -1,4 +1,4 @@
-package evaluation_test
+package evaluator_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tendhq/tend/internal/evaluation"
+	"github.com/tendhq/tend/internal/evaluator"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/monitoring"
 	"github.com/tendhq/tend/internal/resource"
@@ -95,7 +95,7 @@ func backends(t *testing.T, fn func(t *testing.T, open func(t *testing.T) (store
 	})
 }
 
-func newEnv(t *testing.T, open func(t *testing.T) (store.Store, resource.Storage), providers evaluation.ProviderFactory) *env {
+func newEnv(t *testing.T, open func(t *testing.T) (store.Store, resource.Storage), providers evaluator.ProviderFactory) *env {
 	t.Helper()
 	st, storage := open(t)
 	repos, err := resource.New(resource.Options{Storage: storage})
@@ -115,7 +115,7 @@ func newEnv(t *testing.T, open func(t *testing.T) (store.Store, resource.Storage
 	if err := repos.EnsureService(ctx, project, service); err != nil {
 		t.Fatal(err)
 	}
-	h, err := evaluation.New(evaluation.Options{Store: st, Resources: repos, Providers: providers})
+	h, err := evaluator.New(evaluator.Options{Store: st, Resources: repos, Providers: providers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func vector(values ...string) string {
 	return `{"status":"success","data":{"resultType":"vector","result":[` + strings.Join(rs, ",") + `]}}`
 }
 
-func providers(timeout time.Duration) evaluation.ProviderFactory {
+func providers(timeout time.Duration) evaluator.ProviderFactory {
 	return func(cfg monitoring.Config) (sli.Provider, error) {
 		return prometheus.New(prometheus.Config{URL: cfg.URL, User: cfg.User, Password: cfg.Password, BearerToken: cfg.BearerToken, Timeout: timeout})
 	}

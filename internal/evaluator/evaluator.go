@@ -1,4 +1,4 @@
-// Package evaluation runs Keptn's evaluation sequence as durable worker jobs
+// Package evaluator runs Keptn's evaluation sequence as durable worker jobs
 // (kind sequence.JobKind). Each run of a job does one step's I/O (read the
 // SLO file and the monitoring configuration; query the SLI provider; read
 // the earlier evaluations) and hands the inputs to internal/sequence, which
@@ -9,7 +9,7 @@
 // The composition root (internal/app) wires the store, the resource
 // repositories and the SLI providers in, and registers Handle on the
 // worker.
-package evaluation
+package evaluator
 
 import (
 	"context"
