@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/evaluator"
 	"github.com/tendhq/tend/internal/monitoring"
 	"github.com/tendhq/tend/internal/resource"
-	"github.com/tendhq/tend/internal/sequence"
 	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/sli/dynatrace"
 	"github.com/tendhq/tend/internal/sli/prometheus"
@@ -49,7 +49,7 @@ func (a *App) newWorker(repos *resource.Repos) error {
 	if err != nil {
 		return err
 	}
-	r.Register(sequence.JobKind, h.Handle)
+	r.Register(evaluation.JobKind, h.Handle)
 	// The remediation loop, which verifies actions with the same
 	// evaluations (see remediation.go).
 	if err := a.newRemediation(r, h); err != nil {

@@ -1,7 +1,7 @@
 // Package evaluator runs Keptn's evaluation sequence as durable worker jobs
-// (kind sequence.JobKind). Each run of a job does one step's I/O (read the
+// (kind evaluation.JobKind). Each run of a job does one step's I/O (read the
 // SLO file and the monitoring configuration; query the SLI provider; read
-// the earlier evaluations) and hands the inputs to internal/sequence, which
+// the earlier evaluations) and hands the inputs to internal/evaluation, which
 // decides the step's events and the next step; the step's events, the next
 // step and this job's outcome are then recorded in one transaction
 // (worker.Result.WithCommit).
@@ -19,10 +19,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/monitoring"
 	"github.com/tendhq/tend/internal/resource"
-	"github.com/tendhq/tend/internal/sequence"
 	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/spec"
@@ -95,22 +95,22 @@ func New(opts Options) (*Handler, error) {
 }
 
 // Handle runs one step of an evaluation job; register it on the worker
-// under sequence.JobKind.
+// under evaluation.JobKind.
 func (h *Handler) Handle(ctx context.Context, job store.Job) worker.Result {
-	st, err := sequence.DecodeState(job.Payload)
+	st, err := evaluation.DecodeState(job.Payload)
 	if err != nil {
 		// Retrying cannot fix a payload; there is no context to finish.
 		h.log.ErrorContext(ctx, "evaluation_job_unreadable", "job_id", job.ID, "err", err)
 		return worker.Done()
 	}
 	log := h.log.With("keptn_context", st.KeptnContext, "project", st.Project, "stage", st.Stage, "service", st.Service, "step", string(st.Step), "job_id", job.ID)
-	var out sequence.Outcome
+	var out evaluation.Outcome
 	switch st.Step {
-	case sequence.StepStart:
+	case evaluation.StepStart:
 		out, err = h.begin(ctx, st)
-	case sequence.StepGetSLI:
+	case evaluation.StepGetSLI:
 		out, err = h.getSLIs(ctx, st)
-	case sequence.StepEvaluate:
+	case evaluation.StepEvaluate:
 		out, err = h.evaluate(ctx, st)
 	}
 	if err != nil {
@@ -145,8 +145,8 @@ func (h *Handler) Handle(ctx context.Context, job store.Job) worker.Result {
 }
 
 // begin reads the SLO file and which provider is configured.
-func (h *Handler) begin(ctx context.Context, st sequence.State) (sequence.Outcome, error) {
-	var in sequence.StartInput
+func (h *Handler) begin(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
+	var in evaluation.StartInput
 	ref := resource.Ref{Project: st.Project, Stage: st.Stage, Service: st.Service}
 	data, version, err := h.res.Get(ctx, ref, "slo.yaml", "")
 	switch {
@@ -160,7 +160,7 @@ func (h *Handler) begin(ctx context.Context, st sequence.State) (sequence.Outcom
 	case errors.Is(err, resource.ErrInvalidName):
 		in.SLOProblem = fmt.Sprintf("no SLO file can exist for project %q, stage %q, service %q: %v", st.Project, st.Stage, st.Service, err)
 	default:
-		return sequence.Outcome{}, fmt.Errorf("read slo.yaml of %s: %w", ref, err)
+		return evaluation.Outcome{}, fmt.Errorf("read slo.yaml of %s: %w", ref, err)
 	}
 	cfg, _, err := monitoring.Resolve(ctx, h.st, st.Project, st.Stage, st.Service)
 	switch {
@@ -168,21 +168,21 @@ func (h *Handler) begin(ctx context.Context, st sequence.State) (sequence.Outcom
 		in.Provider = cfg.Provider
 	case errors.Is(err, monitoring.ErrNotConfigured):
 	default:
-		return sequence.Outcome{}, err
+		return evaluation.Outcome{}, err
 	}
 	return st.Begin(h.now(), in)
 }
 
 // getSLIs queries the provider for every indicator.
-func (h *Handler) getSLIs(ctx context.Context, st sequence.State) (sequence.Outcome, error) {
+func (h *Handler) getSLIs(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
 	values, err := h.fetch(ctx, st)
 	if err != nil {
-		return sequence.Outcome{}, err
+		return evaluation.Outcome{}, err
 	}
 	return st.SLIsFetched(h.now(), values)
 }
 
-func (h *Handler) fetch(ctx context.Context, st sequence.State) ([]slo.SLIResult, error) {
+func (h *Handler) fetch(ctx context.Context, st evaluation.State) ([]slo.SLIResult, error) {
 	failAll := func(format string, args ...any) []slo.SLIResult {
 		out := make([]slo.SLIResult, len(st.Indicators))
 		for i, name := range st.Indicators {
@@ -250,10 +250,10 @@ func (h *Handler) fetch(ctx context.Context, st sequence.State) ([]slo.SLIResult
 }
 
 // evaluate reads the baseline and scores the values.
-func (h *Handler) evaluate(ctx context.Context, st sequence.State) (sequence.Outcome, error) {
+func (h *Handler) evaluate(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
 	prev, err := h.baseline(ctx, st)
 	if err != nil {
-		return sequence.Outcome{}, err
+		return evaluation.Outcome{}, err
 	}
 	return st.Evaluate(h.now(), prev)
 }
@@ -263,7 +263,7 @@ const baselinePage = 100
 
 // baseline reads the earlier evaluations of the project, stage and service,
 // newest first, until the SLO's comparison has what it needs.
-func (h *Handler) baseline(ctx context.Context, st sequence.State) ([]slo.Previous, error) {
+func (h *Handler) baseline(ctx context.Context, st evaluation.State) ([]slo.Previous, error) {
 	f := store.EventFilter{Project: st.Project, Stage: st.Stage, Service: st.Service, PageSize: store.MaxPageSize}
 	f.Type = event.TypeEvaluationInvalidated
 	var invalidations [][]byte
@@ -296,8 +296,8 @@ func (h *Handler) baseline(ctx context.Context, st sequence.State) ([]slo.Previo
 			}
 			finished = append(finished, e.JSON)
 		}
-		prev = sequence.Baseline(finished, invalidations)
-		if pg.NextPageKey == "" || sequence.Enough(comparison, prev) {
+		prev = evaluation.Baseline(finished, invalidations)
+		if pg.NextPageKey == "" || evaluation.Enough(comparison, prev) {
 			break
 		}
 		f.PageKey = pg.NextPageKey

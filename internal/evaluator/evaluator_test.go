@@ -15,12 +15,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/evaluator"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/monitoring"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/resource/pgstorer"
-	"github.com/tendhq/tend/internal/sequence"
 	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/sli/prometheus"
 	"github.com/tendhq/tend/internal/slo"
@@ -123,7 +123,7 @@ func newEnv(t *testing.T, open func(t *testing.T) (store.Store, resource.Storage
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Register(sequence.JobKind, h.Handle)
+	r.Register(evaluation.JobKind, h.Handle)
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -153,10 +153,10 @@ func (e *env) configure(t *testing.T, sc store.Scope, cfg monitoring.Config) {
 }
 
 // evaluate plans an evaluation as the API does and waits until it finished.
-func (e *env) evaluate(t *testing.T) sequence.FinishedData {
+func (e *env) evaluate(t *testing.T) evaluation.FinishedData {
 	t.Helper()
 	now := time.Now()
-	p, err := sequence.FromRequest(sequence.Request{
+	p, err := evaluation.FromRequest(evaluation.Request{
 		Project: project, Stage: stage, Service: service, Start: now.Add(-5 * time.Minute), End: now,
 		Labels: map[string]string{"factor": "60"}, KeptnContext: event.NewUUID(),
 	}, now)
@@ -188,7 +188,7 @@ func (e *env) evaluate(t *testing.T) sequence.FinishedData {
 		}
 		if len(pg.Events) > 0 {
 			var ev struct {
-				Data sequence.FinishedData `json:"data"`
+				Data evaluation.FinishedData `json:"data"`
 			}
 			if err := json.Unmarshal(pg.Events[0].JSON, &ev); err != nil {
 				t.Fatal(err)

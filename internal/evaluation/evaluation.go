@@ -1,4 +1,4 @@
-// Package sequence decides Keptn's evaluation sequence: which events an
+// Package evaluation decides Keptn's evaluation sequence: which events an
 // evaluation emits, in which order and with which data, and what the next
 // step of its durable job is, given the step's inputs (the SLO file read, the
 // SLI values fetched, the earlier evaluations). It does no I/O and reads no
@@ -22,7 +22,7 @@
 //
 // Every event id is derived from the evaluation's identity and the event's
 // role, so a step that runs again after a crash appends nothing twice.
-package sequence
+package evaluation
 
 import (
 	"crypto/sha1"
@@ -115,7 +115,7 @@ func (st State) Payload() []byte {
 	if err != nil {
 		// State holds only strings, times, maps of strings and finite
 		// numbers (slo.Evaluate and the providers never return NaN).
-		panic(fmt.Sprintf("sequence: encode state: %v", err))
+		panic(fmt.Sprintf("evaluation: encode state: %v", err))
 	}
 	return b
 }

@@ -1,4 +1,4 @@
-package sequence
+package evaluation
 
 import (
 	"encoding/base64"
@@ -429,7 +429,7 @@ func parse(t testing.TB, js string) *event.Event {
 	return ev
 }
 
-func TestFromEvent(t *testing.T) {
+func TestPlanFromEvent(t *testing.T) {
 	const ctx = `"shkeptncontext":"7c1e5a3a-1f0e-4d6a-9c55-3f2b7d7a9e01"`
 	tests := []struct {
 		name      string
@@ -514,7 +514,7 @@ func TestFromEvent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := parse(t, tt.event)
-			p, ok, err := FromEvent(ev, now)
+			p, ok, err := PlanFromEvent(ev, now)
 			if ok != tt.wantOK {
 				t.Fatalf("ok = %v; want %v (err %v)", ok, tt.wantOK, err)
 			}
@@ -554,14 +554,14 @@ func TestFromEvent(t *testing.T) {
 					t.Errorf("%s: context %s source %s", e.Type, e.KeptnContext, e.Source)
 				}
 				// What tend emits must never trigger again.
-				if _, again, _ := FromEvent(e, now); again {
+				if _, again, _ := PlanFromEvent(e, now); again {
 					t.Errorf("tend's own %s would trigger an evaluation", e.Type)
 				}
 			}
 			if p.Job.Kind != JobKind || p.Job.UniqueKey == "" {
 				t.Errorf("job = %+v", p.Job)
 			}
-			p2, _, _ := FromEvent(ev, now)
+			p2, _, _ := PlanFromEvent(ev, now)
 			if p2.Job.UniqueKey != p.Job.UniqueKey {
 				t.Error("the same event delivered twice must give the same job key")
 			}
@@ -577,7 +577,7 @@ func TestDecodeStateRejectsBadPayloads(t *testing.T) {
 	}
 }
 
-func FuzzFromEvent(f *testing.F) {
+func FuzzPlanFromEvent(f *testing.F) {
 	f.Add([]byte(`{"specversion":"1.0","id":"e","source":"ci","type":"sh.keptn.event.evaluation.triggered","data":{"project":"p","stage":"s","service":"x","evaluation":{"start":"2024-05-01T11:00:00Z","timeframe":"5m"}}}`))
 	f.Add([]byte(`{"specversion":"0.2","id":"e","source":"ci","type":"sh.keptn.event.start-evaluation","data":{"project":"p","stage":"s","service":"x","start":"2024-05-01T11:00:00Z","end":"x"}}`))
 	f.Add([]byte(`{"specversion":"1.0","id":"e","source":"ci","type":"sh.keptn.event.s.evaluation.triggered","data":{"project":"p","service":"x","test":{"end":"2024-05-01T11:00:00Z"}}}`))
@@ -586,7 +586,7 @@ func FuzzFromEvent(f *testing.F) {
 		if err != nil {
 			return
 		}
-		p, ok, err := FromEvent(ev, now)
+		p, ok, err := PlanFromEvent(ev, now)
 		if !ok || err != nil {
 			return
 		}
