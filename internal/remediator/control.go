@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/tendhq/tend/internal/action"
-	"github.com/tendhq/tend/internal/action/webhook"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/problem"
 	"github.com/tendhq/tend/internal/store"
@@ -87,23 +86,23 @@ func AnswerJobs(ctx context.Context, st AnswerStore, ev *event.Event) ([]store.J
 // escalation message: the actions tried before it and the last evaluation.
 func History(st interface {
 	GetRemediation(ctx context.Context, id string) (store.RemediationRecord, error)
-}) func(ctx context.Context, req action.Request) (webhook.Escalation, error) {
-	return func(ctx context.Context, req action.Request) (webhook.Escalation, error) {
+}) func(ctx context.Context, req action.Request) (action.Escalation, error) {
+	return func(ctx context.Context, req action.Request) (action.Escalation, error) {
 		id, _, ok := strings.Cut(req.Key, "/action/")
 		if !ok {
-			return webhook.Escalation{}, fmt.Errorf("%w: action key %q names no remediation", action.ErrInvalid, req.Key)
+			return action.Escalation{}, fmt.Errorf("%w: action key %q names no remediation", action.ErrInvalid, req.Key)
 		}
 		rec, err := st.GetRemediation(ctx, id)
 		if err != nil {
-			return webhook.Escalation{}, fmt.Errorf("read remediation %s: %w", id, err)
+			return action.Escalation{}, fmt.Errorf("read remediation %s: %w", id, err)
 		}
 		rem, err := problem.DecodeRemediation(rec)
 		if err != nil {
-			return webhook.Escalation{}, err
+			return action.Escalation{}, err
 		}
 		esc := escalation(rem, "the remediation's escalate action")
 		// Only the actions before the escalate action itself.
-		var before []webhook.Attempt
+		var before []action.EscalationAttempt
 		n := 0
 		for _, a := range rem.Actions {
 			if a.State == "" {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/action"
-	"github.com/tendhq/tend/internal/action/webhook"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/problem"
 	"github.com/tendhq/tend/internal/remediation"
@@ -164,11 +163,11 @@ func (f *fakeEval) Evaluate(_ context.Context, r EvaluationRequest) (slo.Evaluat
 
 type fakeNotifier struct {
 	mu   sync.Mutex
-	sent []webhook.Escalation
+	sent []action.Escalation
 	err  error
 }
 
-func (f *fakeNotifier) Notify(_ context.Context, esc webhook.Escalation) error {
+func (f *fakeNotifier) Notify(_ context.Context, esc action.Escalation) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, esc)

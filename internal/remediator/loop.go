@@ -31,7 +31,6 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/action"
-	"github.com/tendhq/tend/internal/action/webhook"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/problem"
 	"github.com/tendhq/tend/internal/remediation"
@@ -98,9 +97,9 @@ func (f EvaluatorFunc) Evaluate(ctx context.Context, r EvaluationRequest) (slo.E
 }
 
 // Notifier sends the escalation notification; *webhook.Notifier satisfies
-// it. An error wrapping webhook.ErrNotConfigured is logged, not retried.
+// it. An error wrapping action.ErrNotConfigured is logged, not retried.
 type Notifier interface {
-	Notify(ctx context.Context, esc webhook.Escalation) error
+	Notify(ctx context.Context, esc action.Escalation) error
 }
 
 // Store is what the loop reads and writes; store.Store satisfies it.
@@ -548,7 +547,7 @@ func (s *step) escalate(ctx context.Context) worker.Result {
 	switch {
 	case err == nil:
 		s.log.InfoContext(ctx, "remediation_escalation_sent")
-	case errors.Is(err, webhook.ErrNotConfigured):
+	case errors.Is(err, action.ErrNotConfigured):
 		s.log.WarnContext(ctx, "remediation_escalated_no_webhook", "reason", s.p.Reason,
 			"hint", "set escalation.url in tend.yaml (or TEND_ESCALATION_URL) to be told")
 	case ctx.Err() != nil || (!errors.Is(err, action.ErrInvalid) && s.job.Attempt < s.l.maxAttempts):
@@ -560,8 +559,8 @@ func (s *step) escalate(ctx context.Context) worker.Result {
 }
 
 // escalation describes an escalated remediation for a person.
-func escalation(r *remediation.Remediation, reason string) webhook.Escalation {
-	esc := webhook.Escalation{
+func escalation(r *remediation.Remediation, reason string) action.Escalation {
+	esc := action.Escalation{
 		Key: r.ID + "/escalate", RemediationID: r.ID, Project: r.Project, Stage: r.Stage, Service: r.Service,
 		Problem: action.Problem{Title: r.Title, RootCause: r.RootCause, URL: r.ProblemURL, State: "open"},
 		Reason:  reason,
@@ -576,7 +575,7 @@ func escalation(r *remediation.Remediation, reason string) webhook.Escalation {
 		if a.State == "" {
 			continue
 		}
-		at := webhook.Attempt{Name: a.Request.Name, Action: a.Request.Action, Failed: a.State == remediation.ActionStateFailed}
+		at := action.EscalationAttempt{Name: a.Request.Name, Action: a.Request.Action, Failed: a.State == remediation.ActionStateFailed}
 		switch {
 		case a.Error != "" && at.Failed:
 			at.Message = a.Error
@@ -593,7 +592,7 @@ func escalation(r *remediation.Remediation, reason string) webhook.Escalation {
 	}
 	if n := len(r.Evaluations); n > 0 {
 		e := r.Evaluations[n-1]
-		esc.LastEvaluation = &webhook.Evaluation{Result: string(e.Result), Score: e.Score}
+		esc.LastEvaluation = &action.EscalationEvaluation{Result: string(e.Result), Score: e.Score}
 	}
 	return esc
 }

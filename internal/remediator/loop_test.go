@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/action"
-	"github.com/tendhq/tend/internal/action/webhook"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/problem"
 	"github.com/tendhq/tend/internal/remediation"
@@ -117,7 +116,7 @@ func TestEscalationWhenActionsRunOut(t *testing.T) {
 		notifyErr error
 	}{
 		{"notified", nil},
-		{"no webhook configured", webhook.ErrNotConfigured},
+		{"no webhook configured", action.ErrNotConfigured},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
