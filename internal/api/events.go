@@ -12,7 +12,7 @@ import (
 	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/intake"
-	"github.com/tendhq/tend/internal/remediator"
+	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -59,7 +59,7 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-	case remediator.IsActionAnswer(ev):
+	case remediation.IsActionAnswer(ev):
 		// An external executor's action.finished is stored with the
 		// remediation step it causes.
 		if err := s.appendAnswer(r.Context(), rec, ev); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/tendhq/tend/internal/evaluator"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/remediator"
+	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/worker"
 )
@@ -122,8 +123,18 @@ func (a *App) newRemediation(r *worker.Runner, h *evaluator.Handler) error {
 	if err != nil {
 		return err
 	}
-	r.Register(remediator.JobKind, loop.Handle)
+	r.Register(remediation.JobKind, loop.Handle)
 	return nil
+}
+
+// newProblemRecorder builds the self-healing runner's problem recorder,
+// which the API's Alertmanager webhook and problem events call. Stages whose
+// shipyard names no settling time get the server-wide one.
+func (a *App) newProblemRecorder(repos *resource.Repos) (*remediator.Recorder, error) {
+	return remediator.NewRecorder(remediator.RecorderOptions{
+		Store: a.store, Resources: repos, Logger: a.opts.Logger, Now: a.opts.Now,
+		DefaultSettling: a.opts.Config.Remediation.Settling,
+	})
 }
 
 // escalationSettings are the server-wide escalation webhook's, the same

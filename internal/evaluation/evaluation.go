@@ -2,7 +2,7 @@
 // evaluation emits, in which order and with which data, and what the next
 // step of its durable job is, given the step's inputs (the SLO file read, the
 // SLI values fetched, the earlier evaluations). It does no I/O and reads no
-// clock; the handler wired by internal/app reads resources, calls the SLI
+// clock; its runner, internal/evaluator, reads resources, calls the SLI
 // provider and records each step's Outcome atomically with the next step.
 //
 // One evaluation runs in one Keptn context and stores, in order:
