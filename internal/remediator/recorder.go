@@ -45,14 +45,15 @@ type RecorderOptions struct {
 	DefaultSettling time.Duration
 	// MaxAttempts bounds the retries of a batch whose transaction lost a
 	// race; 0 means 16. Each retry re-reads what the winner wrote, so a
-	// handful is plenty; running out answers ErrBusy.
+	// handful is plenty; running out answers intake.ErrBusy.
 	MaxAttempts int
 }
 
 // RemediationFile names a service's remediation file in its stage.
 const RemediationFile = "remediation.yaml"
 
-// Recorder records notifications; it is safe for concurrent use.
+// Recorder records problem notifications (see the package comment); it is
+// safe for concurrent use. The API reaches it as api.ProblemRecorder.
 type Recorder struct {
 	st          RecorderStore
 	res         Resources
