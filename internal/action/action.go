@@ -1,6 +1,7 @@
 // Package action declares what every remediation action executor shares: the
 // request a remediation step makes, the plan an executor derives from the
-// current state before acting, and the result it reports.
+// current state before acting, and the result it reports; and the escalation
+// message that the remediation loop hands to the escalation executor.
 //
 // Executors are two-phase so that a replay after a crash never doubles an
 // effect. Prepare reads the target's current state and turns a relative

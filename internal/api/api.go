@@ -6,8 +6,9 @@
 // Prometheus metrics.
 //
 // The package wires nothing itself. It declares the small interfaces it needs
-// (Store, Resources) and the composition root (internal/app) hands it the
-// adapters.
+// (Store, Resources, ProblemRecorder, ActionAnswers) and the composition root
+// (internal/app) hands it the adapters and the self-healing runner's values,
+// so the API imports no runner and no adapter.
 package api
 
 import (
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tendhq/tend/internal/alertrules"
+	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/store"
@@ -63,10 +65,25 @@ type Resources interface {
 	DeleteService(ctx context.Context, project, service string) error
 }
 
-// Options configure the API. Store and Resources are required.
+// ActionAnswers turns an external executor's answer (an action.finished
+// that remediation.IsActionAnswer accepts) into the jobs that feed it into
+// the remediation waiting for it, none when no running remediation waits
+// for it. The API stores the answer and the jobs in one transaction. app
+// hands in the self-healing runner's *remediator.Answers.
+type ActionAnswers interface {
+	AnswerJobs(ctx context.Context, ev *event.Event) ([]store.JobSpec, error)
+}
+
+// Options configure the API. Store, Resources, Problems and ActionAnswers
+// are required.
 type Options struct {
 	Store     Store
 	Resources Resources
+	// Problems records the problem notifications of the Alertmanager
+	// webhook and of problem events.
+	Problems ProblemRecorder
+	// ActionAnswers routes external executors' answers to remediations.
+	ActionAnswers ActionAnswers
 	// Logger receives access logs and errors; nil discards them.
 	Logger *slog.Logger
 	// Registry receives the API's metrics and is served at /metrics; nil
@@ -112,6 +129,7 @@ type Server struct {
 	readyWait time.Duration
 	metrics   *metrics
 	intake    *intakeGate
+	answers   ActionAnswers
 	// alertQueries is Options.AlertQueries.
 	alertQueries alertrules.Querier
 	settings     *settings.Registry
@@ -129,8 +147,8 @@ type Server struct {
 // New builds the API. It registers its metrics on opts.Registry and fails
 // when they are registered there already.
 func New(opts Options) (*Server, error) {
-	if opts.Store == nil || opts.Resources == nil {
-		return nil, errors.New("api: Options.Store and Options.Resources are required")
+	if opts.Store == nil || opts.Resources == nil || opts.Problems == nil || opts.ActionAnswers == nil {
+		return nil, errors.New("api: Options.Store, Options.Resources, Options.Problems and Options.ActionAnswers are required")
 	}
 	s := &Server{
 		store:     opts.Store,
@@ -143,6 +161,7 @@ func New(opts Options) (*Server, error) {
 		readyWait: opts.ReadyTimeout,
 		mux:       http.NewServeMux(),
 		closing:   make(chan struct{}),
+		answers:   opts.ActionAnswers,
 
 		alertQueries: opts.AlertQueries,
 		settings:     opts.Settings,
@@ -170,7 +189,7 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	s.metrics = m
-	if s.intake, err = newIntakeGate(s, opts.Intake); err != nil {
+	if s.intake, err = newIntakeGate(s, opts.Problems, opts.Intake); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	if err := s.register(); err != nil {

@@ -7,8 +7,8 @@ import (
 	"net/http"
 
 	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/sequence"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -30,7 +30,7 @@ func (s *Server) triggerEvaluation(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	now := s.now()
-	start, end, err := sequence.Window(now, req.Timeframe, req.Start, req.End)
+	start, end, err := evaluation.Window(now, req.Timeframe, req.Start, req.End)
 	if err != nil {
 		s.writeError(w, r, errorf(http.StatusBadRequest, "%v", err))
 		return
@@ -40,7 +40,7 @@ func (s *Server) triggerEvaluation(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	plan, err := sequence.FromRequest(sequence.Request{
+	plan, err := evaluation.FromRequest(evaluation.Request{
 		Project: project, Stage: stage, Service: service,
 		Start: start, End: end, Labels: req.Labels, KeptnContext: event.NewUUID(),
 	}, now)
@@ -57,7 +57,7 @@ func (s *Server) triggerEvaluation(w http.ResponseWriter, r *http.Request) {
 
 // writePlan appends the events (those given, then the plan's) and enqueues
 // the plan's job in one transaction: the outbox.
-func (s *Server) writePlan(ctx context.Context, recs []store.EventRecord, plan sequence.Plan) error {
+func (s *Server) writePlan(ctx context.Context, recs []store.EventRecord, plan evaluation.Plan) error {
 	for _, ev := range plan.Events {
 		rec, err := record(ev)
 		if err != nil {
@@ -117,7 +117,7 @@ func (s *Server) InvalidateEvaluation(ctx context.Context, project, stage, servi
 	}
 	recs := make([]store.EventRecord, 0, len(pg.Events))
 	for _, e := range pg.Events {
-		inv, err := sequence.Invalidation(e.JSON, s.now())
+		inv, err := evaluation.Invalidation(e.JSON, s.now())
 		if err != nil {
 			return err
 		}

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/sequence"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/testenv"
 )
@@ -114,15 +114,15 @@ func testMonitoringConfig(t *testing.T, b backend) {
 
 // jobs claims the pending evaluation jobs, so a test can see what was
 // enqueued.
-func jobs(t *testing.T, st store.Store) []sequence.State {
+func jobs(t *testing.T, st store.Store) []evaluation.State {
 	t.Helper()
-	js, err := st.ClaimJobs(context.Background(), store.Claim{Kinds: []string{sequence.JobKind}, Worker: "test", Limit: 100})
+	js, err := st.ClaimJobs(context.Background(), store.Claim{Kinds: []string{evaluation.JobKind}, Worker: "test", Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []sequence.State
+	var out []evaluation.State
 	for _, j := range js {
-		s, err := sequence.DecodeState(j.Payload)
+		s, err := evaluation.DecodeState(j.Payload)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +197,7 @@ func testTriggerEvaluation(t *testing.T, b backend) {
 	}
 	// An empty body is the default window.
 	ts.wantStatus(t, http.StatusOK, http.MethodPost, path, ts.Admin, nil)
-	if js := jobs(t, ts.Store); len(js) != 1 || js[0].End.Sub(js[0].Start) != sequence.DefaultTimeframe {
+	if js := jobs(t, ts.Store); len(js) != 1 || js[0].End.Sub(js[0].Start) != evaluation.DefaultTimeframe {
 		t.Errorf("default window jobs = %+v", js)
 	}
 }
@@ -282,7 +282,7 @@ func testInvalidateEvaluation(t *testing.T, b backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pg.Events) != 1 || pg.Events[0].TriggeredID != "t1" || pg.Events[0].Source != sequence.Source {
+	if len(pg.Events) != 1 || pg.Events[0].TriggeredID != "t1" || pg.Events[0].Source != evaluation.Source {
 		t.Errorf("invalidated events = %+v; want one answering t1", pg.Events)
 	}
 }

@@ -9,10 +9,10 @@ import (
 
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/auth"
+	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/intake"
-	"github.com/tendhq/tend/internal/remediator"
-	"github.com/tendhq/tend/internal/sequence"
+	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -49,7 +49,7 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 	// An event from outside that asks for an evaluation is stored in one
 	// transaction with the evaluation's first job; tend's own events
 	// (source "tend") never start one.
-	plan, evaluates, err := sequence.FromEvent(ev, s.now())
+	plan, evaluates, err := evaluation.PlanFromEvent(ev, s.now())
 	switch {
 	case err != nil:
 		s.writeError(w, r, errorf(http.StatusBadRequest, "%v", err))
@@ -59,7 +59,7 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-	case remediator.IsActionAnswer(ev):
+	case remediation.IsActionAnswer(ev):
 		// An external executor's action.finished is stored with the
 		// remediation step it causes.
 		if err := s.appendAnswer(r.Context(), rec, ev); err != nil {

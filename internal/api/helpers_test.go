@@ -21,6 +21,7 @@ import (
 	"github.com/tendhq/tend/internal/app"
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/client"
+	"github.com/tendhq/tend/internal/remediator"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/resource/pgstorer"
 	sliprometheus "github.com/tendhq/tend/internal/sli/prometheus"
@@ -80,6 +81,23 @@ type testServer struct {
 
 type serverOption func(*api.Options)
 
+// withSelfHealing fills what app hands the API of the self-healing runner,
+// unless a test set its own: the recorder and the answer routing over the
+// options' final store and resources, as app builds them.
+func withSelfHealing(t testing.TB, o *api.Options) {
+	t.Helper()
+	if o.Problems == nil {
+		rec, err := remediator.NewRecorder(remediator.RecorderOptions{Store: o.Store, Resources: o.Resources, Logger: o.Logger, Now: o.Now})
+		if err != nil {
+			t.Fatalf("remediator.NewRecorder: %v", err)
+		}
+		o.Problems = rec
+	}
+	if o.ActionAnswers == nil {
+		o.ActionAnswers = remediator.NewAnswers(o.Store)
+	}
+}
+
 func withMaxBody(n int64) serverOption { return func(o *api.Options) { o.MaxBodyBytes = n } }
 
 func startServer(t testing.TB, b backend, opts ...serverOption) *testServer {
@@ -106,6 +124,7 @@ func startServer(t testing.TB, b backend, opts ...serverOption) *testServer {
 	for _, f := range opts {
 		f(&o)
 	}
+	withSelfHealing(t, &o)
 	srv, err := api.New(o)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)

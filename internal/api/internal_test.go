@@ -28,14 +28,17 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// nopStore and nopResources satisfy the interfaces for tests that never
-// reach the store; any call fails the test through a nil panic.
+// nopStore, nopResources, nopProblems and nopAnswers satisfy the interfaces
+// for tests that never reach the store; any call fails the test through a
+// nil panic.
 type nopStore struct{ Store }
 type nopResources struct{ Resources }
+type nopProblems struct{ ProblemRecorder }
+type nopAnswers struct{ ActionAnswers }
 
 func newTestServer(t testing.TB, log *slog.Logger) *Server {
 	t.Helper()
-	s, err := New(Options{Store: nopStore{}, Resources: nopResources{}, Logger: log, Settings: testSettings(t)})
+	s, err := New(Options{Store: nopStore{}, Resources: nopResources{}, Problems: nopProblems{}, ActionAnswers: nopAnswers{}, Logger: log, Settings: testSettings(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

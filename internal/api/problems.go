@@ -13,7 +13,6 @@ import (
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/intake"
-	"github.com/tendhq/tend/internal/problem"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/store"
 )
@@ -37,12 +36,6 @@ type IntakeOptions struct {
 	// Labels name the alert labels that locate a problem; the zero value
 	// means project, stage, service and root_cause.
 	Labels intake.AlertmanagerOptions
-	// DefaultSettling is the settling time of remediations in stages whose
-	// shipyard names none; 0 means remediation.DefaultSettling (10m).
-	DefaultSettling time.Duration
-	// Recorder replaces the recorder built on the API's store and
-	// resources; tests use it.
-	Recorder Recorder
 }
 
 // Defaults of IntakeOptions.
@@ -52,14 +45,21 @@ const (
 	DefaultIntakeTimeout     = 15 * time.Second
 )
 
-// Recorder records problem notifications; *problem.Recorder satisfies it.
-type Recorder interface {
-	Record(ctx context.Context, b problem.Batch) ([]problem.Outcome, error)
+// ProblemRecorder records the problem notifications of one delivery, with
+// the events they came in (appended in the same transaction), and answers
+// what became of each, in order: all of the delivery is durable when it
+// returns nil, or nothing is. An error matching intake.ErrBusy,
+// store.ErrUnavailable, store.ErrClosed or context.DeadlineExceeded is
+// transient. app hands in the self-healing runner's recorder
+// (*remediator.Recorder); the API does not build it, so that it stays free
+// of runners.
+type ProblemRecorder interface {
+	Record(ctx context.Context, b intake.Batch, events ...store.EventRecord) ([]intake.Outcome, error)
 }
 
 // intakeGate bounds the concurrent intake work.
 type intakeGate struct {
-	rec     Recorder
+	rec     ProblemRecorder
 	slots   chan struct{}
 	wait    time.Duration
 	timeout time.Duration
@@ -69,13 +69,13 @@ type intakeGate struct {
 }
 
 // count adds recorded outcomes to the metrics.
-func (g *intakeGate) count(outcomes []problem.Outcome) {
+func (g *intakeGate) count(outcomes []intake.Outcome) {
 	for _, o := range outcomes {
 		g.notifications.WithLabelValues(string(o.Verdict)).Inc()
 	}
 }
 
-func newIntakeGate(s *Server, o IntakeOptions) (*intakeGate, error) {
+func newIntakeGate(s *Server, rec ProblemRecorder, o IntakeOptions) (*intakeGate, error) {
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = DefaultIntakeMaxInFlight
 	}
@@ -84,16 +84,6 @@ func newIntakeGate(s *Server, o IntakeOptions) (*intakeGate, error) {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultIntakeTimeout
-	}
-	rec := o.Recorder
-	if rec == nil {
-		r, err := problem.New(problem.Options{
-			Store: s.store, Resources: s.res, Logger: s.log, Now: s.now, DefaultSettling: o.DefaultSettling,
-		})
-		if err != nil {
-			return nil, err
-		}
-		rec = r
 	}
 	g := &intakeGate{rec: rec, slots: make(chan struct{}, o.MaxInFlight), wait: o.QueueWait, timeout: o.Timeout, labels: o.Labels}
 	g.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -110,7 +100,7 @@ func newIntakeGate(s *Server, o IntakeOptions) (*intakeGate, error) {
 var errOverloaded = errors.New("problem intake overloaded")
 
 // record runs b through the recorder within the gate's limits.
-func (g *intakeGate) record(ctx context.Context, b problem.Batch) ([]problem.Outcome, error) {
+func (g *intakeGate) record(ctx context.Context, b intake.Batch, events ...store.EventRecord) ([]intake.Outcome, error) {
 	select {
 	case g.slots <- struct{}{}:
 	default:
@@ -130,7 +120,7 @@ func (g *intakeGate) record(ctx context.Context, b problem.Batch) ([]problem.Out
 	defer func() { <-g.slots }()
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
-	return g.rec.Record(ctx, b)
+	return g.rec.Record(ctx, b, events...)
 }
 
 // transient reports whether an intake error should be answered 503, so
@@ -138,7 +128,7 @@ func (g *intakeGate) record(ctx context.Context, b problem.Batch) ([]problem.Out
 // write that ran out of time, and a shutdown.
 func transient(err error) bool {
 	return errors.Is(err, errOverloaded) || errors.Is(err, store.ErrUnavailable) ||
-		errors.Is(err, problem.ErrBusy) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, intake.ErrBusy) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, store.ErrClosed)
 }
 
@@ -238,7 +228,7 @@ func (s *Server) alertmanagerWebhook(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusBadRequest, "%v", err))
 		return
 	}
-	outcomes, err := s.intake.record(r.Context(), problem.Batch{Notifications: msg.Notifications, Project: project, Credential: credential})
+	outcomes, err := s.intake.record(r.Context(), intake.Batch{Notifications: msg.Notifications, Project: project, Credential: credential})
 	if err != nil {
 		s.writeIntakeError(w, r, err)
 		return
@@ -247,17 +237,17 @@ func (s *Server) alertmanagerWebhook(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, alertmanagerAnswer(outcomes))
 }
 
-func alertmanagerAnswer(outcomes []problem.Outcome) apitypes.AlertmanagerAnswer {
+func alertmanagerAnswer(outcomes []intake.Outcome) apitypes.AlertmanagerAnswer {
 	a := apitypes.AlertmanagerAnswer{Unmatched: []apitypes.UnmatchedAlert{}, Problems: []string{}, Results: make([]apitypes.IntakeResult, 0, len(outcomes))}
 	seen := map[string]bool{}
 	for _, o := range outcomes {
-		fp := problem.Fingerprint(o.Key)
+		fp := intake.KeyFingerprint(o.Key)
 		a.Results = append(a.Results, apitypes.IntakeResult{Fingerprint: fp, Status: string(o.Verdict), ProblemID: o.ProblemID, RemediationID: o.RemediationID, Reason: o.Reason})
 		switch o.Verdict {
-		case problem.Unmatched:
+		case intake.Unmatched:
 			a.Unmatched = append(a.Unmatched, apitypes.UnmatchedAlert{Fingerprint: fp, Reason: o.Reason, ProblemID: o.ProblemID})
 			continue
-		case problem.Duplicate:
+		case intake.Duplicate:
 			a.Duplicates++
 		default:
 			a.Accepted++
@@ -326,7 +316,7 @@ func (s *Server) getProblem(w http.ResponseWriter, r *http.Request) {
 // problemOut converts a stored problem, looking up its remediation's state
 // (once per remediation, through states).
 func (s *Server) problemOut(ctx context.Context, p store.ProblemRecord, states map[string]string) apitypes.Problem {
-	d := problem.DecodeDetails(p.Doc)
+	d := remediation.DecodeProblemDetails(p.Doc)
 	out := apitypes.Problem{
 		ID: p.ID, Key: p.Key, Source: p.Source, Project: p.Project, Stage: p.Stage, Service: p.Service,
 		State: p.State, Title: p.Title, RootCause: d.RootCause, Details: d.Details, URL: d.URL, ImpactedEntity: d.Entity,
@@ -423,7 +413,7 @@ func remediationOut(rec store.RemediationRecord) apitypes.Remediation {
 		State: rec.State, Running: rec.Running, Version: rec.Version, CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt,
 		Problems: []apitypes.RemediationProblem{}, Actions: []apitypes.RemediationAction{}, Evaluations: []apitypes.RemediationEvaluation{},
 	}
-	rem, err := problem.DecodeRemediation(rec)
+	rem, err := remediation.Decode(rec.ID, rec.Doc)
 	if err != nil {
 		out.Reason = fmt.Sprintf("the stored remediation cannot be read: %v", err)
 		return out
@@ -497,9 +487,9 @@ func (s *Server) postProblemEvent(w http.ResponseWriter, r *http.Request, ev *ev
 		// it so that it shows in the project's event log.
 		rec.Project, rec.Stage, rec.Service = n.Project, n.Stage, n.Service
 	}
-	outcomes, err := s.intake.record(r.Context(), problem.Batch{
-		Notifications: ns, Events: []store.EventRecord{rec}, Project: restrict, Credential: credential,
-	})
+	outcomes, err := s.intake.record(r.Context(), intake.Batch{
+		Notifications: ns, Project: restrict, Credential: credential,
+	}, rec)
 	if err != nil {
 		s.writeIntakeError(w, r, err)
 		return

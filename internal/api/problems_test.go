@@ -23,7 +23,8 @@ import (
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/app"
-	"github.com/tendhq/tend/internal/problem"
+	"github.com/tendhq/tend/internal/intake"
+	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/resource/pgstorer"
 	"github.com/tendhq/tend/internal/store"
@@ -161,15 +162,15 @@ func (ts *testServer) setupSelfHealing(t testing.TB) {
 }
 
 // stepJobs claims every remediation.step job and returns their payloads.
-func stepJobs(t testing.TB, st store.Store) []problem.StepPayload {
+func stepJobs(t testing.TB, st store.Store) []remediation.Payload {
 	t.Helper()
-	jobs, err := st.ClaimJobs(context.Background(), store.Claim{Kinds: []string{problem.JobKind}, Limit: 1000, Worker: "test"})
+	jobs, err := st.ClaimJobs(context.Background(), store.Claim{Kinds: []string{remediation.JobKind}, Limit: 1000, Worker: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []problem.StepPayload
+	var out []remediation.Payload
 	for _, j := range jobs {
-		out = append(out, decode[problem.StepPayload](t, j.Payload))
+		out = append(out, decode[remediation.Payload](t, j.Payload))
 	}
 	return out
 }
@@ -222,8 +223,8 @@ func testAlertmanagerLifecycle(t *testing.T, b backend) {
 	if rid == "" || first.Results[1].RemediationID != rid || first.Results[2].RemediationID != "" {
 		t.Errorf("remediation ids %+v", first.Results)
 	}
-	if first.Results[2].Reason != problem.ReasonNotEnabled {
-		t.Errorf("dev alert reason %q, want %q", first.Results[2].Reason, problem.ReasonNotEnabled)
+	if first.Results[2].Reason != intake.ReasonNotEnabled {
+		t.Errorf("dev alert reason %q, want %q", first.Results[2].Reason, intake.ReasonNotEnabled)
 	}
 	wantReasons := map[string]string{
 		"aaaa000000000004": `no "service" label`,
@@ -268,7 +269,7 @@ func testAlertmanagerLifecycle(t *testing.T, b backend) {
 	if len(list.Remediations) != 1 || list.Remediations[0].ID != rid {
 		t.Errorf("running remediations %+v", list)
 	}
-	if jobs := stepJobs(t, ts.Store); len(jobs) != 1 || jobs[0] != (problem.StepPayload{RemediationID: rid}) {
+	if jobs := stepJobs(t, ts.Store); len(jobs) != 1 || jobs[0] != (remediation.Payload{RemediationID: rid}) {
 		t.Errorf("remediation.step jobs %+v, want one start job", jobs)
 	}
 
@@ -282,7 +283,7 @@ func testAlertmanagerLifecycle(t *testing.T, b backend) {
 	if got := statuses(closing); got != "closed,duplicate,recorded-closed" {
 		t.Errorf("closing statuses %s", got)
 	}
-	if jobs := stepJobs(t, ts.Store); len(jobs) != 1 || jobs[0] != (problem.StepPayload{RemediationID: rid, ProblemClosed: first.Results[0].ProblemID}) {
+	if jobs := stepJobs(t, ts.Store); len(jobs) != 1 || jobs[0] != (remediation.Payload{RemediationID: rid, ProblemClosed: first.Results[0].ProblemID}) {
 		t.Errorf("remediation.step jobs after the close %+v, want one problem-closed job", jobs)
 	}
 	// A firing copy arriving after the resolved one does not reopen it.
@@ -487,7 +488,7 @@ func testProblemEvents(t *testing.T, b backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rem, err := problem.DecodeRemediation(st)
+	rem, err := remediation.Decode(st.ID, st.Doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -644,7 +645,7 @@ func floodAndCheck(t *testing.T, servers []*testServer, total int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rem, err := problem.DecodeRemediation(rec)
+		rem, err := remediation.Decode(rec.ID, rec.Doc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -704,7 +705,9 @@ func startReplica(t testing.TB, b backend, admin string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(api.Options{Store: st, Resources: repos, Registry: prometheus.NewRegistry(), Settings: app.Settings()})
+	o := api.Options{Store: st, Resources: repos, Registry: prometheus.NewRegistry(), Settings: app.Settings()}
+	withSelfHealing(t, &o)
+	srv, err := api.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -755,7 +758,7 @@ type blockingRecorder struct {
 	release chan struct{}
 }
 
-func (b *blockingRecorder) Record(ctx context.Context, _ problem.Batch) ([]problem.Outcome, error) {
+func (b *blockingRecorder) Record(ctx context.Context, _ intake.Batch, _ ...store.EventRecord) ([]intake.Outcome, error) {
 	b.entered <- struct{}{}
 	<-b.release
 	return nil, nil
@@ -763,7 +766,7 @@ func (b *blockingRecorder) Record(ctx context.Context, _ problem.Batch) ([]probl
 
 type errRecorder struct{ err error }
 
-func (e errRecorder) Record(context.Context, problem.Batch) ([]problem.Outcome, error) {
+func (e errRecorder) Record(context.Context, intake.Batch, ...store.EventRecord) ([]intake.Outcome, error) {
 	return nil, e.err
 }
 
@@ -786,12 +789,12 @@ func TestIntakeOverloadAnswers503(t *testing.T) {
 	}{
 		{"database unavailable", fmt.Errorf("record: %w", store.ErrUnavailable), http.StatusServiceUnavailable},
 		{"write deadline", fmt.Errorf("record: %w", context.DeadlineExceeded), http.StatusServiceUnavailable},
-		{"conflicts exhausted", fmt.Errorf("record: %w", problem.ErrBusy), http.StatusServiceUnavailable},
+		{"conflicts exhausted", fmt.Errorf("record: %w", intake.ErrBusy), http.StatusServiceUnavailable},
 		{"shutting down", store.ErrClosed, http.StatusServiceUnavailable},
 		{"a bug", errors.New("boom"), http.StatusInternalServerError},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := startServer(t, sqliteBackend, func(o *api.Options) { o.Intake.Recorder = errRecorder{tt.err} })
+			ts := startServer(t, sqliteBackend, func(o *api.Options) { o.Problems = errRecorder{tt.err} })
 			code, h, out := ts.postAlerts(t, ts.Admin, msg)
 			if code != tt.want {
 				t.Fatalf("%d %s; want %d", code, out, tt.want)
@@ -805,7 +808,7 @@ func TestIntakeOverloadAnswers503(t *testing.T) {
 	t.Run("no free turn", func(t *testing.T) {
 		rec := &blockingRecorder{entered: make(chan struct{}), release: make(chan struct{})}
 		ts := startServer(t, sqliteBackend, func(o *api.Options) {
-			o.Intake.Recorder, o.Intake.MaxInFlight, o.Intake.QueueWait = rec, 1, -1
+			o.Problems, o.Intake.MaxInFlight, o.Intake.QueueWait = rec, 1, -1
 		})
 		done := make(chan int)
 		go func() {

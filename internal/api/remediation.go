@@ -12,7 +12,6 @@ import (
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/remediation"
-	"github.com/tendhq/tend/internal/remediator"
 	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/store"
 )
@@ -87,9 +86,9 @@ func (s *Server) tellRunning(ctx context.Context, project, service string, pause
 		for _, rec := range pg.Remediations {
 			ids = append(ids, rec.ID)
 			if pause {
-				jobs = append(jobs, remediator.PauseJob(rec.ID, reason, nonce))
+				jobs = append(jobs, remediationJob(remediation.PauseJob(rec.ID, reason, nonce)))
 			} else {
-				jobs = append(jobs, remediator.ResumeJob(rec.ID, nonce))
+				jobs = append(jobs, remediationJob(remediation.ResumeJob(rec.ID, nonce)))
 			}
 		}
 		if pg.NextPageKey == "" {
@@ -114,7 +113,7 @@ func (s *Server) tellRunning(ctx context.Context, project, service string, pause
 // with the remediation step it causes, so the remediation hears of every
 // stored answer (the outbox).
 func (s *Server) appendAnswer(ctx context.Context, rec store.EventRecord, ev *event.Event) error {
-	jobs, err := remediator.AnswerJobs(ctx, s.store, ev)
+	jobs, err := s.answers.AnswerJobs(ctx, ev)
 	if err != nil {
 		return err
 	}
@@ -129,6 +128,11 @@ func (s *Server) appendAnswer(ctx context.Context, rec store.EventRecord, ev *ev
 		}
 		return nil
 	})
+}
+
+// remediationJob wraps a job of the remediation package into the store's.
+func remediationJob(j remediation.Job) store.JobSpec {
+	return store.JobSpec{Kind: j.Kind, Payload: j.Payload, UniqueKey: j.UniqueKey, MaxAttempts: j.MaxAttempts}
 }
 
 // actionDetails adds what an action changed (or would change), its result

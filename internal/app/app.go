@@ -26,7 +26,8 @@ import (
 
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/config"
-	"github.com/tendhq/tend/internal/evaluation"
+	"github.com/tendhq/tend/internal/evaluator"
+	"github.com/tendhq/tend/internal/remediator"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/resource/pgstorer"
 	"github.com/tendhq/tend/internal/store"
@@ -76,13 +77,13 @@ type Options struct {
 	// SLIProviders builds the SLI provider of a monitoring configuration;
 	// nil means the real Prometheus and Dynatrace providers. Tests and the
 	// overhead benchmark put a fake here.
-	SLIProviders evaluation.ProviderFactory
+	SLIProviders evaluator.ProviderFactory
 	// WorkerConcurrency is how many jobs (evaluation steps) run at once;
 	// 0 means the worker's default.
 	WorkerConcurrency int
 	// Intake tunes the problem intake (Alertmanager webhook, problem
-	// events): alert label names, the default settling time and the
-	// overload limits. The zero value is right for production.
+	// events): alert label names and the overload limits. The zero value
+	// is right for production.
 	Intake api.IntakeOptions
 	// Config is the server-wide configuration (tend.yaml and the TEND_*
 	// variables) with its secrets resolved; nil means config.Default().
@@ -146,9 +147,6 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if opts.Config == nil {
 		c := config.Default()
 		opts.Config = &c
-	}
-	if opts.Intake.DefaultSettling == 0 {
-		opts.Intake.DefaultSettling = opts.Config.Remediation.Settling
 	}
 	opts.Intake = intakeLabels(opts.Intake, opts.Config)
 	a := &App{opts: opts, log: opts.Logger, serveErr: make(chan error, 1)}
@@ -231,17 +229,27 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	}
 	a.adminToken = tok
 
+	// The self-healing runner's entry points that the API calls: problem
+	// recording and external executors' answers (see remediation.go). The
+	// API declares what it needs of them and imports no runner.
+	problems, err := a.newProblemRecorder(repos)
+	if err != nil {
+		return nil, err
+	}
+
 	// The API.
 	a.api, err = api.New(api.Options{
-		Store:        a.store,
-		Resources:    repos,
-		Logger:       opts.Logger,
-		Registry:     opts.Registry,
-		MaxBodyBytes: opts.MaxBodyBytes,
-		Intake:       opts.Intake,
-		AlertQueries: alertQueries,
-		Settings:     Settings(),
-		Now:          opts.Now,
+		Store:         a.store,
+		Resources:     repos,
+		Problems:      problems,
+		ActionAnswers: remediator.NewAnswers(a.store),
+		Logger:        opts.Logger,
+		Registry:      opts.Registry,
+		MaxBodyBytes:  opts.MaxBodyBytes,
+		Intake:        opts.Intake,
+		AlertQueries:  alertQueries,
+		Settings:      Settings(),
+		Now:           opts.Now,
 	})
 	if err != nil {
 		return nil, err

@@ -17,8 +17,8 @@ import (
 
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/client"
+	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/sequence"
 	"github.com/tendhq/tend/internal/testenv"
 )
 
@@ -110,10 +110,10 @@ func (ta *testApp) setup(t testing.TB, promURL string, cfg apitypes.MonitoringCo
 // finished is the evaluation.finished event of a context as the API
 // returns it.
 type finished struct {
-	ID          string                `json:"id"`
-	Source      string                `json:"source"`
-	TriggeredID string                `json:"triggeredid"`
-	Data        sequence.FinishedData `json:"data"`
+	ID          string                  `json:"id"`
+	Source      string                  `json:"source"`
+	TriggeredID string                  `json:"triggeredid"`
+	Data        evaluation.FinishedData `json:"data"`
 }
 
 // waitFinished polls the event log until the context's evaluation.finished
@@ -204,7 +204,7 @@ func TestEvaluationThroughTheAPI(t *testing.T) {
 				var e struct{ Type, Source string }
 				_ = json.Unmarshal(raw, &e)
 				got = append(got, strings.TrimPrefix(e.Type, event.Prefix))
-				if e.Source != sequence.Source {
+				if e.Source != evaluation.Source {
 					t.Errorf("%s has source %q", e.Type, e.Source)
 				}
 			}
@@ -285,7 +285,7 @@ func TestEvaluationThroughTheAPI(t *testing.T) {
 			for _, raw := range ta.contextEvents(t, client.EventFilter{Project: "sockshop", Type: event.TypeEvaluationFinished}) {
 				var e struct{ Source string }
 				_ = json.Unmarshal(raw, &e)
-				if e.Source == sequence.Source && !strings.Contains(string(raw), `"id":"echo-`) {
+				if e.Source == evaluation.Source && !strings.Contains(string(raw), `"id":"echo-`) {
 					n++
 				}
 			}

@@ -10,9 +10,10 @@ import (
 	"github.com/tendhq/tend/internal/action"
 	"github.com/tendhq/tend/internal/action/kubernetes"
 	"github.com/tendhq/tend/internal/action/webhook"
-	"github.com/tendhq/tend/internal/evaluation"
+	"github.com/tendhq/tend/internal/evaluator"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/remediator"
+	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/worker"
@@ -40,7 +41,7 @@ type RemediationOptions struct {
 
 // newRemediation builds the remediation loop with the real executors and
 // registers it on the worker. h runs the verifying evaluations.
-func (a *App) newRemediation(r *worker.Runner, h *evaluation.Handler) error {
+func (a *App) newRemediation(r *worker.Runner, h *evaluator.Handler) error {
 	cfg := a.opts.Config
 	ro := a.opts.Remediation
 	defaults := settings.Defaults{
@@ -77,7 +78,7 @@ func (a *App) newRemediation(r *worker.Runner, h *evaluation.Handler) error {
 	eval := ro.Evaluator
 	if eval == nil {
 		eval = remediator.EvaluatorFunc(func(ctx context.Context, r remediator.EvaluationRequest) (slo.Evaluation, error) {
-			return h.Evaluate(ctx, evaluation.Request{
+			return h.Evaluate(ctx, evaluator.Request{
 				Project: r.Project, Stage: r.Stage, Service: r.Service, Start: r.Start, End: r.End,
 				KeptnContext: r.KeptnContext, TriggeredID: r.TriggeredID,
 			})
@@ -97,8 +98,18 @@ func (a *App) newRemediation(r *worker.Runner, h *evaluation.Handler) error {
 	if err != nil {
 		return err
 	}
-	r.Register(remediator.JobKind, loop.Handle)
+	r.Register(remediation.JobKind, loop.Handle)
 	return nil
+}
+
+// newProblemRecorder builds the self-healing runner's problem recorder,
+// which the API's Alertmanager webhook and problem events call. Stages whose
+// shipyard names no settling time get the server-wide one.
+func (a *App) newProblemRecorder(repos *resource.Repos) (*remediator.Recorder, error) {
+	return remediator.NewRecorder(remediator.RecorderOptions{
+		Store: a.store, Resources: repos, Logger: a.opts.Logger, Now: a.opts.Now,
+		DefaultSettling: a.opts.Config.Remediation.Settling,
+	})
 }
 
 // escalationSettings are the server-wide escalation webhook's, the same

@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/tendhq/tend/internal/evaluation"
+	"github.com/tendhq/tend/internal/evaluator"
 	"github.com/tendhq/tend/internal/resource"
-	"github.com/tendhq/tend/internal/sequence"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/worker"
 )
@@ -35,7 +35,7 @@ func (a *App) newWorker(repos *resource.Repos) error {
 	if providers == nil {
 		providers = a.sliProvider
 	}
-	h, err := evaluation.New(evaluation.Options{
+	h, err := evaluator.New(evaluator.Options{
 		Store:      a.store,
 		Resources:  repos,
 		Monitoring: monitoring,
@@ -46,7 +46,7 @@ func (a *App) newWorker(repos *resource.Repos) error {
 	if err != nil {
 		return err
 	}
-	r.Register(sequence.JobKind, h.Handle)
+	r.Register(evaluation.JobKind, h.Handle)
 	// The remediation loop, which verifies actions with the same
 	// evaluations (see remediation.go).
 	if err := a.newRemediation(r, h); err != nil {

@@ -2,7 +2,6 @@ package archtest
 
 import (
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 )
@@ -25,15 +24,6 @@ var adapterPackages = []string{
 // a program of its own (cmd/carts, `tend demo carts`) that asks a real
 // cluster for its replica count through action/kubernetes's client.
 var entryPoints = []string{"internal/app", "internal/cli", "internal/demo", "cmd/...", "test/..."}
-
-// adapterExceptions are the known imports of an adapter by a package that
-// is neither an adapter's composition root nor an entry point, each with
-// why it is there. The test fails when one disappears, so the list stays
-// exact. The way out of each is to move the shared type into a core
-// package (action) and let the adapter import it.
-var adapterExceptions = map[string]string{
-	"internal/remediator -> internal/action/webhook": "the loop builds the escalation message (webhook.Escalation) and declares its Notifier in webhook's types",
-}
 
 // matches reports whether rel (a path relative to the module) falls under
 // one of the patterns.
@@ -65,7 +55,6 @@ func TestOnlyEntryPointsImportAdapters(t *testing.T) {
 		t.Fatal("go list ./... found no package; the test would check nothing")
 	}
 	seenAdapters := map[string]bool{}
-	usedExceptions := map[string]bool{}
 	for _, p := range pkgs {
 		rel, ok := strings.CutPrefix(p.ImportPath, module+"/")
 		if !ok {
@@ -86,11 +75,6 @@ func TestOnlyEntryPointsImportAdapters(t *testing.T) {
 			if !ok || !matches(dep, adapterPackages) || sameAdapter(rel, dep) {
 				continue
 			}
-			edge := rel + " -> " + dep
-			if _, ok := adapterExceptions[edge]; ok {
-				usedExceptions[edge] = true
-				continue
-			}
 			t.Errorf("%s imports the adapter %s: only app and cli wire adapters; declare the interface %s needs in %s (or a core package) and let app pass the adapter in, as api.Options.AlertQueries does", rel, dep, rel, rel)
 		}
 	}
@@ -104,16 +88,6 @@ func TestOnlyEntryPointsImportAdapters(t *testing.T) {
 		if !found {
 			t.Errorf("adapter pattern %s matches no package; fix or remove it", pattern)
 		}
-	}
-	var stale []string
-	for edge := range adapterExceptions {
-		if !usedExceptions[edge] {
-			stale = append(stale, edge)
-		}
-	}
-	sort.Strings(stale)
-	for _, edge := range stale {
-		t.Errorf("exception %q is no longer needed; remove it from adapterExceptions and docs/ARCHITECTURE.md", edge)
 	}
 }
 

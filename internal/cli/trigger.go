@@ -14,8 +14,8 @@ import (
 
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/client"
+	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/sequence"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/spec"
 )
@@ -69,7 +69,7 @@ could not be reached, or the evaluation did not finish within
   tend trigger evaluation --project sockshop --stage production --service carts --timeframe 10m --labels buildId=42,runner=ci --watch -o json`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, _, err := sequence.Window(time.Now(), timeframe, start, end); err != nil {
+			if _, _, err := evaluation.Window(time.Now(), timeframe, start, end); err != nil {
 				return &usageError{err: flagWords(err)}
 			}
 			if watchTimeout <= 0 {
@@ -128,7 +128,7 @@ could not be reached, or the evaluation did not finish within
 
 // flagWords turns the window error's field names into the flags' names.
 func flagWords(err error) error {
-	msg := strings.TrimPrefix(err.Error(), sequence.ErrWindow.Error()+": ")
+	msg := strings.TrimPrefix(err.Error(), evaluation.ErrWindow.Error()+": ")
 	for _, w := range []string{"timeframe", "start", "end"} {
 		msg = strings.ReplaceAll(msg, w+" ", "--"+w+" ")
 		msg = strings.ReplaceAll(msg, w+",", "--"+w+",")

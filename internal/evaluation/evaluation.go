@@ -1,329 +1,531 @@
-// Package evaluation runs Keptn's evaluation sequence as durable worker jobs
-// (kind sequence.JobKind). Each run of a job does one step's I/O (read the
-// SLO file and the monitoring configuration; query the SLI provider; read
-// the earlier evaluations) and hands the inputs to internal/sequence, which
-// decides the step's events and the next step; the step's events, the next
-// step and this job's outcome are then recorded in one transaction
-// (worker.Result.WithCommit).
+// Package evaluation decides Keptn's evaluation sequence: which events an
+// evaluation emits, in which order and with which data, and what the next
+// step of its durable job is, given the step's inputs (the SLO file read, the
+// SLI values fetched, the earlier evaluations). It does no I/O and reads no
+// clock; its runner, internal/evaluator, reads resources, calls the SLI
+// provider and records each step's Outcome atomically with the next step.
 //
-// The composition root (internal/app) wires the store, the resource
-// repositories and the SLI providers in, and registers Handle on the
-// worker.
+// One evaluation runs in one Keptn context and stores, in order:
+//
+//	sh.keptn.event.<stage>.evaluation.triggered   (unless an outside controller runs the sequence)
+//	sh.keptn.event.evaluation.triggered
+//	sh.keptn.event.evaluation.started
+//	sh.keptn.event.get-sli.triggered
+//	sh.keptn.event.get-sli.started
+//	sh.keptn.event.get-sli.finished
+//	sh.keptn.event.evaluation.finished
+//	sh.keptn.event.<stage>.evaluation.finished    (when tend runs the sequence)
+//
+// The job runs three steps (StepStart, StepGetSLI, StepEvaluate); an
+// evaluation that cannot run (no SLO file, no SLI provider configured) ends
+// after the first with a failed evaluation.finished, never a pass.
+//
+// Every event id is derived from the evaluation's identity and the event's
+// role, so a step that runs again after a crash appends nothing twice.
 package evaluation
 
 import (
-	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/resource"
-	"github.com/tendhq/tend/internal/sequence"
-	"github.com/tendhq/tend/internal/settings"
-	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/slo"
-	"github.com/tendhq/tend/internal/spec"
-	"github.com/tendhq/tend/internal/store"
-	"github.com/tendhq/tend/internal/worker"
 )
 
-// Store is what the steps read: the monitoring settings and the event log
-// (earlier evaluations and their invalidations). store.Store satisfies it.
-type Store interface {
-	settings.Getter
-	ListEvents(ctx context.Context, f store.EventFilter) (store.EventPage, error)
+// JobKind is the worker job kind that runs evaluations.
+const JobKind = "evaluation"
+
+// Source is the CloudEvents source of every event tend emits. Events with
+// this source that arrive on the event intake are tend's own (re-posted,
+// mirrored) and never trigger anything.
+const Source = event.DefaultSource
+
+// Step is where an evaluation's job is.
+type Step string
+
+// The steps of an evaluation job.
+const (
+	// StepStart reads the SLO file and the monitoring configuration.
+	StepStart Step = "start"
+	// StepGetSLI fetches the SLI values from the provider.
+	StepGetSLI Step = "get-sli"
+	// StepEvaluate scores the values against the SLO and the baseline.
+	StepEvaluate Step = "evaluate"
+)
+
+// State is an evaluation job's payload: everything the next step needs. It
+// holds no secret: the provider's credentials are read by the step that
+// uses them.
+type State struct {
+	Step         Step              `json:"step"`
+	KeptnContext string            `json:"keptnContext"`
+	Project      string            `json:"project"`
+	Stage        string            `json:"stage"`
+	Service      string            `json:"service"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	Start        time.Time         `json:"start"`
+	End          time.Time         `json:"end"`
+	// SequenceID is the id of the <stage>.evaluation.triggered event that
+	// tend answers with <stage>.evaluation.finished; "" when an outside
+	// controller runs the sequence and triggered only the task.
+	SequenceID string `json:"sequenceTriggeredId,omitempty"`
+	// TriggeredID is the id of the evaluation.triggered event that the
+	// task's .started and .finished events answer.
+	TriggeredID string `json:"triggeredId"`
+	// GitCommitID is the triggering event's gitcommitid, carried on.
+	GitCommitID string `json:"gitCommitId,omitempty"`
+
+	// Set by StepStart for the later steps.
+	SLO        []byte            `json:"slo,omitempty"`
+	SLOVersion string            `json:"sloVersion,omitempty"`
+	Provider   string            `json:"provider,omitempty"`
+	Indicators []string          `json:"indicators,omitempty"`
+	Filters    map[string]string `json:"filters,omitempty"`
+	GetSLIID   string            `json:"getSliTriggeredId,omitempty"`
+	// Set by StepGetSLI for StepEvaluate.
+	Values []slo.SLIResult `json:"values,omitempty"`
 }
 
-// Resources reads the SLO and SLI files; *resource.Repos satisfies it.
-type Resources interface {
-	Get(ctx context.Context, ref resource.Ref, uri, version string) ([]byte, string, error)
-}
-
-// ProviderFactory builds the SLI provider of a service's resolved, checked
-// monitoring setting. Its errors must not contain the setting's secrets.
-type ProviderFactory func(sel settings.Selection) (sli.Provider, error)
-
-// DefaultMaxBaselineEvents bounds how many earlier evaluation.finished
-// events one evaluation reads to find its baseline.
-const DefaultMaxBaselineEvents = 1000
-
-// Options configure a Handler. Store, Resources, Monitoring and Providers
-// are required.
-type Options struct {
-	Store     Store
-	Resources Resources
-	// Monitoring is the monitoring setting over the registered providers
-	// (sli.Monitoring).
-	Monitoring *settings.Choice
-	Providers  ProviderFactory
-	// Logger receives one line per step; nil discards. Secrets never
-	// reach it.
-	Logger *slog.Logger
-	// Now is the clock of event times and default windows; nil means
-	// time.Now.
-	Now func() time.Time
-	// MaxBaselineEvents bounds the baseline search; 0 means
-	// DefaultMaxBaselineEvents.
-	MaxBaselineEvents int
-}
-
-// Handler runs the steps of evaluation jobs.
-type Handler struct {
-	st       Store
-	res      Resources
-	monitor  *settings.Choice
-	provide  ProviderFactory
-	log      *slog.Logger
-	now      func() time.Time
-	maxPrevs int
-}
-
-// New checks opts and returns a Handler.
-func New(opts Options) (*Handler, error) {
-	if opts.Store == nil || opts.Resources == nil || opts.Monitoring == nil || opts.Providers == nil {
-		return nil, errors.New("evaluation: Options.Store, Resources, Monitoring and Providers are required")
+// DecodeState reads a job payload.
+func DecodeState(payload []byte) (State, error) {
+	var st State
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return State{}, fmt.Errorf("decode evaluation job: %w", err)
 	}
-	h := &Handler{st: opts.Store, res: opts.Resources, monitor: opts.Monitoring, provide: opts.Providers, log: opts.Logger, now: opts.Now, maxPrevs: opts.MaxBaselineEvents}
-	if h.log == nil {
-		h.log = slog.New(slog.DiscardHandler)
-	}
-	if h.now == nil {
-		h.now = time.Now
-	}
-	if h.maxPrevs <= 0 {
-		h.maxPrevs = DefaultMaxBaselineEvents
-	}
-	return h, nil
-}
-
-// Handle runs one step of an evaluation job; register it on the worker
-// under sequence.JobKind.
-func (h *Handler) Handle(ctx context.Context, job store.Job) worker.Result {
-	st, err := sequence.DecodeState(job.Payload)
-	if err != nil {
-		// Retrying cannot fix a payload; there is no context to finish.
-		h.log.ErrorContext(ctx, "evaluation_job_unreadable", "job_id", job.ID, "err", err)
-		return worker.Done()
-	}
-	log := h.log.With("keptn_context", st.KeptnContext, "project", st.Project, "stage", st.Stage, "service", st.Service, "step", string(st.Step), "job_id", job.ID)
-	var out sequence.Outcome
 	switch st.Step {
-	case sequence.StepStart:
-		out, err = h.begin(ctx, st)
-	case sequence.StepGetSLI:
-		out, err = h.getSLIs(ctx, st)
-	case sequence.StepEvaluate:
-		out, err = h.evaluate(ctx, st)
-	}
-	if err != nil {
-		if ctx.Err() != nil || job.Attempt < job.MaxAttempts {
-			log.WarnContext(ctx, "evaluation_step_failed", "attempt", job.Attempt, "err", err)
-			return worker.Retry(err)
-		}
-		// The last attempt: finish the evaluation as failed rather than
-		// leave it open for ever.
-		log.ErrorContext(ctx, "evaluation_aborted", "attempt", job.Attempt, "err", err)
-		if out, err = st.Abort(h.now(), err.Error()); err != nil {
-			return worker.Retry(err)
-		}
-	}
-	recs, err := records(out.Events)
-	if err != nil {
-		return worker.Retry(err)
-	}
-	commit := func(ctx context.Context, tx store.Tx) error {
-		if len(recs) == 0 {
-			return nil
-		}
-		_, err := tx.AppendEvents(ctx, recs...)
-		return err
-	}
-	if out.Next != nil {
-		log.DebugContext(ctx, "evaluation_step_done", "next", string(out.Next.Step))
-		return worker.RescheduleAt(time.Time{}, out.Next.Payload()).WithCommit(commit)
-	}
-	log.InfoContext(ctx, "evaluation_finished")
-	return worker.Done().WithCommit(commit)
-}
-
-// begin reads the SLO file and which provider is configured.
-func (h *Handler) begin(ctx context.Context, st sequence.State) (sequence.Outcome, error) {
-	var in sequence.StartInput
-	ref := resource.Ref{Project: st.Project, Stage: st.Stage, Service: st.Service}
-	data, version, err := h.res.Get(ctx, ref, "slo.yaml", "")
-	switch {
-	case err == nil:
-		in.SLO, in.SLOVersion = data, version
-	case errors.Is(err, resource.ErrResourceNotFound):
-	case errors.Is(err, resource.ErrProjectNotFound):
-		in.SLOProblem = fmt.Sprintf("project %s does not exist, so it has no SLO file", st.Project)
-	case errors.Is(err, resource.ErrStageNotFound):
-		in.SLOProblem = fmt.Sprintf("stage %s does not exist in project %s, so there is no SLO file", st.Stage, st.Project)
-	case errors.Is(err, resource.ErrInvalidName):
-		in.SLOProblem = fmt.Sprintf("no SLO file can exist for project %q, stage %q, service %q: %v", st.Project, st.Stage, st.Service, err)
+	case StepStart, StepGetSLI, StepEvaluate:
 	default:
-		return sequence.Outcome{}, fmt.Errorf("read slo.yaml of %s: %w", ref, err)
+		return State{}, fmt.Errorf("decode evaluation job: unknown step %q", st.Step)
 	}
-	sel, err := h.monitor.Resolve(ctx, h.st, st.Project, st.Stage, st.Service)
-	switch {
-	case err == nil:
-		in.Provider = sel.Variant
-	case errors.Is(err, settings.ErrNotSet):
-	default:
-		return sequence.Outcome{}, err
+	if st.KeptnContext == "" || st.TriggeredID == "" || st.Project == "" || st.Stage == "" || st.Service == "" {
+		return State{}, fmt.Errorf("decode evaluation job: keptn context, triggered id, project, stage or service missing")
 	}
-	return st.Begin(h.now(), in)
+	return st, nil
 }
 
-// getSLIs queries the provider for every indicator.
-func (h *Handler) getSLIs(ctx context.Context, st sequence.State) (sequence.Outcome, error) {
-	values, err := h.fetch(ctx, st)
+// Payload encodes the state as a job payload.
+func (st State) Payload() []byte {
+	b, err := json.Marshal(st)
 	if err != nil {
-		return sequence.Outcome{}, err
+		// State holds only strings, times, maps of strings and finite
+		// numbers (slo.Evaluate and the providers never return NaN).
+		panic(fmt.Sprintf("evaluation: encode state: %v", err))
 	}
-	return st.SLIsFetched(h.now(), values)
+	return b
 }
 
-func (h *Handler) fetch(ctx context.Context, st sequence.State) ([]slo.SLIResult, error) {
-	failAll := func(format string, args ...any) []slo.SLIResult {
-		out := make([]slo.SLIResult, len(st.Indicators))
-		for i, name := range st.Indicators {
-			out[i] = sli.Failed(name, format, args...)
-		}
-		return out
+// JobKey is the job's unique key: one job per evaluation, however often
+// its trigger is delivered.
+func (st State) JobKey() string { return JobKind + "/" + st.KeptnContext + "/" + st.TriggeredID }
+
+// MaxAttempts is how often a step of an evaluation is tried before the
+// evaluation is aborted as failed (see State.Abort): with the worker's
+// doubling retry delay, about two minutes of a failing store or repository.
+const MaxAttempts = 8
+
+// Job is a job to enqueue with a Plan.
+type Job struct {
+	Kind        string
+	Payload     []byte
+	UniqueKey   string
+	MaxAttempts int
+}
+
+// Plan is what a trigger writes in one transaction: the events that open
+// the evaluation and its first job.
+type Plan struct {
+	Events []*event.Event
+	Job    Job
+	State  State
+}
+
+// Outcome is what one step records in one transaction: its events, and the
+// state of the next step, or nil when the evaluation has finished.
+type Outcome struct {
+	Events []*event.Event
+	Next   *State
+}
+
+// Request is an evaluation asked for through the API or the CLI.
+type Request struct {
+	Project, Stage, Service string
+	Start, End              time.Time
+	Labels                  map[string]string
+	// KeptnContext is the new context, a UUID the caller draws.
+	KeptnContext string
+}
+
+// FromRequest plans an evaluation asked for through the API: tend runs the
+// whole sequence, opening it with <stage>.evaluation.triggered and
+// evaluation.triggered.
+func FromRequest(r Request, now time.Time) (Plan, error) {
+	if r.Project == "" || r.Stage == "" || r.Service == "" || r.KeptnContext == "" {
+		return Plan{}, fmt.Errorf("plan evaluation: project, stage, service and keptn context are required")
 	}
-	sel, err := h.monitor.Resolve(ctx, h.st, st.Project, st.Stage, st.Service)
-	switch {
-	case errors.Is(err, settings.ErrNotSet):
-		return failAll("the monitoring configuration was removed while the evaluation ran"), nil
-	case err != nil:
-		return nil, err
+	if !r.End.After(r.Start) {
+		return Plan{}, fmt.Errorf("plan evaluation: %w: the end is not after the start", ErrWindow)
 	}
-	if sel.Variant != st.Provider {
-		return failAll("the monitoring configuration changed from %s to %s while the evaluation ran", st.Provider, sel.Variant), nil
+	st := State{
+		Step: StepStart, KeptnContext: r.KeptnContext,
+		Project: r.Project, Stage: r.Stage, Service: r.Service, Labels: cloneLabels(r.Labels),
+		Start: r.Start.UTC(), End: r.End.UTC(),
 	}
-	if err := h.monitor.Check(sel); err != nil {
-		return failAll("the %s configuration is unusable: %v", sel.Variant, err), nil
-	}
-	p, err := h.provide(sel)
+	seq, err := st.build(now, deriveID(r.KeptnContext, "sequence"), event.SequenceType(r.Stage, event.SequenceEvaluation, event.PhaseTriggered), "", st.triggerData())
 	if err != nil {
-		return failAll("the %s provider cannot be built: %v", sel.Variant, err), nil
+		return Plan{}, err
 	}
-	levels := []resource.Ref{
-		{Project: st.Project},
-		{Project: st.Project, Stage: st.Stage},
-		{Project: st.Project, Stage: st.Stage, Service: st.Service},
-	}
-	var layers [3]map[string]string
-	uri := sel.Variant + "/sli.yaml"
-	for i, ref := range levels {
-		data, _, err := h.res.Get(ctx, ref, uri, "")
-		switch {
-		case err == nil:
-		case errors.Is(err, resource.ErrResourceNotFound), errors.Is(err, resource.ErrProjectNotFound), errors.Is(err, resource.ErrStageNotFound), errors.Is(err, resource.ErrInvalidName):
-			continue
-		default:
-			return nil, fmt.Errorf("read %s of %s: %w", uri, ref, err)
-		}
-		f, diags := spec.DecodeSLI(uri, data)
-		if f == nil || diags.HasErrors() {
-			return failAll("%s of %s is invalid: %v", uri, ref, diags), nil
-		}
-		layers[i] = f.Indicators
-	}
-	req := sli.Request{
-		Project: st.Project, Stage: st.Stage, Service: st.Service,
-		Start: st.Start, End: st.End,
-		Indicators: st.Indicators,
-		Queries:    sli.Merge(layers[0], layers[1], layers[2]),
-		Filters:    st.Filters,
-		Labels:     st.Labels,
-	}
-	values, err := p.GetSLIs(ctx, req)
-	switch {
-	case err == nil:
-		return values, nil
-	case ctx.Err() != nil:
-		return nil, fmt.Errorf("get slis: %w", context.Cause(ctx))
-	case errors.Is(err, sli.ErrInvalidRequest):
-		return failAll("%v", err), nil
-	}
-	return nil, err
-}
-
-// evaluate reads the baseline and scores the values.
-func (h *Handler) evaluate(ctx context.Context, st sequence.State) (sequence.Outcome, error) {
-	prev, err := h.baseline(ctx, st)
+	st.SequenceID = seq.ID
+	st.TriggeredID = deriveID(seq.ID, "evaluation.triggered")
+	task, err := st.build(now, st.TriggeredID, event.TypeEvaluationTriggered, "", st.triggerData())
 	if err != nil {
-		return sequence.Outcome{}, err
+		return Plan{}, err
 	}
-	return st.Evaluate(h.now(), prev)
+	return st.plan(seq, task), nil
 }
 
-// baselinePage is how many events one read of the baseline search takes.
-const baselinePage = 100
-
-// baseline reads the earlier evaluations of the project, stage and service,
-// newest first, until the SLO's comparison has what it needs.
-func (h *Handler) baseline(ctx context.Context, st sequence.State) ([]slo.Previous, error) {
-	f := store.EventFilter{Project: st.Project, Stage: st.Stage, Service: st.Service, PageSize: store.MaxPageSize}
-	f.Type = event.TypeEvaluationInvalidated
-	var invalidations [][]byte
-	for n := 0; n < h.maxPrevs; {
-		pg, err := h.st.ListEvents(ctx, f)
-		if err != nil {
-			return nil, fmt.Errorf("read evaluation invalidations: %w", err)
-		}
-		for _, e := range pg.Events {
-			invalidations = append(invalidations, e.JSON)
-		}
-		n += len(pg.Events)
-		if pg.NextPageKey == "" {
-			break
-		}
-		f.PageKey = pg.NextPageKey
+func (st State) plan(evs ...*event.Event) Plan {
+	return Plan{
+		Events: evs,
+		Job:    Job{Kind: JobKind, Payload: st.Payload(), UniqueKey: st.JobKey(), MaxAttempts: MaxAttempts},
+		State:  st,
 	}
-	comparison := st.Comparison()
-	f.Type, f.PageKey, f.PageSize = event.TypeEvaluationFinished, "", baselinePage
-	var finished [][]byte
-	var prev []slo.Previous
-	for len(finished) < h.maxPrevs {
-		pg, err := h.st.ListEvents(ctx, f)
-		if err != nil {
-			return nil, fmt.Errorf("read earlier evaluations: %w", err)
-		}
-		for _, e := range pg.Events {
-			if e.KeptnContext == st.KeptnContext && e.TriggeredID == st.TriggeredID {
-				continue // this evaluation, finished by an earlier attempt
-			}
-			finished = append(finished, e.JSON)
-		}
-		prev = sequence.Baseline(finished, invalidations)
-		if pg.NextPageKey == "" || sequence.Enough(comparison, prev) {
-			break
-		}
-		f.PageKey = pg.NextPageKey
-	}
-	return prev, nil
 }
 
-// records turns a step's events into event log records.
-func records(evs []*event.Event) ([]store.EventRecord, error) {
-	out := make([]store.EventRecord, 0, len(evs))
-	for _, ev := range evs {
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", ev.Type, err)
-		}
-		c, _ := ev.Common()
-		out = append(out, store.EventRecord{
-			ID: ev.ID, Source: ev.Source, Type: ev.Type, Time: ev.Time, SpecVersion: ev.SpecVersion,
-			KeptnContext: ev.KeptnContext, TriggeredID: ev.TriggeredID,
-			Project: c.Project, Stage: c.Stage, Service: c.Service, JSON: b,
-		})
+// common is the data every event of the evaluation carries.
+type common struct {
+	Project string            `json:"project"`
+	Stage   string            `json:"stage"`
+	Service string            `json:"service"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	Status  string            `json:"status,omitempty"`
+	Result  string            `json:"result,omitempty"`
+	Message string            `json:"message,omitempty"`
+}
+
+func (st State) common() common {
+	return common{Project: st.Project, Stage: st.Stage, Service: st.Service, Labels: st.Labels}
+}
+
+// windowData is Keptn's evaluation window object of a triggered event.
+type windowData struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+func (st State) triggerData() any {
+	return struct {
+		common
+		Evaluation windowData `json:"evaluation"`
+	}{st.common(), windowData{Start: formatTime(st.Start), End: formatTime(st.End)}}
+}
+
+// build makes one event of the evaluation in its context, with a fixed id.
+func (st State) build(now time.Time, id, typ, triggeredID string, data any) (*event.Event, error) {
+	b := event.Builder{Source: Source, Now: func() time.Time { return now }, NewID: func() string { return id }}
+	e, err := b.New(typ, st.KeptnContext, triggeredID, data)
+	if err != nil {
+		return nil, fmt.Errorf("evaluation %s: %w", st.KeptnContext, err)
 	}
-	return out, nil
+	e.GitCommitID = st.GitCommitID
+	return e, nil
+}
+
+// StartInput is what the start step read.
+type StartInput struct {
+	// SLO is the service's slo.yaml; nil when there is none.
+	SLO []byte
+	// SLOVersion is the commit the SLO was read at.
+	SLOVersion string
+	// SLOProblem says why the SLO could not be read when SLO is nil and
+	// the reason is not simply a missing file (the project or stage does
+	// not exist); "" means the file does not exist.
+	SLOProblem string
+	// Provider is the configured SLI provider's name; "" when none is
+	// configured for the project, stage and service.
+	Provider string
+}
+
+// Begin is the first step: evaluation.started, then either the get-sli
+// task or, when the evaluation cannot run, a failed evaluation.finished
+// that says why.
+func (st State) Begin(now time.Time, in StartInput) (Outcome, error) {
+	started, err := st.build(now, st.id("evaluation.started"), event.TypeEvaluationStarted, st.TriggeredID, st.common())
+	if err != nil {
+		return Outcome{}, err
+	}
+	where := fmt.Sprintf("project %s, stage %s, service %s", st.Project, st.Stage, st.Service)
+	if in.SLO == nil {
+		msg := in.SLOProblem
+		if msg == "" {
+			msg = "no SLO file: there is no slo.yaml for " + where + `; add one with "tend add-resource --project ` + st.Project + ` --stage ` + st.Stage + ` --service ` + st.Service + ` --resource slo.yaml"`
+		}
+		return st.fail(now, []*event.Event{started}, msg, nil, "")
+	}
+	next := st
+	next.SLO, next.SLOVersion = in.SLO, in.SLOVersion
+	s, diags := decodeSLO(in.SLO)
+	if s == nil || diags != "" {
+		return next.fail(now, []*event.Event{started}, "the SLO file slo.yaml of "+where+" is invalid: "+diags, nil, in.SLOVersion)
+	}
+	next.Indicators = indicators(s)
+	next.Filters = maps.Clone(s.Filter)
+	if in.Provider == "" {
+		msg := "no SLI provider configured for " + where + `: run "tend configure monitoring prometheus --project ` + st.Project + ` --url URL" (or dynatrace)`
+		values := make([]slo.SLIResult, len(next.Indicators))
+		for i, name := range next.Indicators {
+			values[i] = slo.SLIResult{Metric: name, Message: "no SLI provider configured"}
+		}
+		ev := slo.Evaluate(s, values, nil)
+		return next.fail(now, []*event.Event{started}, msg, &ev, in.SLOVersion)
+	}
+	next.Provider = in.Provider
+	next.GetSLIID = st.id("get-sli.triggered")
+	next.Step = StepGetSLI
+	filters := make([]keyValue, 0, len(next.Filters))
+	for _, k := range slices.Sorted(maps.Keys(next.Filters)) {
+		filters = append(filters, keyValue{Key: k, Value: next.Filters[k]})
+	}
+	trig, err := next.build(now, next.GetSLIID, event.TypeGetSLITriggered, "", struct {
+		common
+		GetSLI getSLITriggered `json:"get-sli"`
+	}{st.common(), getSLITriggered{
+		SLIProvider: in.Provider, Start: formatTime(st.Start), End: formatTime(st.End),
+		Indicators: next.Indicators, CustomFilters: filters,
+	}})
+	if err != nil {
+		return Outcome{}, err
+	}
+	sliStarted, err := next.build(now, st.id("get-sli.started"), event.TaskType(event.TaskGetSLI, event.PhaseStarted), next.GetSLIID, st.common())
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Events: []*event.Event{started, trig, sliStarted}, Next: &next}, nil
+}
+
+type keyValue struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// getSLITriggered is Keptn's get-sli object of get-sli.triggered.
+type getSLITriggered struct {
+	SLIProvider   string     `json:"sliProvider"`
+	Start         string     `json:"start"`
+	End           string     `json:"end"`
+	Indicators    []string   `json:"indicators"`
+	CustomFilters []keyValue `json:"customFilters"`
+}
+
+// getSLIFinished is Keptn's get-sli object of get-sli.finished.
+type getSLIFinished struct {
+	Start           string          `json:"start"`
+	End             string          `json:"end"`
+	IndicatorValues []slo.SLIResult `json:"indicatorValues"`
+}
+
+// SLIsFetched is the second step: get-sli.finished with the values, one
+// per indicator in order. A value that could not be fetched makes the task
+// errored with result fail and a message naming it; the evaluation still
+// runs, and under Keptn's rules the objective of that SLI fails.
+func (st State) SLIsFetched(now time.Time, values []slo.SLIResult) (Outcome, error) {
+	if st.Step != StepGetSLI {
+		return Outcome{}, fmt.Errorf("evaluation %s: SLIs fetched in step %q", st.KeptnContext, st.Step)
+	}
+	values = completeValues(st.Indicators, values)
+	c := st.common()
+	c.Status, c.Result = event.StatusSucceeded, event.ResultPass
+	var failed []string
+	for _, v := range values {
+		if !v.Success {
+			failed = append(failed, v.Message)
+		}
+	}
+	if len(failed) > 0 {
+		c.Status, c.Result = event.StatusErrored, event.ResultFail
+		c.Message = fmt.Sprintf("%d of %d SLIs failed: %s", len(failed), len(values), strings.Join(failed, "; "))
+	}
+	fin, err := st.build(now, st.id("get-sli.finished"), event.TypeGetSLIFinished, st.GetSLIID, struct {
+		common
+		GetSLI getSLIFinished `json:"get-sli"`
+	}{c, getSLIFinished{Start: formatTime(st.Start), End: formatTime(st.End), IndicatorValues: values}})
+	if err != nil {
+		return Outcome{}, err
+	}
+	next := st
+	next.Step = StepEvaluate
+	next.Values = values
+	return Outcome{Events: []*event.Event{fin}, Next: &next}, nil
+}
+
+// completeValues returns one value per indicator, in order: a provider that
+// left one out has it failed, so a missing value can never go unnoticed.
+func completeValues(indicators []string, values []slo.SLIResult) []slo.SLIResult {
+	byName := make(map[string]slo.SLIResult, len(values))
+	for _, v := range values {
+		if _, dup := byName[v.Metric]; !dup {
+			byName[v.Metric] = v
+		}
+	}
+	out := make([]slo.SLIResult, len(indicators))
+	for i, name := range indicators {
+		v, ok := byName[name]
+		if !ok {
+			v = slo.SLIResult{Metric: name, Message: fmt.Sprintf("SLI %q: the provider returned no result", name)}
+		}
+		v.ComparedValue = 0
+		out[i] = v
+	}
+	return out
+}
+
+// Evaluate is the last step: the SLO scored against the values and the
+// baseline (earlier evaluations of the same project, stage and service,
+// newest first; see Baseline), then evaluation.finished and, when tend runs
+// the sequence, <stage>.evaluation.finished.
+func (st State) Evaluate(now time.Time, previous []slo.Previous) (Outcome, error) {
+	if st.Step != StepEvaluate {
+		return Outcome{}, fmt.Errorf("evaluation %s: evaluate in step %q", st.KeptnContext, st.Step)
+	}
+	s, diags := decodeSLO(st.SLO)
+	if s == nil || diags != "" {
+		// StepStart checked the same bytes; only a changed decoder gets here.
+		return st.fail(now, nil, "the SLO file slo.yaml is invalid: "+diags, nil, st.SLOVersion)
+	}
+	ev := slo.Evaluate(s, st.Values, previous)
+	ev.TimeStart, ev.TimeEnd = formatTime(st.Start), formatTime(st.End)
+	c := st.common()
+	c.Status, c.Result, c.Message = event.StatusSucceeded, string(ev.Result), ev.Message
+	return st.finish(now, nil, c, ev, st.SLOVersion)
+}
+
+// Abort ends the evaluation in whatever step it is with a failed
+// evaluation.finished saying msg: the handler's last attempt at a step
+// failed (the store or the resource repository kept failing), and an
+// evaluation that could not run must still finish, as a fail.
+func (st State) Abort(now time.Time, msg string) (Outcome, error) {
+	var before []*event.Event
+	if st.Step == StepStart {
+		started, err := st.build(now, st.id("evaluation.started"), event.TypeEvaluationStarted, st.TriggeredID, st.common())
+		if err != nil {
+			return Outcome{}, err
+		}
+		before = append(before, started)
+	}
+	return st.fail(now, before, "the evaluation could not run: "+msg, nil, st.SLOVersion)
+}
+
+// fail ends the evaluation with result fail and status errored: the
+// evaluation could not run as asked, and that is never a pass. ev, when not
+// nil, carries indicator results worth showing.
+func (st State) fail(now time.Time, before []*event.Event, msg string, ev *slo.Evaluation, version string) (Outcome, error) {
+	e := slo.Evaluation{IndicatorResults: []slo.IndicatorResult{}, ComparedEvents: []string{}}
+	if ev != nil {
+		e = *ev
+	}
+	e.Result, e.Score, e.Message = slo.Fail, 0, msg
+	e.TimeStart, e.TimeEnd = formatTime(st.Start), formatTime(st.End)
+	c := st.common()
+	c.Status, c.Result, c.Message = event.StatusErrored, event.ResultFail, msg
+	return st.finish(now, before, c, e, version)
+}
+
+// EvaluationData is Keptn's evaluation object of evaluation.finished.
+type EvaluationData struct {
+	slo.Evaluation
+	// SLOFileContent is the SLO file evaluated, base64-encoded.
+	SLOFileContent string `json:"sloFileContent"`
+	// GitCommit is the resource version the SLO file was read at.
+	GitCommit string `json:"gitCommit"`
+}
+
+// FinishedData is the data of evaluation.finished.
+type FinishedData struct {
+	Project    string            `json:"project"`
+	Stage      string            `json:"stage"`
+	Service    string            `json:"service"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Status     string            `json:"status"`
+	Result     string            `json:"result"`
+	Message    string            `json:"message,omitempty"`
+	Evaluation EvaluationData    `json:"evaluation"`
+}
+
+func (st State) finish(now time.Time, before []*event.Event, c common, ev slo.Evaluation, version string) (Outcome, error) {
+	data := FinishedData{
+		Project: c.Project, Stage: c.Stage, Service: c.Service, Labels: c.Labels,
+		Status: c.Status, Result: c.Result, Message: c.Message,
+		Evaluation: EvaluationData{Evaluation: ev, SLOFileContent: encodeBase64(st.SLO), GitCommit: version},
+	}
+	fin, err := st.build(now, st.id("evaluation.finished"), event.TypeEvaluationFinished, st.TriggeredID, data)
+	if err != nil {
+		return Outcome{}, err
+	}
+	evs := append(before, fin)
+	if st.SequenceID != "" {
+		seq, err := st.build(now, st.id("sequence.finished"), event.SequenceType(st.Stage, event.SequenceEvaluation, event.PhaseFinished), st.SequenceID, c)
+		if err != nil {
+			return Outcome{}, err
+		}
+		evs = append(evs, seq)
+	}
+	return Outcome{Events: evs}, nil
+}
+
+// id derives the id of one of the evaluation's events from its context and
+// its evaluation.triggered id (which an outside sender chose, so the
+// context keeps two senders' equal ids apart).
+func (st State) id(role string) string { return deriveID(st.KeptnContext, st.TriggeredID, role) }
+
+// indicators returns the SLI names of the SLO's objectives, each once, in
+// file order.
+func indicators(s *slo.SLO) []string {
+	var out []string
+	for _, o := range s.Objectives {
+		if o.SLI != "" && !slices.Contains(out, o.SLI) {
+			out = append(out, o.SLI)
+		}
+	}
+	return out
+}
+
+// idNamespace is the namespace of derived event ids (a random UUID fixed
+// here, so tend's ids never collide with other name-based UUIDs).
+var idNamespace = [16]byte{0x6b, 0x1f, 0x3c, 0x52, 0x0e, 0x4d, 0x4a, 0x8b, 0x9e, 0x21, 0x5a, 0x77, 0xc0, 0x13, 0xd4, 0x2f}
+
+// deriveID returns the version 5 UUID of parts in idNamespace: the same
+// parts give the same id on every replica and every run.
+func deriveID(parts ...string) string {
+	h := sha1.New()
+	h.Write(idNamespace[:])
+	h.Write([]byte(strings.Join(parts, "\x00")))
+	var u [16]byte
+	copy(u[:], h.Sum(nil))
+	u[6] = (u[6] & 0x0f) | 0x50
+	u[8] = (u[8] & 0x3f) | 0x80
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func cloneLabels(l map[string]string) map[string]string {
+	if len(l) == 0 {
+		return nil
+	}
+	return maps.Clone(l)
 }

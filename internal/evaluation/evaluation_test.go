@@ -1,372 +1,636 @@
-package evaluation_test
+package evaluation
 
 import (
-	"context"
+	"encoding/base64"
 	"encoding/json"
-	"fmt"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
+	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/resource"
-	"github.com/tendhq/tend/internal/resource/pgstorer"
-	"github.com/tendhq/tend/internal/sequence"
-	"github.com/tendhq/tend/internal/settings"
-	"github.com/tendhq/tend/internal/sli"
-	"github.com/tendhq/tend/internal/sli/prometheus"
 	"github.com/tendhq/tend/internal/slo"
-	"github.com/tendhq/tend/internal/store"
-	"github.com/tendhq/tend/internal/store/postgres"
-	"github.com/tendhq/tend/internal/store/sqlite"
-	"github.com/tendhq/tend/internal/testenv"
-	"github.com/tendhq/tend/internal/worker"
 )
 
-const (
-	project = "sockshop"
-	stage   = "production"
-	service = "carts"
-)
+var now = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 
-const shipyard = "stages:\n  - name: dev\n  - name: production\n"
-
-const sloFile = `spec_version: "1.0"
+const testSLO = `spec_version: "1.0"
 filter: {handler: "ItemsController.addToCart"}
+comparison: {compare_with: single_result, include_result_with_score: pass}
 objectives:
   - sli: response_time_p90
-    pass: [{criteria: ["<1000"]}]
-total_score: {pass: "90%"}
+    pass: [{criteria: ["<=+10%", "<1000"]}]
+    warning: [{criteria: ["<=1200"]}]
+  - sli: throughput
+  - sli: response_time_p90
+    displayName: again
+total_score: {pass: "90%", warning: "40%"}
 `
 
-// env is a store, resource repositories and a running worker with the
-// evaluation handler, as the composition root wires them.
-type env struct {
-	st    store.Store
-	repos *resource.Repos
-}
-
-// backends runs fn on SQLite, and on PostgreSQL when the test server is
-// available.
-func backends(t *testing.T, fn func(t *testing.T, open func(t *testing.T) (store.Store, resource.Storage))) {
-	t.Run("sqlite", func(t *testing.T) {
-		fn(t, func(t *testing.T) (store.Store, resource.Storage) {
-			dir := t.TempDir()
-			st, err := sqlite.Open(context.Background(), filepath.Join(dir, "tend.db"), sqlite.Options{})
+func TestWindow(t *testing.T) {
+	tests := []struct {
+		name                  string
+		timeframe, start, end string
+		wantStart, wantEnd    time.Time
+		wantErr               string
+	}{
+		{name: "nothing is the default timeframe ending now", wantStart: now.Add(-5 * time.Minute), wantEnd: now},
+		{name: "timeframe alone ends now", timeframe: "10m", wantStart: now.Add(-10 * time.Minute), wantEnd: now},
+		{name: "start alone runs until now", start: "2024-05-01T11:30:00Z", wantStart: now.Add(-30 * time.Minute), wantEnd: now},
+		{name: "start and end", start: "2024-05-01T11:00:00Z", end: "2024-05-01T11:05:00Z", wantStart: now.Add(-time.Hour), wantEnd: now.Add(-55 * time.Minute)},
+		{name: "start with a zone offset", start: "2024-05-01T13:00:00+02:00", end: "2024-05-01T13:05:00+02:00", wantStart: now.Add(-time.Hour), wantEnd: now.Add(-55 * time.Minute)},
+		{name: "start and timeframe", start: "2024-05-01T11:00:00Z", timeframe: "2m", wantStart: now.Add(-time.Hour), wantEnd: now.Add(-58 * time.Minute)},
+		{name: "end and timeframe together", start: "2024-05-01T11:00:00Z", end: "2024-05-01T11:05:00Z", timeframe: "5m", wantErr: "end and timeframe cannot be combined"},
+		{name: "end and timeframe without start", end: "2024-05-01T11:05:00Z", timeframe: "5m", wantErr: "end and timeframe cannot be combined"},
+		{name: "end without start", end: "2024-05-01T11:05:00Z", wantErr: "needs a start"},
+		{name: "end before start", start: "2024-05-01T11:05:00Z", end: "2024-05-01T11:00:00Z", wantErr: "is not after the start"},
+		{name: "end equals start", start: "2024-05-01T11:05:00Z", end: "2024-05-01T11:05:00Z", wantErr: "is not after the start"},
+		{name: "start in the future without end", start: "2024-05-01T13:00:00Z", wantErr: "is not after the start"},
+		{name: "start not RFC 3339", start: "yesterday", wantErr: `start "yesterday" is not an RFC 3339 time`},
+		{name: "end not RFC 3339", start: "2024-05-01T11:00:00Z", end: "2024-05-01 11:05", wantErr: `end "2024-05-01 11:05" is not an RFC 3339 time`},
+		{name: "timeframe not a duration", timeframe: "5 minutes", wantErr: `timeframe "5 minutes" is not a positive duration`},
+		{name: "negative timeframe", timeframe: "-5m", wantErr: "is not a positive duration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, e, err := Window(now, tt.timeframe, tt.start, tt.end)
+			if tt.wantErr != "" {
+				if err == nil || !errors.Is(err, ErrWindow) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v; want ErrWindow containing %q", err, tt.wantErr)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { st.Close() })
-			fs, err := resource.NewFSStorage(filepath.Join(dir, "projects"))
-			if err != nil {
-				t.Fatal(err)
+			if !s.Equal(tt.wantStart) || !e.Equal(tt.wantEnd) {
+				t.Errorf("window = %s .. %s; want %s .. %s", s, e, tt.wantStart, tt.wantEnd)
 			}
-			return st, fs
 		})
-	})
-	t.Run("postgres", func(t *testing.T) {
-		fn(t, func(t *testing.T) (store.Store, resource.Storage) {
-			url := testenv.PostgresURL(t)
-			ctx := context.Background()
-			st, err := postgres.Open(ctx, url, postgres.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			pool, err := pgxpool.New(ctx, url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(pool.Close)
-			gs := pgstorer.New(pool)
-			if err := gs.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
-			return st, gs
-		})
-	})
-}
-
-func newEnv(t *testing.T, open func(t *testing.T) (store.Store, resource.Storage), providers evaluation.ProviderFactory) *env {
-	t.Helper()
-	st, storage := open(t)
-	repos, err := resource.New(resource.Options{Storage: storage})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := st.CreateProject(ctx, store.NewProject{Name: project, Shipyard: []byte(shipyard)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateService(ctx, project, service); err != nil {
-		t.Fatal(err)
-	}
-	if err := repos.Create(ctx, project, resource.InitOptions{Shipyard: []byte(shipyard), Stages: []string{"dev", stage}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := repos.EnsureService(ctx, project, service); err != nil {
-		t.Fatal(err)
-	}
-	h, err := evaluation.New(evaluation.Options{Store: st, Resources: repos, Monitoring: monitoring, Providers: providers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := worker.New(st, worker.Options{PollInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Register(sequence.JobKind, h.Handle)
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = r.Run(runCtx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return &env{st: st, repos: repos}
-}
-
-func (e *env) put(t *testing.T, ref resource.Ref, uri, content string) {
-	t.Helper()
-	if _, err := e.repos.Put(context.Background(), ref, uri, []byte(content), "test"); err != nil {
-		t.Fatalf("put %s: %v", uri, err)
 	}
 }
 
-// monitoring is the monitoring setting of these tests: Prometheus only.
-var monitoring = sli.Monitoring(prometheus.ProviderKind)
-
-// configure stores a Prometheus monitoring setting at sc.
-func (e *env) configure(t *testing.T, sc store.Scope, url string) {
+// run drives a planned evaluation through every step with the inputs
+// given and returns every event in order.
+func run(t *testing.T, p Plan, in StartInput, values []slo.SLIResult, previous []slo.Previous) []*event.Event {
 	t.Helper()
-	b, err := monitoring.Normalize([]byte(fmt.Sprintf(`{"provider":"prometheus","url":%q}`, url)))
+	evs := append([]*event.Event(nil), p.Events...)
+	st, err := DecodeState(p.Job.Payload)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.PutSetting(context.Background(), store.Setting{Scope: sc, Key: monitoring.Key(), Value: b}); err != nil {
-		t.Fatal(err)
+	for step := 0; ; step++ {
+		if step > 3 {
+			t.Fatal("the sequence does not end")
+		}
+		var out Outcome
+		switch st.Step {
+		case StepStart:
+			out, err = st.Begin(now, in)
+		case StepGetSLI:
+			out, err = st.SLIsFetched(now, values)
+		case StepEvaluate:
+			out, err = st.Evaluate(now, previous)
+		}
+		if err != nil {
+			t.Fatalf("step %s: %v", st.Step, err)
+		}
+		evs = append(evs, out.Events...)
+		if out.Next == nil {
+			return evs
+		}
+		// The state goes through the job payload between steps.
+		if st, err = DecodeState(out.Next.Payload()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
-// evaluate plans an evaluation as the API does and waits until it finished.
-func (e *env) evaluate(t *testing.T) sequence.FinishedData {
+func types(evs []*event.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = strings.TrimPrefix(e.Type, event.Prefix)
+	}
+	return out
+}
+
+func request(t *testing.T) Plan {
 	t.Helper()
-	now := time.Now()
-	p, err := sequence.FromRequest(sequence.Request{
-		Project: project, Stage: stage, Service: service, Start: now.Add(-5 * time.Minute), End: now,
-		Labels: map[string]string{"factor": "60"}, KeptnContext: event.NewUUID(),
+	p, err := FromRequest(Request{
+		Project: "sockshop", Stage: "production", Service: "carts",
+		Start: now.Add(-5 * time.Minute), End: now, Labels: map[string]string{"buildId": "7"},
+		KeptnContext: "0b1c2d3e-4f50-4612-8a7b-8c9d0e1f2a3b",
 	}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs []store.EventRecord
-	for _, ev := range p.Events {
-		b, _ := json.Marshal(ev)
-		recs = append(recs, store.EventRecord{ID: ev.ID, Source: ev.Source, Type: ev.Type, Time: ev.Time, SpecVersion: ev.SpecVersion,
-			KeptnContext: ev.KeptnContext, Project: project, Stage: stage, Service: service, JSON: b})
+	return p
+}
+
+var goodValues = []slo.SLIResult{
+	{Metric: "response_time_p90", Value: 850, Success: true},
+	{Metric: "throughput", Value: 12, Success: true},
+}
+
+func finishedData(t *testing.T, e *event.Event) FinishedData {
+	t.Helper()
+	if e.Type != event.TypeEvaluationFinished {
+		t.Fatalf("event %s is not evaluation.finished", e.Type)
 	}
-	ctx := context.Background()
-	err = e.st.WithTx(ctx, func(tx store.Tx) error {
-		if _, err := tx.AppendEvents(ctx, recs...); err != nil {
-			return err
+	var d FinishedData
+	if err := json.Unmarshal(e.Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestFullSequenceOrderAndLinks(t *testing.T) {
+	p := request(t)
+	evs := run(t, p, StartInput{SLO: []byte(testSLO), SLOVersion: "abc", Provider: "prometheus"}, goodValues, nil)
+	want := []string{
+		"production.evaluation.triggered", "evaluation.triggered", "evaluation.started",
+		"get-sli.triggered", "get-sli.started", "get-sli.finished",
+		"evaluation.finished", "production.evaluation.finished",
+	}
+	if got := types(evs); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("events = %v\nwant     %v", got, want)
+	}
+	byType := map[string]*event.Event{}
+	ids := map[string]bool{}
+	for _, e := range evs {
+		byType[strings.TrimPrefix(e.Type, event.Prefix)] = e
+		if e.KeptnContext != p.State.KeptnContext {
+			t.Errorf("%s in context %s; want %s", e.Type, e.KeptnContext, p.State.KeptnContext)
 		}
-		_, err := tx.EnqueueJobs(ctx, store.JobSpec{Kind: p.Job.Kind, Payload: p.Job.Payload, UniqueKey: p.Job.UniqueKey, MaxAttempts: p.Job.MaxAttempts})
-		return err
-	})
+		if e.Source != Source {
+			t.Errorf("%s has source %q; want %q", e.Type, e.Source, Source)
+		}
+		if ids[e.ID] {
+			t.Errorf("id %s used twice", e.ID)
+		}
+		ids[e.ID] = true
+		if e.Project() != "sockshop" || e.Stage() != "production" || e.Service() != "carts" || e.Labels()["buildId"] != "7" {
+			t.Errorf("%s data %s lacks project, stage, service or labels", e.Type, e.Data)
+		}
+	}
+	links := map[string]string{
+		"evaluation.started":             "evaluation.triggered",
+		"evaluation.finished":            "evaluation.triggered",
+		"get-sli.started":                "get-sli.triggered",
+		"get-sli.finished":               "get-sli.triggered",
+		"production.evaluation.finished": "production.evaluation.triggered",
+	}
+	for answer, trig := range links {
+		if got, want := byType[answer].TriggeredID, byType[trig].ID; got != want {
+			t.Errorf("%s triggeredid = %q; want the id of %s, %q", answer, got, trig, want)
+		}
+	}
+	var sli struct {
+		GetSLI getSLITriggered `json:"get-sli"`
+	}
+	if err := json.Unmarshal(byType["get-sli.triggered"].Data, &sli); err != nil {
+		t.Fatal(err)
+	}
+	if sli.GetSLI.SLIProvider != "prometheus" || strings.Join(sli.GetSLI.Indicators, ",") != "response_time_p90,throughput" ||
+		len(sli.GetSLI.CustomFilters) != 1 || sli.GetSLI.CustomFilters[0] != (keyValue{"handler", "ItemsController.addToCart"}) ||
+		sli.GetSLI.Start != "2024-05-01T11:55:00Z" || sli.GetSLI.End != "2024-05-01T12:00:00Z" {
+		t.Errorf("get-sli.triggered data = %s", byType["get-sli.triggered"].Data)
+	}
+	d := finishedData(t, byType["evaluation.finished"])
+	if d.Result != "pass" || d.Status != "succeeded" || d.Evaluation.Result != slo.Pass || d.Evaluation.Score != 100 {
+		t.Errorf("evaluation.finished = %+v; want pass with score 100", d)
+	}
+	if d.Evaluation.TimeStart != "2024-05-01T11:55:00Z" || d.Evaluation.TimeEnd != "2024-05-01T12:00:00Z" || d.Evaluation.GitCommit != "abc" {
+		t.Errorf("evaluation times/commit = %s %s %s", d.Evaluation.TimeStart, d.Evaluation.TimeEnd, d.Evaluation.GitCommit)
+	}
+	if b, _ := base64.StdEncoding.DecodeString(d.Evaluation.SLOFileContent); string(b) != testSLO {
+		t.Errorf("sloFileContent does not decode to the SLO file")
+	}
+	if len(d.Evaluation.IndicatorResults) != 3 {
+		t.Errorf("indicator results = %d; want 3 (two objectives name the same SLI)", len(d.Evaluation.IndicatorResults))
+	}
+	var seq map[string]any
+	_ = json.Unmarshal(byType["production.evaluation.finished"].Data, &seq)
+	if seq["result"] != "pass" || seq["status"] != "succeeded" {
+		t.Errorf("sequence finished data = %v", seq)
+	}
+}
+
+func TestStepsAreDeterministic(t *testing.T) {
+	in := StartInput{SLO: []byte(testSLO), Provider: "prometheus"}
+	a := run(t, request(t), in, goodValues, nil)
+	b := run(t, request(t), in, goodValues, nil)
+	for i := range a {
+		if a[i].ID != b[i].ID {
+			t.Errorf("event %d (%s): ids %s and %s differ between two runs", i, a[i].Type, a[i].ID, b[i].ID)
+		}
+		if !event.IsUUID(a[i].ID) {
+			t.Errorf("event id %q is not a UUID", a[i].ID)
+		}
+	}
+}
+
+func TestNoSilentPasses(t *testing.T) {
+	informational := "spec_version: \"1.0\"\nobjectives:\n  - sli: throughput\n"
+	tests := []struct {
+		name       string
+		in         StartInput
+		values     []slo.SLIResult
+		wantTypes  string
+		wantInMsg  string
+		wantResult string
+	}{
+		{
+			name:      "no SLO file",
+			in:        StartInput{Provider: "prometheus"},
+			wantTypes: "production.evaluation.triggered evaluation.triggered evaluation.started evaluation.finished production.evaluation.finished",
+			wantInMsg: "no SLO file", wantResult: "fail",
+		},
+		{
+			name:      "project or stage missing",
+			in:        StartInput{SLOProblem: "project sockshop does not exist"},
+			wantTypes: "production.evaluation.triggered evaluation.triggered evaluation.started evaluation.finished production.evaluation.finished",
+			wantInMsg: "project sockshop does not exist", wantResult: "fail",
+		},
+		{
+			name:      "invalid SLO file",
+			in:        StartInput{SLO: []byte("objectives:\n  - sli: x\n    pass: [{criteria: [\"=>5\"]}]\n"), Provider: "prometheus"},
+			wantTypes: "production.evaluation.triggered evaluation.triggered evaluation.started evaluation.finished production.evaluation.finished",
+			wantInMsg: "is invalid", wantResult: "fail",
+		},
+		{
+			name:      "no provider configured",
+			in:        StartInput{SLO: []byte(testSLO)},
+			wantTypes: "production.evaluation.triggered evaluation.triggered evaluation.started evaluation.finished production.evaluation.finished",
+			wantInMsg: "no SLI provider configured", wantResult: "fail",
+		},
+		{
+			name:      "no provider with only informational objectives is still a fail",
+			in:        StartInput{SLO: []byte(informational)},
+			wantTypes: "production.evaluation.triggered evaluation.triggered evaluation.started evaluation.finished production.evaluation.finished",
+			wantInMsg: "no SLI provider configured", wantResult: "fail",
+		},
+		{
+			name:       "provider failure fails the objective",
+			in:         StartInput{SLO: []byte(testSLO), Provider: "prometheus"},
+			values:     []slo.SLIResult{{Metric: "response_time_p90", Message: `SLI "response_time_p90": query "q": no data`}, {Metric: "throughput", Value: 1, Success: true}},
+			wantTypes:  "production.evaluation.triggered evaluation.triggered evaluation.started get-sli.triggered get-sli.started get-sli.finished evaluation.finished production.evaluation.finished",
+			wantResult: "fail",
+		},
+		{
+			name:       "a value the provider left out fails",
+			in:         StartInput{SLO: []byte(testSLO), Provider: "prometheus"},
+			values:     []slo.SLIResult{{Metric: "throughput", Value: 1, Success: true}},
+			wantTypes:  "production.evaluation.triggered evaluation.triggered evaluation.started get-sli.triggered get-sli.started get-sli.finished evaluation.finished production.evaluation.finished",
+			wantResult: "fail",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs := run(t, request(t), tt.in, tt.values, nil)
+			if got := strings.Join(types(evs), " "); got != tt.wantTypes {
+				t.Fatalf("events = %s\nwant     %s", got, tt.wantTypes)
+			}
+			var fin *event.Event
+			for _, e := range evs {
+				if e.Type == event.TypeEvaluationFinished {
+					fin = e
+				}
+			}
+			d := finishedData(t, fin)
+			if d.Result != tt.wantResult || d.Evaluation.Result != slo.Result(tt.wantResult) {
+				t.Errorf("result %s / %s; want %s", d.Result, d.Evaluation.Result, tt.wantResult)
+			}
+			if !strings.Contains(d.Message, tt.wantInMsg) || !strings.Contains(d.Evaluation.Message, tt.wantInMsg) {
+				t.Errorf("message %q / %q; want it to contain %q", d.Message, d.Evaluation.Message, tt.wantInMsg)
+			}
+		})
+	}
+}
+
+func TestSLIsFetchedReportsFailures(t *testing.T) {
+	p := request(t)
+	out, err := p.State.Begin(now, StartInput{SLO: []byte(testSLO), Provider: "prometheus"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		pg, err := e.st.ListEvents(ctx, store.EventFilter{KeptnContext: p.State.KeptnContext, Type: event.TypeEvaluationFinished})
+	out, err = out.Next.SLIsFetched(now, []slo.SLIResult{{Metric: "response_time_p90", Message: `SLI "response_time_p90": query "x": prometheus unreachable`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Status, Result, Message string
+		GetSLI                  getSLIFinished `json:"get-sli"`
+	}
+	if err := json.Unmarshal(out.Events[0].Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != "errored" || d.Result != "fail" || !strings.Contains(d.Message, "prometheus unreachable") || !strings.Contains(d.Message, "returned no result") {
+		t.Errorf("get-sli.finished = %+v", d)
+	}
+	if len(d.GetSLI.IndicatorValues) != 2 || d.GetSLI.IndicatorValues[1].Metric != "throughput" || d.GetSLI.IndicatorValues[1].Success {
+		t.Errorf("indicatorValues = %+v; want both indicators, throughput failed", d.GetSLI.IndicatorValues)
+	}
+}
+
+func TestBaselineAndComparison(t *testing.T) {
+	// An earlier passing evaluation with p90 = 800: +10% allows 880.
+	first := run(t, request(t), StartInput{SLO: []byte(testSLO), Provider: "prometheus"},
+		[]slo.SLIResult{{Metric: "response_time_p90", Value: 800, Success: true}, {Metric: "throughput", Value: 1, Success: true}}, nil)
+	raw := func(e *event.Event) []byte {
+		b, err := json.Marshal(e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(pg.Events) > 0 {
-			var ev struct {
-				Data sequence.FinishedData `json:"data"`
-			}
-			if err := json.Unmarshal(pg.Events[0].JSON, &ev); err != nil {
-				t.Fatal(err)
-			}
-			return ev.Data
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("evaluation %s did not finish within 60s", p.State.KeptnContext)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return b
 	}
-}
-
-// fakePrometheus answers /api/v1/query with answer(query) and records the
-// queries it was asked.
-type fakePrometheus struct {
-	*httptest.Server
-	mu      sync.Mutex
-	queries []string
-	auth    []string
-}
-
-func newFakePrometheus(t *testing.T, answer func(w http.ResponseWriter, r *http.Request, query string)) *fakePrometheus {
-	f := &fakePrometheus{}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet || r.URL.Path != "/api/v1/query" {
-			http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, http.StatusNotFound)
-			return
+	var fin *event.Event
+	for _, e := range first {
+		if e.Type == event.TypeEvaluationFinished {
+			fin = e
 		}
-		q := r.URL.Query().Get("query")
-		f.mu.Lock()
-		f.queries = append(f.queries, q)
-		f.auth = append(f.auth, r.Header.Get("Authorization"))
-		f.mu.Unlock()
-		answer(w, r, q)
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fakePrometheus) seen() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.queries...)
-}
-
-func vector(values ...string) string {
-	var rs []string
-	for i, v := range values {
-		rs = append(rs, fmt.Sprintf(`{"metric":{"series":"%d"},"value":[1714564800,%q]}`, i, v))
 	}
-	return `{"status":"success","data":{"resultType":"vector","result":[` + strings.Join(rs, ",") + `]}}`
-}
-
-func providers(timeout time.Duration) evaluation.ProviderFactory {
-	return func(sel settings.Selection) (sli.Provider, error) {
-		return prometheus.ProviderKind.New(sel.Value, sli.Options{Timeout: timeout})
+	prev := Baseline([][]byte{raw(fin)}, nil)
+	if len(prev) != 1 || prev[0].ID != fin.ID || prev[0].Result != slo.Pass || prev[0].Invalidated || len(prev[0].Values) != 3 || prev[0].Values[0].Value != 800 {
+		t.Fatalf("baseline = %+v", prev)
 	}
-}
+	c := slo.Comparison{CompareWith: slo.SingleResult, IncludeResults: slo.IncludePass, NumberOfResults: 1}
+	if !Enough(c, prev) {
+		t.Error("one passing evaluation is enough for single_result")
+	}
 
-func TestProviderFaultsFailTheEvaluation(t *testing.T) {
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	second := func(previous []slo.Previous) FinishedData {
+		evs := run(t, request(t), StartInput{SLO: []byte(testSLO), Provider: "prometheus"},
+			[]slo.SLIResult{{Metric: "response_time_p90", Value: 950, Success: true}, {Metric: "throughput", Value: 1, Success: true}}, previous)
+		return finishedData(t, evs[len(evs)-2])
+	}
+	d := second(prev)
+	if d.Evaluation.Result != slo.Warning || len(d.Evaluation.ComparedEvents) != 1 || d.Evaluation.ComparedEvents[0] != fin.ID {
+		t.Errorf("950 against 800 (+10%%: 880) = %s compared with %v; want warning compared with %s", d.Evaluation.Result, d.Evaluation.ComparedEvents, fin.ID)
+	}
+	if got := d.Evaluation.IndicatorResults[0].Value.ComparedValue; got != 800 {
+		t.Errorf("comparedValue = %v; want 800", got)
+	}
+
+	inv, err := Invalidation(raw(fin), now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	downURL := "http://" + closed.Addr().String()
-	closed.Close()
-
-	tests := []struct {
-		name   string
-		answer func(w http.ResponseWriter, r *http.Request, q string)
-		down   bool
-		want   string
-	}{
-		{name: "prometheus down", down: true, want: "unreachable"},
-		{name: "slow beyond the timeout", want: "within", answer: func(w http.ResponseWriter, r *http.Request, _ string) {
-			select {
-			case <-r.Context().Done():
-			case <-time.After(10 * time.Second):
-			}
-		}},
-		{name: "4xx", want: "parse error", answer: func(w http.ResponseWriter, _ *http.Request, _ string) {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"status":"error","errorType":"bad_data","error":"parse error at char 3"}`)
-		}},
-		{name: "5xx", want: "503", answer: func(w http.ResponseWriter, _ *http.Request, _ string) {
-			http.Error(w, "upstream overloaded", http.StatusServiceUnavailable)
-		}},
-		{name: "malformed JSON", want: "JSON", answer: func(w http.ResponseWriter, _ *http.Request, _ string) {
-			fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[{`)
-		}},
-		{name: "NaN", want: "NaN", answer: func(w http.ResponseWriter, _ *http.Request, _ string) { fmt.Fprint(w, vector("NaN")) }},
-		{name: "empty vector", want: "no data", answer: func(w http.ResponseWriter, _ *http.Request, _ string) { fmt.Fprint(w, vector()) }},
-		{name: "two series", want: "2 series", answer: func(w http.ResponseWriter, _ *http.Request, _ string) { fmt.Fprint(w, vector("1", "2")) }},
+	if inv.Type != event.TypeEvaluationInvalidated || inv.TriggeredID != fin.TriggeredID || inv.KeptnContext != fin.KeptnContext || inv.Source != Source {
+		t.Errorf("invalidation = %+v", inv)
 	}
-	backends(t, func(t *testing.T, open func(t *testing.T) (store.Store, resource.Storage)) {
-		e := newEnv(t, open, providers(300*time.Millisecond))
-		e.put(t, resource.Ref{Project: project, Stage: stage, Service: service}, "slo.yaml", sloFile)
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				url := downURL
-				if !tt.down {
-					url = newFakePrometheus(t, tt.answer).URL
+	again, _ := Invalidation(raw(fin), now.Add(time.Hour))
+	if again.ID != inv.ID {
+		t.Error("invalidating twice must give the same event id")
+	}
+	prev = Baseline([][]byte{raw(fin)}, [][]byte{raw(inv)})
+	if !prev[0].Invalidated || Enough(c, prev) {
+		t.Errorf("invalidated baseline = %+v", prev)
+	}
+	if d := second(prev); len(d.Evaluation.ComparedEvents) != 0 || d.Evaluation.Result != slo.Pass {
+		t.Errorf("without baseline = %s compared with %v; want pass compared with none", d.Evaluation.Result, d.Evaluation.ComparedEvents)
+	}
+	if _, err := Invalidation(raw(first[0]), now); err == nil {
+		t.Error("invalidating a triggered event must fail")
+	}
+}
+
+func TestEnough(t *testing.T) {
+	p := func(r slo.Result, inv bool) slo.Previous { return slo.Previous{Result: r, Invalidated: inv} }
+	tests := []struct {
+		name string
+		c    slo.Comparison
+		prev []slo.Previous
+		want bool
+	}{
+		{"none", slo.DefaultComparison(), nil, false},
+		{"single all", slo.DefaultComparison(), []slo.Previous{p(slo.Fail, false)}, true},
+		{"single pass skips fail", slo.Comparison{CompareWith: slo.SingleResult, IncludeResults: slo.IncludePass}, []slo.Previous{p(slo.Fail, false), p(slo.Warning, false)}, false},
+		{"pass or warn", slo.Comparison{CompareWith: slo.SingleResult, IncludeResults: slo.IncludePassOrWarn}, []slo.Previous{p(slo.Fail, false), p(slo.Warning, false)}, true},
+		{"invalidated skipped", slo.DefaultComparison(), []slo.Previous{p(slo.Pass, true)}, false},
+		{"several default 3", slo.Comparison{CompareWith: slo.SeveralResults, IncludeResults: slo.IncludeAll}, []slo.Previous{p(slo.Pass, false), p(slo.Pass, false)}, false},
+		{"several 2", slo.Comparison{CompareWith: slo.SeveralResults, IncludeResults: slo.IncludeAll, NumberOfResults: 2}, []slo.Previous{p(slo.Pass, false), p(slo.Pass, false)}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Enough(tt.c, tt.prev); got != tt.want {
+				t.Errorf("Enough = %v; want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func parse(t testing.TB, js string) *event.Event {
+	t.Helper()
+	ev, err := event.Parse([]byte(js))
+	if err != nil {
+		t.Fatalf("parse %s: %v", js, err)
+	}
+	return ev
+}
+
+func TestPlanFromEvent(t *testing.T) {
+	const ctx = `"shkeptncontext":"7c1e5a3a-1f0e-4d6a-9c55-3f2b7d7a9e01"`
+	tests := []struct {
+		name      string
+		event     string
+		wantOK    bool
+		wantErr   string
+		wantTypes string
+		wantStart time.Time
+		wantEnd   time.Time
+		wantSeq   bool
+	}{
+		{
+			name:   "stage sequence triggered from outside",
+			event:  `{"specversion":"1.0","id":"e1","source":"ci","type":"sh.keptn.event.production.evaluation.triggered",` + ctx + `,"data":{"project":"sockshop","service":"carts","evaluation":{"start":"2024-05-01T11:00:00Z","end":"2024-05-01T11:10:00Z"}}}`,
+			wantOK: true, wantTypes: "evaluation.triggered", wantSeq: true,
+			wantStart: now.Add(-time.Hour), wantEnd: now.Add(-50 * time.Minute),
+		},
+		{
+			name:   "task triggered by an outside controller",
+			event:  `{"specversion":"1.0","id":"e2","source":"shipyard-controller","type":"sh.keptn.event.evaluation.triggered",` + ctx + `,"data":{"project":"sockshop","stage":"production","service":"carts","evaluation":{"timeframe":"10m"}}}`,
+			wantOK: true, wantTypes: "",
+			wantStart: now.Add(-10 * time.Minute), wantEnd: now,
+		},
+		{
+			name:   "Keptn 0.7 test window",
+			event:  `{"specversion":"1.0","id":"e3","source":"jmeter","type":"sh.keptn.event.evaluation.triggered",` + ctx + `,"data":{"project":"sockshop","stage":"production","service":"carts","test":{"start":"2024-05-01T11:00:00Z","end":"2024-05-01T11:10:00Z"}}}`,
+			wantOK: true, wantTypes: "",
+			wantStart: now.Add(-time.Hour), wantEnd: now.Add(-50 * time.Minute),
+		},
+		{
+			name:   "legacy start-evaluation opens the sequence",
+			event:  `{"specversion":"0.2","id":"e4","source":"cli","type":"sh.keptn.event.start-evaluation",` + ctx + `,"contenttype":"application/json","data":{"project":"sockshop","stage":"production","service":"carts","start":"2024-05-01T11:00:00Z","end":"2024-05-01T11:10:00Z","teststrategy":"manual"}}`,
+			wantOK: true, wantTypes: "production.evaluation.triggered evaluation.triggered", wantSeq: true,
+			wantStart: now.Add(-time.Hour), wantEnd: now.Add(-50 * time.Minute),
+		},
+		{
+			name:      "no window is the default timeframe",
+			event:     `{"specversion":"1.0","id":"e5","source":"ci","type":"sh.keptn.event.evaluation.triggered","data":{"project":"sockshop","stage":"production","service":"carts"}}`,
+			wantOK:    true,
+			wantStart: now.Add(-5 * time.Minute), wantEnd: now,
+		},
+		{
+			name:  "tend's own events never trigger",
+			event: `{"specversion":"1.0","id":"e6","source":"tend","type":"sh.keptn.event.evaluation.triggered","data":{"project":"sockshop","stage":"production","service":"carts"}}`,
+		},
+		{
+			name:  "tend's own sequence events never trigger",
+			event: `{"specversion":"1.0","id":"e7","source":"tend","type":"sh.keptn.event.production.evaluation.triggered","data":{"project":"sockshop","service":"carts"}}`,
+		},
+		{
+			name:  "finished events do not trigger",
+			event: `{"specversion":"1.0","id":"e8","source":"ci","type":"sh.keptn.event.evaluation.finished","data":{"project":"sockshop","stage":"production","service":"carts"}}`,
+		},
+		{
+			name:  "other sequences do not trigger",
+			event: `{"specversion":"1.0","id":"e9","source":"ci","type":"sh.keptn.event.production.delivery.triggered","data":{"project":"sockshop","service":"carts"}}`,
+		},
+		{
+			name:  "problems do not trigger",
+			event: `{"specversion":"1.0","id":"e10","source":"dt","type":"sh.keptn.events.problem","data":{"State":"OPEN"}}`,
+		},
+		{
+			name:  "no service to evaluate",
+			event: `{"specversion":"1.0","id":"e11","source":"ci","type":"sh.keptn.event.evaluation.triggered","data":{"project":"sockshop","stage":"production"}}`,
+		},
+		{
+			name:   "stage mismatch",
+			event:  `{"specversion":"1.0","id":"e12","source":"ci","type":"sh.keptn.event.production.evaluation.triggered","data":{"project":"sockshop","stage":"dev","service":"carts"}}`,
+			wantOK: true, wantErr: `differs from the stage "production"`,
+		},
+		{
+			name:   "end with timeframe",
+			event:  `{"specversion":"1.0","id":"e13","source":"ci","type":"sh.keptn.event.evaluation.triggered","data":{"project":"sockshop","stage":"production","service":"carts","evaluation":{"start":"2024-05-01T11:00:00Z","end":"2024-05-01T11:10:00Z","timeframe":"5m"}}}`,
+			wantOK: true, wantErr: "cannot be combined",
+		},
+		{
+			name:   "window of the wrong type",
+			event:  `{"specversion":"1.0","id":"e14","source":"ci","type":"sh.keptn.event.evaluation.triggered","data":{"project":"sockshop","stage":"production","service":"carts","evaluation":"5m"}}`,
+			wantOK: true, wantErr: "not of the expected shape",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := parse(t, tt.event)
+			p, ok, err := PlanFromEvent(ev, now)
+			if ok != tt.wantOK {
+				t.Fatalf("ok = %v; want %v (err %v)", ok, tt.wantOK, err)
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v; want %q", err, tt.wantErr)
 				}
-				e.configure(t, store.Scope{Project: project}, url)
-				d := e.evaluate(t)
-				if d.Result != "fail" || d.Evaluation.Result != slo.Fail {
-					t.Fatalf("result %s; want fail", d.Result)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				return
+			}
+			if got := strings.Join(types(p.Events), " "); got != tt.wantTypes {
+				t.Errorf("events = %q; want %q", got, tt.wantTypes)
+			}
+			st := p.State
+			if !st.Start.Equal(tt.wantStart) || !st.End.Equal(tt.wantEnd) {
+				t.Errorf("window %s .. %s; want %s .. %s", st.Start, st.End, tt.wantStart, tt.wantEnd)
+			}
+			if st.KeptnContext != ev.KeptnContext || st.Project != "sockshop" || st.Stage != "production" || st.Service != "carts" {
+				t.Errorf("state = %+v", st)
+			}
+			if (st.SequenceID != "") != tt.wantSeq {
+				t.Errorf("sequence id = %q; want one: %v", st.SequenceID, tt.wantSeq)
+			}
+			if !tt.wantSeq && st.TriggeredID != ev.ID {
+				t.Errorf("a task trigger's answers must carry its id %s, got %s", ev.ID, st.TriggeredID)
+			}
+			if tt.wantSeq && ev.Type != event.TypeStartEvaluation && st.SequenceID != ev.ID {
+				t.Errorf("the sequence finished event must answer %s, got %s", ev.ID, st.SequenceID)
+			}
+			for _, e := range p.Events {
+				if e.KeptnContext != ev.KeptnContext || e.Source != Source {
+					t.Errorf("%s: context %s source %s", e.Type, e.KeptnContext, e.Source)
 				}
-				v := d.Evaluation.IndicatorResults[0].Value
-				if v.Success || !strings.Contains(v.Message, `SLI "response_time_p90"`) || !strings.Contains(v.Message, "histogram_quantile(0.9") || !strings.Contains(v.Message, tt.want) {
-					t.Errorf("value = %+v; want success false naming the SLI, the query and %q", v, tt.want)
+				// What tend emits must never trigger again.
+				if _, again, _ := PlanFromEvent(e, now); again {
+					t.Errorf("tend's own %s would trigger an evaluation", e.Type)
 				}
-			})
+			}
+			if p.Job.Kind != JobKind || p.Job.UniqueKey == "" {
+				t.Errorf("job = %+v", p.Job)
+			}
+			p2, _, _ := PlanFromEvent(ev, now)
+			if p2.Job.UniqueKey != p.Job.UniqueKey {
+				t.Error("the same event delivered twice must give the same job key")
+			}
+		})
+	}
+}
+
+func TestDecodeStateRejectsBadPayloads(t *testing.T) {
+	for _, payload := range []string{``, `{}`, `{"step":"nope","keptnContext":"c","triggeredId":"t","project":"p","stage":"s","service":"x"}`, `{"step":"start"}`} {
+		if _, err := DecodeState([]byte(payload)); err == nil {
+			t.Errorf("DecodeState(%q) = nil error", payload)
+		}
+	}
+}
+
+func FuzzPlanFromEvent(f *testing.F) {
+	f.Add([]byte(`{"specversion":"1.0","id":"e","source":"ci","type":"sh.keptn.event.evaluation.triggered","data":{"project":"p","stage":"s","service":"x","evaluation":{"start":"2024-05-01T11:00:00Z","timeframe":"5m"}}}`))
+	f.Add([]byte(`{"specversion":"0.2","id":"e","source":"ci","type":"sh.keptn.event.start-evaluation","data":{"project":"p","stage":"s","service":"x","start":"2024-05-01T11:00:00Z","end":"x"}}`))
+	f.Add([]byte(`{"specversion":"1.0","id":"e","source":"ci","type":"sh.keptn.event.s.evaluation.triggered","data":{"project":"p","service":"x","test":{"end":"2024-05-01T11:00:00Z"}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ev, err := event.Parse(data)
+		if err != nil {
+			return
+		}
+		p, ok, err := PlanFromEvent(ev, now)
+		if !ok || err != nil {
+			return
+		}
+		if !p.State.End.After(p.State.Start) {
+			t.Fatalf("window %s .. %s", p.State.Start, p.State.End)
+		}
+		if _, err := DecodeState(p.Job.Payload); err != nil {
+			t.Fatalf("planned payload does not decode: %v", err)
+		}
+		for _, e := range p.Events {
+			if _, err := json.Marshal(e); err != nil {
+				t.Fatalf("planned event does not marshal: %v", err)
+			}
 		}
 	})
 }
 
-func TestQueriesAndLayeredSLIFiles(t *testing.T) {
-	backends(t, func(t *testing.T, open func(t *testing.T) (store.Store, resource.Storage)) {
-		var p90 = "500"
-		f := newFakePrometheus(t, func(w http.ResponseWriter, _ *http.Request, q string) {
-			fmt.Fprint(w, vector(p90))
-		})
-		e := newEnv(t, open, providers(5*time.Second))
-		svc := resource.Ref{Project: project, Stage: stage, Service: service}
-		e.put(t, svc, "slo.yaml", strings.Replace(sloFile, "total_score", "  - sli: custom\n  - sli: from_stage\ntotal_score", 1))
-
-		t.Run("no provider configured fails", func(t *testing.T) {
-			d := e.evaluate(t)
-			if d.Result != "fail" || d.Status != "errored" || !strings.Contains(d.Message, "no SLI provider configured") {
-				t.Errorf("evaluation = %+v", d)
-			}
-		})
-
-		e.configure(t, store.Scope{Project: project, Stage: stage, Service: service}, f.URL)
-		e.put(t, resource.Ref{Project: project}, "prometheus/sli.yaml", "spec_version: '1.0'\nindicators:\n  custom: project_level\n  from_stage: project_level\n")
-		e.put(t, resource.Ref{Project: project, Stage: stage}, "prometheus/sli.yaml", "spec_version: '1.0'\nindicators:\n  from_stage: stage_level{svc='$SERVICE'}\n")
-		e.put(t, svc, "prometheus/sli.yaml", "spec_version: '1.0'\nindicators:\n  custom: rate(x{job='$SERVICE-$PROJECT-$STAGE',handler='$handler'}[$DURATION_SECONDS]) * $LABEL.factor\n")
-		d := e.evaluate(t)
-		if d.Result != "pass" {
-			t.Fatalf("evaluation = %+v; want pass", d)
+func TestBaselineSkipsEvaluationsThatCouldNotRun(t *testing.T) {
+	evs := run(t, request(t), StartInput{Provider: "prometheus"}, nil, nil)
+	var raw []byte
+	for _, e := range evs {
+		if e.Type == event.TypeEvaluationFinished {
+			raw, _ = json.Marshal(e)
 		}
-		q := strings.Join(f.seen(), "\n")
-		for _, want := range []string{
-			"histogram_quantile(0.9, sum by (le) (rate(http_response_time_milliseconds_bucket{job='carts-sockshop-production',handler='ItemsController.addToCart'}[300s])))",
-			"rate(x{job='carts-sockshop-production',handler='ItemsController.addToCart'}[300s]) * 60",
-			"stage_level{svc='carts'}",
-		} {
-			if !strings.Contains(q, want) {
-				t.Errorf("queries sent:\n%s\nwant one with %s", q, want)
-			}
-		}
-		if strings.Contains(q, "project_level") {
-			t.Errorf("a later level must override the project's query:\n%s", q)
-		}
-
-		p90 = "1500"
-		if d := e.evaluate(t); d.Result != "fail" {
-			t.Errorf("p90 1500 against <1000: %s; want fail", d.Result)
-		}
-	})
+	}
+	if prev := Baseline([][]byte{raw}, nil); len(prev) != 0 {
+		t.Errorf("baseline = %+v; want the errored evaluation left out", prev)
+	}
 }
 
-func TestNoSLOFileFails(t *testing.T) {
-	backends(t, func(t *testing.T, open func(t *testing.T) (store.Store, resource.Storage)) {
-		e := newEnv(t, open, providers(time.Second))
-		e.configure(t, store.Scope{Project: project}, "http://127.0.0.1:1")
-		d := e.evaluate(t)
-		if d.Result != "fail" || !strings.Contains(d.Message, "no SLO file") {
-			t.Errorf("evaluation = %+v; want a fail saying there is no SLO file", d)
+func FuzzWindow(f *testing.F) {
+	f.Add("5m", "", "")
+	f.Add("", "2024-05-01T11:00:00Z", "2024-05-01T11:05:00Z")
+	f.Add("1h", "2024-05-01T11:00:00+02:00", "")
+	f.Fuzz(func(t *testing.T, timeframe, start, end string) {
+		s, e, err := Window(now, timeframe, start, end)
+		if err != nil {
+			if !errors.Is(err, ErrWindow) {
+				t.Fatalf("error %v does not wrap ErrWindow", err)
+			}
+			return
+		}
+		if !e.After(s) {
+			t.Fatalf("window %s .. %s from %q %q %q", s, e, timeframe, start, end)
 		}
 	})
 }

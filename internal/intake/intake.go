@@ -7,9 +7,11 @@
 // retried and HA-duplicated deliveries can be recognised downstream.
 //
 // It does no I/O: the API hands it request bodies and parsed events, and
-// records what it returns. Nothing is dropped: a notification that does not
-// name a usable project, stage and service comes back with a reason in
-// Notification.Unmatched.
+// has what it returns recorded (a Batch, through the recorder app hands
+// in). Nothing is dropped: a notification that does not name a usable
+// project, stage and service comes back with a reason in
+// Notification.Unmatched. The recorder's answer is an Outcome per
+// notification, which the API turns into its reply.
 package intake
 
 import (

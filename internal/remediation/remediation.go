@@ -6,9 +6,16 @@
 // problem closed) into the next state and the commands the workers carry
 // out, including every Keptn event of the remediation's story.
 //
+// It also owns the contract with whoever stores and runs it: the documents a
+// remediation and a problem's details are stored as (Decode, Encode,
+// ProblemDetails), and the one job kind that drives a remediation with its
+// payload and the jobs that start, tell, pause and resume it (JobKind,
+// Payload, Job).
+//
 // It is pure domain code: no I/O, no clock of its own (every decision takes
-// now), no database. The store keeps Problems and Remediations; the workers
-// execute Commands and report back with Events.
+// now), no database. Its runner, internal/remediator, keeps Problems and
+// Remediations in the store, executes Commands and reports back with
+// Events.
 package remediation
 
 import (

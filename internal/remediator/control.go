@@ -2,55 +2,43 @@ package remediator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/tendhq/tend/internal/action"
-	"github.com/tendhq/tend/internal/action/webhook"
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/problem"
+	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/store"
 )
 
-// PauseJob returns the job that pauses remediation id: it stops after its
-// current step (at once when waiting or settling). nonce makes the job's
-// unique key differ between pauses of one remediation.
-func PauseJob(id, reason, nonce string) store.JobSpec {
-	b, _ := json.Marshal(Payload{RemediationID: id, Step: stepPause, Reason: reason})
-	return store.JobSpec{Kind: JobKind, Payload: b, UniqueKey: "remediation/" + id + "/pause/" + nonce, MaxAttempts: 50}
-}
-
-// ResumeJob returns the job that resumes remediation id.
-func ResumeJob(id, nonce string) store.JobSpec {
-	b, _ := json.Marshal(Payload{RemediationID: id, Step: stepResume})
-	return store.JobSpec{Kind: JobKind, Payload: b, UniqueKey: "remediation/" + id + "/resume/" + nonce, MaxAttempts: 50}
-}
-
-// IsActionAnswer reports whether ev is an external executor's answer to an
-// action.triggered: an action.finished from a source other than tend,
-// naming the triggered event.
-func IsActionAnswer(ev *event.Event) bool {
-	return ev.Type == event.TypeActionFinished && ev.TriggeredID != "" && ev.Source != event.DefaultSource
-}
-
-// AnswerStore is what AnswerJobs reads; store.Store satisfies it.
+// AnswerStore is what Answers reads; store.Store satisfies it.
 type AnswerStore interface {
 	ListEvents(ctx context.Context, f store.EventFilter) (store.EventPage, error)
 	RunningRemediation(ctx context.Context, project, stage, service string) (store.RemediationRecord, error)
 }
 
+// Answers routes external executors' answers to the remediations waiting
+// for them. The API reaches it through an interface that app fills.
+type Answers struct {
+	st AnswerStore
+}
+
+// NewAnswers returns Answers reading st.
+func NewAnswers(st AnswerStore) *Answers { return &Answers{st: st} }
+
 // AnswerJobs returns the job that feeds an external executor's answer ev
-// (see IsActionAnswer) into the remediation whose current action it
-// answers, or none when ev answers no running remediation's action. The
-// caller stores ev and the jobs in one transaction, so the answer is never
-// stored without the remediation hearing of it. Without the job the loop
-// would still see the answer, but only when the action's timeout runs out.
-func AnswerJobs(ctx context.Context, st AnswerStore, ev *event.Event) ([]store.JobSpec, error) {
-	if !IsActionAnswer(ev) {
+// (see remediation.IsActionAnswer) into the remediation whose current
+// action it answers, or none when ev answers no running remediation's
+// action. The caller stores ev and the jobs in one transaction, so the
+// answer is never stored without the remediation hearing of it. Without
+// the job the loop would still see the answer, but only when the action's
+// timeout runs out.
+func (a *Answers) AnswerJobs(ctx context.Context, ev *event.Event) ([]store.JobSpec, error) {
+	if !remediation.IsActionAnswer(ev) {
 		return nil, nil
 	}
+	st := a.st
 	pg, err := st.ListEvents(ctx, store.EventFilter{ID: ev.TriggeredID, Type: event.TypeActionTriggered, PageSize: 5})
 	if err != nil {
 		return nil, fmt.Errorf("look up the answered action.triggered: %w", err)
@@ -66,17 +54,15 @@ func AnswerJobs(ctx context.Context, st AnswerStore, ev *event.Event) ([]store.J
 		if err != nil {
 			return nil, fmt.Errorf("look up the running remediation: %w", err)
 		}
-		rem, err := problem.DecodeRemediation(rec)
+		rem, err := decodeRemediation(rec)
 		if err != nil {
 			return nil, err
 		}
-		for _, a := range rem.Actions {
-			if a.TriggeredEventID != ev.TriggeredID {
+		for _, act := range rem.Actions {
+			if act.TriggeredEventID != ev.TriggeredID {
 				continue
 			}
-			b, _ := json.Marshal(Payload{RemediationID: rem.ID, Step: stepAnswer, Index: a.Index})
-			return []store.JobSpec{{Kind: JobKind, Payload: b, MaxAttempts: 50,
-				UniqueKey: "remediation/" + rem.ID + "/answer/" + ev.Source + "/" + ev.ID}}, nil
+			return []store.JobSpec{jobSpec(remediation.AnswerJob(rem.ID, act.Index, ev.Source, ev.ID))}, nil
 		}
 	}
 	return nil, nil
@@ -87,23 +73,23 @@ func AnswerJobs(ctx context.Context, st AnswerStore, ev *event.Event) ([]store.J
 // escalation message: the actions tried before it and the last evaluation.
 func History(st interface {
 	GetRemediation(ctx context.Context, id string) (store.RemediationRecord, error)
-}) func(ctx context.Context, req action.Request) (webhook.Escalation, error) {
-	return func(ctx context.Context, req action.Request) (webhook.Escalation, error) {
+}) func(ctx context.Context, req action.Request) (action.Escalation, error) {
+	return func(ctx context.Context, req action.Request) (action.Escalation, error) {
 		id, _, ok := strings.Cut(req.Key, "/action/")
 		if !ok {
-			return webhook.Escalation{}, fmt.Errorf("%w: action key %q names no remediation", action.ErrInvalid, req.Key)
+			return action.Escalation{}, fmt.Errorf("%w: action key %q names no remediation", action.ErrInvalid, req.Key)
 		}
 		rec, err := st.GetRemediation(ctx, id)
 		if err != nil {
-			return webhook.Escalation{}, fmt.Errorf("read remediation %s: %w", id, err)
+			return action.Escalation{}, fmt.Errorf("read remediation %s: %w", id, err)
 		}
-		rem, err := problem.DecodeRemediation(rec)
+		rem, err := decodeRemediation(rec)
 		if err != nil {
-			return webhook.Escalation{}, err
+			return action.Escalation{}, err
 		}
 		esc := escalation(rem, "the remediation's escalate action")
 		// Only the actions before the escalate action itself.
-		var before []webhook.Attempt
+		var before []action.EscalationAttempt
 		n := 0
 		for _, a := range rem.Actions {
 			if a.State == "" {

@@ -14,9 +14,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/action"
-	"github.com/tendhq/tend/internal/action/webhook"
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/problem"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/slo"
@@ -165,11 +163,11 @@ func (f *fakeEval) Evaluate(_ context.Context, r EvaluationRequest) (slo.Evaluat
 
 type fakeNotifier struct {
 	mu   sync.Mutex
-	sent []webhook.Escalation
+	sent []action.Escalation
 	err  error
 }
 
-func (f *fakeNotifier) Notify(_ context.Context, esc webhook.Escalation) error {
+func (f *fakeNotifier) Notify(_ context.Context, esc action.Escalation) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, esc)
@@ -252,7 +250,7 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Register(JobKind, h.loop.Handle)
+	r.Register(remediation.JobKind, h.loop.Handle)
 	rctx, cancel := context.WithCancel(ctx)
 	h.cancel, h.stopped = cancel, make(chan struct{})
 	go func() {
@@ -289,10 +287,10 @@ func (h *harness) create(t testing.TB, svc string, actions []action.Request, set
 	}
 	rem := remediation.New(fmt.Sprintf("rem-%d-%s", n, pid[:8]), p, actions, remediation.Settings{Settling: settling}, time.Now())
 	err := h.st.WithTx(context.Background(), func(tx store.Tx) error {
-		if _, err := tx.CreateRemediation(context.Background(), problem.EncodeRemediation(rem, 0)); err != nil {
+		if _, err := tx.CreateRemediation(context.Background(), remediationRecord(rem, 0)); err != nil {
 			return err
 		}
-		_, err := tx.EnqueueJobs(context.Background(), problem.StartJob(rem.ID))
+		_, err := tx.EnqueueJobs(context.Background(), jobSpec(remediation.StartJob(rem.ID)))
 		return err
 	})
 	if err != nil {
@@ -314,7 +312,7 @@ func (h *harness) load(t testing.TB, id string) *remediation.Remediation {
 	if err != nil {
 		t.Fatalf("get remediation %s: %v", id, err)
 	}
-	r, err := problem.DecodeRemediation(rec)
+	r, err := decodeRemediation(rec)
 	if err != nil {
 		t.Fatal(err)
 	}

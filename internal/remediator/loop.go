@@ -1,9 +1,25 @@
-// Package remediator runs the remediation loop durably: it is the worker
-// handler of the jobs of kind problem.JobKind ("remediation.step") that the
-// problem intake enqueues for every new remediation. Each job does one
-// step's I/O (ask an executor for its plan, apply the recorded plan, wait
-// for an external executor, evaluate the SLO, notify), turns its outcome
-// into a remediation.Event, lets the pure state machine
+// Package remediator is self-healing's runner: the I/O around the pure
+// decisions of internal/remediation. It owns two write paths.
+//
+// The Recorder records problem notifications durably and deduplicated, and
+// starts or joins the remediations they call for: it is the write path
+// behind the Alertmanager webhook and the problem events of /api/v1/event,
+// which the API reaches through an interface that app fills with it. For
+// each notification it checks where the problem is (project, stage,
+// service), then, in one store transaction, reads the problem already
+// recorded under the notification's key and the service's running
+// remediation, lets remediation.Decide judge, and writes the outcome: the
+// problem, a new remediation with the job that starts it, a join, or a
+// close with the job that tells the remediation. Concurrent deliveries of
+// one problem, on one replica or several, cannot both win: the store keeps
+// problem keys unique and one running remediation per service, and a
+// transaction that loses such a race is retried and then sees the winner.
+//
+// The Loop runs the remediation durably: it is the worker handler of the
+// jobs of kind remediation.JobKind. Each job does one step's I/O (ask an
+// executor for its plan, apply the recorded plan, wait for an external
+// executor, evaluate the SLO, notify), turns its outcome into a
+// remediation.Event, lets the pure state machine
 // (remediation.Remediation.Apply) decide, and records the new state (a
 // compare-and-set on the remediation's version), the step's Keptn events
 // and the jobs of the next steps in the one transaction that completes the
@@ -16,9 +32,10 @@
 // nothing, so a replay after a crash can never turn "1 -> 2" into "2 -> 3".
 //
 // The package also owns the job that an external executor's answer causes
-// (AnswerJobs) and the pause and resume jobs (PauseJob, ResumeJob). The
-// scoped settings it reads (limits, dry run, settling, pause) are
-// internal/settings'.
+// (Answers) and the escalation message's history (History). The scoped
+// settings it reads (limits, dry run, settling, pause) are
+// internal/settings'. It imports no adapter: app hands it the executors and
+// the evaluator.
 package remediator
 
 import (
@@ -31,9 +48,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/action"
-	"github.com/tendhq/tend/internal/action/webhook"
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/problem"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/slo"
@@ -41,34 +56,6 @@ import (
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/worker"
 )
-
-// JobKind is the kind of every job of the loop; the intake enqueues the
-// first one of each remediation.
-const JobKind = problem.JobKind
-
-// The steps of a job (Payload.Step). The intake's payloads carry none:
-// they start a remediation or report a closed problem.
-const (
-	stepStart    = ""
-	stepPrepare  = "prepare"
-	stepApply    = "apply"
-	stepAnswer   = "answer"
-	stepSettled  = "settled"
-	stepEvaluate = "evaluate"
-	stepEscalate = "escalate"
-	stepPause    = "pause"
-	stepResume   = "resume"
-)
-
-// Payload is a loop job's JSON payload. It extends problem.StepPayload
-// (remediationId, problemClosed) with the step and the action it concerns.
-type Payload struct {
-	RemediationID string `json:"remediationId"`
-	ProblemClosed string `json:"problemClosed,omitempty"`
-	Step          string `json:"step,omitempty"`
-	Index         int    `json:"index,omitempty"`
-	Reason        string `json:"reason,omitempty"`
-}
 
 // EvaluationRequest asks for one SLO evaluation of a service over a
 // window, in the remediation's Keptn context. TriggeredID is the
@@ -99,9 +86,9 @@ func (f EvaluatorFunc) Evaluate(ctx context.Context, r EvaluationRequest) (slo.E
 }
 
 // Notifier sends the escalation notification; *webhook.Notifier satisfies
-// it. An error wrapping webhook.ErrNotConfigured is logged, not retried.
+// it. An error wrapping action.ErrNotConfigured is logged, not retried.
 type Notifier interface {
-	Notify(ctx context.Context, esc webhook.Escalation) error
+	Notify(ctx context.Context, esc action.Escalation) error
 }
 
 // Store is what the loop reads and writes; store.Store satisfies it.
@@ -188,9 +175,9 @@ func New(opts Options) (*Loop, error) {
 	return l, nil
 }
 
-// Handle runs one step; register it on the worker under JobKind.
+// Handle runs one step; register it on the worker under remediation.JobKind.
 func (l *Loop) Handle(ctx context.Context, job store.Job) worker.Result {
-	var p Payload
+	var p remediation.Payload
 	if err := json.Unmarshal(job.Payload, &p); err != nil || p.RemediationID == "" {
 		l.log.ErrorContext(ctx, "remediation_job_unreadable", "job_id", job.ID, "err", err)
 		return worker.Done()
@@ -203,7 +190,7 @@ func (l *Loop) Handle(ctx context.Context, job store.Job) worker.Result {
 	if err != nil {
 		return worker.Retry(fmt.Errorf("read remediation %s: %w", p.RemediationID, err))
 	}
-	rem, err := problem.DecodeRemediation(rec)
+	rem, err := decodeRemediation(rec)
 	if err != nil {
 		l.log.ErrorContext(ctx, "remediation_unreadable", "remediation_id", p.RemediationID, "err", err)
 		return worker.Done()
@@ -213,10 +200,10 @@ func (l *Loop) Handle(ctx context.Context, job store.Job) worker.Result {
 	return s.run(ctx)
 }
 
-func stepName(p Payload) string {
+func stepName(p remediation.Payload) string {
 	switch {
 	case p.Step != "":
-		return p.Step
+		return string(p.Step)
 	case p.ProblemClosed != "":
 		return "problem-closed"
 	}
@@ -227,36 +214,36 @@ func stepName(p Payload) string {
 type step struct {
 	l   *Loop
 	job store.Job
-	p   Payload
+	p   remediation.Payload
 	rec store.RemediationRecord
 	rem *remediation.Remediation
 	log *slog.Logger
 }
 
 func (s *step) run(ctx context.Context) worker.Result {
-	if s.p.Step == stepEscalate {
+	if s.p.Step == remediation.StepEscalate {
 		return s.escalate(ctx)
 	}
 	if s.rem.State.Terminal() {
 		return worker.Done()
 	}
 	switch s.p.Step {
-	case stepStart:
+	case remediation.StepStart:
 		if s.p.ProblemClosed != "" {
 			return s.advance(ctx, remediation.ProblemClosed{ProblemID: s.p.ProblemClosed})
 		}
 		return s.start(ctx)
-	case stepPause:
+	case remediation.StepPause:
 		return s.advance(ctx, remediation.Paused{Reason: s.p.Reason})
-	case stepResume:
+	case remediation.StepResume:
 		return s.advance(ctx, remediation.Resumed{})
-	case stepPrepare:
+	case remediation.StepPrepare:
 		return s.prepare(ctx)
-	case stepApply, stepAnswer:
+	case remediation.StepApply, remediation.StepAnswer:
 		return s.apply(ctx)
-	case stepSettled:
+	case remediation.StepSettled:
 		return s.settled(ctx)
-	case stepEvaluate:
+	case remediation.StepEvaluate:
 		return s.evaluate(ctx)
 	}
 	s.log.ErrorContext(ctx, "remediation_job_unknown_step")
@@ -331,7 +318,7 @@ func (l *Loop) history(ctx context.Context, self *remediation.Remediation) (reme
 		}
 		old := false
 		for _, rec := range pg.Remediations {
-			r, err := problem.DecodeRemediation(rec)
+			r, err := decodeRemediation(rec)
 			if err != nil {
 				continue
 			}
@@ -433,7 +420,7 @@ func (s *step) apply(ctx context.Context) worker.Result {
 	if a.External {
 		return s.awaitExternal(ctx, a)
 	}
-	if s.p.Step == stepAnswer {
+	if s.p.Step == remediation.StepAnswer {
 		return worker.Done()
 	}
 	ex, ok := s.l.exec[a.Request.Action]
@@ -481,7 +468,7 @@ func (s *step) awaitExternal(ctx context.Context, a *remediation.ActionRecord) w
 	}
 	deadline := a.StartedAt.Add(s.l.extTimeout)
 	if s.l.now().Before(deadline) {
-		if s.p.Step == stepAnswer {
+		if s.p.Step == remediation.StepAnswer {
 			return worker.Done()
 		}
 		return worker.RescheduleAt(deadline, nil)
@@ -549,7 +536,7 @@ func (s *step) escalate(ctx context.Context) worker.Result {
 	switch {
 	case err == nil:
 		s.log.InfoContext(ctx, "remediation_escalation_sent")
-	case errors.Is(err, webhook.ErrNotConfigured):
+	case errors.Is(err, action.ErrNotConfigured):
 		s.log.WarnContext(ctx, "remediation_escalated_no_webhook", "reason", s.p.Reason,
 			"hint", "set escalation.url in tend.yaml (or TEND_ESCALATION_URL) to be told")
 	case ctx.Err() != nil || (!errors.Is(err, action.ErrInvalid) && s.job.Attempt < s.l.maxAttempts):
@@ -561,8 +548,8 @@ func (s *step) escalate(ctx context.Context) worker.Result {
 }
 
 // escalation describes an escalated remediation for a person.
-func escalation(r *remediation.Remediation, reason string) webhook.Escalation {
-	esc := webhook.Escalation{
+func escalation(r *remediation.Remediation, reason string) action.Escalation {
+	esc := action.Escalation{
 		Key: r.ID + "/escalate", RemediationID: r.ID, Project: r.Project, Stage: r.Stage, Service: r.Service,
 		Problem: action.Problem{Title: r.Title, RootCause: r.RootCause, URL: r.ProblemURL, State: "open"},
 		Reason:  reason,
@@ -577,7 +564,7 @@ func escalation(r *remediation.Remediation, reason string) webhook.Escalation {
 		if a.State == "" {
 			continue
 		}
-		at := webhook.Attempt{Name: a.Request.Name, Action: a.Request.Action, Failed: a.State == remediation.ActionStateFailed}
+		at := action.EscalationAttempt{Name: a.Request.Name, Action: a.Request.Action, Failed: a.State == remediation.ActionStateFailed}
 		switch {
 		case a.Error != "" && at.Failed:
 			at.Message = a.Error
@@ -594,7 +581,7 @@ func escalation(r *remediation.Remediation, reason string) webhook.Escalation {
 	}
 	if n := len(r.Evaluations); n > 0 {
 		e := r.Evaluations[n-1]
-		esc.LastEvaluation = &webhook.Evaluation{Result: string(e.Result), Score: e.Score}
+		esc.LastEvaluation = &action.EscalationEvaluation{Result: string(e.Result), Score: e.Score}
 	}
 	return esc
 }
@@ -623,7 +610,7 @@ func (s *step) advance(ctx context.Context, ev remediation.Event) worker.Result 
 		}
 	}
 	return worker.Done().WithCommit(func(ctx context.Context, tx store.Tx) error {
-		upd, err := tx.UpdateRemediation(ctx, problem.EncodeRemediation(rem, version))
+		upd, err := tx.UpdateRemediation(ctx, remediationRecord(rem, version))
 		if err != nil {
 			return fmt.Errorf("record remediation %s: %w", rem.ID, err)
 		}
@@ -674,29 +661,29 @@ func (s *step) events(cmds []remediation.Command, now time.Time) ([]store.EventR
 // are enqueued once however often its commit is attempted.
 func (l *Loop) jobs(r *remediation.Remediation, version int64, cmds []remediation.Command, now time.Time) []store.JobSpec {
 	var out []store.JobSpec
-	add := func(i int, p Payload, runAt time.Time) {
+	add := func(i int, p remediation.Payload, runAt time.Time) {
 		p.RemediationID = r.ID
 		b, _ := json.Marshal(p)
 		out = append(out, store.JobSpec{
-			Kind: JobKind, Payload: b, RunAt: runAt, MaxAttempts: 50,
-			UniqueKey: "remediation/" + r.ID + "/v" + strconv.FormatInt(version, 10) + "/" + strconv.Itoa(i) + "/" + p.Step,
+			Kind: remediation.JobKind, Payload: b, RunAt: runAt, MaxAttempts: remediation.MaxStepAttempts,
+			UniqueKey: "remediation/" + r.ID + "/v" + strconv.FormatInt(version, 10) + "/" + strconv.Itoa(i) + "/" + string(p.Step),
 		})
 	}
 	for i, c := range cmds {
 		switch c := c.(type) {
 		case remediation.PrepareAction:
-			add(i, Payload{Step: stepPrepare, Index: c.Index}, retryAt(r.Actions[c.Index], now))
+			add(i, remediation.Payload{Step: remediation.StepPrepare, Index: c.Index}, retryAt(r.Actions[c.Index], now))
 		case remediation.ApplyAction:
 			// An external action's job looks for the answer at once (it
 			// may have come while the plan was made), then waits for it
 			// until the timeout.
-			add(i, Payload{Step: stepApply, Index: c.Index}, retryAt(r.Actions[c.Index], now))
+			add(i, remediation.Payload{Step: remediation.StepApply, Index: c.Index}, retryAt(r.Actions[c.Index], now))
 		case remediation.StartTimer:
-			add(i, Payload{Step: stepSettled, Index: r.CurrentAction}, c.At)
+			add(i, remediation.Payload{Step: remediation.StepSettled, Index: r.CurrentAction}, c.At)
 		case remediation.StartEvaluation:
-			add(i, Payload{Step: stepEvaluate, Index: c.Index}, time.Time{})
+			add(i, remediation.Payload{Step: remediation.StepEvaluate, Index: c.Index}, time.Time{})
 		case remediation.Escalate:
-			add(i, Payload{Step: stepEscalate, Reason: c.Reason}, time.Time{})
+			add(i, remediation.Payload{Step: remediation.StepEscalate, Reason: c.Reason}, time.Time{})
 		}
 	}
 	return out

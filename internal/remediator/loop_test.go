@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/action"
-	"github.com/tendhq/tend/internal/action/webhook"
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/problem"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/slo"
@@ -118,7 +116,7 @@ func TestEscalationWhenActionsRunOut(t *testing.T) {
 		notifyErr error
 	}{
 		{"notified", nil},
-		{"no webhook configured", webhook.ErrNotConfigured},
+		{"no webhook configured", action.ErrNotConfigured},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,7 +165,7 @@ func TestProblemClosedStopsAfterCurrentStep(t *testing.T) {
 		h := newHarness(t, harnessOpts{})
 		rem := h.create(t, "carts", tutorialActions(), time.Hour)
 		h.waitState(t, rem.ID, remediation.StateSettling)
-		h.enqueue(t, problem.ClosedJob(rem.ID, rem.Problems[0].ID))
+		h.enqueue(t, jobSpec(remediation.ClosedJob(rem.ID, rem.Problems[0].ID)))
 		got := h.waitEnded(t, rem.ID)
 		if got.State != remediation.StateStopped || got.Reason != "the problem closed while settling" {
 			t.Fatalf("state = %s (%s)", got.State, got.Reason)
@@ -182,7 +180,7 @@ func TestProblemClosedStopsAfterCurrentStep(t *testing.T) {
 		h.scale.started = make(chan string, 1)
 		rem := h.create(t, "carts", tutorialActions(), time.Millisecond)
 		<-h.scale.started
-		h.enqueue(t, problem.ClosedJob(rem.ID, rem.Problems[0].ID))
+		h.enqueue(t, jobSpec(remediation.ClosedJob(rem.ID, rem.Problems[0].ID)))
 		h.wait(t, rem.ID, "a pending stop", func(r *remediation.Remediation) bool { return r.StopPending != "" })
 		close(h.scale.block)
 		got := h.waitEnded(t, rem.ID)
@@ -206,13 +204,13 @@ func TestPauseAndResume(t *testing.T) {
 		h.eval.results = []slo.Result{slo.Pass}
 		rem := h.create(t, "carts", tutorialActions(), time.Hour)
 		h.waitState(t, rem.ID, remediation.StateSettling)
-		h.enqueue(t, PauseJob(rem.ID, "maintenance", "1"))
+		h.enqueue(t, jobSpec(remediation.PauseJob(rem.ID, "maintenance", "1")))
 		got := h.waitState(t, rem.ID, remediation.StatePaused)
 		if got.Reason != "paused: maintenance" {
 			t.Errorf("reason = %q", got.Reason)
 		}
 		// Settling resumes where it was: an hour after the action.
-		h.enqueue(t, ResumeJob(rem.ID, "1"))
+		h.enqueue(t, jobSpec(remediation.ResumeJob(rem.ID, "1")))
 		got = h.waitState(t, rem.ID, remediation.StateSettling)
 		if got.SettleUntil.Before(got.Actions[0].FinishedAt.Add(time.Hour)) {
 			t.Errorf("settling after resume ends %s, before the hour after the action", got.SettleUntil)
@@ -233,7 +231,7 @@ func TestPauseAndResume(t *testing.T) {
 		if err := h.st.DeleteSetting(context.Background(), store.Scope{Project: "sockshop", Service: "carts"}, settings.PauseSchema.Key()); err != nil {
 			t.Fatal(err)
 		}
-		h.enqueue(t, ResumeJob(rem.ID, "1"))
+		h.enqueue(t, jobSpec(remediation.ResumeJob(rem.ID, "1")))
 		got = h.waitEnded(t, rem.ID)
 		if got.State != remediation.StateResolved {
 			t.Errorf("after resume: %s (%s)", got.State, got.Reason)
@@ -245,7 +243,7 @@ func TestPauseAndResume(t *testing.T) {
 		h.scale.started = make(chan string, 1)
 		rem := h.create(t, "carts", tutorialActions(), time.Millisecond)
 		<-h.scale.started
-		h.enqueue(t, PauseJob(rem.ID, "", "1"))
+		h.enqueue(t, jobSpec(remediation.PauseJob(rem.ID, "", "1")))
 		h.wait(t, rem.ID, "a pending pause", func(r *remediation.Remediation) bool { return r.PausePending != "" })
 		close(h.scale.block)
 		got := h.waitState(t, rem.ID, remediation.StatePaused)
@@ -396,7 +394,7 @@ func TestExternalExecutor(t *testing.T) {
 				t.Fatal(err)
 			}
 			raw, _ := json.Marshal(ev)
-			jobs, err := AnswerJobs(context.Background(), h.st, ev)
+			jobs, err := NewAnswers(h.st).AnswerJobs(context.Background(), ev)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/problem"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/spec"
@@ -746,7 +745,7 @@ func (u *UI) loadTimeline(ctx context.Context, p auth.Principal, kctx string) (t
 		}
 		for _, rec := range pg.Remediations {
 			if rec.KeptnContext == event.ContextFor(kctx) {
-				if rem, err = problem.DecodeRemediation(rec); err != nil {
+				if rem, err = remediation.Decode(rec.ID, rec.Doc); err != nil {
 					u.log.WarnContext(ctx, "ui_remediation_unreadable", "remediation_id", rec.ID, "err", err)
 				}
 				break

@@ -13,11 +13,6 @@ import (
 	"github.com/tendhq/tend/internal/action"
 )
 
-// ErrNotConfigured says that no escalation webhook is configured for a
-// project and stage. It wraps action.ErrInvalid: retrying cannot help. The
-// remediation loop may log it and end the remediation escalated anyway.
-var ErrNotConfigured = fmt.Errorf("%w: no escalation webhook is configured", action.ErrInvalid)
-
 // NotifyConfig says where escalation notifications of a project and stage
 // go. The application fills it from the server's configuration, where the
 // URL and header values are file: or env: references, resolved before
@@ -48,56 +43,11 @@ func StaticNotify(cfg NotifyConfig) NotifyResolver {
 	return func(context.Context, string, string) (NotifyConfig, error) { return cfg, nil }
 }
 
-// Escalation is what an escalation notification tells a person: what is
-// wrong where, what tend already tried, and where to look.
-type Escalation struct {
-	// Key is sent as the Idempotency-Key header; use one per remediation
-	// (e.g. "<remediation id>/escalate") so a retried or replayed
-	// notification can be deduped by the receiver.
-	Key string
-	// RemediationID is used for the link into tend's UI.
-	RemediationID string
-	Project       string
-	Stage         string
-	Service       string
-	Problem       action.Problem
-	// Reason says why the remediation escalated, e.g. "all 2 action(s)
-	// were tried and the problem was not resolved".
-	Reason string
-	// Message is extra text, e.g. the escalate action's value.
-	Message string
-	// Actions are the actions tried, in order.
-	Actions []Attempt
-	// LastEvaluation is the most recent verification, if any ran.
-	LastEvaluation *Evaluation
-}
-
-// Attempt is one action a remediation tried.
-type Attempt struct {
-	// Name is the remediation file's name for it; Action its type.
-	Name   string
-	Action string
-	// Failed says the action itself failed (as opposed to running and
-	// not fixing the problem).
-	Failed bool
-	// Message is the action's result or error message.
-	Message string
-	// Changes are what it changed (replicas 1 -> 2).
-	Changes []action.Change
-}
-
-// Evaluation is the gist of an SLO evaluation: result and score.
-type Evaluation struct {
-	// Result is pass, warning or fail.
-	Result string
-	Score  float64
-}
-
 // History returns the story so far of the remediation that req belongs to:
 // the actions tried before it and the last evaluation (Actions,
 // LastEvaluation, Reason, RemediationID). The escalate action uses it to
 // say what was tried; the request's own fields win over the rest.
-type History func(ctx context.Context, req action.Request) (Escalation, error)
+type History func(ctx context.Context, req action.Request) (action.Escalation, error)
 
 // SlackMessage is the notification's JSON body. Only text is used: it is
 // what every Slack-compatible receiver (Slack, Mattermost, Rocket.Chat,
@@ -141,7 +91,7 @@ func (n *Notifier) Prepare(ctx context.Context, req action.Request) (action.Plan
 	if err != nil {
 		return action.Plan{}, err
 	}
-	esc := Escalation{}
+	esc := action.Escalation{}
 	if n.history != nil {
 		if esc, err = n.history(ctx, req); err != nil {
 			return action.Plan{}, fmt.Errorf("escalate: the story of the remediation: %w", err)
@@ -189,10 +139,10 @@ func (n *Notifier) Apply(ctx context.Context, req action.Request, plan action.Pl
 }
 
 // Notify sends the escalation notification of esc to its project's and
-// stage's webhook. It returns ErrNotConfigured when there is none; an
+// stage's webhook. It returns action.ErrNotConfigured when there is none; an
 // error wrapping action.ErrInvalid is final, others may be retried with
 // the same esc (and so the same Idempotency-Key).
-func (n *Notifier) Notify(ctx context.Context, esc Escalation) error {
+func (n *Notifier) Notify(ctx context.Context, esc action.Escalation) error {
 	cfg, u, err := n.settings(ctx, esc.Project, esc.Stage)
 	if err != nil {
 		return err
@@ -204,14 +154,14 @@ func (n *Notifier) Notify(ctx context.Context, esc Escalation) error {
 // settings resolves and checks the escalation settings.
 func (n *Notifier) settings(ctx context.Context, project, stage string) (NotifyConfig, *url.URL, error) {
 	if n.resolve == nil {
-		return NotifyConfig{}, nil, fmt.Errorf("escalate: project %s stage %s: %w", project, stage, ErrNotConfigured)
+		return NotifyConfig{}, nil, fmt.Errorf("escalate: project %s stage %s: %w", project, stage, action.ErrNotConfigured)
 	}
 	cfg, err := n.resolve(ctx, project, stage)
 	if err != nil {
 		return NotifyConfig{}, nil, fmt.Errorf("escalate: settings of project %s stage %s: %w", project, stage, err)
 	}
 	if strings.TrimSpace(cfg.URL) == "" {
-		return NotifyConfig{}, nil, fmt.Errorf("escalate: project %s stage %s: %w; set the escalation webhook URL in the server configuration", project, stage, ErrNotConfigured)
+		return NotifyConfig{}, nil, fmt.Errorf("escalate: project %s stage %s: %w; set the escalation webhook URL in the server configuration", project, stage, action.ErrNotConfigured)
 	}
 	u, err := checkURL(cfg.URL)
 	if err != nil {
@@ -287,7 +237,7 @@ const (
 // the last evaluation, and a link (tend's UI when uiURL is set, else the
 // problem's URL). Text from outside (titles, messages) is flattened to one
 // line, shortened, and escaped as Slack's mrkdwn requires (&, <, >).
-func BuildMessage(esc Escalation, uiURL string) SlackMessage {
+func BuildMessage(esc action.Escalation, uiURL string) SlackMessage {
 	var b strings.Builder
 	title := line(esc.Problem.Title)
 	if title == "" {
@@ -334,7 +284,7 @@ func BuildMessage(esc Escalation, uiURL string) SlackMessage {
 	return SlackMessage{Text: strings.TrimSuffix(b.String(), "\n")}
 }
 
-func attemptLine(a Attempt) string {
+func attemptLine(a action.EscalationAttempt) string {
 	name := line(a.Action)
 	if a.Name != "" {
 		name = fmt.Sprintf("%s (%s)", line(a.Name), orDash(line(a.Action)))
@@ -358,7 +308,7 @@ func attemptLine(a Attempt) string {
 }
 
 // escalationLink is where the message sends the reader.
-func escalationLink(esc Escalation, uiURL string) string {
+func escalationLink(esc action.Escalation, uiURL string) string {
 	if ui := strings.TrimRight(strings.TrimSpace(uiURL), "/"); ui != "" {
 		if esc.RemediationID != "" {
 			return ui + "/remediations/" + url.PathEscape(esc.RemediationID)

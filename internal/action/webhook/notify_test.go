@@ -21,8 +21,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // slackPath is an incoming-webhook path: the path is the credential.
 const slackPath = "/services/T000/B000/XXXXsecretpath"
 
-func testEscalation() Escalation {
-	return Escalation{
+func testEscalation() action.Escalation {
+	return action.Escalation{
 		Key:           "rem-1/escalate",
 		RemediationID: "rem-1",
 		Project:       "sockshop",
@@ -33,24 +33,24 @@ func testEscalation() Escalation {
 			RootCause: "EnablePromotion", URL: "https://monitoring.example/problems/42?x=1&y=2",
 		},
 		Reason: "all 2 action(s) were tried and the problem was not resolved",
-		Actions: []Attempt{
+		Actions: []action.EscalationAttempt{
 			{Name: "Scale up", Action: "scaling", Message: "scaled deployment sockshop-production/carts-primary from 1 to 2 replicas",
 				Changes: []action.Change{{Target: "deployment/sockshop-production/carts-primary replicas", From: "1", To: "2"}}},
 			{Name: "Toggle feature flag", Action: "toggle-feature", Failed: true, Message: "unleash: feature EnablePromotion does not exist"},
 		},
-		LastEvaluation: &Evaluation{Result: "fail", Score: 33.333333},
+		LastEvaluation: &action.EscalationEvaluation{Result: "fail", Score: 33.333333},
 	}
 }
 
 func TestBuildMessageGolden(t *testing.T) {
 	tests := []struct {
 		name  string
-		esc   Escalation
+		esc   action.Escalation
 		uiURL string
 	}{
 		{name: "full", esc: testEscalation(), uiURL: "https://tend.example/"},
 		{name: "problem link without UI", esc: testEscalation()},
-		{name: "nothing tried", esc: Escalation{Project: "sockshop", Stage: "production", Service: "carts", Problem: action.Problem{Title: "Error rate"}, Reason: "no remediation action for the problem", Message: "Call the on-call DBA"}},
+		{name: "nothing tried", esc: action.Escalation{Project: "sockshop", Stage: "production", Service: "carts", Problem: action.Problem{Title: "Error rate"}, Reason: "no remediation action for the problem", Message: "Call the on-call DBA"}},
 	}
 	var got bytes.Buffer
 	for _, tt := range tests {
@@ -88,7 +88,7 @@ func TestBuildMessageFlattensAndBounds(t *testing.T) {
 	esc := testEscalation()
 	esc.Problem.Title = strings.Repeat("x", 5000) + "\n*"
 	for range 50 {
-		esc.Actions = append(esc.Actions, Attempt{Action: "scaling"})
+		esc.Actions = append(esc.Actions, action.EscalationAttempt{Action: "scaling"})
 	}
 	text := BuildMessage(esc, "").Text
 	first, _, _ := strings.Cut(text, "\n")
@@ -167,12 +167,12 @@ func TestNotifyNotConfigured(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := n.Notify(context.Background(), testEscalation())
-			if !errors.Is(err, ErrNotConfigured) || !errors.Is(err, action.ErrInvalid) {
-				t.Fatalf("Notify error = %v, want ErrNotConfigured", err)
+			if !errors.Is(err, action.ErrNotConfigured) || !errors.Is(err, action.ErrInvalid) {
+				t.Fatalf("Notify error = %v, want action.ErrNotConfigured", err)
 			}
 			_, err = n.Prepare(context.Background(), testRequest(nil))
-			if !errors.Is(err, ErrNotConfigured) {
-				t.Fatalf("Prepare error = %v, want ErrNotConfigured", err)
+			if !errors.Is(err, action.ErrNotConfigured) {
+				t.Fatalf("Prepare error = %v, want action.ErrNotConfigured", err)
 			}
 		})
 	}
@@ -186,7 +186,7 @@ func TestNotifyNotConfigured(t *testing.T) {
 func TestEscalateAction(t *testing.T) {
 	rcv := newReceiver(t, http.StatusBadGateway)
 	var gotReq action.Request
-	history := func(_ context.Context, req action.Request) (Escalation, error) {
+	history := func(_ context.Context, req action.Request) (action.Escalation, error) {
 		gotReq = req
 		esc := testEscalation()
 		esc.Key, esc.Project, esc.Message = "ignored", "ignored", "ignored"

@@ -1,8 +1,7 @@
-package problem
+package remediator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -15,45 +14,6 @@ import (
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/store"
 )
-
-func TestFingerprint(t *testing.T) {
-	tests := []struct{ key, want string }{
-		{"alertmanager/8dd2c31a47cf2e78/2021-11-26T10:57:14Z", "8dd2c31a47cf2e78"},
-		{"alertmanager/unreadable/0123456789abcdef", "unreadable"},
-		{"dynatrace/99999", "dynatrace/99999"},
-		{"keptn/5f0c", "keptn/5f0c"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.key, func(t *testing.T) {
-			if got := Fingerprint(tt.key); got != tt.want {
-				t.Errorf("Fingerprint(%q) = %q, want %q", tt.key, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestJobs(t *testing.T) {
-	tests := []struct {
-		name    string
-		job     store.JobSpec
-		payload StepPayload
-		unique  string
-	}{
-		{"start", StartJob("r1"), StepPayload{RemediationID: "r1"}, "remediation/r1/start"},
-		{"problem closed", ClosedJob("r1", "p2"), StepPayload{RemediationID: "r1", ProblemClosed: "p2"}, "remediation/r1/problem-closed/p2"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got StepPayload
-			if err := json.Unmarshal(tt.job.Payload, &got); err != nil {
-				t.Fatal(err)
-			}
-			if tt.job.Kind != JobKind || got != tt.payload || tt.job.UniqueKey != tt.unique {
-				t.Errorf("job %+v payload %+v", tt.job, got)
-			}
-		})
-	}
-}
 
 // The remediation document survives the store unchanged, so the loop reads
 // what the intake wrote.
@@ -68,18 +28,18 @@ func TestRemediationRoundTrip(t *testing.T) {
 	if _, err := rem.Apply(remediation.ProblemJoined{ProblemID: "p2"}, now); err != nil {
 		t.Fatal(err)
 	}
-	rec := EncodeRemediation(rem, 3)
+	rec := remediationRecord(rem, 3)
 	if rec.ID != "r1" || rec.State != "waiting" || !rec.Running || rec.Version != 3 || rec.KeptnContext != "ctx" {
 		t.Errorf("record %+v", rec)
 	}
-	back, err := DecodeRemediation(rec)
+	back, err := decodeRemediation(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(back, rem) {
 		t.Errorf("round trip changed the remediation:\n got %+v\nwant %+v", back, rem)
 	}
-	if _, err := DecodeRemediation(store.RemediationRecord{ID: "bad", Doc: []byte("{")}); err == nil {
+	if _, err := decodeRemediation(store.RemediationRecord{ID: "bad", Doc: []byte("{")}); err == nil {
 		t.Error("a broken document decoded")
 	}
 }
@@ -111,14 +71,14 @@ func (noResources) Get(context.Context, resource.Ref, string, string) ([]byte, s
 
 func TestRecordGivesUpAfterMaxAttempts(t *testing.T) {
 	st := &conflictStore{}
-	r, err := New(Options{Store: st, Resources: noResources{}, MaxAttempts: 3})
+	r, err := NewRecorder(RecorderOptions{Store: st, Resources: noResources{}, MaxAttempts: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := intake.Notification{Source: intake.SourceAlertmanager, Key: "alertmanager/fp/t", State: intake.StateOpen,
 		Project: "sockshop", Stage: "production", Service: "carts", Title: "x", KeptnContext: "ctx"}
-	_, err = r.Record(context.Background(), Batch{Notifications: []intake.Notification{n}})
-	if !errors.Is(err, ErrBusy) || !errors.Is(err, store.ErrConflict) {
+	_, err = r.Record(context.Background(), intake.Batch{Notifications: []intake.Notification{n}})
+	if !errors.Is(err, intake.ErrBusy) || !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("error %v, want ErrBusy wrapping ErrConflict", err)
 	}
 	if st.calls != 3 {
@@ -126,8 +86,8 @@ func TestRecordGivesUpAfterMaxAttempts(t *testing.T) {
 	}
 }
 
-func TestNewNeedsStoreAndResources(t *testing.T) {
-	if _, err := New(Options{}); err == nil {
-		t.Error("New without a store succeeded")
+func TestNewRecorderNeedsStoreAndResources(t *testing.T) {
+	if _, err := NewRecorder(RecorderOptions{}); err == nil {
+		t.Error("NewRecorder without a store succeeded")
 	}
 }

@@ -1,4 +1,4 @@
-package evaluation_test
+package evaluator_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tendhq/tend/internal/evaluation"
+	"github.com/tendhq/tend/internal/evaluator"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/settings"
@@ -31,14 +31,14 @@ func TestEvaluateRunsTheWholeEvaluationWithoutEvents(t *testing.T) {
 		value := 500.0
 		providers := func(settings.Selection) (sli.Provider, error) { return valueProvider{value}, nil }
 		e := newEnv(t, open, providers)
-		h, err := evaluation.New(evaluation.Options{Store: e.st, Resources: e.repos, Monitoring: monitoring,
+		h, err := evaluator.New(evaluator.Options{Store: e.st, Resources: e.repos, Monitoring: monitoring,
 			Providers: func(settings.Selection) (sli.Provider, error) { return valueProvider{value}, nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
 		now := time.Now()
-		req := evaluation.Request{Project: project, Stage: stage, Service: service, Start: now.Add(-time.Minute), End: now,
+		req := evaluator.Request{Project: project, Stage: stage, Service: service, Start: now.Add(-time.Minute), End: now,
 			KeptnContext: event.NewUUID(), TriggeredID: event.NewUUID()}
 
 		ev, err := h.Evaluate(ctx, req)
@@ -62,7 +62,7 @@ func TestEvaluateRunsTheWholeEvaluationWithoutEvents(t *testing.T) {
 		if err != nil || len(pg.Events) != 0 {
 			t.Errorf("Evaluate stored %d events (%v), want none", len(pg.Events), err)
 		}
-		if _, err := h.Evaluate(ctx, evaluation.Request{Project: project}); err == nil {
+		if _, err := h.Evaluate(ctx, evaluator.Request{Project: project}); err == nil {
 			t.Error("Evaluate without stage, service and context succeeded")
 		}
 	})

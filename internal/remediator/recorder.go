@@ -1,24 +1,7 @@
-// Package problem records problem notifications durably and deduplicated,
-// and starts or joins the remediations they call for. It is the write path
-// behind the Alertmanager webhook and the problem events of /api/v1/event:
-// for each notification it checks where the problem is (project, stage,
-// service), then, in one store transaction, reads the problem already
-// recorded under the notification's key and the service's running
-// remediation, lets remediation.Decide judge, and writes the outcome: the
-// problem, a new remediation with the job that starts it, a join, or a
-// close with the job that tells the remediation. Concurrent deliveries of
-// one problem, on one replica or several, cannot both win: the store keeps
-// problem keys unique and one running remediation per service, and a
-// transaction that loses such a race is retried and then sees the winner.
-//
-// The remediation loop itself (internal/remediation's state machine driven
-// by jobs) is not here: this package only hands it work through jobs of
-// kind JobKind (see StepPayload).
-package problem
+package remediator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,110 +17,9 @@ import (
 	"github.com/tendhq/tend/internal/store"
 )
 
-// JobKind is the kind of the jobs that drive a remediation. The remediation
-// loop registers the handler; this package enqueues the first job of every
-// remediation and one per problem that closes while it runs.
-const JobKind = "remediation.step"
-
-// StepPayload is the JSON payload of a JobKind job that this package
-// enqueues. It is the contract with the remediation loop:
-//
-//   - {"remediationId": "R"} (unique key "remediation/R/start") is enqueued
-//     with every new remediation, which is stored in state waiting with its
-//     actions chosen and nothing done. The loop loads it, asks
-//     remediation.Admit (limits, pause) for the first event, applies it and
-//     carries out the commands; from then on the loop owns every step.
-//   - {"remediationId": "R", "problemClosed": "P"} (unique key
-//     "remediation/R/problem-closed/P") says that problem P of R closed. The
-//     problem record is closed already; the loop applies
-//     remediation.ProblemClosed{ProblemID: P}, which stops R after its
-//     current step once all its problems have closed. Applying it to a
-//     remediation that has ended is refused by the state machine
-//     (remediation.ErrIllegal): the loop completes the job.
-//
-// Joins are not sent as jobs: a joining problem is applied
-// (remediation.ProblemJoined) to the stored remediation in the intake's
-// transaction, with a compare-and-set on its version, so the remediation's
-// list of problems is always complete before any close is handled.
-type StepPayload struct {
-	RemediationID string `json:"remediationId"`
-	ProblemClosed string `json:"problemClosed,omitempty"`
-}
-
-// StartJob returns the job that starts remediation id.
-func StartJob(id string) store.JobSpec {
-	b, _ := json.Marshal(StepPayload{RemediationID: id})
-	return store.JobSpec{Kind: JobKind, Payload: b, UniqueKey: "remediation/" + id + "/start"}
-}
-
-// ClosedJob returns the job that tells remediation id that problem
-// problemID closed.
-func ClosedJob(id, problemID string) store.JobSpec {
-	b, _ := json.Marshal(StepPayload{RemediationID: id, ProblemClosed: problemID})
-	return store.JobSpec{Kind: JobKind, Payload: b, UniqueKey: "remediation/" + id + "/problem-closed/" + problemID}
-}
-
-// Verdict says what became of one notification.
-type Verdict string
-
-// The verdicts.
-const (
-	// Started: a new problem; a remediation was created for it.
-	Started Verdict = "started"
-	// Joined: a new problem of a service already being remediated; it
-	// joined that remediation.
-	Joined Verdict = "joined"
-	// Recorded: a new problem, recorded, with no remediation: the stage
-	// does not have self-healing enabled.
-	Recorded Verdict = "recorded"
-	// Closed: the problem closed.
-	Closed Verdict = "closed"
-	// RecordedClosed: a closing notification of a problem tend never saw
-	// open; recorded closed.
-	RecordedClosed Verdict = "recorded-closed"
-	// Duplicate: a repeated notification (retry, HA peer, re-notification)
-	// of a problem already recorded in that state; nothing changed.
-	Duplicate Verdict = "duplicate"
-	// Unmatched: the notification names no usable project, stage or
-	// service (or one an intake token may not deliver for); recorded as an
-	// unmatched problem, nothing runs.
-	Unmatched Verdict = "unmatched"
-)
-
-// ReasonNotEnabled is the reason of a Recorded problem.
-const ReasonNotEnabled = "remediation not enabled in stage"
-
-// Outcome is the result for one notification, in the batch's order.
-type Outcome struct {
-	// Key is the notification's key.
-	Key     string
-	Verdict Verdict
-	// ProblemID is the stored problem ("" only when recording failed).
-	ProblemID string
-	// RemediationID is the remediation acting on the problem, if any.
-	RemediationID string
-	// Reason explains the verdict (for Unmatched: what was wrong).
-	Reason string
-}
-
-// Batch is what Record takes: the notifications of one delivery.
-type Batch struct {
-	Notifications []intake.Notification
-	// Events are appended in the same transaction as the problems: the
-	// event a problem event came in, so it is stored if and only if its
-	// problem is (the outbox).
-	Events []store.EventRecord
-	// Project, when set, is the only project the sender may deliver for
-	// (an intake token's project); notifications for other projects are
-	// recorded unmatched.
-	Project string
-	// Credential names the sender's credential in the unmatched reason
-	// ("<credential> is for project P, not Q"); "" means "intake token".
-	Credential string
-}
-
-// Store is what the recorder needs of the store; store.Store satisfies it.
-type Store interface {
+// RecorderStore is what the recorder needs of the store; store.Store
+// satisfies it.
+type RecorderStore interface {
 	GetProject(ctx context.Context, name string) (store.Project, error)
 	GetService(ctx context.Context, project, name string) (store.Service, error)
 	WithTx(ctx context.Context, fn func(tx store.Tx) error) error
@@ -149,9 +31,9 @@ type Resources interface {
 	Get(ctx context.Context, ref resource.Ref, uri, version string) ([]byte, string, error)
 }
 
-// Options configure a Recorder. Store and Resources are required.
-type Options struct {
-	Store     Store
+// RecorderOptions configure a Recorder. Store and Resources are required.
+type RecorderOptions struct {
+	Store     RecorderStore
 	Resources Resources
 	// Logger receives warnings (an unreadable remediation.yaml); nil
 	// discards them.
@@ -163,21 +45,17 @@ type Options struct {
 	DefaultSettling time.Duration
 	// MaxAttempts bounds the retries of a batch whose transaction lost a
 	// race; 0 means 16. Each retry re-reads what the winner wrote, so a
-	// handful is plenty; running out answers ErrBusy.
+	// handful is plenty; running out answers intake.ErrBusy.
 	MaxAttempts int
 }
-
-// ErrBusy is matched by Record's error when the batch kept losing races
-// (MaxAttempts transactions in a row). It is transient, like an overloaded
-// database: the API answers 503 and the sender retries.
-var ErrBusy = errors.New("problem intake busy: concurrent writes kept conflicting")
 
 // RemediationFile names a service's remediation file in its stage.
 const RemediationFile = "remediation.yaml"
 
-// Recorder records notifications; it is safe for concurrent use.
+// Recorder records problem notifications (see the package comment); it is
+// safe for concurrent use. The API reaches it as api.ProblemRecorder.
 type Recorder struct {
-	st          Store
+	st          RecorderStore
 	res         Resources
 	log         *slog.Logger
 	now         func() time.Time
@@ -193,10 +71,10 @@ type cachedShipyard struct {
 	sy      *spec.Shipyard
 }
 
-// New returns a Recorder.
-func New(opts Options) (*Recorder, error) {
+// NewRecorder returns a Recorder.
+func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 	if opts.Store == nil || opts.Resources == nil {
-		return nil, errors.New("problem: Options.Store and Options.Resources are required")
+		return nil, errors.New("remediator: RecorderOptions.Store and RecorderOptions.Resources are required")
 	}
 	r := &Recorder{
 		st: opts.Store, res: opts.Resources, log: opts.Logger, now: opts.Now,
@@ -224,8 +102,8 @@ func (l location) String() string {
 	return "project " + l.project + ", stage " + l.stage + ", service " + l.service
 }
 
-// target is what the transaction needs to know of a notification's place.
-type target struct {
+// placement is what the transaction needs to know of a notification's place.
+type placement struct {
 	reason  string // unmatched reason, "" when matched
 	stage   *spec.Stage
 	enabled bool
@@ -236,14 +114,14 @@ type target struct {
 // when Record returns nil, or nothing is. Errors are the store's (matching
 // store.ErrUnavailable, context errors, store.ErrClosed when transient) or
 // ErrBusy.
-func (r *Recorder) Record(ctx context.Context, b Batch) ([]Outcome, error) {
+func (r *Recorder) Record(ctx context.Context, b intake.Batch, events ...store.EventRecord) ([]intake.Outcome, error) {
 	targets, err := r.resolve(ctx, b)
 	if err != nil {
 		return nil, err
 	}
 	files := map[location]*spec.Remediation{}
 	for attempt := 1; ; attempt++ {
-		var outcomes []Outcome
+		var outcomes []intake.Outcome
 		var need *location
 		now := r.now()
 		err := r.st.WithTx(ctx, func(tx store.Tx) error {
@@ -252,9 +130,9 @@ func (r *Recorder) Record(ctx context.Context, b Batch) ([]Outcome, error) {
 			// mid-statement would cost them their transaction too, so the
 			// statements run to the end whatever becomes of ctx.
 			ctx := context.WithoutCancel(ctx)
-			outcomes, need = make([]Outcome, 0, len(b.Notifications)), nil
-			if len(b.Events) > 0 {
-				if _, err := tx.AppendEvents(ctx, b.Events...); err != nil {
+			outcomes, need = make([]intake.Outcome, 0, len(b.Notifications)), nil
+			if len(events) > 0 {
+				if _, err := tx.AppendEvents(ctx, events...); err != nil {
 					return fmt.Errorf("append events: %w", err)
 				}
 			}
@@ -283,7 +161,7 @@ func (r *Recorder) Record(ctx context.Context, b Batch) ([]Outcome, error) {
 			attempt--
 		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrExists):
 			if attempt >= r.maxAttempts {
-				return nil, fmt.Errorf("record problems: %w: %w", ErrBusy, err)
+				return nil, fmt.Errorf("record problems: %w: %w", intake.ErrBusy, err)
 			}
 		default:
 			return nil, fmt.Errorf("record problems: %w", err)
@@ -299,8 +177,8 @@ var errNeedFile = errors.New("remediation file needed")
 // resolve checks where each notification's problem is, outside the
 // transaction: the project, the stage in its shipyard and the service must
 // exist, and an intake token's batch must stay in its project.
-func (r *Recorder) resolve(ctx context.Context, b Batch) ([]target, error) {
-	out := make([]target, len(b.Notifications))
+func (r *Recorder) resolve(ctx context.Context, b intake.Batch) ([]placement, error) {
+	out := make([]placement, len(b.Notifications))
 	projects := map[string]*spec.Shipyard{}
 	missingProject := map[string]bool{}
 	services := map[[2]string]bool{}
@@ -357,7 +235,7 @@ func (r *Recorder) resolve(ctx context.Context, b Batch) ([]target, error) {
 			out[i].reason = fmt.Sprintf("service %q does not exist in project %s", n.Service, n.Project)
 			continue
 		}
-		out[i] = target{stage: st, enabled: st.RemediationEnabled()}
+		out[i] = placement{stage: st, enabled: st.RemediationEnabled()}
 	}
 	return out, nil
 }
@@ -440,7 +318,7 @@ func (tr *txRun) runningOf(ctx context.Context, loc location) (*runningEntry, er
 	rr, err := tr.tx.RunningRemediation(ctx, loc.project, loc.stage, loc.service)
 	switch {
 	case err == nil:
-		if e.rem, err = DecodeRemediation(rr); err != nil {
+		if e.rem, err = decodeRemediation(rr); err != nil {
 			return nil, err
 		}
 		e.version = rr.Version
@@ -468,9 +346,9 @@ func (tr *txRun) flush(ctx context.Context) error {
 // one decides and records one notification inside tr's transaction. It
 // returns the location whose remediation file it needs when that is not
 // loaded yet.
-func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t target) (Outcome, *location, error) {
+func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t placement) (intake.Outcome, *location, error) {
 	tx, files, now := tr.tx, tr.files, tr.now
-	o := Outcome{Key: n.Key}
+	o := intake.Outcome{Key: n.Key}
 	if t.reason != "" {
 		return r.unmatched(ctx, tx, n, t.reason, now)
 	}
@@ -505,7 +383,7 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 	o.Reason = d.Reason
 	switch d.Verdict {
 	case remediation.Ignore:
-		o.Verdict, o.ProblemID, o.RemediationID = Duplicate, knownRec.ID, knownRec.RemediationID
+		o.Verdict, o.ProblemID, o.RemediationID = intake.Duplicate, knownRec.ID, knownRec.RemediationID
 		return o, nil, nil
 
 	case remediation.RecordClosed:
@@ -515,7 +393,7 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 		if err != nil {
 			return o, nil, err
 		}
-		o.Verdict, o.ProblemID = RecordedClosed, stored.ID
+		o.Verdict, o.ProblemID = intake.RecordedClosed, stored.ID
 		return o, nil, nil
 
 	case remediation.Close:
@@ -524,9 +402,9 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 		if _, err := tx.UpdateProblem(ctx, upd); err != nil {
 			return o, nil, err
 		}
-		o.Verdict, o.ProblemID, o.RemediationID = Closed, knownRec.ID, knownRec.RemediationID
+		o.Verdict, o.ProblemID, o.RemediationID = intake.Closed, knownRec.ID, knownRec.RemediationID
 		if d.RemediationID != "" {
-			if _, err := tx.EnqueueJobs(ctx, ClosedJob(d.RemediationID, knownRec.ID)); err != nil {
+			if _, err := tx.EnqueueJobs(ctx, jobSpec(remediation.ClosedJob(d.RemediationID, knownRec.ID))); err != nil {
 				return o, nil, fmt.Errorf("enqueue remediation step: %w", err)
 			}
 		}
@@ -543,18 +421,18 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 		if err != nil {
 			return o, nil, err
 		}
-		o.Verdict, o.ProblemID, o.RemediationID = Joined, stored.ID, running.ID
+		o.Verdict, o.ProblemID, o.RemediationID = intake.Joined, stored.ID, running.ID
 		return o, nil, nil
 
 	case remediation.Start:
 		p := d.Problem
 		p.ID = event.NewUUID()
 		if !t.enabled {
-			stored, err := tx.InsertProblem(ctx, toRecord(p, n, ReasonNotEnabled))
+			stored, err := tx.InsertProblem(ctx, toRecord(p, n, intake.ReasonNotEnabled))
 			if err != nil {
 				return o, nil, err
 			}
-			o.Verdict, o.ProblemID, o.Reason = Recorded, stored.ID, ReasonNotEnabled
+			o.Verdict, o.ProblemID, o.Reason = intake.Recorded, stored.ID, intake.ReasonNotEnabled
 			return o, nil, nil
 		}
 		file, ok := files[loc]
@@ -580,18 +458,18 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 		if err != nil {
 			return o, nil, err
 		}
-		if _, err := tx.EnqueueJobs(ctx, StartJob(rid)); err != nil {
+		if _, err := tx.EnqueueJobs(ctx, jobSpec(remediation.StartJob(rid))); err != nil {
 			return o, nil, fmt.Errorf("enqueue remediation step: %w", err)
 		}
-		o.Verdict, o.ProblemID, o.RemediationID = Started, stored.ID, rid
+		o.Verdict, o.ProblemID, o.RemediationID = intake.Started, stored.ID, rid
 		return o, nil, nil
 	}
 	return o, nil, fmt.Errorf("record problem %s: unknown verdict %q", n.Key, d.Verdict)
 }
 
 // unmatched records a notification tend cannot place, once per key.
-func (r *Recorder) unmatched(ctx context.Context, tx store.Tx, n *intake.Notification, reason string, now time.Time) (Outcome, *location, error) {
-	o := Outcome{Key: n.Key, Verdict: Unmatched, Reason: reason}
+func (r *Recorder) unmatched(ctx context.Context, tx store.Tx, n *intake.Notification, reason string, now time.Time) (intake.Outcome, *location, error) {
+	o := intake.Outcome{Key: n.Key, Verdict: intake.Unmatched, Reason: reason}
 	key := "unmatched/" + n.Key
 	if rec, err := tx.GetProblemByKey(ctx, key); err == nil {
 		o.ProblemID = rec.ID
@@ -614,29 +492,8 @@ func (r *Recorder) unmatched(ctx context.Context, tx store.Tx, n *intake.Notific
 	return o, nil, nil
 }
 
-// Details is the document stored with a problem (store.ProblemRecord.Doc):
-// what the notification said beyond the columns.
-type Details struct {
-	RootCause   string            `json:"rootCause,omitempty"`
-	Details     string            `json:"details,omitempty"`
-	URL         string            `json:"url,omitempty"`
-	Entity      string            `json:"impactedEntity,omitempty"`
-	Origin      string            `json:"origin,omitempty"`
-	EventID     string            `json:"eventId,omitempty"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-}
-
-// DecodeDetails reads a problem record's document; an empty or unreadable
-// one gives empty details.
-func DecodeDetails(doc []byte) Details {
-	var d Details
-	_ = json.Unmarshal(doc, &d)
-	return d
-}
-
-func detailsOf(n *intake.Notification) Details {
-	return Details{
+func detailsOf(n *intake.Notification) remediation.ProblemDetails {
+	return remediation.ProblemDetails{
 		RootCause: n.RootCause, Details: n.Details, URL: n.URL, Entity: n.Entity, Origin: n.Origin,
 		EventID: n.EventID, Labels: n.Labels, Annotations: n.Annotations,
 	}
@@ -645,7 +502,7 @@ func detailsOf(n *intake.Notification) Details {
 // mergeDoc keeps the opening notification's details and fills in what the
 // closing one adds.
 func mergeDoc(doc []byte, n *intake.Notification) []byte {
-	d := DecodeDetails(doc)
+	d := remediation.DecodeProblemDetails(doc)
 	c := detailsOf(n)
 	if d.URL == "" {
 		d.URL = c.URL
@@ -653,12 +510,11 @@ func mergeDoc(doc []byte, n *intake.Notification) []byte {
 	if d.Details == "" {
 		d.Details = c.Details
 	}
-	b, _ := json.Marshal(d)
-	return b
+	return d.Encode()
 }
 
 func toRecord(p remediation.Problem, n *intake.Notification, reason string) store.ProblemRecord {
-	doc, _ := json.Marshal(detailsOf(n))
+	doc := detailsOf(n).Encode()
 	return store.ProblemRecord{
 		ID: p.ID, Key: p.Key, Source: p.Source, Project: p.Project, Stage: p.Stage, Service: p.Service,
 		State: string(p.State), Title: p.Title, RemediationID: p.RemediationID, KeptnContext: p.KeptnContext,
@@ -668,7 +524,7 @@ func toRecord(p remediation.Problem, n *intake.Notification, reason string) stor
 
 // toProblem turns a stored problem back into the domain's Problem.
 func toProblem(rec store.ProblemRecord) remediation.Problem {
-	d := DecodeDetails(rec.Doc)
+	d := remediation.DecodeProblemDetails(rec.Doc)
 	return remediation.Problem{
 		ID: rec.ID, Key: rec.Key, Source: rec.Source, Project: rec.Project, Stage: rec.Stage, Service: rec.Service,
 		Title: rec.Title, RootCause: d.RootCause, Details: d.Details, URL: d.URL, Labels: d.Labels,
@@ -677,44 +533,23 @@ func toProblem(rec store.ProblemRecord) remediation.Problem {
 	}
 }
 
-// ToProblem returns the domain Problem of a stored problem record.
-func ToProblem(rec store.ProblemRecord) remediation.Problem { return toProblem(rec) }
-
-// DecodeRemediation reads a stored remediation's document: encoding/json of
-// *remediation.Remediation. The remediation loop uses it and
-// EncodeRemediation, so both sides agree on the format.
-func DecodeRemediation(rec store.RemediationRecord) (*remediation.Remediation, error) {
-	var rem remediation.Remediation
-	if err := json.Unmarshal(rec.Doc, &rem); err != nil {
-		return nil, fmt.Errorf("read remediation %s: %w", rec.ID, err)
-	}
-	return &rem, nil
-}
-
-// EncodeRemediation returns the record that stores rem, at version (the
+// remediationRecord returns the record that stores rem, at version (the
 // version it was read at, for UpdateRemediation's compare-and-set; 0 for
 // CreateRemediation). Running is derived from the state.
-func EncodeRemediation(rem *remediation.Remediation, version int64) store.RemediationRecord {
-	return remediationRecord(rem, version)
-}
-
 func remediationRecord(rem *remediation.Remediation, version int64) store.RemediationRecord {
-	doc, _ := json.Marshal(rem)
 	return store.RemediationRecord{
 		ID: rem.ID, Project: rem.Project, Stage: rem.Stage, Service: rem.Service,
 		State: string(rem.State), Running: !rem.State.Terminal(), KeptnContext: rem.KeptnContext,
-		Doc: doc, Version: version,
+		Doc: rem.Encode(), Version: version,
 	}
 }
 
-// Fingerprint returns the alert fingerprint of a notification key
-// ("alertmanager/<fingerprint>/<startsAt>"), or the key itself for other
-// sources: what the Alertmanager answer lists.
-func Fingerprint(key string) string {
-	if rest, ok := strings.CutPrefix(key, "alertmanager/"); ok {
-		if fp, _, ok := strings.Cut(rest, "/"); ok {
-			return fp
-		}
-	}
-	return key
+// decodeRemediation reads a stored remediation record's document.
+func decodeRemediation(rec store.RemediationRecord) (*remediation.Remediation, error) {
+	return remediation.Decode(rec.ID, rec.Doc)
+}
+
+// jobSpec wraps a job of the remediation package into the store's.
+func jobSpec(j remediation.Job) store.JobSpec {
+	return store.JobSpec{Kind: j.Kind, Payload: j.Payload, UniqueKey: j.UniqueKey, MaxAttempts: j.MaxAttempts}
 }

@@ -1,4 +1,4 @@
-package sequence
+package evaluation
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"github.com/tendhq/tend/internal/spec"
 )
 
-// FromEvent decides whether an event accepted on the event intake starts an
+// PlanFromEvent decides whether an event accepted on the event intake starts an
 // evaluation, and plans it. It starts one for
 //
 //   - sh.keptn.event.<stage>.evaluation.triggered: an outside sender
@@ -34,7 +34,7 @@ import (
 // bad window, data of the wrong shape) is an error, so the intake refuses
 // it rather than acknowledging work it will not do. ok is false for every
 // other event.
-func FromEvent(ev *event.Event, now time.Time) (plan Plan, ok bool, err error) {
+func PlanFromEvent(ev *event.Event, now time.Time) (plan Plan, ok bool, err error) {
 	if ev == nil || ev.Source == Source {
 		return Plan{}, false, nil
 	}

@@ -1,4 +1,4 @@
-package evaluation
+package evaluator
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/sequence"
 	"github.com/tendhq/tend/internal/slo"
 )
 
@@ -36,17 +36,17 @@ func (h *Handler) Evaluate(ctx context.Context, r Request) (slo.Evaluation, erro
 	if r.Project == "" || r.Stage == "" || r.Service == "" || r.KeptnContext == "" || r.TriggeredID == "" {
 		return slo.Evaluation{}, errors.New("evaluate: project, stage, service, keptn context and triggered id are required")
 	}
-	st := sequence.State{
-		Step: sequence.StepStart, KeptnContext: r.KeptnContext, TriggeredID: r.TriggeredID,
+	st := evaluation.State{
+		Step: evaluation.StepStart, KeptnContext: r.KeptnContext, TriggeredID: r.TriggeredID,
 		Project: r.Project, Stage: r.Stage, Service: r.Service, Start: r.Start.UTC(), End: r.End.UTC(),
 	}
 	out, err := h.begin(ctx, st)
 	for err == nil && out.Next != nil {
 		next := *out.Next
 		switch next.Step {
-		case sequence.StepGetSLI:
+		case evaluation.StepGetSLI:
 			out, err = h.getSLIs(ctx, next)
-		case sequence.StepEvaluate:
+		case evaluation.StepEvaluate:
 			out, err = h.evaluate(ctx, next)
 		default:
 			err = fmt.Errorf("evaluate: unexpected step %q", next.Step)
@@ -59,7 +59,7 @@ func (h *Handler) Evaluate(ctx context.Context, r Request) (slo.Evaluation, erro
 		if ev.Type != event.TypeEvaluationFinished {
 			continue
 		}
-		var d sequence.FinishedData
+		var d evaluation.FinishedData
 		if err := json.Unmarshal(ev.Data, &d); err != nil {
 			return slo.Evaluation{}, fmt.Errorf("evaluate: read the result: %w", err)
 		}

@@ -1,0 +1,329 @@
+// Package evaluator runs Keptn's evaluation sequence as durable worker jobs
+// (kind evaluation.JobKind). Each run of a job does one step's I/O (read the
+// SLO file and the monitoring configuration; query the SLI provider; read
+// the earlier evaluations) and hands the inputs to internal/evaluation, which
+// decides the step's events and the next step; the step's events, the next
+// step and this job's outcome are then recorded in one transaction
+// (worker.Result.WithCommit).
+//
+// The composition root (internal/app) wires the store, the resource
+// repositories and the SLI providers in, and registers Handle on the
+// worker.
+package evaluator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tendhq/tend/internal/evaluation"
+	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/resource"
+	"github.com/tendhq/tend/internal/settings"
+	"github.com/tendhq/tend/internal/sli"
+	"github.com/tendhq/tend/internal/slo"
+	"github.com/tendhq/tend/internal/spec"
+	"github.com/tendhq/tend/internal/store"
+	"github.com/tendhq/tend/internal/worker"
+)
+
+// Store is what the steps read: the monitoring settings and the event log
+// (earlier evaluations and their invalidations). store.Store satisfies it.
+type Store interface {
+	settings.Getter
+	ListEvents(ctx context.Context, f store.EventFilter) (store.EventPage, error)
+}
+
+// Resources reads the SLO and SLI files; *resource.Repos satisfies it.
+type Resources interface {
+	Get(ctx context.Context, ref resource.Ref, uri, version string) ([]byte, string, error)
+}
+
+// ProviderFactory builds the SLI provider of a service's resolved, checked
+// monitoring setting. Its errors must not contain the setting's secrets.
+type ProviderFactory func(sel settings.Selection) (sli.Provider, error)
+
+// DefaultMaxBaselineEvents bounds how many earlier evaluation.finished
+// events one evaluation reads to find its baseline.
+const DefaultMaxBaselineEvents = 1000
+
+// Options configure a Handler. Store, Resources, Monitoring and Providers
+// are required.
+type Options struct {
+	Store     Store
+	Resources Resources
+	// Monitoring is the monitoring setting over the registered providers
+	// (sli.Monitoring).
+	Monitoring *settings.Choice
+	Providers  ProviderFactory
+	// Logger receives one line per step; nil discards. Secrets never
+	// reach it.
+	Logger *slog.Logger
+	// Now is the clock of event times and default windows; nil means
+	// time.Now.
+	Now func() time.Time
+	// MaxBaselineEvents bounds the baseline search; 0 means
+	// DefaultMaxBaselineEvents.
+	MaxBaselineEvents int
+}
+
+// Handler runs the steps of evaluation jobs.
+type Handler struct {
+	st       Store
+	res      Resources
+	monitor  *settings.Choice
+	provide  ProviderFactory
+	log      *slog.Logger
+	now      func() time.Time
+	maxPrevs int
+}
+
+// New checks opts and returns a Handler.
+func New(opts Options) (*Handler, error) {
+	if opts.Store == nil || opts.Resources == nil || opts.Monitoring == nil || opts.Providers == nil {
+		return nil, errors.New("evaluation: Options.Store, Resources, Monitoring and Providers are required")
+	}
+	h := &Handler{st: opts.Store, res: opts.Resources, monitor: opts.Monitoring, provide: opts.Providers, log: opts.Logger, now: opts.Now, maxPrevs: opts.MaxBaselineEvents}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.maxPrevs <= 0 {
+		h.maxPrevs = DefaultMaxBaselineEvents
+	}
+	return h, nil
+}
+
+// Handle runs one step of an evaluation job; register it on the worker
+// under evaluation.JobKind.
+func (h *Handler) Handle(ctx context.Context, job store.Job) worker.Result {
+	st, err := evaluation.DecodeState(job.Payload)
+	if err != nil {
+		// Retrying cannot fix a payload; there is no context to finish.
+		h.log.ErrorContext(ctx, "evaluation_job_unreadable", "job_id", job.ID, "err", err)
+		return worker.Done()
+	}
+	log := h.log.With("keptn_context", st.KeptnContext, "project", st.Project, "stage", st.Stage, "service", st.Service, "step", string(st.Step), "job_id", job.ID)
+	var out evaluation.Outcome
+	switch st.Step {
+	case evaluation.StepStart:
+		out, err = h.begin(ctx, st)
+	case evaluation.StepGetSLI:
+		out, err = h.getSLIs(ctx, st)
+	case evaluation.StepEvaluate:
+		out, err = h.evaluate(ctx, st)
+	}
+	if err != nil {
+		if ctx.Err() != nil || job.Attempt < job.MaxAttempts {
+			log.WarnContext(ctx, "evaluation_step_failed", "attempt", job.Attempt, "err", err)
+			return worker.Retry(err)
+		}
+		// The last attempt: finish the evaluation as failed rather than
+		// leave it open for ever.
+		log.ErrorContext(ctx, "evaluation_aborted", "attempt", job.Attempt, "err", err)
+		if out, err = st.Abort(h.now(), err.Error()); err != nil {
+			return worker.Retry(err)
+		}
+	}
+	recs, err := records(out.Events)
+	if err != nil {
+		return worker.Retry(err)
+	}
+	commit := func(ctx context.Context, tx store.Tx) error {
+		if len(recs) == 0 {
+			return nil
+		}
+		_, err := tx.AppendEvents(ctx, recs...)
+		return err
+	}
+	if out.Next != nil {
+		log.DebugContext(ctx, "evaluation_step_done", "next", string(out.Next.Step))
+		return worker.RescheduleAt(time.Time{}, out.Next.Payload()).WithCommit(commit)
+	}
+	log.InfoContext(ctx, "evaluation_finished")
+	return worker.Done().WithCommit(commit)
+}
+
+// begin reads the SLO file and which provider is configured.
+func (h *Handler) begin(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
+	var in evaluation.StartInput
+	ref := resource.Ref{Project: st.Project, Stage: st.Stage, Service: st.Service}
+	data, version, err := h.res.Get(ctx, ref, "slo.yaml", "")
+	switch {
+	case err == nil:
+		in.SLO, in.SLOVersion = data, version
+	case errors.Is(err, resource.ErrResourceNotFound):
+	case errors.Is(err, resource.ErrProjectNotFound):
+		in.SLOProblem = fmt.Sprintf("project %s does not exist, so it has no SLO file", st.Project)
+	case errors.Is(err, resource.ErrStageNotFound):
+		in.SLOProblem = fmt.Sprintf("stage %s does not exist in project %s, so there is no SLO file", st.Stage, st.Project)
+	case errors.Is(err, resource.ErrInvalidName):
+		in.SLOProblem = fmt.Sprintf("no SLO file can exist for project %q, stage %q, service %q: %v", st.Project, st.Stage, st.Service, err)
+	default:
+		return evaluation.Outcome{}, fmt.Errorf("read slo.yaml of %s: %w", ref, err)
+	}
+	sel, err := h.monitor.Resolve(ctx, h.st, st.Project, st.Stage, st.Service)
+	switch {
+	case err == nil:
+		in.Provider = sel.Variant
+	case errors.Is(err, settings.ErrNotSet):
+	default:
+		return evaluation.Outcome{}, err
+	}
+	return st.Begin(h.now(), in)
+}
+
+// getSLIs queries the provider for every indicator.
+func (h *Handler) getSLIs(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
+	values, err := h.fetch(ctx, st)
+	if err != nil {
+		return evaluation.Outcome{}, err
+	}
+	return st.SLIsFetched(h.now(), values)
+}
+
+func (h *Handler) fetch(ctx context.Context, st evaluation.State) ([]slo.SLIResult, error) {
+	failAll := func(format string, args ...any) []slo.SLIResult {
+		out := make([]slo.SLIResult, len(st.Indicators))
+		for i, name := range st.Indicators {
+			out[i] = sli.Failed(name, format, args...)
+		}
+		return out
+	}
+	sel, err := h.monitor.Resolve(ctx, h.st, st.Project, st.Stage, st.Service)
+	switch {
+	case errors.Is(err, settings.ErrNotSet):
+		return failAll("the monitoring configuration was removed while the evaluation ran"), nil
+	case err != nil:
+		return nil, err
+	}
+	if sel.Variant != st.Provider {
+		return failAll("the monitoring configuration changed from %s to %s while the evaluation ran", st.Provider, sel.Variant), nil
+	}
+	if err := h.monitor.Check(sel); err != nil {
+		return failAll("the %s configuration is unusable: %v", sel.Variant, err), nil
+	}
+	p, err := h.provide(sel)
+	if err != nil {
+		return failAll("the %s provider cannot be built: %v", sel.Variant, err), nil
+	}
+	levels := []resource.Ref{
+		{Project: st.Project},
+		{Project: st.Project, Stage: st.Stage},
+		{Project: st.Project, Stage: st.Stage, Service: st.Service},
+	}
+	var layers [3]map[string]string
+	uri := sel.Variant + "/sli.yaml"
+	for i, ref := range levels {
+		data, _, err := h.res.Get(ctx, ref, uri, "")
+		switch {
+		case err == nil:
+		case errors.Is(err, resource.ErrResourceNotFound), errors.Is(err, resource.ErrProjectNotFound), errors.Is(err, resource.ErrStageNotFound), errors.Is(err, resource.ErrInvalidName):
+			continue
+		default:
+			return nil, fmt.Errorf("read %s of %s: %w", uri, ref, err)
+		}
+		f, diags := spec.DecodeSLI(uri, data)
+		if f == nil || diags.HasErrors() {
+			return failAll("%s of %s is invalid: %v", uri, ref, diags), nil
+		}
+		layers[i] = f.Indicators
+	}
+	req := sli.Request{
+		Project: st.Project, Stage: st.Stage, Service: st.Service,
+		Start: st.Start, End: st.End,
+		Indicators: st.Indicators,
+		Queries:    sli.Merge(layers[0], layers[1], layers[2]),
+		Filters:    st.Filters,
+		Labels:     st.Labels,
+	}
+	values, err := p.GetSLIs(ctx, req)
+	switch {
+	case err == nil:
+		return values, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("get slis: %w", context.Cause(ctx))
+	case errors.Is(err, sli.ErrInvalidRequest):
+		return failAll("%v", err), nil
+	}
+	return nil, err
+}
+
+// evaluate reads the baseline and scores the values.
+func (h *Handler) evaluate(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
+	prev, err := h.baseline(ctx, st)
+	if err != nil {
+		return evaluation.Outcome{}, err
+	}
+	return st.Evaluate(h.now(), prev)
+}
+
+// baselinePage is how many events one read of the baseline search takes.
+const baselinePage = 100
+
+// baseline reads the earlier evaluations of the project, stage and service,
+// newest first, until the SLO's comparison has what it needs.
+func (h *Handler) baseline(ctx context.Context, st evaluation.State) ([]slo.Previous, error) {
+	f := store.EventFilter{Project: st.Project, Stage: st.Stage, Service: st.Service, PageSize: store.MaxPageSize}
+	f.Type = event.TypeEvaluationInvalidated
+	var invalidations [][]byte
+	for n := 0; n < h.maxPrevs; {
+		pg, err := h.st.ListEvents(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("read evaluation invalidations: %w", err)
+		}
+		for _, e := range pg.Events {
+			invalidations = append(invalidations, e.JSON)
+		}
+		n += len(pg.Events)
+		if pg.NextPageKey == "" {
+			break
+		}
+		f.PageKey = pg.NextPageKey
+	}
+	comparison := st.Comparison()
+	f.Type, f.PageKey, f.PageSize = event.TypeEvaluationFinished, "", baselinePage
+	var finished [][]byte
+	var prev []slo.Previous
+	for len(finished) < h.maxPrevs {
+		pg, err := h.st.ListEvents(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("read earlier evaluations: %w", err)
+		}
+		for _, e := range pg.Events {
+			if e.KeptnContext == st.KeptnContext && e.TriggeredID == st.TriggeredID {
+				continue // this evaluation, finished by an earlier attempt
+			}
+			finished = append(finished, e.JSON)
+		}
+		prev = evaluation.Baseline(finished, invalidations)
+		if pg.NextPageKey == "" || evaluation.Enough(comparison, prev) {
+			break
+		}
+		f.PageKey = pg.NextPageKey
+	}
+	return prev, nil
+}
+
+// records turns a step's events into event log records.
+func records(evs []*event.Event) ([]store.EventRecord, error) {
+	out := make([]store.EventRecord, 0, len(evs))
+	for _, ev := range evs {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", ev.Type, err)
+		}
+		c, _ := ev.Common()
+		out = append(out, store.EventRecord{
+			ID: ev.ID, Source: ev.Source, Type: ev.Type, Time: ev.Time, SpecVersion: ev.SpecVersion,
+			KeptnContext: ev.KeptnContext, TriggeredID: ev.TriggeredID,
+			Project: c.Project, Stage: c.Stage, Service: c.Service, JSON: b,
+		})
+	}
+	return out, nil
+}
