@@ -43,6 +43,7 @@ func (s *Server) triggerEvaluation(w http.ResponseWriter, r *http.Request) {
 	plan, err := sequence.FromRequest(sequence.Request{
 		Project: project, Stage: stage, Service: service,
 		Start: start, End: end, Labels: req.Labels, KeptnContext: event.NewUUID(),
+		GitCommitID: req.GitCommitID,
 	}, now)
 	if err != nil {
 		s.writeError(w, r, errorf(http.StatusBadRequest, "%v", err))
