@@ -15,6 +15,7 @@ import (
 	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/remediator"
+	"github.com/tendhq/tend/internal/secret"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/worker"
 )
@@ -81,6 +82,14 @@ func (a *App) newRemediation(r *worker.Runner, h *evaluation.Handler) error {
 	}, ro.HTTPClient)
 	hooks := webhook.Options{Client: ro.HTTPClient}
 	secrets := func(ctx context.Context, project, name string) (string, error) {
+		if secret.IsRef(name) {
+			// NAME.KEY: a server-wide secret made with keptn create secret.
+			v, err := secret.Resolve(ctx, a.store, name)
+			if err != nil {
+				return "", fmt.Errorf("%w: %v", action.ErrInvalid, err)
+			}
+			return v, nil
+		}
 		v, err := remediator.ResolveSecret(ctx, a.store, project, name)
 		if err != nil {
 			return "", fmt.Errorf("%w: %v", action.ErrInvalid, err)
