@@ -413,3 +413,17 @@ func encodePageName(name string) string {
 }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// isCommitID reports whether v is a full Git commit id.
+func isCommitID(v string) bool {
+	if len(v) != 40 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}

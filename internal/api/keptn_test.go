@@ -111,6 +111,7 @@ func testKeptnProjects(t *testing.T, b backend) {
 		t.Errorf("production has no events, but: %+v", second.Stages[0].Services)
 	}
 	ts.wantStatus(t, http.StatusNotFound, "GET", "/api/controlPlane/v1/project/sockshop/stage/nope", ts.Admin, nil)
+	ts.wantStatus(t, http.StatusBadRequest, "POST", "/api/controlPlane/v1/project/sockshop/stage/dev/service/carts/evaluation", ts.Admin, `{"timeframe":"5m","gitcommitid":"not-a-commit"}`)
 
 	// Deletes answer 200 with a message the CLI decodes.
 	var m apitypes.KeptnMessage
