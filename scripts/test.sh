@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-COMPONENTS=(postgres prometheus alertmanager unleash kube-apiserver chromium)
+COMPONENTS=(postgres prometheus alertmanager unleash kube-apiserver chromium keptn-cli)
 GO=${GO:-go}
 GOTEST_FLAGS=${GOTEST_FLAGS:--race -count=1}
 

@@ -63,6 +63,8 @@ type Resources interface {
 	EnsureStage(ctx context.Context, project, stage string) error
 	EnsureService(ctx context.Context, project, service string) error
 	DeleteService(ctx context.Context, project, service string) error
+	// Push sends every branch of a project to a new upstream.
+	Push(ctx context.Context, project string, up resource.Upstream) error
 }
 
 // ActionAnswers turns an external executor's answer (an action.finished

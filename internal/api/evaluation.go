@@ -29,6 +29,10 @@ func (s *Server) triggerEvaluation(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if req.GitCommitID != "" && !isCommitID(req.GitCommitID) {
+		s.writeError(w, r, errorf(http.StatusBadRequest, "gitcommitid %q is not a commit id: give the 40 hex digits of a resource version", req.GitCommitID))
+		return
+	}
 	now := s.now()
 	start, end, err := evaluation.Window(now, req.Timeframe, req.Start, req.End)
 	if err != nil {
@@ -43,6 +47,7 @@ func (s *Server) triggerEvaluation(w http.ResponseWriter, r *http.Request) {
 	plan, err := evaluation.FromRequest(evaluation.Request{
 		Project: project, Stage: stage, Service: service,
 		Start: start, End: end, Labels: req.Labels, KeptnContext: event.NewUUID(),
+		GitCommitID: req.GitCommitID,
 	}, now)
 	if err != nil {
 		s.writeError(w, r, errorf(http.StatusBadRequest, "%v", err))

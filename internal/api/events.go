@@ -22,14 +22,24 @@ import (
 // name-based UUID when not a UUID) and answers only once it is durable.
 func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(r)
+	if err == nil {
+		// Binary content mode (ce-* headers) becomes the structured body.
+		body, err = eventBody(r, body)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ev, err := event.Parse(body)
+	ev, err := event.Parser{Now: s.now}.Parse(body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	if ev.Time.IsZero() {
+		// Go clients (the keptn CLI among them) send the zero time
+		// 0001-01-01T00:00:00Z when they set none; Keptn's API stamped
+		// those with its own time.
+		ev.Time = s.now().UTC()
 	}
 	// A problem event from outside is recorded, deduplicated, with the
 	// event in one transaction (see postProblemEvent).
@@ -194,7 +204,16 @@ func (s *Server) triggeredEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := store.EventFilter{Project: project, Stage: q.Get("stage"), Service: q.Get("service"), Type: typ, PageSize: store.MaxPageSize}
+	size, after, err := page(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if q.Get("pageSize") == "" {
+		// Pollers written before paging existed get every open event.
+		size = maxTriggered
+	}
+	f := store.EventFilter{Project: project, Stage: q.Get("stage"), Service: q.Get("service"), ID: q.Get("eventID"), Type: typ, PageSize: store.MaxPageSize}
 	var open []json.RawMessage
 	for len(open) < maxTriggered {
 		pg, err := s.store.ListEvents(r.Context(), f)
@@ -221,8 +240,6 @@ func (s *Server) triggeredEvents(w http.ResponseWriter, r *http.Request) {
 	for i, j := 0, len(open)-1; i < j; i, j = i+1, j-1 {
 		open[i], open[j] = open[j], open[i]
 	}
-	if open == nil {
-		open = []json.RawMessage{}
-	}
-	writeJSON(w, http.StatusOK, apitypes.TriggeredEventList{Events: open})
+	from, to, next := indexPage(len(open), size, after)
+	writeJSON(w, http.StatusOK, apitypes.TriggeredEventList{Events: append([]json.RawMessage{}, open[from:to]...), NextPageKey: next, PageSize: size, TotalCount: len(open)})
 }

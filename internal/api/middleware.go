@@ -138,6 +138,7 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 // route dispatches to the mux, rewriting the mux's own plain-text 404 and
 // 405 answers into the JSON error format.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	r = cleanKeptnPath(r)
 	h, pattern := s.mux.Handler(r)
 	if pattern != "" {
 		s.mux.ServeHTTP(w, r)

@@ -18,25 +18,27 @@ import (
 	"github.com/tendhq/tend/internal/store"
 )
 
-// Keptn's name rules: a project starts with a letter, a service with a
-// letter or digit; both are lower case, digits and dashes, at most 63
-// characters. resource.ValidateName is checked too, so a name the store
-// accepts is always usable as a Git branch or folder name.
+// Keptn's name rules: lower-case letters, digits and dashes, starting with
+// a letter and not ending with a dash; a project name has at most 200
+// characters (Keptn's default limit), a service name at most 63 (a DNS
+// label, as Keptn deployed services under their name).
+// resource.ValidateName is checked too, so a name the store accepts is
+// always usable as a Git branch or folder name.
 var (
-	projectNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-	serviceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	projectNameRE = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,198}[a-z0-9])?$`)
+	serviceNameRE = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
 func checkProjectName(name string) error {
 	if !projectNameRE.MatchString(name) || resource.ValidateName("project", name) != nil {
-		return errorf(http.StatusBadRequest, "project name %q is invalid: use 1 to 63 lower-case letters, digits and dashes, starting with a letter and not ending with a dash", name)
+		return errorf(http.StatusBadRequest, "project name %q is invalid: use 1 to 200 lower-case letters, digits and dashes, starting with a letter and not ending with a dash", name)
 	}
 	return nil
 }
 
 func checkServiceName(name string) error {
 	if !serviceNameRE.MatchString(name) || resource.ValidateName("service", name) != nil {
-		return errorf(http.StatusBadRequest, "service name %q is invalid: use 1 to 63 lower-case letters, digits and dashes, starting with a letter or digit and not ending with a dash", name)
+		return errorf(http.StatusBadRequest, "service name %q is invalid: use 1 to 63 lower-case letters, digits and dashes, starting with a letter and not ending with a dash", name)
 	}
 	return nil
 }
@@ -112,23 +114,35 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := checkProjectName(req.Name); err != nil {
+	p, err := s.newProject(w, r, req)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if strings.TrimSpace(req.Shipyard) == "" {
-		s.writeError(w, r, errorf(http.StatusBadRequest, "shipyard is missing: send the shipyard file's YAML text (or its base64) as \"shipyard\""))
+	out, err := s.projectAnswer(r.Context(), p)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// newProject validates req and creates the project in the store and its
+// repository; tend's and Keptn's create routes share it.
+func (s *Server) newProject(w http.ResponseWriter, r *http.Request, req apitypes.CreateProjectRequest) (store.Project, error) {
+	if err := checkProjectName(req.Name); err != nil {
+		return store.Project{}, err
+	}
+	if strings.TrimSpace(req.Shipyard) == "" {
+		return store.Project{}, errorf(http.StatusBadRequest, "shipyard is missing: send the shipyard file's YAML text (or its base64) as \"shipyard\"")
+	}
 	if req.GitRemoteURL == "" && (req.GitUser != "" || req.GitToken != "") {
-		s.writeError(w, r, errorf(http.StatusBadRequest, "gitUser and gitToken need gitRemoteURL, the upstream repository's URL"))
-		return
+		return store.Project{}, errorf(http.StatusBadRequest, "gitUser and gitToken need gitRemoteURL, the upstream repository's URL")
 	}
 	data := shipyardText(req.Shipyard)
 	sy, err := decodeShipyard(data)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return store.Project{}, err
 	}
 	ctx := r.Context()
 	p, err := s.store.CreateProject(ctx, store.NewProject{
@@ -136,12 +150,10 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
 		UpstreamURL: req.GitRemoteURL, UpstreamUser: req.GitUser, UpstreamToken: req.GitToken,
 	})
 	if errors.Is(err, store.ErrExists) {
-		s.writeError(w, r, errorf(http.StatusConflict, "project %q already exists", req.Name))
-		return
+		return store.Project{}, errorf(http.StatusConflict, "project %q already exists", req.Name)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return store.Project{}, err
 	}
 	init := resource.InitOptions{Shipyard: data, Stages: sy.StageNames(), Author: author(r)}
 	if req.GitRemoteURL != "" {
@@ -160,15 +172,9 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
 		if derr := s.store.DeleteProject(context.WithoutCancel(ctx), req.Name); derr != nil {
 			s.log.ErrorContext(ctx, "project_rollback_failed", "project", req.Name, "err", derr)
 		}
-		s.writeError(w, r, fmt.Errorf("create repository of project %q: %w", req.Name, err))
-		return
+		return store.Project{}, fmt.Errorf("create repository of project %q: %w", req.Name, err)
 	}
-	out, err := s.projectAnswer(ctx, p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, out)
+	return p, nil
 }
 
 // author attributes Git commits to the token that asked for them.
@@ -320,15 +326,21 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
 // failure is logged and replaced when a project of that name is created
 // again.
 func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("project")
-	if err := s.store.DeleteProject(r.Context(), name); err != nil {
+	if err := s.removeProject(r.Context(), r.PathValue("project")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.res.Delete(context.WithoutCancel(r.Context()), name); err != nil && !errors.Is(err, resource.ErrProjectNotFound) {
-		s.log.ErrorContext(r.Context(), "repository_delete_failed", "project", name, "err", err)
-	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) removeProject(ctx context.Context, name string) error {
+	if err := s.store.DeleteProject(ctx, name); err != nil {
+		return err
+	}
+	if err := s.res.Delete(context.WithoutCancel(ctx), name); err != nil && !errors.Is(err, resource.ErrProjectNotFound) {
+		s.log.ErrorContext(ctx, "repository_delete_failed", "project", name, "err", err)
+	}
+	return nil
 }
 
 // createService stores the service and writes "<service>/metadata.yaml" into
@@ -393,15 +405,21 @@ func (s *Server) getService(w http.ResponseWriter, r *http.Request) {
 // service is gone for the API) and a failed push is reported in the
 // Tend-Push-Error header.
 func (s *Server) deleteService(w http.ResponseWriter, r *http.Request) {
-	project, service := r.PathValue("project"), r.PathValue("service")
-	ctx := r.Context()
-	if err := s.store.DeleteService(ctx, project, service); err != nil {
+	if err := s.removeService(w, r, r.PathValue("project"), r.PathValue("service")); err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) removeService(w http.ResponseWriter, r *http.Request, project, service string) error {
+	ctx := r.Context()
+	if err := s.store.DeleteService(ctx, project, service); err != nil {
+		return err
 	}
 	err := s.res.DeleteService(resource.WithAuthor(context.WithoutCancel(ctx), author(r)), project, service)
 	if _, err = s.reportPush(w, r, err); err != nil {
 		s.log.ErrorContext(ctx, "service_folder_delete_failed", "project", project, "service", service, "err", err)
 	}
-	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

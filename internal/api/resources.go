@@ -90,9 +90,21 @@ func (s *Server) putResources(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if len(req.Resources) == 0 {
-		s.writeError(w, r, errorf(http.StatusBadRequest, "no resources given: send {\"resources\": [{\"resourceURI\": ..., \"resourceContent\": <base64>}]}"))
+	version, pushMsg, err := s.writeResources(w, r, ref, req.Resources)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
+	}
+	writeJSON(w, http.StatusCreated, apitypes.Version{CommitID: version, PushError: pushMsg})
+}
+
+// writeResources validates and writes resources to ref in one commit; tend's
+// and Keptn's resource routes share it. It returns the commit and a push
+// failure's message.
+func (s *Server) writeResources(w http.ResponseWriter, r *http.Request, ref resource.Ref, resources []apitypes.Resource) (string, string, error) {
+	req := apitypes.PutResourcesRequest{Resources: resources}
+	if len(req.Resources) == 0 {
+		return "", "", errorf(http.StatusBadRequest, "no resources given: send {\"resources\": [{\"resourceURI\": ..., \"resourceContent\": <base64>}]}")
 	}
 	files := make([]resource.File, 0, len(req.Resources))
 	var problems []string
@@ -120,29 +132,25 @@ func (s *Server) putResources(w http.ResponseWriter, r *http.Request) {
 		files = append(files, resource.File{URI: uri, Content: content})
 	}
 	if len(problems) > 0 {
-		s.writeError(w, r, errorf(http.StatusBadRequest, "resources refused, nothing was written:\n%s", strings.Join(problems, "\n")))
-		return
+		return "", "", errorf(http.StatusBadRequest, "resources refused, nothing was written:\n%s", strings.Join(problems, "\n"))
 	}
 	ctx := r.Context()
 	if err := s.checkLevel(ctx, ref); err != nil {
-		s.writeError(w, r, err)
-		return
+		return "", "", err
 	}
 	version, err := s.res.PutMany(resource.WithAuthor(ctx, author(r)), ref, files, "")
 	pushMsg, err := s.reportPush(w, r, err)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return "", "", err
 	}
 	if shipyard != nil {
 		if msg, err := s.applyShipyard(w, r, ref.Project, shipyard); err != nil {
-			s.writeError(w, r, err)
-			return
+			return "", "", err
 		} else if pushMsg == "" {
 			pushMsg = msg
 		}
 	}
-	writeJSON(w, http.StatusCreated, apitypes.Version{CommitID: version, PushError: pushMsg})
+	return version, pushMsg, nil
 }
 
 // applyShipyard makes a new project shipyard take effect: the store's copy,

@@ -170,4 +170,9 @@ type EventList struct {
 // GET /api/controlPlane/v1/event/triggered/{type}.
 type TriggeredEventList struct {
 	Events []json.RawMessage `json:"events"`
+	// NextPageKey, PageSize and TotalCount page the open events (Keptn's
+	// fields); without pageSize one page holds them all.
+	NextPageKey string `json:"nextPageKey,omitempty"`
+	PageSize    int    `json:"pageSize"`
+	TotalCount  int    `json:"totalCount"`
 }

@@ -61,4 +61,7 @@ type TriggerEvaluationRequest struct {
 	Start     string            `json:"start,omitempty"`
 	End       string            `json:"end,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
+	// GitCommitID pins the SLO file to this resource version (a commit
+	// id of the stage's history), as Keptn's gitcommitid did.
+	GitCommitID string `json:"gitcommitid,omitempty"`
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/tendhq/tend/internal/action/kubernetes"
 	"github.com/tendhq/tend/internal/action/unleash"
 	"github.com/tendhq/tend/internal/action/webhook"
+	"github.com/tendhq/tend/internal/secret"
 	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/sli/dynatrace"
@@ -35,7 +36,7 @@ var actionTypes = []actionType{
 		return unleash.New(unleash.FromSettings(p.store), p.http)
 	}},
 	{[]string{webhook.ActionWebhook}, webhook.SecretSchema, func(p executorParts) action.Executor {
-		return webhook.New(webhook.FromSettings(p.store), webhook.Options{Client: p.http})
+		return webhook.New(webhookSecrets(p.store), webhook.Options{Client: p.http})
 	}},
 }
 
@@ -99,4 +100,22 @@ func (a *App) sliProvider(sel settings.Selection) (sli.Provider, error) {
 		}
 	}
 	return nil, fmt.Errorf("unknown SLI provider %q; want one of %v", sel.Variant, monitoring.Names())
+}
+
+// webhookSecrets resolves the secrets a webhook template names: NAME.KEY is
+// a server-wide secret made through Keptn's secrets API (keptn create
+// secret); a plain NAME is the project's own secret setting. tend's own
+// secret names cannot contain a dot, so the two never collide.
+func webhookSecrets(st store.Store) webhook.SecretResolver {
+	own := webhook.FromSettings(st)
+	return func(ctx context.Context, project, name string) (string, error) {
+		if !secret.IsRef(name) {
+			return own(ctx, project, name)
+		}
+		v, err := secret.Resolve(ctx, st, name)
+		if err != nil {
+			return "", fmt.Errorf("%w: %v", action.ErrInvalid, err)
+		}
+		return v, nil
+	}
 }

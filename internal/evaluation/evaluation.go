@@ -159,6 +159,9 @@ type Request struct {
 	Labels                  map[string]string
 	// KeptnContext is the new context, a UUID the caller draws.
 	KeptnContext string
+	// GitCommitID, when set, is the resource version whose SLO file the
+	// evaluation reads (Keptn's gitcommitid).
+	GitCommitID string
 }
 
 // FromRequest plans an evaluation asked for through the API: tend runs the
@@ -174,7 +177,7 @@ func FromRequest(r Request, now time.Time) (Plan, error) {
 	st := State{
 		Step: StepStart, KeptnContext: r.KeptnContext,
 		Project: r.Project, Stage: r.Stage, Service: r.Service, Labels: cloneLabels(r.Labels),
-		Start: r.Start.UTC(), End: r.End.UTC(),
+		Start: r.Start.UTC(), End: r.End.UTC(), GitCommitID: r.GitCommitID,
 	}
 	seq, err := st.build(now, deriveID(r.KeptnContext, "sequence"), event.SequenceType(r.Stage, event.SequenceEvaluation, event.PhaseTriggered), "", st.triggerData())
 	if err != nil {

@@ -153,10 +153,14 @@ func (h *Handler) Handle(ctx context.Context, job store.Job) worker.Result {
 func (h *Handler) begin(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
 	var in evaluation.StartInput
 	ref := resource.Ref{Project: st.Project, Stage: st.Stage, Service: st.Service}
-	data, version, err := h.res.Get(ctx, ref, "slo.yaml", "")
+	// A gitcommitid pins the SLO file to that commit, as Keptn's
+	// lighthouse read it.
+	data, version, err := h.res.Get(ctx, ref, "slo.yaml", st.GitCommitID)
 	switch {
 	case err == nil:
 		in.SLO, in.SLOVersion = data, version
+	case errors.Is(err, resource.ErrVersionNotFound):
+		in.SLOProblem = fmt.Sprintf("commit %s (gitcommitid) is not in the history of stage %s of project %s", st.GitCommitID, st.Stage, st.Project)
 	case errors.Is(err, resource.ErrResourceNotFound):
 	case errors.Is(err, resource.ErrProjectNotFound):
 		in.SLOProblem = fmt.Sprintf("project %s does not exist, so it has no SLO file", st.Project)

@@ -152,8 +152,8 @@ func ValidateName(kind, name string) error {
 	switch {
 	case name == "":
 		return fmt.Errorf("%w: %s name is empty", ErrInvalidName, kind)
-	case len(name) > 100:
-		return fmt.Errorf("%w: %s name %q is longer than 100 characters", ErrInvalidName, kind, name)
+	case len(name) > 200:
+		return fmt.Errorf("%w: %s name %q is longer than 200 characters", ErrInvalidName, kind, name)
 	case !nameRE.MatchString(name):
 		return fmt.Errorf("%w: %s name %q must consist of letters, digits, '-' and '_' and start and end with a letter or digit", ErrInvalidName, kind, name)
 	}

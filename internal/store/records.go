@@ -94,6 +94,15 @@ type EventFilter struct {
 	TriggeredID  string
 	// AfterSeq keeps only events with a greater sequence number.
 	AfterSeq int64
+	// FromTime keeps only events whose time is at or after it; the zero
+	// time keeps all.
+	FromTime time.Time
+	// BeforeTime keeps only events whose time is before it; the zero time
+	// keeps all.
+	BeforeTime time.Time
+	// Root keeps only the first event stored of each Keptn context (what
+	// Keptn's datastore called root events).
+	Root bool
 	// PageSize defaults to DefaultPageSize and is capped at MaxPageSize.
 	PageSize int
 	// PageKey is the NextPageKey of the previous page, "" for the first.

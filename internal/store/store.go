@@ -86,6 +86,10 @@ type Projects interface {
 	ListProjects(ctx context.Context) ([]Project, error)
 	// UpdateShipyard replaces a project's shipyard bytes.
 	UpdateShipyard(ctx context.Context, name string, shipyard []byte) error
+	// UpdateUpstream replaces a project's Git upstream (URL, user and
+	// token; all empty removes it). It returns ErrNotFound for an unknown
+	// project.
+	UpdateUpstream(ctx context.Context, name, url, user, token string) error
 	// ProjectUpstreamToken returns the Git upstream token for pushes, or ""
 	// when the project has none. It is deliberately apart from Project so
 	// that API answers, which are built from Project, cannot leak it. The

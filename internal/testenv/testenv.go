@@ -536,3 +536,15 @@ func ChromiumPath(t testing.TB) string {
 	t.Helper()
 	return Require(t, Chromium)
 }
+
+// KeptnCLI is the real keptn CLI 1.4.5, built from ../shared/keptn-cli, for
+// the compatibility test of Keptn's API paths. Its variable holds the
+// binary's path.
+var KeptnCLI = Component{Name: "keptn CLI", Env: "TEND_TEST_KEPTN_CLI", Script: "scripts/keptn-cli.sh"}
+
+// KeptnCLIPath returns the path of the keptn CLI, skipping the test
+// (failing it in CI) when TEND_TEST_KEPTN_CLI is unset.
+func KeptnCLIPath(t testing.TB) string {
+	t.Helper()
+	return Require(t, KeptnCLI)
+}

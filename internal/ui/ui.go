@@ -26,6 +26,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -162,7 +164,7 @@ func New(opts Options) (*UI, error) {
 // Paths are the URL patterns the UI serves; the composition root sends
 // them to the UI and everything else to the API. None starts with /api/,
 // /v1/, /healthz, /readyz or /metrics.
-var Paths = []string{"/{$}", "/login", "/logout", "/static/", "/projects/", "/contexts/", "/remediations/"}
+var Paths = []string{"/{$}", "/login", "/logout", "/static/", "/projects/", "/contexts/", "/remediations/", "/bridge", "/bridge/"}
 
 // Mount registers the UI's paths on mux.
 func (u *UI) Mount(mux *http.ServeMux) {
@@ -215,6 +217,8 @@ func (u *UI) routes() *http.ServeMux {
 	mux.Handle("GET /contexts/{keptnContext}/remediation/timeline", u.withSession(u.timelineFragment))
 	mux.Handle("GET /contexts/{keptnContext}/stream", u.withSession(u.stream))
 	mux.Handle("GET /remediations/{id}", u.withSession(u.remediationRedirect))
+	mux.HandleFunc("GET /bridge", bridgeRedirect)
+	mux.HandleFunc("GET /bridge/", bridgeRedirect)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 	})
@@ -293,4 +297,22 @@ func (u *UI) closed() bool {
 	default:
 		return false
 	}
+}
+
+// bridgeRedirect takes the links the keptn CLI prints (<endpoint>/bridge,
+// .../bridge/project/P/..., .../bridge/project/P/sequence/CTX/...) to the
+// matching page of tend's UI.
+func bridgeRedirect(w http.ResponseWriter, r *http.Request) {
+	to := "/"
+	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/bridge"), "/"), "/")
+	if len(parts) >= 2 && parts[0] == "project" && parts[1] != "" {
+		to = "/projects/" + url.PathEscape(parts[1])
+		for i := 2; i+1 < len(parts); i++ {
+			if (parts[i] == "sequence" || parts[i] == "context") && parts[i+1] != "" {
+				to = "/contexts/" + url.PathEscape(parts[i+1])
+				break
+			}
+		}
+	}
+	http.Redirect(w, r, to, http.StatusFound)
 }

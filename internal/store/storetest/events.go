@@ -177,6 +177,11 @@ func testEventFilters(t *testing.T, h Harness) {
 		{"triggered id", store.EventFilter{TriggeredID: "id-1"}, []string{"id-2"}},
 		{"event id", store.EventFilter{ID: "id-4"}, []string{"id-4"}},
 		{"after a sequence number", store.EventFilter{AfterSeq: seqs[2]}, []string{"id-5", "id-4"}},
+		{"from a time, inclusive", store.EventFilter{FromTime: fixtures[3].Time}, []string{"id-5", "id-4"}},
+		{"before a time, exclusive", store.EventFilter{BeforeTime: fixtures[1].Time}, []string{"id-1"}},
+		{"time window", store.EventFilter{FromTime: fixtures[1].Time, BeforeTime: fixtures[3].Time}, []string{"id-3", "id-2"}},
+		{"root events", store.EventFilter{Root: true}, []string{"id-5", "id-4", "id-3", "id-1"}},
+		{"root events of a project", store.EventFilter{Root: true, Project: "sockshop", Stage: "prod"}, []string{"id-4", "id-3"}},
 		{"no match", store.EventFilter{Project: "nope"}, nil},
 		{"all fields", store.EventFilter{Project: "sockshop", Stage: "dev", Service: "carts", Type: "sh.keptn.event.evaluation.finished", KeptnContext: "c1"}, []string{"id-2"}},
 	}

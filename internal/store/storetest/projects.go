@@ -84,6 +84,21 @@ func testProjects(t *testing.T, h Harness) {
 	}
 	mustErr(t, s.UpdateShipyard(c, "nope", nil), store.ErrNotFound)
 
+	must(t, s.UpdateUpstream(c, "sockshop", "https://git.example/sockshop.git", "git-user", "upstream-secret"))
+	got, err = s.GetProject(c, "sockshop")
+	must(t, err)
+	if got.UpstreamURL != "https://git.example/sockshop.git" || got.UpstreamUser != "git-user" || !got.HasUpstreamToken {
+		t.Errorf("after UpdateUpstream: %+v", got)
+	}
+	if tok, err := s.ProjectUpstreamToken(c, "sockshop"); err != nil || tok != "upstream-secret" {
+		t.Errorf("upstream token after update = %q, %v", tok, err)
+	}
+	must(t, s.UpdateUpstream(c, "sockshop", "", "", ""))
+	if got, err = s.GetProject(c, "sockshop"); err != nil || got.UpstreamURL != "" || got.HasUpstreamToken {
+		t.Errorf("after removing the upstream: %+v, %v", got, err)
+	}
+	mustErr(t, s.UpdateUpstream(c, "nope", "", "", ""), store.ErrNotFound)
+
 	// Deleting cascades to services, settings and project tokens, and
 	// leaves other projects alone.
 	_, err = s.CreateService(c, "sockshop", "carts")

@@ -118,6 +118,17 @@ func (c *Core) ListEvents(ctx context.Context, f store.EventFilter) (store.Event
 		where = append(where, "seq > ?")
 		args = append(args, f.AfterSeq)
 	}
+	if !f.FromTime.IsZero() {
+		where = append(where, "event_time >= ?")
+		args = append(args, micro(f.FromTime))
+	}
+	if !f.BeforeTime.IsZero() {
+		where = append(where, "event_time < ?")
+		args = append(args, micro(f.BeforeTime))
+	}
+	if f.Root {
+		where = append(where, "seq IN (SELECT MIN(seq) FROM events GROUP BY shkeptncontext)")
+	}
 	cond := ""
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")

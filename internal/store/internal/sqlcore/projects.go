@@ -101,6 +101,22 @@ func (c *Core) UpdateShipyard(ctx context.Context, name string, shipyard []byte)
 	})
 }
 
+// UpdateUpstream implements store.Projects.
+func (c *Core) UpdateUpstream(ctx context.Context, name, url, user, token string) error {
+	now := micro(c.now())
+	return c.write(ctx, func(ctx context.Context, w *txw) error {
+		n, err := w.q.Exec(ctx, `UPDATE projects SET upstream_url = ?, upstream_user = ?, upstream_token = ?, updated_at = ? WHERE name = ?`,
+			url, user, token, now, name)
+		if err != nil {
+			return fmt.Errorf("update upstream of %q: %w", name, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("project %q: %w", name, store.ErrNotFound)
+		}
+		return nil
+	})
+}
+
 // ProjectUpstreamToken implements store.Projects.
 func (c *Core) ProjectUpstreamToken(ctx context.Context, name string) (string, error) {
 	var tok string
