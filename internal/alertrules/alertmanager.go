@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tendhq/tend/internal/yamlnode"
 )
 
 // IntakePath is the path of tend's Alertmanager webhook intake.
@@ -189,26 +191,31 @@ func merge(filename string, data []byte, r Receiver) ([]byte, error) {
 		}
 		return fmt.Errorf("%w: %s: %s", ErrMerge, pos, fmt.Sprintf(format, args...))
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fail(nil, "the file is empty; an Alertmanager configuration needs at least route: {receiver: NAME} and receivers: [{name: NAME}]")
-		}
+	// The file is outside input: yamlnode's decoder refuses a document
+	// over tend's size and alias-expansion limits, and an alias that
+	// contains itself, before anything below follows its aliases.
+	dec := yamlnode.NewDecoder(data)
+	doc, err := dec.Decode()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil, fail(nil, "the file is empty; an Alertmanager configuration needs at least route: {receiver: NAME} and receivers: [{name: NAME}]")
+	case errors.Is(err, yamlnode.ErrLimit):
+		return nil, fail(nil, "%v", err)
+	case err != nil:
 		return nil, fail(nil, "not YAML: %v", err)
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, fail(&extra, "a second YAML document: Alertmanager reads one; remove the --- and what follows")
+	if extra, err := dec.Decode(); !errors.Is(err, io.EOF) {
+		return nil, fail(extra, "a second YAML document: Alertmanager reads one; remove the --- and what follows")
 	}
-	// Nodes accept what no reader can load (an anchor that contains
-	// itself); loading it once rejects that before tend adds to it.
+	// Nodes accept what Alertmanager cannot load (a key given twice);
+	// loading the document once, within the limits checked above, rejects
+	// that before tend adds to it.
 	var loaded any
 	if err := doc.Decode(&loaded); err != nil {
 		return nil, fail(nil, "not usable YAML: %v", err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
-		return nil, fail(&doc, "not a YAML document")
+		return nil, fail(doc, "not a YAML document")
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
@@ -267,7 +274,7 @@ func merge(filename string, data []byte, r Receiver) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
+	if err := enc.Encode(doc); err != nil {
 		return nil, fail(nil, "encode the merged configuration: %v", err)
 	}
 	if err := enc.Close(); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tendhq/tend/internal/alertrules"
 	"github.com/tendhq/tend/internal/testenv"
+	"github.com/tendhq/tend/internal/yamlnode/yamlnodetest"
 )
 
 var receiver = alertrules.Receiver{Project: "sockshop", URL: "http://tend.example:8080", Token: "tend_intake_secret"}
@@ -258,6 +259,28 @@ func TestMergeErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q lacks %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestMergeRefusesBillionLaughs: the configuration to merge into is a
+// file from outside; a document whose aliases expand beyond tend's limits,
+// or contain themselves, is refused before anything follows them, with an
+// error that names the limit.
+func TestMergeRefusesBillionLaughs(t *testing.T) {
+	nested, nestedAlias := yamlnodetest.Nested(9, 10)
+	wide, wideAlias := yamlnodetest.Wide(10000, 4000)
+	tests := []struct{ name, data string }{
+		{"nested", nested + "route: {receiver: a, group_by: " + nestedAlias + "}\nreceivers: [{name: a}]\n"},
+		{"wide", wide + "route: {receiver: a, group_by: " + wideAlias + "}\nreceivers: [{name: a}]\n"},
+		{"cycle", "route: &r {receiver: a, routes: [*r]}\nreceivers: [{name: a}]\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := alertrules.MergeAlertmanager("a.yml", []byte(tt.data), receiver)
+			if !errors.Is(err, alertrules.ErrMerge) || !strings.Contains(err.Error(), "over tend's limit") {
+				t.Fatalf("merge = %d bytes, error %v; want ErrMerge naming the limit", len(out), err)
 			}
 		})
 	}

@@ -91,7 +91,7 @@ func (s *Server) getAlertRules(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	sy, diags := spec.DecodeShipyard("shipyard.yaml", p.Shipyard)
+	sy, diags := s.specs.Shipyard("shipyard.yaml", p.Shipyard)
 	if sy == nil || diags.HasErrors() {
 		s.writeError(w, r, fmt.Errorf("decode the stored shipyard of project %s: %w", project, diags))
 		return
@@ -175,7 +175,7 @@ func (s *Server) stageAlertRules(ctx context.Context, entry *apitypes.AlertRules
 	}
 	entry.SLOVersion = version
 	name := opts.Stage + ":" + opts.Service + "/slo.yaml"
-	objective, diags := spec.DecodeSLO(name, data)
+	objective, diags := s.specs.SLO(name, data)
 	if objective == nil || diags.HasErrors() {
 		entry.Status = apitypes.AlertRulesInvalid
 		entry.Reason = fmt.Sprintf("%s is not a usable SLO: %s", name, errorLines(diags))

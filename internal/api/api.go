@@ -26,6 +26,7 @@ import (
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/settings"
+	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -105,6 +106,11 @@ type Options struct {
 	// Intake tunes the problem intake (Alertmanager webhook and problem
 	// events); the zero value is right for production.
 	Intake IntakeOptions
+	// Specs decodes the stored shipyards and SLO files, shared with the
+	// server's other readers, so that one version is decoded once; nil
+	// decodes on every read. Shipyards and SLO files sent in are validated
+	// by decoding them directly.
+	Specs *spec.Cache
 	// AlertQueries builds the PromQL of the generated alert rules, so a
 	// rule runs the very query an evaluation runs. It is passed in because
 	// the query builder belongs to the Prometheus adapter, which only app
@@ -135,6 +141,7 @@ type Server struct {
 	// alertQueries is Options.AlertQueries.
 	alertQueries alertrules.Querier
 	settings     *settings.Registry
+	specs        *spec.Cache
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -167,6 +174,7 @@ func New(opts Options) (*Server, error) {
 
 		alertQueries: opts.AlertQueries,
 		settings:     opts.Settings,
+		specs:        opts.Specs,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

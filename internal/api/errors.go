@@ -12,6 +12,7 @@ import (
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/jsonpos"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/store"
 )
@@ -151,7 +152,7 @@ func unmarshalStrict(b []byte, v any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		off := int(dec.InputOffset())
-		line, col := lineCol(b, off)
+		line, col := jsonpos.LineCol(b, int64(off))
 		return errorf(http.StatusBadRequest, "invalid JSON at line %d, column %d (byte %d): unexpected data after the JSON object", line, col, off)
 	}
 	return nil
@@ -164,18 +165,18 @@ func jsonError(b []byte, err error) error {
 	switch {
 	case errors.As(err, &se):
 		// Offset counts the bytes read, the bad one included.
-		off := max(int(se.Offset)-1, 0)
-		line, col := lineCol(b, off)
+		off := max(se.Offset-1, 0)
+		line, col := jsonpos.LineCol(b, off)
 		return errorf(http.StatusBadRequest, "invalid JSON at line %d, column %d (byte %d): %s", line, col, off, se.Error())
 	case errors.As(err, &te):
-		line, col := lineCol(b, int(te.Offset))
+		line, col := jsonpos.LineCol(b, te.Offset)
 		field := te.Field
 		if field == "" {
 			field = "the body"
 		}
 		return errorf(http.StatusBadRequest, "invalid JSON at line %d, column %d (byte %d): %s must be %s, not a JSON %s", line, col, te.Offset, field, jsonKind(te.Type.Kind().String()), te.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		line, col := lineCol(b, len(b))
+		line, col := jsonpos.LineCol(b, int64(len(b)))
 		return errorf(http.StatusBadRequest, "invalid JSON at line %d, column %d (byte %d): the body ends before the JSON value does", line, col, len(b))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return errorf(http.StatusBadRequest, "invalid request: %s; check its spelling against the API documentation", strings.TrimPrefix(err.Error(), "json: "))
@@ -195,12 +196,4 @@ func jsonKind(goKind string) string {
 		return "true or false"
 	}
 	return "a number"
-}
-
-// lineCol converts a byte offset into a 1-based line and column.
-func lineCol(b []byte, off int) (int, int) {
-	off = min(max(off, 0), len(b))
-	line := 1 + bytes.Count(b[:off], []byte{'\n'})
-	col := off - (bytes.LastIndexByte(b[:off], '\n') + 1) + 1
-	return line, col
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/eventlog"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -64,7 +65,7 @@ func (s *Server) triggerEvaluation(w http.ResponseWriter, r *http.Request) {
 // the plan's job in one transaction: the outbox.
 func (s *Server) writePlan(ctx context.Context, recs []store.EventRecord, plan evaluation.Plan) error {
 	for _, ev := range plan.Events {
-		rec, err := record(ev)
+		rec, err := eventlog.Record(ev)
 		if err != nil {
 			return err
 		}
@@ -126,7 +127,7 @@ func (s *Server) InvalidateEvaluation(ctx context.Context, project, stage, servi
 		if err != nil {
 			return err
 		}
-		rec, err := record(inv)
+		rec, err := eventlog.Record(inv)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/eventlog"
 	"github.com/tendhq/tend/internal/intake"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/store"
@@ -51,9 +52,9 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rec, err := record(ev)
+	rec, err := eventlog.Record(ev)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, errorf(http.StatusBadRequest, "event cannot be stored: %v", err))
 		return
 	}
 	// An event from outside that asks for an evaluation is stored in one
@@ -85,29 +86,6 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.metrics.eventsAppended.Inc()
 	}
 	writeJSON(w, http.StatusOK, apitypes.EventContext{KeptnContext: ev.KeptnContext})
-}
-
-// record turns a parsed event into the event log's record; the JSON stored
-// is the event as tend accepted it (id, time and context filled in).
-func record(ev *event.Event) (store.EventRecord, error) {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return store.EventRecord{}, errorf(http.StatusBadRequest, "event cannot be stored: %v", err)
-	}
-	c, _ := ev.Common()
-	return store.EventRecord{
-		ID:           ev.ID,
-		Source:       ev.Source,
-		Type:         ev.Type,
-		Time:         ev.Time,
-		SpecVersion:  ev.SpecVersion,
-		KeptnContext: ev.KeptnContext,
-		TriggeredID:  ev.TriggeredID,
-		Project:      c.Project,
-		Stage:        c.Stage,
-		Service:      c.Service,
-		JSON:         b,
-	}, nil
 }
 
 // eventProject returns the project an event query concerns: the query's,

@@ -13,7 +13,6 @@ import (
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/resource"
-	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -252,7 +251,7 @@ func (s *Server) keptnProject(ctx context.Context, p store.Project) (apitypes.Ke
 // keptnStages returns the stages of a project's shipyard with their
 // services, and the shipyard's version.
 func (s *Server) keptnStages(ctx context.Context, p store.Project) ([]apitypes.KeptnStage, string, error) {
-	sy, diags := spec.DecodeShipyard("shipyard.yaml", p.Shipyard)
+	sy, diags := s.specs.Shipyard("shipyard.yaml", p.Shipyard)
 	if sy == nil {
 		s.log.WarnContext(ctx, "stored_shipyard_invalid", "project", p.Name, "err", diags.Error())
 		return []apitypes.KeptnStage{}, "", nil

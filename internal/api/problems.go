@@ -12,6 +12,7 @@ import (
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/eventlog"
 	"github.com/tendhq/tend/internal/intake"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/store"
@@ -477,9 +478,9 @@ func (s *Server) postProblemEvent(w http.ResponseWriter, r *http.Request, ev *ev
 			return
 		}
 	}
-	rec, err := record(ev)
+	rec, err := eventlog.Record(ev)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, errorf(http.StatusBadRequest, "event cannot be stored: %v", err))
 		return
 	}
 	if rec.Project == "" && n.Project != "" {

@@ -207,7 +207,7 @@ func (s *Server) projectAnswer(ctx context.Context, p store.Project) (apitypes.P
 	for _, sv := range svcs {
 		services = append(services, apitypes.Service{ServiceName: sv.Name, CreationDate: sv.CreatedAt})
 	}
-	sy, diags := spec.DecodeShipyard("shipyard.yaml", p.Shipyard)
+	sy, diags := s.specs.Shipyard("shipyard.yaml", p.Shipyard)
 	if sy == nil {
 		// Stored shipyards were validated on the way in; a shipyard that
 		// no longer decodes means the validator grew stricter.

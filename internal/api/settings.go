@@ -11,7 +11,6 @@ import (
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/settings"
-	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -233,7 +232,7 @@ func (s *Server) checkScope(ctx context.Context, project, stage, service string)
 		return err
 	}
 	if stage != "" {
-		sy, _ := spec.DecodeShipyard("shipyard.yaml", p.Shipyard)
+		sy, _ := s.specs.Shipyard("shipyard.yaml", p.Shipyard)
 		if sy == nil || !slices.Contains(sy.StageNames(), stage) {
 			var names []string
 			if sy != nil {

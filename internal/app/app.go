@@ -30,6 +30,7 @@ import (
 	"github.com/tendhq/tend/internal/remediator"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/resource/pgstorer"
+	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/store/postgres"
 	"github.com/tendhq/tend/internal/store/sqlite"
@@ -43,6 +44,11 @@ const (
 	DefaultDataDir      = "./tend-data"
 	DefaultMaxBodyBytes = api.DefaultMaxBodyBytes
 )
+
+// specCacheSize bounds the decoded shipyards and SLO files the server
+// keeps: one per project and one per service and stage, each a few
+// kilobytes decoded, so a few megabytes at most.
+const specCacheSize = 4096
 
 // AdminTokenFile is the file in the data directory that receives the admin
 // token on first start.
@@ -107,6 +113,9 @@ type App struct {
 	ln         net.Listener
 	adminToken string
 	runner     *worker.Runner
+	// specs decodes the stored shipyards and SLO files for every component,
+	// so that one version of a file is decoded once.
+	specs      *spec.Cache
 	stopWorker context.CancelFunc
 	workerDone chan struct{}
 
@@ -149,7 +158,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		opts.Config = &c
 	}
 	opts.Intake = intakeLabels(opts.Intake, opts.Config)
-	a := &App{opts: opts, log: opts.Logger, serveErr: make(chan error, 1)}
+	a := &App{opts: opts, log: opts.Logger, specs: spec.NewCache(specCacheSize), serveErr: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			_ = a.Close()
@@ -249,6 +258,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		Intake:        opts.Intake,
 		AlertQueries:  alertQueries,
 		Settings:      Settings(),
+		Specs:         a.specs,
 		Now:           opts.Now,
 	})
 	if err != nil {
@@ -265,6 +275,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		Logger:        opts.Logger,
 		Now:           opts.Now,
 		SecureCookies: strings.HasPrefix(opts.Config.UIURL, "https://"),
+		Specs:         a.specs,
 	})
 	if err != nil {
 		return nil, err

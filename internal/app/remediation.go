@@ -94,6 +94,7 @@ func (a *App) newRemediation(r *worker.Runner, h *evaluator.Handler) error {
 		StepTimeout:     ro.StepTimeout,
 		Logger:          a.log,
 		Now:             a.opts.Now,
+		Specs:           a.specs,
 	})
 	if err != nil {
 		return err
@@ -109,6 +110,7 @@ func (a *App) newProblemRecorder(repos *resource.Repos) (*remediator.Recorder, e
 	return remediator.NewRecorder(remediator.RecorderOptions{
 		Store: a.store, Resources: repos, Logger: a.opts.Logger, Now: a.opts.Now,
 		DefaultSettling: a.opts.Config.Remediation.Settling,
+		Specs:           a.specs,
 	})
 }
 

@@ -42,6 +42,7 @@ func (a *App) newWorker(repos *resource.Repos) error {
 		Providers:  providers,
 		Logger:     a.log,
 		Now:        a.opts.Now,
+		Specs:      a.specs,
 	})
 	if err != nil {
 		return err

@@ -36,6 +36,7 @@ import (
 
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/slo"
+	"github.com/tendhq/tend/internal/spec"
 )
 
 // JobKind is the worker job kind that runs evaluations.
@@ -81,8 +82,13 @@ type State struct {
 	// GitCommitID is the triggering event's gitcommitid, carried on.
 	GitCommitID string `json:"gitCommitId,omitempty"`
 
-	// Set by StepStart for the later steps.
+	// Set by StepStart for the later steps. SLO is the file as read (the
+	// evaluation.finished event carries it); Objective is that file
+	// decoded, so the later steps read the SLO without decoding the file
+	// again. States stored before Objective was kept have only SLO, which
+	// is then decoded again (see objective).
 	SLO        []byte            `json:"slo,omitempty"`
+	Objective  *slo.SLO          `json:"objective,omitempty"`
 	SLOVersion string            `json:"sloVersion,omitempty"`
 	Provider   string            `json:"provider,omitempty"`
 	Indicators []string          `json:"indicators,omitempty"`
@@ -150,6 +156,10 @@ type Plan struct {
 type Outcome struct {
 	Events []*event.Event
 	Next   *State
+	// Result is the evaluation's result when the step finished it, as
+	// its evaluation.finished event carries it, so that a caller running
+	// the steps in process reads it as a value; nil otherwise.
+	Result *slo.Evaluation
 }
 
 // Request is an evaluation asked for through the API or the CLI.
@@ -252,6 +262,9 @@ type StartInput struct {
 	// Provider is the configured SLI provider's name; "" when none is
 	// configured for the project, stage and service.
 	Provider string
+	// Specs decodes SLO, so that evaluations of one version of a file
+	// share one decoding; nil decodes it here.
+	Specs *spec.Cache
 }
 
 // Begin is the first step: evaluation.started, then either the get-sli
@@ -272,10 +285,11 @@ func (st State) Begin(now time.Time, in StartInput) (Outcome, error) {
 	}
 	next := st
 	next.SLO, next.SLOVersion = in.SLO, in.SLOVersion
-	s, diags := decodeSLO(in.SLO)
+	s, diags := decodeSLO(in.Specs, in.SLO)
 	if s == nil || diags != "" {
 		return next.fail(now, []*event.Event{started}, "the SLO file slo.yaml of "+where+" is invalid: "+diags, nil, in.SLOVersion)
 	}
+	next.Objective = s
 	next.Indicators = indicators(s)
 	next.Filters = maps.Clone(s.Filter)
 	if in.Provider == "" {
@@ -395,9 +409,10 @@ func (st State) Evaluate(now time.Time, previous []slo.Previous) (Outcome, error
 	if st.Step != StepEvaluate {
 		return Outcome{}, fmt.Errorf("evaluation %s: evaluate in step %q", st.KeptnContext, st.Step)
 	}
-	s, diags := decodeSLO(st.SLO)
+	s, diags := st.objective()
 	if s == nil || diags != "" {
-		// StepStart checked the same bytes; only a changed decoder gets here.
+		// StepStart checked the same bytes; only a state stored before
+		// Objective was kept, read by a changed decoder, gets here.
 		return st.fail(now, nil, "the SLO file slo.yaml is invalid: "+diags, nil, st.SLOVersion)
 	}
 	ev := slo.Evaluate(s, st.Values, previous)
@@ -469,6 +484,7 @@ func (st State) finish(now time.Time, before []*event.Event, c common, ev slo.Ev
 	if err != nil {
 		return Outcome{}, err
 	}
+	result := ev
 	evs := append(before, fin)
 	if st.SequenceID != "" {
 		seq, err := st.build(now, st.id("sequence.finished"), event.SequenceType(st.Stage, event.SequenceEvaluation, event.PhaseFinished), st.SequenceID, c)
@@ -477,7 +493,7 @@ func (st State) finish(now time.Time, before []*event.Event, c common, ev slo.Ev
 		}
 		evs = append(evs, seq)
 	}
-	return Outcome{Events: evs}, nil
+	return Outcome{Events: evs, Result: &result}, nil
 }
 
 // id derives the id of one of the evaluation's events from its context and

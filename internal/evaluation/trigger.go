@@ -274,23 +274,28 @@ func Enough(c slo.Comparison, previous []slo.Previous) bool {
 // Comparison returns the comparison block of the SLO the state evaluates,
 // for Enough; the default comparison when the SLO cannot be read.
 func (st State) Comparison() slo.Comparison {
-	if s, diags := decodeSLO(st.SLO); s != nil && diags == "" {
+	if s, diags := st.objective(); s != nil && diags == "" {
 		return s.Comparison
 	}
 	return slo.DefaultComparison()
 }
 
-// decodeSLO decodes an SLO file and returns its error diagnostics as text,
-// "" when it has none (warnings do not stop an evaluation).
-func decodeSLO(data []byte) (*slo.SLO, string) {
-	s, diags := spec.DecodeSLO("slo.yaml", data)
-	if diags.HasErrors() {
-		var errs spec.Diagnostics
-		for _, d := range diags {
-			if d.Severity == spec.SeverityError {
-				errs = append(errs, d)
-			}
-		}
+// objective returns the SLO the state evaluates: the one StepStart
+// decoded, or, in a state stored before that was kept, its file decoded
+// again.
+func (st State) objective() (*slo.SLO, string) {
+	if st.Objective != nil {
+		return st.Objective, ""
+	}
+	return decodeSLO(nil, st.SLO)
+}
+
+// decodeSLO decodes an SLO file through specs (nil decodes it here) and
+// returns its error diagnostics as text, "" when it has none (warnings do
+// not stop an evaluation).
+func decodeSLO(specs *spec.Cache, data []byte) (*slo.SLO, string) {
+	s, diags := specs.SLO("slo.yaml", data)
+	if errs := diags.Errors(); len(errs) > 0 {
 		return s, errs.Error()
 	}
 	if s == nil {

@@ -13,7 +13,6 @@ package evaluator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/eventlog"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/sli"
@@ -68,6 +68,10 @@ type Options struct {
 	// MaxBaselineEvents bounds the baseline search; 0 means
 	// DefaultMaxBaselineEvents.
 	MaxBaselineEvents int
+	// Specs decodes the SLO files, shared with the server's other readers
+	// of stored files, so that one version is decoded once; nil decodes
+	// each evaluation's SLO file once, in its first step.
+	Specs *spec.Cache
 }
 
 // Handler runs the steps of evaluation jobs.
@@ -79,6 +83,7 @@ type Handler struct {
 	log      *slog.Logger
 	now      func() time.Time
 	maxPrevs int
+	specs    *spec.Cache
 }
 
 // New checks opts and returns a Handler.
@@ -86,7 +91,7 @@ func New(opts Options) (*Handler, error) {
 	if opts.Store == nil || opts.Resources == nil || opts.Monitoring == nil || opts.Providers == nil {
 		return nil, errors.New("evaluation: Options.Store, Resources, Monitoring and Providers are required")
 	}
-	h := &Handler{st: opts.Store, res: opts.Resources, monitor: opts.Monitoring, provide: opts.Providers, log: opts.Logger, now: opts.Now, maxPrevs: opts.MaxBaselineEvents}
+	h := &Handler{st: opts.Store, res: opts.Resources, monitor: opts.Monitoring, provide: opts.Providers, log: opts.Logger, now: opts.Now, maxPrevs: opts.MaxBaselineEvents, specs: opts.Specs}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -130,7 +135,7 @@ func (h *Handler) Handle(ctx context.Context, job store.Job) worker.Result {
 			return worker.Retry(err)
 		}
 	}
-	recs, err := records(out.Events)
+	recs, err := eventlog.Records(out.Events)
 	if err != nil {
 		return worker.Retry(err)
 	}
@@ -151,7 +156,7 @@ func (h *Handler) Handle(ctx context.Context, job store.Job) worker.Result {
 
 // begin reads the SLO file and which provider is configured.
 func (h *Handler) begin(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
-	var in evaluation.StartInput
+	in := evaluation.StartInput{Specs: h.specs}
 	ref := resource.Ref{Project: st.Project, Stage: st.Stage, Service: st.Service}
 	// A gitcommitid pins the SLO file to that commit, as Keptn's
 	// lighthouse read it.
@@ -312,22 +317,4 @@ func (h *Handler) baseline(ctx context.Context, st evaluation.State) ([]slo.Prev
 		f.PageKey = pg.NextPageKey
 	}
 	return prev, nil
-}
-
-// records turns a step's events into event log records.
-func records(evs []*event.Event) ([]store.EventRecord, error) {
-	out := make([]store.EventRecord, 0, len(evs))
-	for _, ev := range evs {
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", ev.Type, err)
-		}
-		c, _ := ev.Common()
-		out = append(out, store.EventRecord{
-			ID: ev.ID, Source: ev.Source, Type: ev.Type, Time: ev.Time, SpecVersion: ev.SpecVersion,
-			KeptnContext: ev.KeptnContext, TriggeredID: ev.TriggeredID,
-			Project: c.Project, Stage: c.Stage, Service: c.Service, JSON: b,
-		})
-	}
-	return out, nil
 }

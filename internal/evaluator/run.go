@@ -2,13 +2,11 @@ package evaluator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/tendhq/tend/internal/evaluation"
-	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/slo"
 )
 
@@ -55,15 +53,8 @@ func (h *Handler) Evaluate(ctx context.Context, r Request) (slo.Evaluation, erro
 	if err != nil {
 		return slo.Evaluation{}, err
 	}
-	for _, ev := range out.Events {
-		if ev.Type != event.TypeEvaluationFinished {
-			continue
-		}
-		var d evaluation.FinishedData
-		if err := json.Unmarshal(ev.Data, &d); err != nil {
-			return slo.Evaluation{}, fmt.Errorf("evaluate: read the result: %w", err)
-		}
-		return d.Evaluation.Evaluation, nil
+	if out.Result == nil {
+		return slo.Evaluation{}, errors.New("evaluate: the evaluation ended without a result")
 	}
-	return slo.Evaluation{}, errors.New("evaluate: the evaluation ended without a result")
+	return *out.Result, nil
 }

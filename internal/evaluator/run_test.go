@@ -12,6 +12,7 @@ import (
 	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/slo"
+	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -31,8 +32,9 @@ func TestEvaluateRunsTheWholeEvaluationWithoutEvents(t *testing.T) {
 		value := 500.0
 		providers := func(settings.Selection) (sli.Provider, error) { return valueProvider{value}, nil }
 		e := newEnv(t, open, providers)
+		specs := spec.NewCache(8)
 		h, err := evaluator.New(evaluator.Options{Store: e.st, Resources: e.repos, Monitoring: monitoring,
-			Providers: func(settings.Selection) (sli.Provider, error) { return valueProvider{value}, nil }})
+			Providers: func(settings.Selection) (sli.Provider, error) { return valueProvider{value}, nil }, Specs: specs})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,6 +59,15 @@ func TestEvaluateRunsTheWholeEvaluationWithoutEvents(t *testing.T) {
 		}
 		if ev.Result != slo.Pass || ev.Score != 100 || len(ev.IndicatorResults) != 1 || ev.IndicatorResults[0].Value.Value != 500 {
 			t.Errorf("evaluation = %+v, want a pass of response_time_p90 = 500", ev)
+		}
+		// Verifications of one SLO version share one decoding.
+		for range 3 {
+			if _, err := h.Evaluate(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := specs.Decoded(spec.KindSLO); n != 1 {
+			t.Errorf("slo.yaml decoded %d times over four verifications; want once", n)
 		}
 		pg, err := e.st.ListEvents(ctx, store.EventFilter{KeptnContext: req.KeptnContext})
 		if err != nil || len(pg.Events) != 0 {

@@ -49,6 +49,7 @@ import (
 
 	"github.com/tendhq/tend/internal/action"
 	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/eventlog"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/slo"
@@ -125,6 +126,10 @@ type Options struct {
 	MaxActionAttempts int
 	Logger            *slog.Logger
 	Now               func() time.Time
+	// Specs decodes the stored shipyards, shared with the server's other
+	// readers, so that one version is decoded once; nil decodes on every
+	// read.
+	Specs *spec.Cache
 }
 
 // Loop is the remediation loop's job handler.
@@ -139,6 +144,7 @@ type Loop struct {
 	maxAttempts int
 	log         *slog.Logger
 	now         func() time.Time
+	specs       *spec.Cache
 }
 
 // New checks opts and returns a Loop.
@@ -149,7 +155,7 @@ func New(opts Options) (*Loop, error) {
 	l := &Loop{
 		st: opts.Store, exec: opts.Executors, eval: opts.Evaluator, notify: opts.Notifier,
 		defaults: opts.Defaults, extTimeout: opts.ExternalTimeout, stepTimeout: opts.StepTimeout,
-		maxAttempts: opts.MaxActionAttempts, log: opts.Logger, now: opts.Now,
+		maxAttempts: opts.MaxActionAttempts, log: opts.Logger, now: opts.Now, specs: opts.Specs,
 	}
 	if l.exec == nil {
 		l.exec = map[string]action.Executor{}
@@ -293,7 +299,7 @@ func (l *Loop) shipyardSettling(ctx context.Context, project, stage string) bool
 	if err != nil {
 		return false
 	}
-	sy, _ := spec.DecodeShipyard("shipyard.yaml", p.Shipyard)
+	sy, _ := l.specs.Shipyard("shipyard.yaml", p.Shipyard)
 	if sy == nil {
 		return false
 	}
@@ -643,15 +649,11 @@ func (s *step) events(cmds []remediation.Command, now time.Time) ([]store.EventR
 		if err != nil {
 			return nil, fmt.Errorf("remediation %s: %w", s.rem.ID, err)
 		}
-		raw, err := json.Marshal(ev)
+		rec, err := eventlog.Record(ev)
 		if err != nil {
-			return nil, fmt.Errorf("remediation %s: encode %s: %w", s.rem.ID, e.Type, err)
+			return nil, fmt.Errorf("remediation %s: %w", s.rem.ID, err)
 		}
-		out = append(out, store.EventRecord{
-			ID: ev.ID, Source: ev.Source, Type: ev.Type, Time: ev.Time, SpecVersion: ev.SpecVersion,
-			KeptnContext: ev.KeptnContext, TriggeredID: ev.TriggeredID,
-			Project: e.Data.Project, Stage: e.Data.Stage, Service: e.Data.Service, JSON: raw,
-		})
+		out = append(out, rec)
 	}
 	return out, nil
 }

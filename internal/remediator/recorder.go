@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tendhq/tend/internal/event"
@@ -47,6 +46,10 @@ type RecorderOptions struct {
 	// race; 0 means 16. Each retry re-reads what the winner wrote, so a
 	// handful is plenty; running out answers intake.ErrBusy.
 	MaxAttempts int
+	// Specs decodes the stored shipyards, shared with the server's other
+	// readers, so that one version is decoded once; nil decodes on every
+	// read.
+	Specs *spec.Cache
 }
 
 // RemediationFile names a service's remediation file in its stage.
@@ -61,14 +64,7 @@ type Recorder struct {
 	now         func() time.Time
 	settling    time.Duration
 	maxAttempts int
-
-	mu        sync.Mutex
-	shipyards map[string]cachedShipyard
-}
-
-type cachedShipyard struct {
-	updated time.Time
-	sy      *spec.Shipyard
+	specs       *spec.Cache
 }
 
 // NewRecorder returns a Recorder.
@@ -79,7 +75,7 @@ func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 	r := &Recorder{
 		st: opts.Store, res: opts.Resources, log: opts.Logger, now: opts.Now,
 		settling: opts.DefaultSettling, maxAttempts: opts.MaxAttempts,
-		shipyards: map[string]cachedShipyard{},
+		specs: opts.Specs,
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -240,8 +236,8 @@ func (r *Recorder) resolve(ctx context.Context, b intake.Batch) ([]placement, er
 	return out, nil
 }
 
-// shipyard returns the decoded shipyard of a project, cached until the
-// project's shipyard changes.
+// shipyard returns the decoded shipyard of a project (shared through the
+// cache: read only).
 func (r *Recorder) shipyard(ctx context.Context, project string) (*spec.Shipyard, error) {
 	p, err := r.st.GetProject(ctx, project)
 	if err != nil {
@@ -250,25 +246,13 @@ func (r *Recorder) shipyard(ctx context.Context, project string) (*spec.Shipyard
 		}
 		return nil, fmt.Errorf("look up project %s: %w", project, err)
 	}
-	r.mu.Lock()
-	c, ok := r.shipyards[project]
-	r.mu.Unlock()
-	if ok && c.updated.Equal(p.UpdatedAt) {
-		return c.sy, nil
-	}
-	sy, _ := spec.DecodeShipyard("shipyard.yaml", p.Shipyard)
+	sy, _ := r.specs.Shipyard("shipyard.yaml", p.Shipyard)
 	if sy == nil {
 		// The API validated it when it was stored; a project whose
 		// shipyard no longer decodes has no stages tend can place a
 		// problem in.
 		sy = &spec.Shipyard{}
 	}
-	r.mu.Lock()
-	if len(r.shipyards) > 4096 {
-		clear(r.shipyards)
-	}
-	r.shipyards[project] = cachedShipyard{updated: p.UpdatedAt, sy: sy}
-	r.mu.Unlock()
 	return sy, nil
 }
 

@@ -25,17 +25,17 @@ const (
 // Criterion is one parsed criteria string such as "<=+10%" or "<1000".
 type Criterion struct {
 	// Raw is the string as written in the file, spaces included.
-	Raw string
-	Op  Operator
+	Raw string   `json:"raw"`
+	Op  Operator `json:"op"`
 	// Amount is the unsigned number of the criterion: the absolute target, or
 	// the size of the allowed change for a relative criterion.
-	Amount float64
+	Amount float64 `json:"amount"`
 	// Relative is true for criteria compared against the baseline.
-	Relative bool
+	Relative bool `json:"relative,omitempty"`
 	// Percent is true when the relative amount is a percentage of the baseline.
-	Percent bool
+	Percent bool `json:"percent,omitempty"`
 	// Decrease is true for a relative criterion with a leading '-'.
-	Decrease bool
+	Decrease bool `json:"decrease,omitempty"`
 }
 
 // Block is a list of criteria that must all hold (AND).
@@ -43,16 +43,16 @@ type Block []Criterion
 
 // Objective is one entry of an SLO file's objectives list.
 type Objective struct {
-	SLI         string
-	DisplayName string
-	KeySLI      bool
+	SLI         string `json:"sli"`
+	DisplayName string `json:"displayName,omitempty"`
+	KeySLI      bool   `json:"keySli,omitempty"`
 	// Weight is the objective's share of the maximum score; 0 means
 	// "reported, not scored".
-	Weight float64
+	Weight float64 `json:"weight"`
 	// Pass and Warning are OR-ed lists of AND-ed blocks. An objective without
 	// pass blocks is informational.
-	Pass    []Block
-	Warning []Block
+	Pass    []Block `json:"pass"`
+	Warning []Block `json:"warning"`
 }
 
 // Informational reports whether the objective has no pass criteria.
@@ -91,12 +91,12 @@ const (
 // Comparison says which earlier evaluations a relative criterion is compared
 // against.
 type Comparison struct {
-	CompareWith    CompareWith
-	IncludeResults IncludeResults
+	CompareWith    CompareWith    `json:"compareWith"`
+	IncludeResults IncludeResults `json:"includeResults"`
 	// NumberOfResults is the count of earlier evaluations to aggregate
 	// (always 1 for SingleResult).
-	NumberOfResults int
-	Aggregate       Aggregate
+	NumberOfResults int       `json:"numberOfResults"`
+	Aggregate       Aggregate `json:"aggregate"`
 }
 
 // DefaultComparison is what applies when an SLO has no comparison block.
@@ -106,19 +106,19 @@ func DefaultComparison() Comparison {
 
 // TotalScore holds the score thresholds, in percent.
 type TotalScore struct {
-	Pass       float64
-	Warning    float64
-	HasWarning bool
+	Pass       float64 `json:"pass"`
+	Warning    float64 `json:"warning"`
+	HasWarning bool    `json:"hasWarning,omitempty"`
 }
 
 // SLO is a decoded, validated SLO file.
 type SLO struct {
-	SpecVersion string
+	SpecVersion string `json:"specVersion"`
 	// Filter holds the SLO's filter entries, used as query placeholders.
-	Filter     map[string]string
-	Comparison Comparison
-	Objectives []Objective
-	TotalScore TotalScore
+	Filter     map[string]string `json:"filter"`
+	Comparison Comparison        `json:"comparison"`
+	Objectives []Objective       `json:"objectives"`
+	TotalScore TotalScore        `json:"totalScore"`
 }
 
 // Result is the overall or per-objective outcome of an evaluation.

@@ -27,6 +27,8 @@ type Cache struct {
 	// order holds the entries, the most recently used at the front, so
 	// the one to drop when the cache is full is at the back.
 	order *list.List
+	// decoded counts the decodes by kind: the cache's misses.
+	decoded map[Kind]int
 }
 
 type cacheKey struct {
@@ -46,7 +48,7 @@ type cacheEntry struct {
 // Shipyards and SLO files are a few kilobytes decoded, so a few thousand
 // entries cost a few megabytes.
 func NewCache(size int) *Cache {
-	return &Cache{size: max(size, 1), entries: map[cacheKey]*list.Element{}, order: list.New()}
+	return &Cache{size: max(size, 1), entries: map[cacheKey]*list.Element{}, order: list.New(), decoded: map[Kind]int{}}
 }
 
 // Shipyard returns DecodeShipyard(name, data), decoding only when this
@@ -87,6 +89,18 @@ func (c *Cache) Len() int {
 	return c.order.Len()
 }
 
+// Decoded returns how many files of kind the cache has decoded, that is
+// how often it missed; together with the calls its callers make, this
+// shows what decoding once per version saves (tests assert on it).
+func (c *Cache) Decoded(kind Kind) int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.decoded[kind]
+}
+
 // get returns the cached result for the key of (kind, name, data), or
 // decodes and stores it. Decoding runs outside the lock, so a slow decode
 // never blocks other readers; two callers that miss the same key at once
@@ -109,6 +123,7 @@ func (c *Cache) get(kind Kind, name string, data []byte, decode func() (any, Dia
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.decoded[kind]++
 	if el, ok := c.entries[key]; ok {
 		c.order.MoveToFront(el)
 		e := el.Value.(*cacheEntry)

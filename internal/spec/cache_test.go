@@ -57,6 +57,9 @@ func TestCacheHitAndMiss(t *testing.T) {
 	if c.Len() != 4 {
 		t.Errorf("Len = %d, want 4: the SLO reading is an entry of its own", c.Len())
 	}
+	if sy, s := c.Decoded(KindShipyard), c.Decoded(KindSLO); sy != 3 || s != 1 {
+		t.Errorf("Decoded = %d shipyards, %d SLO files; want 3 and 1 (one per miss)", sy, s)
+	}
 }
 
 func TestCacheKeepsDiagnosticsOfInvalidFiles(t *testing.T) {
@@ -105,7 +108,7 @@ func TestNilCacheDecodes(t *testing.T) {
 	if s, diags := c.SLO("slo.yaml", readExample(t, "slo.yaml")); s == nil {
 		t.Fatalf("nil cache: %s", diagLines(diags))
 	}
-	if c.Len() != 0 {
+	if c.Len() != 0 || c.Decoded(KindShipyard) != 0 {
 		t.Error("nil cache has entries")
 	}
 }

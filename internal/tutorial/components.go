@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tendhq/tend/internal/yamlnode"
 )
 
 // httpClient makes the story's own calls to the components.
@@ -396,8 +398,13 @@ func unmergeAlertmanagerFile(path, receiver string) error {
 // unmergeAlertmanager removes the routes and the receiver named receiver
 // from an Alertmanager configuration and reports whether it changed it.
 func unmergeAlertmanager(data []byte, receiver string) ([]byte, bool, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	// The file is the user's: read it within yamlnode's limits, which
+	// refuse an alias that contains itself or expands without bound.
+	doc, err := yamlnode.NewDecoder(data).Decode()
+	if errors.Is(err, io.EOF) {
+		return data, false, nil
+	}
+	if err != nil {
 		return nil, false, fmt.Errorf("read the Alertmanager configuration: %w", err)
 	}
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
@@ -435,7 +442,7 @@ func unmergeAlertmanager(data []byte, receiver string) ([]byte, bool, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
+	if err := enc.Encode(doc); err != nil {
 		return nil, false, err
 	}
 	return buf.Bytes(), true, nil

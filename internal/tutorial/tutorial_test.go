@@ -14,6 +14,8 @@ import (
 	"github.com/tendhq/tend/internal/alertrules"
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/spec"
+	"github.com/tendhq/tend/internal/yamlnode"
+	"github.com/tendhq/tend/internal/yamlnode/yamlnodetest"
 )
 
 // The story uses the tutorial's files from examples/ unchanged, except the
@@ -216,6 +218,11 @@ receivers:
 	}
 	if _, _, err := unmergeAlertmanager([]byte("route: [\n"), "tend"); err == nil {
 		t.Error("unmerging broken YAML: no error")
+	}
+	bomb, alias := yamlnodetest.Nested(9, 10)
+	bomb += "route: {receiver: a, routes: [{receiver: tend-a, group_by: " + alias + "}]}\n"
+	if _, _, err := unmergeAlertmanager([]byte(bomb), "tend-a"); !errors.Is(err, yamlnode.ErrLimit) {
+		t.Errorf("unmerging a billion laughs: %v; want yamlnode's limit error", err)
 	}
 }
 

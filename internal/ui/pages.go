@@ -19,7 +19,6 @@ import (
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/resource"
-	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -124,7 +123,7 @@ func (u *UI) projectsPage(w http.ResponseWriter, r *http.Request) {
 		if principal(r).Can(auth.ActionReadProject, p.Name) != nil {
 			continue
 		}
-		it := projectItem{Name: p.Name, Href: projectURL(p.Name), Stages: stageNames(p.Shipyard)}
+		it := projectItem{Name: p.Name, Href: projectURL(p.Name), Stages: u.stageNames(p.Shipyard)}
 		if svcs, err := u.store.ListServices(ctx, p.Name); err == nil {
 			it.Services = len(svcs)
 		}
@@ -135,8 +134,8 @@ func (u *UI) projectsPage(w http.ResponseWriter, r *http.Request) {
 
 // stageNames reads the stages of a stored shipyard; a shipyard that no
 // longer decodes yields none (it was validated when stored).
-func stageNames(shipyard []byte) []string {
-	sy, _ := spec.DecodeShipyard("shipyard.yaml", shipyard)
+func (u *UI) stageNames(shipyard []byte) []string {
+	sy, _ := u.specs.Shipyard("shipyard.yaml", shipyard)
 	if sy == nil {
 		return nil
 	}
@@ -201,7 +200,7 @@ func (u *UI) boardPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := boardData{pageBase: base(sess(r), "Project "+project, crumb{"Projects", "/"}, crumb{Label: project}),
-		Project: project, Stages: stageNames(p.Shipyard)}
+		Project: project, Stages: u.stageNames(p.Shipyard)}
 
 	problems, err := u.store.ListProblems(ctx, store.ProblemFilter{Project: project, State: store.ProblemOpen, PageSize: store.MaxPageSize})
 	if err != nil {
@@ -419,7 +418,7 @@ func (u *UI) serviceExists(ctx context.Context, project, stage, service string) 
 		return false, err
 	}
 	found := false
-	for _, s := range stageNames(p.Shipyard) {
+	for _, s := range u.stageNames(p.Shipyard) {
 		found = found || s == stage
 	}
 	if !found {

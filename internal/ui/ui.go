@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/resource"
+	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -104,6 +105,10 @@ type Options struct {
 	// KeepAlive is the live stream's keep-alive interval; 0 means
 	// DefaultKeepAlive.
 	KeepAlive time.Duration
+	// Specs decodes the stored shipyards, shared with the server's other
+	// readers, so that one version is decoded once; nil decodes on every
+	// read.
+	Specs *spec.Cache
 }
 
 // UI is the web UI's handler. Create it with New, mount it with Mount and
@@ -118,6 +123,7 @@ type UI struct {
 	idle      time.Duration
 	lifetime  time.Duration
 	keepAlive time.Duration
+	specs     *spec.Cache
 
 	pages map[string]*template.Template
 	mux   *http.ServeMux
@@ -135,6 +141,7 @@ func New(opts Options) (*UI, error) {
 		store: opts.Store, res: opts.Resources, inv: opts.Invalidator,
 		log: opts.Logger, now: opts.Now, secure: opts.SecureCookies,
 		idle: opts.IdleTimeout, lifetime: opts.MaxLifetime, keepAlive: opts.KeepAlive,
+		specs:   opts.Specs,
 		closing: make(chan struct{}),
 	}
 	if u.log == nil {
