@@ -47,7 +47,7 @@ demo service offers.`,
 		{Name: "namespace", Usage: "namespace of the Deployment (default <project>-<stage>)"},
 		{Name: "deployment", Usage: "Deployment to scale (default <service>-primary)"},
 		{Name: "fallbackDeployment", Flag: "fallback-deployment", Usage: "Deployment to scale when --deployment does not exist (default <service>)"},
-		{Name: "scaleURL", Flag: "scale-url", Usage: "HTTP scale endpoint to use instead of Kubernetes"},
+		{Name: "scaleURL", Flag: "scale-url", Usage: "HTTP scale endpoint to use instead of Kubernetes", Endpoint: true},
 	},
 	Check: func(k *Settings) []string {
 		var probs []string

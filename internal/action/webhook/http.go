@@ -21,9 +21,11 @@ import (
 // value say otherwise.
 const DefaultTimeout = 10 * time.Second
 
-// MaxAnswer is how much of a receiver's answer is kept in a Result message
-// or an error, after sanitizing.
-const MaxAnswer = 1024
+// MaxAnswer is how much of a receiver's answer body is kept in a Result
+// message or an error, after sanitizing: a short excerpt, since results
+// and errors become events that every reader of the project sees. Answer
+// headers are never kept.
+const MaxAnswer = 256
 
 // Options are what the webhook Executor and the Notifier share.
 type Options struct {
@@ -135,11 +137,7 @@ func (c caller) do(ctx context.Context, k call) (answer, error) {
 	case Retryable(code):
 		return answer{}, fmt.Errorf("%s: %s %s answered %s: %s", k.op, k.method, k.where, status, text)
 	case code >= 300 && code < 400:
-		to := "elsewhere"
-		if loc, err := resp.Location(); err == nil {
-			to = "to " + loc.Scheme + "://" + loc.Host
-		}
-		return answer{}, invalidf("%s: %s %s answered %s, a redirect %s; tend does not follow redirects (they could carry secret headers to another host), so configure the final URL", k.op, k.method, k.where, status, to)
+		return answer{}, invalidf("%s: %s %s answered %s, a redirect; tend does not follow redirects (they could carry secret headers to another host), so configure the final URL", k.op, k.method, k.where, status)
 	}
 	return answer{}, invalidf("%s: %s %s answered %s: %s", k.op, k.method, k.where, status, text)
 }

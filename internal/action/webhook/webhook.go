@@ -53,10 +53,12 @@ const (
 )
 
 // SecretResolver returns the value of the secret called name that is
-// configured for project (stored server-side, never in remediation.yaml).
-// An error wrapping action.ErrInvalid (no such secret) is final; other
-// errors are retried. The value is used for one call and never stored.
-type SecretResolver func(ctx context.Context, project, name string) (string, error)
+// configured for project (stored server-side, never in remediation.yaml),
+// for a call to target. It refuses a target the secret is not bound to.
+// An error wrapping action.ErrInvalid (no such secret, another receiver)
+// is final; other errors are retried. The value is used for one call and
+// never stored.
+type SecretResolver func(ctx context.Context, project, name string, target *url.URL) (string, error)
 
 // Executor runs the webhook action. It implements action.Executor; register
 // it under ActionWebhook.
@@ -221,7 +223,7 @@ func (e *Executor) resolve(ctx context.Context, req action.Request, w *webhook) 
 		return nil, invalidf("webhook %s: headers reference secret %q, but no secrets are configured; configure it for project %s", actionLabel(req), w.secrets[0], req.Project)
 	}
 	for _, name := range w.secrets {
-		v, err := e.secrets(ctx, req.Project, name)
+		v, err := e.secrets(ctx, req.Project, name, w.url)
 		if err != nil {
 			// The resolver's error names the secret, never its value; it
 			// decides whether the failure is final.
