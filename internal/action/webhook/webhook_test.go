@@ -357,7 +357,9 @@ func TestWebhookRefusals(t *testing.T) {
 }
 
 func TestWebhookSecretLookupFailureIsRetryable(t *testing.T) {
-	down := func(context.Context, string, string, *url.URL) (string, error) { return "", errors.New("store unavailable") }
+	down := func(context.Context, string, string, *url.URL) (string, error) {
+		return "", errors.New("store unavailable")
+	}
 	v := map[string]any{"url": "https://hooks.example/x", "headers": map[string]any{"X-A": "{{ .Secrets.a }}"}}
 	_, err := New(down, Options{}).Prepare(context.Background(), testRequest(v))
 	if err == nil || errors.Is(err, action.ErrInvalid) {
