@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tendhq/tend/internal/alertrules"
+	"github.com/tendhq/tend/internal/outbound"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/store"
@@ -97,6 +98,12 @@ type Options struct {
 	// which the API may not import. nil serves only the listing, masking
 	// members by name.
 	Settings *settings.Registry
+	// Outbound is the policy that URLs stored in settings and projects'
+	// Git upstreams must follow; nil means outbound.Default().
+	Outbound *outbound.Policy
+	// SettingGuard vets settings by who stores them; nil allows what the
+	// schemas allow.
+	SettingGuard SettingGuard
 }
 
 // Server is the API's http.Handler. Create it with New; call Close when the
@@ -115,6 +122,8 @@ type Server struct {
 	// alertQueries is Options.AlertQueries.
 	alertQueries alertrules.Querier
 	settings     *settings.Registry
+	outbound     *outbound.Policy
+	guard        SettingGuard
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -146,6 +155,8 @@ func New(opts Options) (*Server, error) {
 
 		alertQueries: opts.AlertQueries,
 		settings:     opts.Settings,
+		outbound:     defaultOutbound(opts.Outbound),
+		guard:        opts.SettingGuard,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -124,6 +124,10 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusBadRequest, "gitUser and gitToken need gitRemoteURL, the upstream repository's URL"))
 		return
 	}
+	if err := s.checkUpstream(req.GitRemoteURL); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	data := shipyardText(req.Shipyard)
 	sy, err := decodeShipyard(data)
 	if err != nil {

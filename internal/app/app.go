@@ -27,6 +27,7 @@ import (
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/config"
 	"github.com/tendhq/tend/internal/evaluation"
+	"github.com/tendhq/tend/internal/outbound"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/resource/pgstorer"
 	"github.com/tendhq/tend/internal/store"
@@ -106,6 +107,10 @@ type App struct {
 	ln         net.Listener
 	adminToken string
 	runner     *worker.Runner
+	// outbound is the policy on user-named addresses and httpClient the
+	// client that enforces it at every connection.
+	outbound   *outbound.Policy
+	httpClient *http.Client
 	stopWorker context.CancelFunc
 	workerDone chan struct{}
 
@@ -157,6 +162,11 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 			_ = a.Close()
 		}
 	}()
+
+	// The policy on the addresses tend connects to for users.
+	if a.outbound, a.httpClient, err = newOutbound(opts.Config.Outbound); err != nil {
+		return nil, err
+	}
 
 	// The data directory holds the admin token and, with SQLite, all
 	// state: only its owner may read it.
@@ -216,9 +226,10 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	// Resource repositories, pushing to each project's upstream with the
 	// credentials kept in the store.
 	repos, err := resource.New(resource.Options{
-		Storage:  storage,
-		Upstream: a.upstream,
-		Now:      opts.Now,
+		Storage:       storage,
+		Upstream:      a.upstream,
+		Now:           opts.Now,
+		CheckUpstream: a.outbound.CheckUpstream,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resource repositories: %w", err)
@@ -242,6 +253,8 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		AlertQueries: alertQueries,
 		Settings:     Settings(),
 		Now:          opts.Now,
+		Outbound:     a.outbound,
+		SettingGuard: a.settingGuard,
 	})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	k8s "k8s.io/client-go/kubernetes"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/tendhq/tend/internal/action/kubernetes"
 	"github.com/tendhq/tend/internal/action/unleash"
 	"github.com/tendhq/tend/internal/action/webhook"
+	"github.com/tendhq/tend/internal/outbound"
 	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/sli/dynatrace"
@@ -35,7 +37,7 @@ var actionTypes = []actionType{
 		return unleash.New(unleash.FromSettings(p.store), p.http)
 	}},
 	{[]string{webhook.ActionWebhook}, webhook.SecretSchema, func(p executorParts) action.Executor {
-		return webhook.New(webhook.FromSettings(p.store), webhook.Options{Client: p.http})
+		return webhook.New(webhook.FromSettings(p.store), webhook.Options{Client: p.http, Outbound: p.outbound})
 	}},
 }
 
@@ -52,14 +54,22 @@ type executorParts struct {
 	http     *http.Client
 	kube     k8s.Interface
 	defaults settings.Defaults
+	outbound *outbound.Policy
 }
 
 // newScaling builds the scaling executor. Its target merges the
 // "kubernetes" setting with the replica limit of the remediation policy,
 // both resolved here so the executor needs nothing of the loop.
 func newScaling(p executorParts) action.Executor {
+	hc := p.http
+	if hc != nil && hc.Timeout == 0 {
+		// The HTTP scale target bounds its calls by the client's timeout.
+		c := *hc
+		c.Timeout = 30 * time.Second
+		hc = &c
+	}
 	return kubernetes.New(p.kube, kubernetes.Options{
-		HTTPClient: p.http,
+		HTTPClient: hc,
 		Target: func(ctx context.Context, req action.Request) (kubernetes.Target, error) {
 			pol, err := settings.ResolvePolicy(ctx, p.store, p.defaults, req.Project, req.Stage, req.Service)
 			if err != nil {
@@ -95,7 +105,7 @@ func Settings() *settings.Registry {
 func (a *App) sliProvider(sel settings.Selection) (sli.Provider, error) {
 	for _, k := range sliKinds {
 		if k.Settings.Key() == sel.Variant {
-			return k.New(sel.Value, sli.Options{Timeout: a.opts.SLIQueryTimeout, Logger: a.log})
+			return k.New(sel.Value, sli.Options{Timeout: a.opts.SLIQueryTimeout, Logger: a.log, HTTPClient: a.httpClient})
 		}
 	}
 	return nil, fmt.Errorf("unknown SLI provider %q; want one of %v", sel.Variant, monitoring.Names())

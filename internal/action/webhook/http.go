@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tendhq/tend/internal/action"
+	"github.com/tendhq/tend/internal/outbound"
 )
 
 // DefaultTimeout bounds each outbound call unless Options or the action's
@@ -38,6 +39,10 @@ type Options struct {
 	// Version is tend's version, sent as User-Agent: tend/<version>;
 	// empty means "dev".
 	Version string
+	// Outbound, when set, refuses a webhook URL the policy denies when
+	// the action is prepared, with the rule in the error; Client's
+	// transport enforces it again at every connection.
+	Outbound *outbound.Policy
 }
 
 // caller makes one kind of outbound call with the shared rules.
@@ -114,6 +119,9 @@ func (c caller) do(ctx context.Context, k call) (answer, error) {
 	}
 	req.Header.Set("User-Agent", c.userAgent)
 	resp, err := c.client.Do(req)
+	if errors.Is(err, outbound.ErrDenied) {
+		return answer{}, invalidf("%s: %s %s: %s", k.op, k.method, k.where, k.redact.apply(transportError(err, timeout)))
+	}
 	if err != nil {
 		return answer{}, fmt.Errorf("%s: %s %s: %s", k.op, k.method, k.where, k.redact.apply(transportError(err, timeout)))
 	}

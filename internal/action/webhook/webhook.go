@@ -44,6 +44,7 @@ import (
 	"strings"
 
 	"github.com/tendhq/tend/internal/action"
+	"github.com/tendhq/tend/internal/outbound"
 )
 
 // The action names this package's executors handle.
@@ -63,8 +64,9 @@ type SecretResolver func(ctx context.Context, project, name string, target *url.
 // Executor runs the webhook action. It implements action.Executor; register
 // it under ActionWebhook.
 type Executor struct {
-	secrets SecretResolver
-	http    caller
+	secrets  SecretResolver
+	http     caller
+	outbound *outbound.Policy
 }
 
 var _ action.Executor = (*Executor)(nil)
@@ -72,7 +74,7 @@ var _ action.Executor = (*Executor)(nil)
 // New returns a webhook Executor. secrets may be nil when no secrets are
 // configured; a template that references one then fails in Prepare.
 func New(secrets SecretResolver, opts Options) *Executor {
-	return &Executor{secrets: secrets, http: newCaller(opts)}
+	return &Executor{secrets: secrets, http: newCaller(opts), outbound: opts.Outbound}
 }
 
 // planData is the executor's part of a Plan. It holds nothing secret: the
@@ -132,6 +134,11 @@ func (e *Executor) Prepare(ctx context.Context, req action.Request) (action.Plan
 	w, err := load(req)
 	if err != nil {
 		return action.Plan{}, err
+	}
+	if e.outbound != nil {
+		if p := e.outbound.CheckURL("url", w.where); p != "" {
+			return action.Plan{}, invalidf("webhook %s: %s", actionLabel(req), p)
+		}
 	}
 	body, err := RenderBody(w.cfg.Body, req)
 	if err != nil {

@@ -46,6 +46,6 @@ var ProviderKind = sli.Kind{
 		if err != nil {
 			return nil, err
 		}
-		return New(Config{URL: s.URL, Token: s.Token, Timeout: o.Timeout, Logger: o.Logger})
+		return New(Config{URL: s.URL, Token: s.Token, Timeout: o.Timeout, Logger: o.Logger, HTTPClient: o.HTTPClient})
 	},
 }
