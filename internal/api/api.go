@@ -24,6 +24,7 @@ import (
 
 	"github.com/tendhq/tend/internal/alertrules"
 	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/outbound"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/spec"
@@ -122,6 +123,12 @@ type Options struct {
 	// which the API may not import. nil serves only the listing, masking
 	// members by name.
 	Settings *settings.Registry
+	// Outbound is the policy that URLs stored in settings and projects'
+	// Git upstreams must follow; nil means outbound.Default().
+	Outbound *outbound.Policy
+	// SettingGuard vets settings by who stores them; nil allows what the
+	// schemas allow.
+	SettingGuard SettingGuard
 }
 
 // Server is the API's http.Handler. Create it with New; call Close when the
@@ -142,6 +149,8 @@ type Server struct {
 	alertQueries alertrules.Querier
 	settings     *settings.Registry
 	specs        *spec.Cache
+	outbound     *outbound.Policy
+	guard        SettingGuard
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -175,6 +184,8 @@ func New(opts Options) (*Server, error) {
 		alertQueries: opts.AlertQueries,
 		settings:     opts.Settings,
 		specs:        opts.Specs,
+		outbound:     defaultOutbound(opts.Outbound),
+		guard:        opts.SettingGuard,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

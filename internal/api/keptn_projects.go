@@ -141,6 +141,10 @@ func (s *Server) keptnUpdateProject(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if req.GitRemoteURL != "" {
+		if err := s.checkUpstream(req.GitRemoteURL); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		up := resource.Upstream{URL: req.GitRemoteURL, User: req.GitUser, Token: req.GitToken}
 		if err := s.res.Push(resource.WithAuthor(ctx, author(r)), p.Name, up); err != nil {
 			s.writeError(w, r, errorf(http.StatusBadRequest, "the new upstream %s was not stored: pushing the project's branches to it failed: %v", up.RedactedURL(), err))

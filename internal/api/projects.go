@@ -139,6 +139,9 @@ func (s *Server) newProject(w http.ResponseWriter, r *http.Request, req apitypes
 	if req.GitRemoteURL == "" && (req.GitUser != "" || req.GitToken != "") {
 		return store.Project{}, errorf(http.StatusBadRequest, "gitUser and gitToken need gitRemoteURL, the upstream repository's URL")
 	}
+	if err := s.checkUpstream(req.GitRemoteURL); err != nil {
+		return store.Project{}, err
+	}
 	data := shipyardText(req.Shipyard)
 	sy, err := decodeShipyard(data)
 	if err != nil {

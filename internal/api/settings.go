@@ -135,12 +135,20 @@ func (s *Server) putSetting(w http.ResponseWriter, r *http.Request, sc settings.
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.checkEndpoints(sc, value); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	ctx := r.Context()
 	if err := s.checkScope(ctx, scope.Project, scope.Stage, scope.Service); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	key := sc.Key() + name
+	if err := s.guardSetting(r, key, scope, value); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := s.store.PutSetting(ctx, store.Setting{Scope: scope, Key: key, Value: value}); err != nil {
 		s.writeError(w, r, err)
 		return

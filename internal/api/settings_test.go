@@ -46,7 +46,7 @@ func testSettingsRoutes(t *testing.T, b backend) {
 		if !got.Secrets["token"].Set || string(got.Value) != `{"token":"****","url":"http://unleash:4242"}` {
 			t.Errorf("unleash = %+v %s", got, got.Value)
 		}
-		got = put(t, cfg+"secret/restart-token", apitypes.SecretConfig{Value: secret})
+		got = put(t, cfg+"secret/restart-token", apitypes.SecretConfig{Value: secret, URL: "https://hooks.example/restart"})
 		if got.Key != "secret/restart-token" || !got.Secrets["secret"].Set {
 			t.Errorf("secret = %+v %s", got, got.Value)
 		}
@@ -71,9 +71,14 @@ func testSettingsRoutes(t *testing.T, b backend) {
 		{"bad namespace", http.MethodPut, cfg + "kubernetes", apitypes.KubernetesConfig{Namespace: "Shop"}, http.StatusBadRequest, "not a Kubernetes namespace name"},
 		{"unknown stage", http.MethodPut, cfg + "unleash?stage=qa", apitypes.UnleashConfig{URL: "http://u"}, http.StatusNotFound, `stage "qa"`},
 		{"scope given twice differently", http.MethodPut, cfg + "kubernetes?service=orders", apitypes.KubernetesConfig{Namespace: "shop", Service: "carts"}, http.StatusBadRequest, "give it once"},
-		{"secret of a stage", http.MethodPut, cfg + "secret/x?stage=production", apitypes.SecretConfig{Value: secret}, http.StatusBadRequest, "belongs to a project"},
+		{"secret of a stage", http.MethodPut, cfg + "secret/x?stage=production", apitypes.SecretConfig{Value: secret, URL: "https://hooks.example/restart"}, http.StatusBadRequest, "belongs to a project"},
 		{"empty secret", http.MethodPut, cfg + "secret/x", apitypes.SecretConfig{}, http.StatusBadRequest, "value is missing"},
-		{"bad secret name", http.MethodPut, cfg + "secret/1x", apitypes.SecretConfig{Value: secret}, http.StatusBadRequest, "secret name"},
+		{"metadata address", http.MethodPut, cfg + "unleash", apitypes.UnleashConfig{URL: "http://169.254.169.254/latest", Token: secret}, http.StatusBadRequest, "invalid unleash settings: url http://169.254.169.254/latest: 169.254.169.254 is denied by tend's outbound policy (rule 169.254.169.254, cloud metadata"},
+		{"link-local scale URL", http.MethodPut, cfg + "kubernetes", apitypes.KubernetesConfig{ScaleURL: "http://[fe80::1]/scale"}, http.StatusBadRequest, "scaleURL http://[fe80::1]/scale: fe80::1 is denied by tend's outbound policy (rule fe80::/10, link-local"},
+		{"metadata monitoring", http.MethodPut, cfg + "monitoring", apitypes.MonitoringConfig{Provider: "prometheus", URL: "http://metadata.google.internal/"}, http.StatusBadRequest, "cloud metadata (GCP)"},
+		{"secret bound to metadata", http.MethodPut, cfg + "secret/x", apitypes.SecretConfig{Value: secret, URL: "http://169.254.169.254/"}, http.StatusBadRequest, "cloud metadata"},
+		{"secret without url", http.MethodPut, cfg + "secret/x", apitypes.SecretConfig{Value: secret}, http.StatusBadRequest, "url is missing"},
+		{"bad secret name", http.MethodPut, cfg + "secret/1x", apitypes.SecretConfig{Value: secret, URL: "https://hooks.example/restart"}, http.StatusBadRequest, "secret name"},
 		{"delete what is not set", http.MethodDelete, cfg + "kubernetes", nil, http.StatusNotFound, "no kubernetes settings set for project sockshop"},
 		{"delete a secret not set", http.MethodDelete, cfg + "secret/nope", nil, http.StatusNotFound, "no webhook secret nope set"},
 	} {

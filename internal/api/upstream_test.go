@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/outbound"
 )
 
 func gitCmd(t *testing.T, args ...string) string {
@@ -29,7 +31,7 @@ func TestUpstreamPush(t *testing.T) {
 	}
 	up := filepath.Join(t.TempDir(), "upstream.git")
 	gitCmd(t, "init", "--quiet", "--bare", up)
-	ts := startServer(t, sqliteBackend)
+	ts := startServer(t, sqliteBackend, withFileUpstreams(t))
 	b := ts.wantStatus(t, http.StatusCreated, "POST", "/api/v1/project", ts.Admin,
 		apitypes.CreateProjectRequest{Name: "sockshop", Shipyard: shipyardV02, GitRemoteURL: up, GitUser: "me", GitToken: "s3cret-upstream-token"})
 	if strings.Contains(string(b), "s3cret") {
@@ -81,4 +83,39 @@ func TestUpstreamPush(t *testing.T) {
 		t.Errorf("non-empty upstream: %d %s; want 409", code, body)
 	}
 	ts.wantStatus(t, http.StatusNotFound, "GET", "/api/v1/project/third", ts.Admin, nil)
+}
+
+// withFileUpstreams opts a test server into local upstreams, as tend.yaml's
+// outbound.allowFileUpstreams does for tests.
+func withFileUpstreams(t testing.TB) serverOption {
+	t.Helper()
+	p, err := outbound.New(outbound.Options{AllowFileUpstreams: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(o *api.Options) { o.Outbound = p }
+}
+
+// TestUpstreamPolicy: by default a Git upstream must be https or ssh; a
+// local path or file:// URL would make tend write on its own host.
+func TestUpstreamPolicy(t *testing.T) {
+	ts := startServer(t, sqliteBackend)
+	local := filepath.Join(t.TempDir(), "upstream.git")
+	for _, tt := range []struct{ name, url, want string }{
+		{"local path", local, "is a local path or file:// URL"},
+		{"file URL", "file://" + local, "is a local path or file:// URL"},
+		{"plain http", "http://git.example/r.git", "is not allowed for Git upstreams"},
+		{"metadata host", "https://169.254.169.254/r.git", "cloud metadata"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, body := ts.do(t, "POST", "/api/v1/project", ts.Admin, apitypes.CreateProjectRequest{Name: "sockshop", Shipyard: shipyardV02, GitRemoteURL: tt.url})
+			if code != http.StatusBadRequest || !strings.Contains(string(body), tt.want) || !strings.Contains(string(body), "gitRemoteURL") {
+				t.Errorf("POST project with upstream %s = %d %s; want 400 naming gitRemoteURL and %q", tt.url, code, body, tt.want)
+			}
+		})
+	}
+	if _, err := os.Stat(local); !os.IsNotExist(err) {
+		t.Errorf("the local upstream was created: %v", err)
+	}
+	ts.wantStatus(t, http.StatusNotFound, "GET", "/api/v1/project/sockshop", ts.Admin, nil)
 }

@@ -56,9 +56,11 @@ type UnleashConfig struct {
 
 // SecretConfig is the body of PUT
 // /api/v1/project/{project}/config/secret/{name}: a value that webhook
-// actions of the project reference as {{ .Secrets.name }}.
+// actions of the project reference as {{ .Secrets.name }}, and the URL
+// prefix it may be sent to: a webhook pointed elsewhere does not get it.
 type SecretConfig struct {
 	Value string `json:"value"`
+	URL   string `json:"url,omitempty"`
 }
 
 // PauseRequest is the body of POST

@@ -27,6 +27,7 @@ import (
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/config"
 	"github.com/tendhq/tend/internal/evaluator"
+	"github.com/tendhq/tend/internal/outbound"
 	"github.com/tendhq/tend/internal/remediator"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/resource/pgstorer"
@@ -115,7 +116,11 @@ type App struct {
 	runner     *worker.Runner
 	// specs decodes the stored shipyards and SLO files for every component,
 	// so that one version of a file is decoded once.
-	specs      *spec.Cache
+	specs *spec.Cache
+	// outbound is the policy on user-named addresses and httpClient the
+	// client that enforces it at every connection.
+	outbound   *outbound.Policy
+	httpClient *http.Client
 	stopWorker context.CancelFunc
 	workerDone chan struct{}
 
@@ -164,6 +169,11 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 			_ = a.Close()
 		}
 	}()
+
+	// The policy on the addresses tend connects to for users.
+	if a.outbound, a.httpClient, err = newOutbound(opts.Config.Outbound); err != nil {
+		return nil, err
+	}
 
 	// The data directory holds the admin token and, with SQLite, all
 	// state: only its owner may read it.
@@ -223,9 +233,10 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	// Resource repositories, pushing to each project's upstream with the
 	// credentials kept in the store.
 	repos, err := resource.New(resource.Options{
-		Storage:  storage,
-		Upstream: a.upstream,
-		Now:      opts.Now,
+		Storage:       storage,
+		Upstream:      a.upstream,
+		Now:           opts.Now,
+		CheckUpstream: a.outbound.CheckUpstream,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resource repositories: %w", err)
@@ -260,6 +271,8 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		Settings:      Settings(),
 		Specs:         a.specs,
 		Now:           opts.Now,
+		Outbound:      a.outbound,
+		SettingGuard:  a.settingGuard,
 	})
 	if err != nil {
 		return nil, err

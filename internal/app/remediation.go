@@ -32,7 +32,7 @@ type RemediationOptions struct {
 	// Evaluator replaces the SLO evaluation that verifies actions.
 	Evaluator remediator.Evaluator
 	// HTTPClient makes the executors' HTTP calls (Unleash, webhooks, HTTP
-	// scale targets); nil means their defaults.
+	// scale targets); nil means the client of the outbound policy.
 	HTTPClient *http.Client
 	// StepTimeout bounds one executor call or evaluation; 0 means 2
 	// minutes.
@@ -62,9 +62,13 @@ func (a *App) newRemediation(r *worker.Runner, h *evaluator.Handler) error {
 			kube = c
 		}
 	}
-	notifier := webhook.NewNotifier(a.escalationSettings, remediator.History(a.store), webhook.Options{Client: ro.HTTPClient, Timeout: cfg.Escalation.Timeout})
+	client := ro.HTTPClient
+	if client == nil {
+		client = a.httpClient
+	}
+	notifier := webhook.NewNotifier(a.escalationSettings, remediator.History(a.store), webhook.Options{Client: client, Timeout: cfg.Escalation.Timeout})
 
-	parts := executorParts{store: a.store, http: ro.HTTPClient, kube: kube, defaults: defaults}
+	parts := executorParts{store: a.store, http: client, kube: kube, defaults: defaults, outbound: a.outbound}
 	execs := map[string]action.Executor{webhook.ActionEscalate: notifier}
 	for _, at := range actionTypes {
 		ex := at.build(parts)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"time"
 
 	k8s "k8s.io/client-go/kubernetes"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/tendhq/tend/internal/action/kubernetes"
 	"github.com/tendhq/tend/internal/action/unleash"
 	"github.com/tendhq/tend/internal/action/webhook"
+	"github.com/tendhq/tend/internal/outbound"
 	"github.com/tendhq/tend/internal/secret"
 	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/sli"
@@ -36,7 +39,7 @@ var actionTypes = []actionType{
 		return unleash.New(unleash.FromSettings(p.store), p.http)
 	}},
 	{[]string{webhook.ActionWebhook}, webhook.SecretSchema, func(p executorParts) action.Executor {
-		return webhook.New(webhookSecrets(p.store), webhook.Options{Client: p.http})
+		return webhook.New(webhookSecrets(p.store), webhook.Options{Client: p.http, Outbound: p.outbound})
 	}},
 }
 
@@ -53,14 +56,22 @@ type executorParts struct {
 	http     *http.Client
 	kube     k8s.Interface
 	defaults settings.Defaults
+	outbound *outbound.Policy
 }
 
 // newScaling builds the scaling executor. Its target merges the
 // "kubernetes" setting with the replica limit of the remediation policy,
 // both resolved here so the executor needs nothing of the loop.
 func newScaling(p executorParts) action.Executor {
+	hc := p.http
+	if hc != nil && hc.Timeout == 0 {
+		// The HTTP scale target bounds its calls by the client's timeout.
+		c := *hc
+		c.Timeout = 30 * time.Second
+		hc = &c
+	}
 	return kubernetes.New(p.kube, kubernetes.Options{
-		HTTPClient: p.http,
+		HTTPClient: hc,
 		Target: func(ctx context.Context, req action.Request) (kubernetes.Target, error) {
 			pol, err := settings.ResolvePolicy(ctx, p.store, p.defaults, req.Project, req.Stage, req.Service)
 			if err != nil {
@@ -96,7 +107,7 @@ func Settings() *settings.Registry {
 func (a *App) sliProvider(sel settings.Selection) (sli.Provider, error) {
 	for _, k := range sliKinds {
 		if k.Settings.Key() == sel.Variant {
-			return k.New(sel.Value, sli.Options{Timeout: a.opts.SLIQueryTimeout, Logger: a.log})
+			return k.New(sel.Value, sli.Options{Timeout: a.opts.SLIQueryTimeout, Logger: a.log, HTTPClient: a.httpClient})
 		}
 	}
 	return nil, fmt.Errorf("unknown SLI provider %q; want one of %v", sel.Variant, monitoring.Names())
@@ -105,16 +116,23 @@ func (a *App) sliProvider(sel settings.Selection) (sli.Provider, error) {
 // webhookSecrets resolves the secrets a webhook template names: NAME.KEY is
 // a server-wide secret made through Keptn's secrets API (keptn create
 // secret); a plain NAME is the project's own secret setting. tend's own
-// secret names cannot contain a dot, so the two never collide.
+// secret names cannot contain a dot, so the two never collide. Both kinds
+// are sent only to the URL prefix they are bound to.
 func webhookSecrets(st store.Store) webhook.SecretResolver {
 	own := webhook.FromSettings(st)
-	return func(ctx context.Context, project, name string) (string, error) {
+	return func(ctx context.Context, project, name string, target *url.URL) (string, error) {
 		if !secret.IsRef(name) {
-			return own(ctx, project, name)
+			return own(ctx, project, name, target)
 		}
-		v, err := secret.Resolve(ctx, st, name)
+		v, bound, err := secret.Resolve(ctx, st, name)
 		if err != nil {
 			return "", fmt.Errorf("%w: %v", action.ErrInvalid, err)
+		}
+		if bound == "" {
+			return "", fmt.Errorf("%w: secret %q is bound to no receiver and is sent nowhere; add --from-literal=%s=URL-PREFIX to it (keptn update secret)", action.ErrInvalid, name, secret.BoundURLKey)
+		}
+		if !webhook.Allows(bound, target) {
+			return "", fmt.Errorf("%w: secret %q is bound to %s and is not sent to %s://%s", action.ErrInvalid, name, bound, target.Scheme, target.Host)
 		}
 		return v, nil
 	}

@@ -59,10 +59,10 @@ func TestRemediationSettingsAndPause(t *testing.T) {
 		},
 		{
 			name: "webhook secret",
-			args: []string{"configure", "secret", "restart-token", "--project", "sockshop", "--value", "file:" + secretFile},
+			args: []string{"configure", "secret", "restart-token", "--project", "sockshop", "--value", "file:" + secretFile, "--url", "https://hooks.example/restart"},
 			ex: []exchange{{method: "PUT", path: "/api/v1/project/sockshop/config/secret/restart-token",
-				body: `{"value":"` + secret + `"}`, answer: answer("secret/restart-token", `{"secret":"****"}`)}},
-			wantOut: "Secret restart-token of project sockshop:\n  secret  ****\n",
+				body: `{"value":"` + secret + `","url":"https://hooks.example/restart"}`, answer: answer("secret/restart-token", `{"secret":"****","url":"https://hooks.example/restart"}`)}},
+			wantOut: "Secret restart-token of project sockshop:\n  url     https://hooks.example/restart\n  secret  ****\n",
 		},
 		{name: "secret without value", args: []string{"configure", "secret", "x", "--project", "sockshop"}, code: ExitBadInput, wantErr: "--value is required"},
 		{

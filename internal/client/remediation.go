@@ -54,13 +54,14 @@ func (c *Client) DeleteSetting(ctx context.Context, project, key, stage, service
 	return nil
 }
 
-// PutSecret stores a webhook secret of a project.
-func (c *Client) PutSecret(ctx context.Context, project, name, value string) (*apitypes.ConfigSetting, error) {
+// PutSecret stores a webhook secret of a project, bound to the URL prefix
+// of the receivers it may be sent to.
+func (c *Client) PutSecret(ctx context.Context, project, name, value, url string) (*apitypes.ConfigSetting, error) {
 	if err := checkName("project", project); err != nil {
 		return nil, fmt.Errorf("configure secret: %w", err)
 	}
 	var out apitypes.ConfigSetting
-	if err := c.call(ctx, http.MethodPut, SecretPath(project, name), nil, apitypes.SecretConfig{Value: value}, &out); err != nil {
+	if err := c.call(ctx, http.MethodPut, SecretPath(project, name), nil, apitypes.SecretConfig{Value: value, URL: url}, &out); err != nil {
 		return nil, fmt.Errorf("configure secret %q of project %q: %w", name, project, err)
 	}
 	return &out, nil

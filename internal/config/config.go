@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tendhq/tend/internal/outbound"
 	"github.com/tendhq/tend/internal/yamlnode"
 )
 
@@ -64,6 +66,23 @@ type Config struct {
 	Kubernetes  Kubernetes
 	Worker      Worker
 	Intake      Intake
+	Outbound    Outbound
+}
+
+// Outbound is the policy on the addresses tend connects to on a user's
+// behalf (SLI providers, Unleash, webhooks, HTTP scale targets, Git
+// upstreams); internal/outbound enforces it. Link-local and cloud
+// metadata addresses are always denied.
+type Outbound struct {
+	// Allow, when not empty, limits connections to these CIDRs, addresses
+	// and host names ("*.domain" for every name below domain).
+	Allow []string
+	// Deny refuses these on top of the default denials.
+	Deny []string
+	// AllowFileUpstreams accepts local paths and file:// URLs as Git
+	// upstreams. For tests only: it lets a token make tend write into a
+	// repository on its own host.
+	AllowFileUpstreams bool
 }
 
 // Intake tunes the problem intake (the Alertmanager webhook).
@@ -137,6 +156,10 @@ type Kubernetes struct {
 	// Disabled turns the scaling executor's cluster access off: services
 	// then scale only through HTTP scale targets.
 	Disabled bool
+	// Namespaces lists, per project, the namespaces besides
+	// <project>-<stage> that tokens of the project may point scaling at;
+	// other namespaces need an unrestricted admin token.
+	Namespaces map[string][]string
 }
 
 // Default returns the configuration of a server with no file and no
@@ -423,10 +446,85 @@ func (d *decoder) top(n *yaml.Node, c *Config) {
 			d.fields(v, "kubernetes", map[string]func(*yaml.Node){
 				"kubeconfig": func(v *yaml.Node) { d.str(v, "kubernetes.kubeconfig", &c.Kubernetes.Kubeconfig) },
 				"disabled":   func(v *yaml.Node) { d.boolean(v, "kubernetes.disabled", &c.Kubernetes.Disabled) },
+				"namespaces": func(v *yaml.Node) { d.namespaces(v, &c.Kubernetes.Namespaces) },
 			})
 		},
+		"outbound": func(v *yaml.Node) { d.outbound(v, &c.Outbound) },
 	})
 }
+
+// outbound reads the outbound section; each rule is checked where it is
+// written.
+func (d *decoder) outbound(n *yaml.Node, o *Outbound) {
+	rules := func(key string, dst *[]string) func(*yaml.Node) {
+		return func(v *yaml.Node) {
+			where := "outbound." + key
+			v = yamlnode.Resolve(v)
+			if v.Kind != yaml.SequenceNode {
+				d.errorf(v, "%s must be a list of CIDRs, addresses or host names, not %s", where, yamlnode.Describe(v))
+				return
+			}
+			for _, item := range v.Content {
+				item = yamlnode.Resolve(item)
+				var s string
+				d.str(item, where+" item", &s)
+				if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
+					continue
+				}
+				if _, err := outbound.ParseRule(s); err != nil {
+					d.errorf(item, "%s: %v", where, err)
+					continue
+				}
+				*dst = append(*dst, s)
+			}
+		}
+	}
+	d.fields(n, "outbound", map[string]func(*yaml.Node){
+		"allow":              rules("allow", &o.Allow),
+		"deny":               rules("deny", &o.Deny),
+		"allowFileUpstreams": func(v *yaml.Node) { d.boolean(v, "outbound.allowFileUpstreams", &o.AllowFileUpstreams) },
+	})
+}
+
+// namespaces reads kubernetes.namespaces: project name to a list of
+// namespace names.
+func (d *decoder) namespaces(n *yaml.Node, dst *map[string][]string) {
+	n = yamlnode.Resolve(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "kubernetes.namespaces must be a mapping of project names to lists of namespaces, not %s", yamlnode.Describe(n))
+		return
+	}
+	out := map[string][]string{}
+	for k, v := range yamlnode.Pairs(n) {
+		if k.Kind != yaml.ScalarNode || !namespaceRE.MatchString(k.Value) {
+			d.errorf(k, "kubernetes.namespaces: %s is not a project name", yamlnode.Describe(k))
+			continue
+		}
+		where := "kubernetes.namespaces." + k.Value
+		if _, dup := out[k.Value]; dup {
+			d.errorf(k, "%s is given twice; keep one", where)
+			continue
+		}
+		if v.Kind != yaml.SequenceNode {
+			d.errorf(v, "%s must be a list of namespaces, not %s", where, yamlnode.Describe(v))
+			continue
+		}
+		list := []string{}
+		for _, item := range v.Content {
+			item = yamlnode.Resolve(item)
+			if item.Kind != yaml.ScalarNode || item.Tag == "!!null" || len(item.Value) > 63 || !namespaceRE.MatchString(item.Value) {
+				d.errorf(item, "%s: %s is not a Kubernetes namespace name (lower-case letters, digits and -)", where, yamlnode.Describe(item))
+				continue
+			}
+			list = append(list, item.Value)
+		}
+		out[k.Value] = list
+	}
+	*dst = out
+}
+
+// namespaceRE is a Kubernetes namespace name, and a tend project name.
+var namespaceRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 func (d *decoder) remediation(n *yaml.Node, r *Remediation) {
 	d.fields(n, "remediation", map[string]func(*yaml.Node){

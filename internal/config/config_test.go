@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -50,7 +51,7 @@ kubernetes:
 	}
 	if c.Listen != want.Listen || c.DataDir != want.DataDir || c.Database != want.Database || c.UIURL != want.UIURL ||
 		c.Remediation != want.Remediation || c.Escalation.URL != want.Escalation.URL || c.Escalation.Timeout != want.Escalation.Timeout ||
-		c.Escalation.Headers["Authorization"] != want.Escalation.Headers["Authorization"] || c.Kubernetes != want.Kubernetes {
+		c.Escalation.Headers["Authorization"] != want.Escalation.Headers["Authorization"] || !reflect.DeepEqual(c.Kubernetes, want.Kubernetes) {
 		t.Errorf("Decode =\n%+v\nwant\n%+v", c, want)
 	}
 }
@@ -342,6 +343,81 @@ func TestIntakeLabels(t *testing.T) {
 			}
 			if c.Intake.Labels != tc.want {
 				t.Errorf("Intake.Labels = %+v, want %+v", c.Intake.Labels, tc.want)
+			}
+		})
+	}
+}
+
+func TestOutboundAndNamespaces(t *testing.T) {
+	tests := []struct {
+		name     string
+		src      string
+		want     Outbound
+		wantNS   map[string][]string
+		wantErrs []string
+	}{
+		{name: "none", src: "listen: 127.0.0.1:0\n"},
+		{
+			name: "rules and file upstreams",
+			src:  "outbound:\n  allow: [10.0.0.0/8, prom.example]\n  deny:\n    - 10.9.0.0/16\n    - '*.corp.example'\n  allowFileUpstreams: true\n",
+			want: Outbound{Allow: []string{"10.0.0.0/8", "prom.example"}, Deny: []string{"10.9.0.0/16", "*.corp.example"}, AllowFileUpstreams: true},
+		},
+		{
+			name:   "namespaces",
+			src:    "kubernetes:\n  namespaces:\n    sockshop: [shop, shop-canary]\n",
+			wantNS: map[string][]string{"sockshop": {"shop", "shop-canary"}},
+		},
+		{
+			name: "every bad rule with its position",
+			src:  "outbound:\n  allow: [10.0.0.0/33]\n  deny:\n    - ok.example\n    - 'not a host'\n  allowFileUpstreams: yes please\n  alow: []\n",
+			wantErrs: []string{
+				`tend.yaml:2:11: outbound.allow: "10.0.0.0/33" is not a CIDR`,
+				`tend.yaml:5:7: outbound.deny: "not a host" is neither a CIDR`,
+				`tend.yaml:6:23: outbound.allowFileUpstreams must be true or false`,
+				`tend.yaml:7:3: unknown key "alow" in outbound; did you mean "allow"?`,
+			},
+		},
+		{
+			name:     "rules not a list",
+			src:      "outbound:\n  deny: 10.0.0.0/8\n",
+			wantErrs: []string{`tend.yaml:2:9: outbound.deny must be a list of CIDRs, addresses or host names, not the string "10.0.0.0/8"`},
+		},
+		{
+			name: "bad namespaces",
+			src:  "kubernetes:\n  namespaces:\n    Shop: [a]\n    sockshop: [kube_system, ok]\n    other: x\n",
+			wantErrs: []string{
+				`tend.yaml:3:5: kubernetes.namespaces: the string "Shop" is not a project name`,
+				`tend.yaml:4:16: kubernetes.namespaces.sockshop: the string "kube_system" is not a Kubernetes namespace name`,
+				`tend.yaml:5:12: kubernetes.namespaces.other must be a list of namespaces`,
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Decode("tend.yaml", []byte(tc.src))
+			if len(tc.wantErrs) > 0 {
+				if !errors.Is(err, ErrInvalid) {
+					t.Fatalf("error = %v; want ErrInvalid", err)
+				}
+				lines := strings.Split(err.Error(), "\n")
+				if len(lines) != len(tc.wantErrs) {
+					t.Errorf("got %d problems, want %d:\n%s", len(lines), len(tc.wantErrs), err)
+				}
+				for _, w := range tc.wantErrs {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error\n%s\ndoes not contain\n%s", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c.Outbound, tc.want) {
+				t.Errorf("outbound = %+v; want %+v", c.Outbound, tc.want)
+			}
+			if tc.wantNS != nil && !reflect.DeepEqual(c.Kubernetes.Namespaces, tc.wantNS) {
+				t.Errorf("namespaces = %v; want %v", c.Kubernetes.Namespaces, tc.wantNS)
 			}
 		})
 	}

@@ -51,6 +51,11 @@ type Options struct {
 	Now func() time.Time
 	// PushTimeout bounds one upstream operation; 0 means 30 seconds.
 	PushTimeout time.Duration
+	// CheckUpstream vets an upstream URL before every list and push (the
+	// outbound policy: no local paths, no denied hosts), so an upstream
+	// stored before the policy tightened is not used either; it returns
+	// the problem, or "". nil checks nothing.
+	CheckUpstream func(rawURL string) string
 }
 
 // Repos is the resource store: project repositories in Keptn's layout with

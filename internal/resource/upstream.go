@@ -56,6 +56,9 @@ func (r *Repos) pushAfterWrite(ctx context.Context, st storage.Storer, project s
 // later push never tries to move the upstream back. When another replica
 // moved the branch while we pushed, the rejected push is retried.
 func (r *Repos) push(ctx context.Context, st storage.Storer, project string, up Upstream, branches []string, version string) error {
+	if err := r.checkUpstream(up); err != nil {
+		return &PushError{URL: up.RedactedURL(), Branches: branches, Version: version, Err: err}
+	}
 	l := r.lock(project)
 	l.push.Lock()
 	defer l.push.Unlock()
@@ -107,6 +110,9 @@ func (r *Repos) pushOnce(ctx context.Context, st storage.Storer, up Upstream, sp
 // adopt an upstream with branches: merging or overwriting someone's history
 // silently is worse than asking for an empty repository.
 func (r *Repos) checkUpstreamEmpty(ctx context.Context, up Upstream) error {
+	if err := r.checkUpstream(up); err != nil {
+		return fmt.Errorf("%w: %w", ErrUpstreamUnreachable, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.PushTimeout)
 	defer cancel()
 	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: remoteName, URLs: []string{up.URL}})
@@ -125,6 +131,20 @@ func (r *Repos) checkUpstreamEmpty(ctx context.Context, up Upstream) error {
 	}
 	if len(names) > 0 {
 		return fmt.Errorf("%w: %s already has %s; give an empty repository", ErrUpstreamNotEmpty, up.RedactedURL(), strings.Join(names, ", "))
+	}
+	return nil
+}
+
+// ErrUpstreamRefused marks an upstream the outbound policy refuses.
+var ErrUpstreamRefused = errors.New("upstream refused by the outbound policy")
+
+// checkUpstream runs Options.CheckUpstream.
+func (r *Repos) checkUpstream(up Upstream) error {
+	if r.opts.CheckUpstream == nil {
+		return nil
+	}
+	if p := r.opts.CheckUpstream(up.URL); p != "" {
+		return fmt.Errorf("%w: %s", ErrUpstreamRefused, p)
 	}
 	return nil
 }

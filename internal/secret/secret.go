@@ -251,24 +251,35 @@ func Scopes(ctx context.Context, st Settings) ([]string, error) {
 // ("NAME.KEY"); tend's own project secrets cannot contain a dot.
 func IsRef(ref string) bool { return strings.Contains(ref, ".") }
 
-// Resolve returns the value of "NAME.KEY" for a webhook action. Only
-// secrets of DefaultScope and WebhookScope are readable this way, as
-// Keptn's webhook service could read only those.
-func Resolve(ctx context.Context, g Getter, ref string) (string, error) {
+// BoundURLKey is the data key that binds a secret to the URL prefix its
+// values may be sent to: `keptn create secret slack --from-literal=url=...
+// --from-literal=tend-bound-url=https://hooks.slack.com/`. Keptn's webhook
+// service sent secrets wherever a project's webhook config pointed; tend
+// sends a Keptn secret only to the receiver its creator named, so that a
+// project's write token cannot route a server-wide secret to a host of its
+// choosing.
+const BoundURLKey = "tend-bound-url"
+
+// Resolve returns the value of "NAME.KEY" for a webhook action and the URL
+// prefix the secret is bound to (its BoundURLKey value; "" when unbound,
+// which callers must treat as "send nowhere"). Only secrets of
+// DefaultScope and WebhookScope are readable this way, as Keptn's webhook
+// service could read only those.
+func Resolve(ctx context.Context, g Getter, ref string) (value, boundURL string, err error) {
 	name, key, ok := strings.Cut(ref, ".")
 	if !ok || name == "" || key == "" {
-		return "", fmt.Errorf("%w: secret reference %q is not NAME.KEY", ErrInvalid, ref)
+		return "", "", fmt.Errorf("%w: secret reference %q is not NAME.KEY", ErrInvalid, ref)
 	}
 	v, err := get(ctx, g, name)
 	if err != nil {
-		return "", fmt.Errorf("%w; create it with keptn create secret %s --from-literal=%s=VALUE --scope %s", err, name, key, WebhookScope)
+		return "", "", fmt.Errorf("%w; create it with keptn create secret %s --from-literal=%s=VALUE --from-literal=%s=RECEIVER-URL --scope %s", err, name, key, BoundURLKey, WebhookScope)
 	}
 	if v.Scope != DefaultScope && v.Scope != WebhookScope {
-		return "", fmt.Errorf("%w: secret %q is in scope %s, which webhooks cannot read; use scope %s or %s", ErrNotFound, name, v.Scope, WebhookScope, DefaultScope)
+		return "", "", fmt.Errorf("%w: secret %q is in scope %s, which webhooks cannot read; use scope %s or %s", ErrNotFound, name, v.Scope, WebhookScope, DefaultScope)
 	}
 	val, ok := v.Data[key]
 	if !ok {
-		return "", fmt.Errorf("%w: secret %q has no key %q", ErrNotFound, name, key)
+		return "", "", fmt.Errorf("%w: secret %q has no key %q", ErrNotFound, name, key)
 	}
-	return val, nil
+	return val, v.Data[BoundURLKey], nil
 }

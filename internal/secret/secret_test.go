@@ -24,7 +24,7 @@ func TestSecrets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(secret.Create(ctx, st, secret.Secret{Name: "slack", Scope: secret.WebhookScope, Data: map[string]string{"url": "https://hooks.example/a"}}))
+	must(secret.Create(ctx, st, secret.Secret{Name: "slack", Scope: secret.WebhookScope, Data: map[string]string{"url": "https://hooks.example/a", secret.BoundURLKey: "https://hooks.example/"}}))
 	must(secret.Create(ctx, st, secret.Secret{Name: "dt", Scope: "dynatrace-service", Data: map[string]string{"token": "x"}}))
 	must(secret.Create(ctx, st, secret.Secret{Name: "plain", Data: map[string]string{"k": "v"}}))
 	if err := secret.Create(ctx, st, secret.Secret{Name: "slack", Data: map[string]string{"k": "v"}}); !errors.Is(err, secret.ErrExists) {
@@ -32,35 +32,35 @@ func TestSecrets(t *testing.T) {
 	}
 
 	tests := []struct {
-		ref, want string
-		err       error
+		ref, want, bound string
+		err              error
 	}{
-		{"slack.url", "https://hooks.example/a", nil},
-		{"plain.k", "v", nil},
-		{"slack.nope", "", secret.ErrNotFound},
-		{"dt.token", "", secret.ErrNotFound},
-		{"missing.k", "", secret.ErrNotFound},
-		{"slack.", "", secret.ErrInvalid},
+		{"slack.url", "https://hooks.example/a", "https://hooks.example/", nil},
+		{"plain.k", "v", "", nil},
+		{"slack.nope", "", "", secret.ErrNotFound},
+		{"dt.token", "", "", secret.ErrNotFound},
+		{"missing.k", "", "", secret.ErrNotFound},
+		{"slack.", "", "", secret.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
-			got, err := secret.Resolve(ctx, st, tt.ref)
-			if got != tt.want || !errors.Is(err, tt.err) || (tt.err == nil) != (err == nil) {
-				t.Errorf("Resolve = %q, %v; want %q, %v", got, err, tt.want, tt.err)
+			got, bound, err := secret.Resolve(ctx, st, tt.ref)
+			if got != tt.want || bound != tt.bound || !errors.Is(err, tt.err) || (tt.err == nil) != (err == nil) {
+				t.Errorf("Resolve = %q, %q, %v; want %q, %q, %v", got, bound, err, tt.want, tt.bound, tt.err)
 			}
 		})
 	}
 
 	infos, err := secret.List(ctx, st)
 	must(err)
-	if len(infos) != 3 || infos[0].Name != "dt" || infos[2].Keys[0] != "url" {
+	if len(infos) != 3 || infos[0].Name != "dt" || infos[2].Keys[1] != "url" {
 		t.Errorf("List = %+v", infos)
 	}
 	if err := secret.Delete(ctx, st, "slack", ""); !errors.Is(err, secret.ErrNotFound) {
 		t.Errorf("delete in the wrong scope: %v", err)
 	}
 	must(secret.Delete(ctx, st, "slack", secret.WebhookScope))
-	if _, err := secret.Resolve(ctx, st, "slack.url"); !errors.Is(err, secret.ErrNotFound) {
+	if _, _, err := secret.Resolve(ctx, st, "slack.url"); !errors.Is(err, secret.ErrNotFound) {
 		t.Errorf("after delete: %v", err)
 	}
 }

@@ -80,6 +80,7 @@ func (c *Choice) Fields() []Field {
 				continue
 			}
 			out[i].Secret = out[i].Secret || f.Secret
+			out[i].Endpoint = out[i].Endpoint || f.Endpoint
 		}
 	}
 	for i := 1; i < len(out); i++ {

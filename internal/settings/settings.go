@@ -12,11 +12,16 @@
 //
 // Secrets sit in the store in plain text because the server uses them;
 // they leave it only towards the system they belong to. Mask is the only
-// way a stored value reaches an API answer.
+// way a stored value reaches an API answer. A secret is bound to the
+// endpoint it was stored with: when scopes are merged, the endpoint and
+// secret fields of a setting are taken together from the most specific
+// scope that sets any of them, so a token that may change a service's URL
+// cannot have a project's secret sent there.
 package settings
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -71,6 +76,28 @@ type Field struct {
 	// Stored marks a member of stored values only (a name kept for old
 	// data): no flag, not in the API document, still masked.
 	Stored bool
+	// Endpoint marks an address tend connects to (a URL). The API checks
+	// it against the outbound policy when it is stored, and the
+	// setting's secrets are bound to it: scopes never combine one
+	// scope's endpoint with another scope's secrets (see Spec.Merge).
+	Endpoint bool
+}
+
+// EndpointValues returns the endpoint fields (Field.Endpoint) that a
+// stored or normalized value sets, by name, for the API to check against
+// the outbound policy.
+func EndpointValues(sc Schema, value []byte) map[string]string {
+	var m map[string]any
+	if err := json.Unmarshal(value, &m); err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, f := range sc.Fields() {
+		if v, ok := m[f.Name].(string); ok && f.Endpoint && v != "" {
+			out[f.Name] = v
+		}
+	}
+	return out
 }
 
 // FlagName is the CLI flag of f.

@@ -31,7 +31,8 @@ func (f fakeStore) GetSetting(_ context.Context, sc store.Scope, key string) (st
 	return store.Setting{Scope: sc, Key: key, Value: []byte(v)}, nil
 }
 
-// target is a test schema: merged field by field, with a secret.
+// target is a test schema: merged field by field, with a secret bound to
+// the endpoint name.
 type target struct {
 	Name  string `json:"name,omitempty"`
 	Size  *int   `json:"size,omitempty"`
@@ -42,7 +43,7 @@ var merged = settings.Define(settings.Spec[target]{
 	Key: "target",
 	Doc: settings.Doc{What: "target settings"},
 	Fields: []settings.Field{
-		{Name: "name"}, {Name: "size", Kind: settings.Int}, {Name: "token", Secret: true},
+		{Name: "name", Endpoint: true}, {Name: "size", Kind: settings.Int}, {Name: "token", Secret: true},
 	},
 	Check: func(t *target) []string {
 		var probs []string
@@ -85,10 +86,14 @@ func TestResolveLayersProjectStageServiceMostSpecificLast(t *testing.T) {
 		name, stage, service  string
 		wantMerged, wantWhole target
 	}{
+		// The endpoint and its secret come from one scope: the service
+		// sets name without token, so the project's token is dropped;
+		// the service in the stage sets token without name, so the
+		// service's name is.
 		{"service in stage: every level", "prod", "carts",
-			target{Name: "service", Size: ptr(2), Token: "t-service-in-stage"}, target{Token: "t-service-in-stage"}},
+			target{Size: ptr(2), Token: "t-service-in-stage"}, target{Token: "t-service-in-stage"}},
 		{"service in another stage: no stage level", "dev", "carts",
-			target{Name: "service", Size: ptr(1), Token: "t-project"}, target{Name: "service"}},
+			target{Name: "service", Size: ptr(1)}, target{Name: "service"}},
 		{"another service in the stage", "prod", "orders",
 			target{Name: "project", Size: ptr(2), Token: "t-project"}, target{Size: ptr(2)}},
 		{"project only", "dev", "orders",
@@ -120,6 +125,44 @@ func TestResolveLayersProjectStageServiceMostSpecificLast(t *testing.T) {
 		if !errors.Is(err, settings.ErrCorrupt) || !strings.Contains(err.Error(), "project broken") {
 			t.Errorf("err = %v; want ErrCorrupt naming the scope", err)
 		}
+	})
+}
+
+// TestSecretsStayWithTheirEndpoint: whoever may write a narrower scope
+// cannot have a wider scope's secret sent to an endpoint of their choice.
+func TestSecretsStayWithTheirEndpoint(t *testing.T) {
+	st := fakeStore{}
+	st.put(store.Scope{Project: "p"}, "target", `{"name":"https://real.example","size":1,"token":"project-secret"}`)
+	st.put(store.Scope{Project: "p", Service: "carts"}, "target", `{"name":"https://attacker.example"}`)
+	st.put(store.Scope{Project: "p", Service: "orders"}, "target", `{"size":3}`)
+	st.put(store.Scope{Project: "p", Stage: "prod", Service: "orders"}, "target", `{"name":"https://other.example","token":"own-secret"}`)
+	tests := []struct {
+		name, stage, service string
+		want                 target
+	}{
+		{"a narrower endpoint without a secret has none", "prod", "carts", target{Name: "https://attacker.example", Size: ptr(1)}},
+		{"fields other than endpoint and secret still merge", "dev", "orders", target{Name: "https://real.example", Size: ptr(3), Token: "project-secret"}},
+		{"a narrower endpoint with its own secret", "prod", "orders", target{Name: "https://other.example", Size: ptr(3), Token: "own-secret"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, err := merged.Resolve(context.Background(), st, "p", tt.stage, tt.service)
+			if err != nil || !equal(got, tt.want) {
+				t.Errorf("Resolve = %s, %v; want %s", show(got), err, show(tt.want))
+			}
+		})
+	}
+	t.Run("a merged schema with secrets must mark its endpoint", func(t *testing.T) {
+		defer func() {
+			if recover() == nil {
+				t.Error("Define accepted a merged schema with a secret and no endpoint")
+			}
+		}()
+		settings.Define(settings.Spec[target]{
+			Key: "unbound", Doc: settings.Doc{What: "unbound"},
+			Fields: []settings.Field{{Name: "name"}, {Name: "token", Secret: true}},
+			Merge:  func(*target, target) {},
+		})
 	})
 }
 

@@ -27,7 +27,13 @@ type Spec[T any] struct {
 	// as "30m0s"). nil accepts every value that decodes.
 	Check func(v *T) []string
 	// Merge lays src, the value of a more specific scope, over dst. nil
-	// means the most specific value wins whole.
+	// means the most specific value wins whole. A Spec that merges and
+	// has secret fields must mark its endpoint fields (Field.Endpoint):
+	// before Merge sees a scope that sets an endpoint or a secret, the
+	// layer clears every endpoint and secret field of dst, so they are
+	// always taken together from one scope. A URL changed at a narrower
+	// scope without its secret then has no secret, never a wider
+	// scope's.
 	Merge func(dst *T, src T)
 	// CheckName checks the name of a family member (Key ends in "/").
 	CheckName func(name string) error
@@ -35,7 +41,11 @@ type Spec[T any] struct {
 
 // Type is a kind of setting with values of Go type T. It is a Schema, and
 // the typed resolver the runners use.
-type Type[T any] struct{ s Spec[T] }
+type Type[T any] struct {
+	s Spec[T]
+	// bound are the endpoint and secret fields that scopes set together.
+	bound []string
+}
 
 // Define returns the Type of a Spec. It panics when the Spec is malformed
 // (a program error caught by the schema's own tests).
@@ -46,7 +56,22 @@ func Define[T any](s Spec[T]) *Type[T] {
 	if strings.HasSuffix(s.Key, "/") != (s.CheckName != nil) {
 		panic("settings: " + s.Key + ": a key family (ending in /) needs CheckName, and only it")
 	}
-	return &Type[T]{s: s}
+	t := &Type[T]{s: s}
+	var secret, endpoint bool
+	for _, f := range s.Fields {
+		if f.Secret || f.Endpoint {
+			t.bound = append(t.bound, f.Name)
+		}
+		secret = secret || f.Secret
+		endpoint = endpoint || f.Endpoint
+	}
+	if s.Merge != nil && secret && !endpoint {
+		panic("settings: " + s.Key + ": a merged setting with secrets must mark the endpoint field its secrets are bound to")
+	}
+	if !secret {
+		t.bound = nil // nothing to bind
+	}
+	return t
 }
 
 // Key implements Schema.
@@ -159,10 +184,55 @@ func (t *Type[T]) Resolve(ctx context.Context, g Getter, project, stage, service
 		if t.s.Merge == nil {
 			return one, true, nil
 		}
+		if setsAny(s.Value, t.bound) {
+			if v, err = clearFields(v, t.bound); err != nil {
+				return v, found, fmt.Errorf("merge %s: %w", t.s.Doc.What, err)
+			}
+		}
 		t.s.Merge(&v, one)
 		found = true
 	}
 	return v, found, nil
+}
+
+// setsAny reports whether a stored JSON object sets one of names (a
+// member that is present, not null and not "").
+func setsAny(value []byte, names []string) bool {
+	if len(names) == 0 {
+		return false
+	}
+	var m map[string]any
+	if err := json.Unmarshal(value, &m); err != nil {
+		return false
+	}
+	for _, n := range names {
+		if v, ok := m[n]; ok && v != nil && v != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// clearFields returns v without the JSON members names, through its JSON
+// form, so the layer needs to know nothing of T but its fields.
+func clearFields[T any](v T, names []string) (T, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return v, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return v, err
+	}
+	for _, n := range names {
+		delete(m, n)
+	}
+	if raw, err = json.Marshal(m); err != nil {
+		return v, err
+	}
+	var out T
+	err = json.Unmarshal(raw, &out)
+	return out, err
 }
 
 // Get returns the value stored at exactly one scope, under Key+name for a

@@ -2,6 +2,7 @@ package sli
 
 import (
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -29,6 +30,9 @@ type Options struct {
 	// Timeout bounds each query; 0 means the provider's default.
 	Timeout time.Duration
 	Logger  *slog.Logger
+	// HTTPClient makes the provider's calls; app hands in the client of
+	// the outbound policy. nil means the provider's default.
+	HTTPClient *http.Client
 }
 
 // Monitoring returns the monitoring setting over the providers' schemas:

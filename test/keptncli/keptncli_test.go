@@ -112,7 +112,13 @@ func TestKeptnCLI(t *testing.T) {
 	t.Cleanup(cleanup)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	srv := tendproc.Start(t, tend, tendproc.Options{DataDir: data})
+	// The upstream of `keptn update project` is a bare repository on this
+	// machine, which the outbound policy allows only when told to.
+	cfg := filepath.Join(dir, "tend.yaml")
+	if err := os.WriteFile(cfg, []byte("outbound:\n  allowFileUpstreams: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := tendproc.Start(t, tend, tendproc.Options{DataDir: data, Config: cfg})
 	token := tendproc.AdminToken(t, data)
 	c, err := client.New(srv.URL, token)
 	if err != nil {

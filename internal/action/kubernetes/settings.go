@@ -47,7 +47,7 @@ demo service offers.`,
 		{Name: "namespace", Usage: "namespace of the Deployment (default <project>-<stage>)"},
 		{Name: "deployment", Usage: "Deployment to scale (default <service>-primary)"},
 		{Name: "fallbackDeployment", Flag: "fallback-deployment", Usage: "Deployment to scale when --deployment does not exist (default <service>)"},
-		{Name: "scaleURL", Flag: "scale-url", Usage: "HTTP scale endpoint to use instead of Kubernetes"},
+		{Name: "scaleURL", Flag: "scale-url", Usage: "HTTP scale endpoint to use instead of Kubernetes", Endpoint: true},
 	},
 	Check: func(k *Settings) []string {
 		var probs []string
@@ -101,4 +101,48 @@ func ResolveTarget(ctx context.Context, g settings.Getter, req action.Request, m
 		t.MaxReplicas = 1 << 30 // no limit configured
 	}
 	return t, nil
+}
+
+// NamespaceRule says which namespaces the tokens of a project may point
+// scaling at: <project>-<stage> for the project's stages, and those that
+// tend.yaml's kubernetes.namespaces lists for the project. Any other
+// namespace (kube-system, another project's) needs an unrestricted admin
+// token, so that a project's write token cannot scale what is not the
+// project's.
+type NamespaceRule struct {
+	// Extra lists, per project, the namespaces allowed besides the
+	// defaults.
+	Extra map[string][]string
+}
+
+// Allowed reports whether ns may be set for project by the project's own
+// tokens; stages are the stages the setting applies to.
+func (n NamespaceRule) Allowed(project string, stages []string, ns string) bool {
+	if ns == "" {
+		return true // the default, <project>-<stage>
+	}
+	for _, st := range stages {
+		if ns == project+"-"+st {
+			return true
+		}
+	}
+	for _, x := range n.Extra[project] {
+		if ns == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Describe lists what Allowed accepts, for messages.
+func (n NamespaceRule) Describe(project string, stages []string) string {
+	var out []string
+	for _, st := range stages {
+		out = append(out, project+"-"+st)
+	}
+	out = append(out, n.Extra[project]...)
+	if len(out) == 0 {
+		return "no namespace"
+	}
+	return strings.Join(out, ", ")
 }

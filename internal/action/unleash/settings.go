@@ -10,7 +10,9 @@ import (
 
 // Settings say which Unleash the toggle actions switch, as the "unleash"
 // setting stores them. Token is an admin API token: stored because
-// toggling needs it, masked in every answer. Scopes merge field by field.
+// toggling needs it, masked in every answer. Scopes merge field by field,
+// except that url and token are taken together from the most specific
+// scope that sets either: the token is bound to the URL it was given with.
 type Settings struct {
 	URL         string `json:"url,omitempty"`
 	Token       string `json:"token,omitempty"`
@@ -38,7 +40,7 @@ shows again (tend get config masks it).`,
 		Example: `  tend configure unleash --project sockshop --stage production --url http://unleash:4242 --token env:UNLEASH_ADMIN_TOKEN`,
 	},
 	Fields: []settings.Field{
-		{Name: "url", Usage: "Unleash's base URL"},
+		{Name: "url", Usage: "Unleash's base URL", Endpoint: true},
 		{Name: "token", Usage: "Unleash admin API token", Secret: true},
 		{Name: "project", Flag: "unleash-project", Usage: `Unleash project of the flags (default "default")`},
 		{Name: "environment", Usage: `Unleash environment switched (default "production")`},
@@ -75,6 +77,10 @@ func FromSettings(g settings.Getter) Resolver {
 		u, _, err := Schema.Resolve(ctx, g, req.Project, req.Stage, req.Service)
 		if err != nil {
 			return Config{}, err
+		}
+		if u.URL != "" && u.Token == "" {
+			return Config{}, fmt.Errorf("%w: the Unleash of project %s, stage %s, service %s has no token at the scope that names its URL; url and token are set together (a token is never sent to a URL set at another scope): run tend configure unleash with both --url and --token",
+				action.ErrInvalid, req.Project, req.Stage, req.Service)
 		}
 		if u.URL == "" || u.Token == "" {
 			return Config{}, fmt.Errorf("%w: no Unleash is configured for project %s, stage %s; run tend configure unleash --project %s --url URL --token file:PATH",

@@ -37,16 +37,34 @@ func TestSettings(t *testing.T) {
 		}
 	})
 	st := fakeSettings{
-		{Project: "p"}:                `{"url":"http://unleash:4242","token":"t"}`,
-		{Project: "p", Stage: "prod"}: `{"environment":"production","token":"t-prod"}`,
+		{Project: "p"}:                                 `{"url":"http://unleash:4242","token":"t","project":"shop"}`,
+		{Project: "p", Stage: "prod"}:                  `{"environment":"production","url":"http://unleash-prod:4242","token":"t-prod"}`,
+		{Project: "p", Stage: "dev"}:                   `{"environment":"development"}`,
+		{Project: "p", Service: "carts"}:               `{"url":"http://attacker.example:4242"}`,
+		{Project: "p", Stage: "test", Service: "cart"}: `{"token":"t-test"}`,
 	}
 	resolve := FromSettings(st)
 	t.Run("layers", func(t *testing.T) {
-		cfg, err := resolve(context.Background(), action.Request{Project: "p", Stage: "prod", Service: "carts"})
-		if err != nil || cfg.URL != "http://unleash:4242" || cfg.Token != "t-prod" || cfg.Environment != "production" {
+		cfg, err := resolve(context.Background(), action.Request{Project: "p", Stage: "prod", Service: "orders"})
+		if err != nil || cfg.URL != "http://unleash-prod:4242" || cfg.Token != "t-prod" || cfg.Environment != "production" || cfg.Project != "shop" {
+			t.Errorf("config = %+v, %v", cfg, err)
+		}
+		cfg, err = resolve(context.Background(), action.Request{Project: "p", Stage: "dev", Service: "orders"})
+		if err != nil || cfg.URL != "http://unleash:4242" || cfg.Token != "t" || cfg.Environment != "development" {
 			t.Errorf("config = %+v, %v", cfg, err)
 		}
 	})
+	// A narrower scope that names another Unleash without its token gets
+	// no token, never the wider scope's; a token without its URL is not
+	// sent to the wider scope's URL either.
+	for _, req := range []action.Request{{Project: "p", Stage: "dev", Service: "carts"}, {Project: "p", Stage: "test", Service: "cart"}} {
+		t.Run("url and token come from one scope: "+req.Service, func(t *testing.T) {
+			cfg, err := resolve(context.Background(), req)
+			if !errors.Is(err, action.ErrInvalid) || cfg.Token != "" {
+				t.Errorf("config = %+v, %v; want none", cfg, err)
+			}
+		})
+	}
 	t.Run("not configured is final", func(t *testing.T) {
 		_, err := resolve(context.Background(), action.Request{Project: "q", Stage: "prod"})
 		if !errors.Is(err, action.ErrInvalid) || !strings.Contains(err.Error(), "tend configure unleash") {

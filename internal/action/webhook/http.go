@@ -15,15 +15,18 @@ import (
 	"unicode/utf8"
 
 	"github.com/tendhq/tend/internal/action"
+	"github.com/tendhq/tend/internal/outbound"
 )
 
 // DefaultTimeout bounds each outbound call unless Options or the action's
 // value say otherwise.
 const DefaultTimeout = 10 * time.Second
 
-// MaxAnswer is how much of a receiver's answer is kept in a Result message
-// or an error, after sanitizing.
-const MaxAnswer = 1024
+// MaxAnswer is how much of a receiver's answer body is kept in a Result
+// message or an error, after sanitizing: a short excerpt, since results
+// and errors become events that every reader of the project sees. Answer
+// headers are never kept.
+const MaxAnswer = 256
 
 // Options are what the webhook Executor and the Notifier share.
 type Options struct {
@@ -36,6 +39,10 @@ type Options struct {
 	// Version is tend's version, sent as User-Agent: tend/<version>;
 	// empty means "dev".
 	Version string
+	// Outbound, when set, refuses a webhook URL the policy denies when
+	// the action is prepared, with the rule in the error; Client's
+	// transport enforces it again at every connection.
+	Outbound *outbound.Policy
 }
 
 // caller makes one kind of outbound call with the shared rules.
@@ -112,6 +119,9 @@ func (c caller) do(ctx context.Context, k call) (answer, error) {
 	}
 	req.Header.Set("User-Agent", c.userAgent)
 	resp, err := c.client.Do(req)
+	if errors.Is(err, outbound.ErrDenied) {
+		return answer{}, invalidf("%s: %s %s: %s", k.op, k.method, k.where, k.redact.apply(transportError(err, timeout)))
+	}
 	if err != nil {
 		return answer{}, fmt.Errorf("%s: %s %s: %s", k.op, k.method, k.where, k.redact.apply(transportError(err, timeout)))
 	}
@@ -135,11 +145,7 @@ func (c caller) do(ctx context.Context, k call) (answer, error) {
 	case Retryable(code):
 		return answer{}, fmt.Errorf("%s: %s %s answered %s: %s", k.op, k.method, k.where, status, text)
 	case code >= 300 && code < 400:
-		to := "elsewhere"
-		if loc, err := resp.Location(); err == nil {
-			to = "to " + loc.Scheme + "://" + loc.Host
-		}
-		return answer{}, invalidf("%s: %s %s answered %s, a redirect %s; tend does not follow redirects (they could carry secret headers to another host), so configure the final URL", k.op, k.method, k.where, status, to)
+		return answer{}, invalidf("%s: %s %s answered %s, a redirect; tend does not follow redirects (they could carry secret headers to another host), so configure the final URL", k.op, k.method, k.where, status)
 	}
 	return answer{}, invalidf("%s: %s %s answered %s: %s", k.op, k.method, k.where, status, text)
 }

@@ -44,6 +44,7 @@ import (
 	"strings"
 
 	"github.com/tendhq/tend/internal/action"
+	"github.com/tendhq/tend/internal/outbound"
 )
 
 // The action names this package's executors handle.
@@ -53,16 +54,19 @@ const (
 )
 
 // SecretResolver returns the value of the secret called name that is
-// configured for project (stored server-side, never in remediation.yaml).
-// An error wrapping action.ErrInvalid (no such secret) is final; other
-// errors are retried. The value is used for one call and never stored.
-type SecretResolver func(ctx context.Context, project, name string) (string, error)
+// configured for project (stored server-side, never in remediation.yaml),
+// for a call to target. It refuses a target the secret is not bound to.
+// An error wrapping action.ErrInvalid (no such secret, another receiver)
+// is final; other errors are retried. The value is used for one call and
+// never stored.
+type SecretResolver func(ctx context.Context, project, name string, target *url.URL) (string, error)
 
 // Executor runs the webhook action. It implements action.Executor; register
 // it under ActionWebhook.
 type Executor struct {
-	secrets SecretResolver
-	http    caller
+	secrets  SecretResolver
+	http     caller
+	outbound *outbound.Policy
 }
 
 var _ action.Executor = (*Executor)(nil)
@@ -70,7 +74,7 @@ var _ action.Executor = (*Executor)(nil)
 // New returns a webhook Executor. secrets may be nil when no secrets are
 // configured; a template that references one then fails in Prepare.
 func New(secrets SecretResolver, opts Options) *Executor {
-	return &Executor{secrets: secrets, http: newCaller(opts)}
+	return &Executor{secrets: secrets, http: newCaller(opts), outbound: opts.Outbound}
 }
 
 // planData is the executor's part of a Plan. It holds nothing secret: the
@@ -130,6 +134,11 @@ func (e *Executor) Prepare(ctx context.Context, req action.Request) (action.Plan
 	w, err := load(req)
 	if err != nil {
 		return action.Plan{}, err
+	}
+	if e.outbound != nil {
+		if p := e.outbound.CheckURL("url", w.where); p != "" {
+			return action.Plan{}, invalidf("webhook %s: %s", actionLabel(req), p)
+		}
 	}
 	body, err := RenderBody(w.cfg.Body, req)
 	if err != nil {
@@ -221,7 +230,7 @@ func (e *Executor) resolve(ctx context.Context, req action.Request, w *webhook) 
 		return nil, invalidf("webhook %s: headers reference secret %q, but no secrets are configured; configure it for project %s", actionLabel(req), w.secrets[0], req.Project)
 	}
 	for _, name := range w.secrets {
-		v, err := e.secrets(ctx, req.Project, name)
+		v, err := e.secrets(ctx, req.Project, name, w.url)
 		if err != nil {
 			// The resolver's error names the secret, never its value; it
 			// decides whether the failure is final.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -90,7 +91,7 @@ func (r *receiver) recorded() []received {
 
 // secrets is a SecretResolver over a map, counting lookups per project.
 func secrets(m map[string]string) SecretResolver {
-	return func(_ context.Context, project, name string) (string, error) {
+	return func(_ context.Context, project, name string, _ *url.URL) (string, error) {
 		if project != "sockshop" {
 			return "", fmt.Errorf("%w: project %s has no secrets", action.ErrInvalid, project)
 		}
@@ -356,7 +357,9 @@ func TestWebhookRefusals(t *testing.T) {
 }
 
 func TestWebhookSecretLookupFailureIsRetryable(t *testing.T) {
-	down := func(context.Context, string, string) (string, error) { return "", errors.New("store unavailable") }
+	down := func(context.Context, string, string, *url.URL) (string, error) {
+		return "", errors.New("store unavailable")
+	}
 	v := map[string]any{"url": "https://hooks.example/x", "headers": map[string]any{"X-A": "{{ .Secrets.a }}"}}
 	_, err := New(down, Options{}).Prepare(context.Background(), testRequest(v))
 	if err == nil || errors.Is(err, action.ErrInvalid) {
@@ -412,5 +415,40 @@ func checkRedacted(t testing.TB, text string) {
 		if strings.Contains(text, s) {
 			t.Errorf("%q contains the secret %q", text, s)
 		}
+	}
+}
+
+// TestWebhookAnswerExcerpt: what a receiver answers reaches the action's
+// result (and so the project's events) only as its status and a short
+// excerpt of the body; its headers never do, not even a redirect's
+// Location.
+func TestWebhookAnswerExcerpt(t *testing.T) {
+	body := strings.Repeat("a", 300) + "tail-marker"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Internal", "header-marker")
+		if r.URL.Path == "/moved" {
+			w.Header().Set("Location", "https://internal-host.example/next")
+			w.WriteHeader(http.StatusFound)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	_, res, err := prepareApply(t, newTestExecutor(Options{}), testRequest(map[string]any{"url": srv.URL + "/hook"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	excerpt, ok := strings.CutPrefix(res.Message, "POST "+srv.URL+"/hook answered 200 OK: ")
+	if !ok {
+		t.Fatalf("result %q does not start with the call and its status", res.Message)
+	}
+	if strings.Contains(res.Message, "tail-marker") || strings.Contains(res.Message, "header-marker") ||
+		len(strings.TrimSuffix(excerpt, " …(truncated)")) > 256 {
+		t.Errorf("result %q carries more than a 256-byte excerpt of the body", res.Message)
+	}
+	_, _, err = prepareApply(t, newTestExecutor(Options{}), testRequest(map[string]any{"url": srv.URL + "/moved"}))
+	if err == nil || strings.Contains(err.Error(), "internal-host") || strings.Contains(err.Error(), "header-marker") {
+		t.Errorf("redirect error = %v; want one that shows no answer header", err)
 	}
 }

@@ -22,7 +22,7 @@ var Schema = settings.Define(settings.Spec[Settings]{
 		Example: `  tend configure monitoring dynatrace --project sockshop --url https://abc12345.live.dynatrace.com --token env:DT_API_TOKEN`,
 	},
 	Fields: []settings.Field{
-		{Name: "url", Usage: "base URL of dynatrace (required)", Required: true,
+		{Name: "url", Usage: "base URL of dynatrace (required)", Required: true, Endpoint: true,
 			Hint: "tend does not discover dynatrace; give its base URL, e.g. --url https://abc12345.live.dynatrace.com"},
 		{Name: "token", Usage: "Dynatrace API token (required)", Secret: true, Required: true,
 			Hint: "a Dynatrace API token with the metrics.read scope (file:PATH and env:NAME work)"},
@@ -46,6 +46,6 @@ var ProviderKind = sli.Kind{
 		if err != nil {
 			return nil, err
 		}
-		return New(Config{URL: s.URL, Token: s.Token, Timeout: o.Timeout, Logger: o.Logger})
+		return New(Config{URL: s.URL, Token: s.Token, Timeout: o.Timeout, Logger: o.Logger, HTTPClient: o.HTTPClient})
 	},
 }

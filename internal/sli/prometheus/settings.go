@@ -26,7 +26,7 @@ var Schema = settings.Define(settings.Spec[Settings]{
   tend configure monitoring prometheus --project sockshop --service carts --url https://prom.example --user tend --password env:PROM_PASSWORD`,
 	},
 	Fields: []settings.Field{
-		{Name: "url", Usage: "base URL of prometheus (required)", Required: true,
+		{Name: "url", Usage: "base URL of prometheus (required)", Required: true, Endpoint: true,
 			Hint: "tend does not discover prometheus; give its base URL, e.g. --url http://prometheus:9090"},
 		{Name: "user", Usage: "user for HTTP basic authentication", With: "password"},
 		{Name: "password", Usage: "password for basic authentication", Secret: true, With: "user"},
@@ -60,6 +60,6 @@ var ProviderKind = sli.Kind{
 		if err != nil {
 			return nil, err
 		}
-		return New(Config{URL: s.URL, User: s.User, Password: s.Password, BearerToken: s.BearerToken, Timeout: o.Timeout, Logger: o.Logger})
+		return New(Config{URL: s.URL, User: s.User, Password: s.Password, BearerToken: s.BearerToken, Timeout: o.Timeout, Logger: o.Logger, HTTPClient: o.HTTPClient})
 	},
 }
