@@ -321,7 +321,7 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
 // again.
 func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("project")
-	if err := s.store.DeleteProject(r.Context(), name); err != nil {
+	if err := s.deleteProjectRecords(r.Context(), name); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
