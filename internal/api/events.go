@@ -52,6 +52,10 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.checkAnswer(r.Context(), principalOf(r), ev); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	rec, err := eventlog.Record(ev)
 	if err != nil {
 		s.writeError(w, r, errorf(http.StatusBadRequest, "event cannot be stored: %v", err))

@@ -300,7 +300,7 @@ func (s *Server) listProblems(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getProblem(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	p, err := s.store.GetProblem(r.Context(), id)
-	if err == nil && principalOf(r).Can(auth.ActionReadProject, p.Project) != nil {
+	if err == nil && !s.visible(r.Context(), principalOf(r), p.Project, p.ProjectUID) {
 		err = store.ErrNotFound // a problem of a project the caller may not read is not shown to exist
 	}
 	if errors.Is(err, store.ErrNotFound) {
@@ -312,6 +312,25 @@ func (s *Server) getProblem(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.problemOut(r.Context(), p, map[string]string{}))
+}
+
+// visible reports whether p may see a record of project that was made in
+// the project generation uid. A project-restricted token sees only its
+// project's current generation: a project deleted and created again under
+// its name does not inherit the old one's records. Unrestricted tokens see
+// the history too.
+func (s *Server) visible(ctx context.Context, p auth.Principal, project, uid string) bool {
+	if p.Can(auth.ActionReadProject, project) != nil {
+		return false
+	}
+	if p.Project == "" {
+		return true
+	}
+	cur := ""
+	if pr, err := s.store.GetProject(ctx, project); err == nil {
+		cur = pr.UID
+	}
+	return cur == uid
 }
 
 // problemOut converts a stored problem, looking up its remediation's state
@@ -392,7 +411,7 @@ func knownState(s string) bool {
 func (s *Server) getRemediation(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	rec, err := s.store.GetRemediation(r.Context(), id)
-	if err == nil && principalOf(r).Can(auth.ActionReadProject, rec.Project) != nil {
+	if err == nil && !s.visible(r.Context(), principalOf(r), rec.Project, rec.ProjectUID) {
 		err = store.ErrNotFound
 	}
 	if errors.Is(err, store.ErrNotFound) {

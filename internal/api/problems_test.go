@@ -71,6 +71,23 @@ func resolved(fp, project, stage, service string) alert {
 	return a
 }
 
+// amLabels are the labels of a test alert. The test's name for the alert
+// (its fingerprint field) is the instance label, so alerts the test names
+// differently are different alerts, as in Alertmanager, where the
+// fingerprint is the labels' hash.
+func amLabels(a alert) map[string]string {
+	labels := map[string]string{"alertname": "response_time_p90", "instance": a.fingerprint}
+	for k, v := range map[string]string{"project": a.project, "stage": a.stage, "service": a.service} {
+		if v != "" {
+			labels[k] = v
+		}
+	}
+	return labels
+}
+
+// amFP is the fingerprint Alertmanager (and tend) give a test alert.
+func amFP(a alert) string { return intake.Fingerprint(amLabels(a)) }
+
 // amMessage builds an Alertmanager v4 webhook message.
 func amMessage(alerts ...alert) []byte {
 	type wireAlert struct {
@@ -89,12 +106,7 @@ func amMessage(alerts ...alert) []byte {
 	}
 	var as []wireAlert
 	for _, a := range alerts {
-		labels := map[string]string{"alertname": "response_time_p90"}
-		for k, v := range map[string]string{"project": a.project, "stage": a.stage, "service": a.service} {
-			if v != "" {
-				labels[k] = v
-			}
-		}
+		labels := amLabels(a)
 		start := a.startsAt
 		if start == "" {
 			start = "2025-03-01T10:00:00Z"
@@ -104,7 +116,7 @@ func amMessage(alerts ...alert) []byte {
 			end = "2025-03-01T10:30:00Z"
 		}
 		as = append(as, wireAlert{Status: a.status, Labels: labels, Annotations: map[string]string{"summary": a.summary},
-			StartsAt: start, EndsAt: end, GeneratorURL: "http://prometheus:9090/graph", Fingerprint: a.fingerprint})
+			StartsAt: start, EndsAt: end, GeneratorURL: "http://prometheus:9090/graph", Fingerprint: intake.Fingerprint(labels)})
 	}
 	msg["alerts"] = as
 	b, _ := json.Marshal(msg)
@@ -227,10 +239,10 @@ func testAlertmanagerLifecycle(t *testing.T, b backend) {
 		t.Errorf("dev alert reason %q, want %q", first.Results[2].Reason, intake.ReasonNotEnabled)
 	}
 	wantReasons := map[string]string{
-		"aaaa000000000004": `no "service" label`,
-		"aaaa000000000005": `project "nowhere" does not exist`,
-		"aaaa000000000006": `stage "staging" is not a stage of project sockshop (its stages: dev, production)`,
-		"aaaa000000000007": `service "payment" does not exist in project sockshop`,
+		amFP(firing("aaaa000000000004", "sockshop", "production", "")):        `no "service" label`,
+		amFP(firing("aaaa000000000005", "nowhere", "production", "carts")):    `project "nowhere" does not exist`,
+		amFP(firing("aaaa000000000006", "sockshop", "staging", "carts")):      `stage "staging" is not a stage of project sockshop (its stages: dev, production)`,
+		amFP(firing("aaaa000000000007", "sockshop", "production", "payment")): `service "payment" does not exist in project sockshop`,
 	}
 	for _, u := range first.Unmatched {
 		if want := wantReasons[u.Fingerprint]; want == "" || !strings.Contains(u.Reason, want) || u.ProblemID == "" {
@@ -442,7 +454,7 @@ func testProblemEvents(t *testing.T, b backend) {
 	open := exampleFile(t, "dynatrace-service", "0.27.2", "internal", "problem", "testdata", "open_problem", "received_ce.json")
 	ts.wantStatus(t, http.StatusOK, http.MethodPost, "/api/v1/event", write, string(open))
 	ps := problems("shop", "open")
-	if len(ps) != 1 || ps[0].Key != "dynatrace/99999" || ps[0].RemediationID == "" || ps[0].Source != "dynatrace" || ps[0].ImpactedEntity != "Myhost1, Myservice1" {
+	if len(ps) != 1 || ps[0].Key != "dynatrace/shop/99999" || ps[0].RemediationID == "" || ps[0].Source != "dynatrace" || ps[0].ImpactedEntity != "Myhost1, Myservice1" {
 		t.Fatalf("open problems %+v", ps)
 	}
 	// The event is in the log, filed under the project its fields name.
@@ -461,7 +473,7 @@ func testProblemEvents(t *testing.T, b backend) {
 	// RESOLVED closes it and tells the remediation.
 	resolvedEv := strings.Replace(strings.Replace(renotified, `"State": "OPEN"`, `"State": "RESOLVED"`, 1), "b241-1136a22e4cd1", "b241-1136a22e4cd2", 1)
 	ts.wantStatus(t, http.StatusOK, http.MethodPost, "/api/v1/event", write, resolvedEv)
-	if ps := problems("shop", "closed"); len(ps) != 1 || ps[0].Key != "dynatrace/99999" {
+	if ps := problems("shop", "closed"); len(ps) != 1 || ps[0].Key != "dynatrace/shop/99999" {
 		t.Errorf("closed problems %+v", ps)
 	}
 	jobs := stepJobs(t, ts.Store)
@@ -622,7 +634,7 @@ func floodAndCheck(t *testing.T, servers []*testServer, total int) {
 	for _, p := range page.Problems {
 		var k key
 		for _, kk := range keys {
-			if "alertmanager/"+fp(kk)+"/2025-03-01T10:00:00Z" == p.Key {
+			if "alertmanager/sockshop/"+amFP(firing(fp(kk), "sockshop", "production", kk.service))+"/2025-03-01T10:00:00Z" == p.Key {
 				k = kk
 			}
 		}

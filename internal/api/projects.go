@@ -336,8 +336,11 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// removeProject ends the project's work and removes its records
+// (deleteProjectRecords), then its repository; tend's and Keptn's delete
+// routes share it.
 func (s *Server) removeProject(ctx context.Context, name string) error {
-	if err := s.store.DeleteProject(ctx, name); err != nil {
+	if err := s.deleteProjectRecords(ctx, name); err != nil {
 		return err
 	}
 	if err := s.res.Delete(context.WithoutCancel(ctx), name); err != nil && !errors.Is(err, resource.ErrProjectNotFound) {

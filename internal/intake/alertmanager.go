@@ -98,7 +98,7 @@ type amAlert struct {
 	StartsAt     string            `json:"startsAt"`
 	EndsAt       string            `json:"endsAt"`
 	GeneratorURL string            `json:"generatorURL"`
-	Fingerprint  string            `json:"fingerprint"`
+	// The alert's fingerprint field is not read: see alertNotification.
 }
 
 // ParseAlertmanager reads an Alertmanager webhook message (version 4) and
@@ -111,9 +111,9 @@ type amAlert struct {
 // the shape is what tend relies on; Alertmanager itself always sends "4".
 //
 // Every alert becomes a notification, never dropped: firing opens and
-// resolved closes the problem; the key is the alert's fingerprint and
-// startsAt (the fingerprint computed from the labels as Alertmanager does
-// when the alert carries none). An alert that cannot be read (not an object,
+// resolved closes the problem; the key is the alert's project, fingerprint
+// and startsAt, the fingerprint computed from the labels as Alertmanager
+// does (the one the alert carries is ignored). An alert that cannot be read (not an object,
 // a label that is not a string, an unknown status, a bad time) or that lacks
 // the project, stage or service label comes back with Unmatched set.
 func ParseAlertmanager(body []byte, opts AlertmanagerOptions) (*AlertmanagerMessage, error) {
@@ -205,17 +205,18 @@ func alertNotification(i int, raw json.RawMessage, opts AlertmanagerOptions, ori
 	}
 	n.EndsAt = end
 
-	fp := a.Fingerprint
-	if fp == "" {
-		fp = Fingerprint(a.Labels)
-	}
+	// The fingerprint the message carries is not trusted: anyone may send
+	// any. tend computes it from the labels, as Alertmanager does, so a
+	// genuine alert gets the fingerprint Alertmanager gave it and a forged
+	// one cannot take another alert's identity.
+	fp := Fingerprint(a.Labels)
 	startKey := a.StartsAt
 	if !start.IsZero() {
 		// One instant written two ways (offsets, trailing zeros) is one
 		// alert instance.
 		startKey = start.UTC().Format(time.RFC3339Nano)
 	}
-	n.Key = "alertmanager/" + fp + "/" + startKey
+	n.Key = "alertmanager/" + n.Project + "/" + fp + "/" + startKey
 	n.KeptnContext = event.ContextFor(n.Key)
 
 	if len(problems) > 0 {
@@ -270,9 +271,10 @@ const (
 
 // Fingerprint computes an alert's fingerprint from its labels the way
 // Alertmanager and Prometheus do (FNV-1a over the sorted label names and
-// values, each followed by 0xff), as 16 hex digits. tend uses it for alerts
-// that arrive without a fingerprint, so they still deduplicate by the same
-// identity Alertmanager would give them.
+// values, each followed by 0xff), as 16 hex digits. tend computes every
+// alert's fingerprint with it rather than trusting the one sent, so alerts
+// deduplicate by the identity Alertmanager gives them and a sender cannot
+// claim another alert's.
 func Fingerprint(labels map[string]string) string {
 	names := make([]string, 0, len(labels))
 	for name := range labels {

@@ -48,6 +48,8 @@ func located(status, name string, extra map[string]string) alert {
 func TestParseAlertmanagerAlerts(t *testing.T) {
 	withoutFP := located("firing", "cpu", nil)
 	delete(withoutFP, "fingerprint")
+	// The located alerts carry the forged fingerprint 00000000000000a1.
+	cpuFP := Fingerprint(located("firing", "cpu", nil)["labels"].(map[string]string))
 	offset := located("resolved", "cpu", nil)
 	offset["startsAt"] = "2024-05-06T09:00:00.500+02:00"
 	offset["endsAt"] = "2024-05-06T07:10:00Z"
@@ -63,7 +65,7 @@ func TestParseAlertmanagerAlerts(t *testing.T) {
 		{"firing opens with labels as location", located("firing", "cpu", map[string]string{"root_cause": "cpu_saturation"}), AlertmanagerOptions{}, func(t *testing.T, n Notification) {
 			want := Notification{Source: SourceAlertmanager, State: StateOpen, Project: "sockshop", Stage: "production", Service: "carts",
 				Title: "cpu is bad", RootCause: "cpu_saturation", Details: "details of cpu", URL: "http://prometheus:9090/graph",
-				Key: "alertmanager/00000000000000a1/2024-05-06T07:00:00.5Z", Origin: "http://alertmanager:9093"}
+				Key: "alertmanager/sockshop/" + Fingerprint(n.Labels) + "/2024-05-06T07:00:00.5Z", Origin: "http://alertmanager:9093"}
 			if n.Source != want.Source || n.State != want.State || n.Project != want.Project || n.Stage != want.Stage ||
 				n.Service != want.Service || n.Title != want.Title || n.RootCause != want.RootCause || n.Details != want.Details ||
 				n.URL != want.URL || n.Key != want.Key || n.Origin != want.Origin || n.Unmatched != "" {
@@ -74,7 +76,7 @@ func TestParseAlertmanagerAlerts(t *testing.T) {
 			}
 		}},
 		{"resolved closes the same key, whatever the offset", offset, AlertmanagerOptions{}, func(t *testing.T, n Notification) {
-			if n.State != StateClosed || n.Key != "alertmanager/00000000000000a1/2024-05-06T07:00:00.5Z" {
+			if n.State != StateClosed || n.Key != "alertmanager/sockshop/"+cpuFP+"/2024-05-06T07:00:00.5Z" {
 				t.Errorf("state %s key %s", n.State, n.Key)
 			}
 			if n.EndsAt.IsZero() {
@@ -86,9 +88,19 @@ func TestParseAlertmanagerAlerts(t *testing.T) {
 			for k, v := range withoutFP["labels"].(map[string]string) {
 				ls[model.LabelName(k)] = model.LabelValue(v)
 			}
-			want := "alertmanager/" + ls.Fingerprint().String() + "/2024-05-06T07:00:00.5Z"
+			want := "alertmanager/sockshop/" + ls.Fingerprint().String() + "/2024-05-06T07:00:00.5Z"
 			if n.Key != want {
 				t.Errorf("Key = %s, want %s (Alertmanager's fingerprint)", n.Key, want)
+			}
+		}},
+		{"a sent fingerprint is not trusted: the key has the labels' own", located("firing", "cpu", nil), AlertmanagerOptions{}, func(t *testing.T, n Notification) {
+			if strings.Contains(n.Key, "00000000000000a1") || n.Key != "alertmanager/sockshop/"+cpuFP+"/2024-05-06T07:00:00.5Z" {
+				t.Errorf("Key = %s, want the fingerprint of the labels (%s), not the one sent", n.Key, cpuFP)
+			}
+		}},
+		{"the key names the project", located("firing", "cpu", map[string]string{"project": "other"}), AlertmanagerOptions{}, func(t *testing.T, n Notification) {
+			if !strings.HasPrefix(n.Key, "alertmanager/other/") {
+				t.Errorf("Key = %s, want it to start alertmanager/other/", n.Key)
 			}
 		}},
 		{"no summary: the alert name is the title", noSummary, AlertmanagerOptions{}, func(t *testing.T, n Notification) {
@@ -278,6 +290,16 @@ func FuzzParseAlertmanager(f *testing.F) {
 			}
 			if again.Notifications[i].Key != n.Key {
 				t.Fatalf("alert %d: key differs between two parses", i)
+			}
+			// The identity is the labels' own, never a sent fingerprint,
+			// and it names the project the alert is located in.
+			if !strings.HasPrefix(n.Key, "alertmanager/unreadable/") {
+				if fp := KeyFingerprint(n.Key); fp != Fingerprint(n.Labels) {
+					t.Fatalf("alert %d: key %q has fingerprint %q, want the labels' %q", i, n.Key, fp, Fingerprint(n.Labels))
+				}
+				if !strings.HasPrefix(n.Key, "alertmanager/"+n.Project+"/") {
+					t.Fatalf("alert %d: key %q does not name project %q", i, n.Key, n.Project)
+				}
 			}
 		}
 	})

@@ -58,10 +58,12 @@ type Notification struct {
 	// Key identifies the problem instance across deliveries, so that
 	// duplicates (retries, HA Alertmanager peers, repeated Dynatrace
 	// notifications) and the closing notification find the problem that
-	// the first one opened. It is never "". Alertmanager:
-	// "alertmanager/<fingerprint>/<startsAt>"; an event with a Dynatrace PID
-	// (or ProblemID): "dynatrace/<PID>"; any other event:
-	// "keptn/<shkeptncontext>".
+	// the first one opened. It is never "", and it names the notification's
+	// Project, so that notifications of one project never find another's
+	// problem. Alertmanager: "alertmanager/<project>/<fingerprint>/<startsAt>"
+	// with the fingerprint computed from the labels; an event with a
+	// Dynatrace PID (or ProblemID): "dynatrace/<project>/<PID>"; any other
+	// event: "keptn/<project>/<shkeptncontext>".
 	Key string
 	// State says whether the notification opens or closes the problem.
 	State State

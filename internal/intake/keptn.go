@@ -132,11 +132,6 @@ func FromEvent(ev *event.Event) ([]Notification, error) {
 	if pid == "" {
 		pid = str(problem, "ProblemID", "problemID", "problemId")
 	}
-	if pid != "" {
-		n.Key = "dynatrace/" + pid
-	} else {
-		n.Key = "keptn/" + ev.KeptnContext
-	}
 
 	details := problem["ProblemDetails"]
 	if details == nil {
@@ -211,6 +206,13 @@ func FromEvent(ev *event.Event) ([]Notification, error) {
 		case 2:
 			n.Service = v
 		}
+	}
+	// The key names the project the problem is filed under, so that one
+	// project's notifications can never find another's problem.
+	if pid != "" {
+		n.Key = "dynatrace/" + n.Project + "/" + pid
+	} else {
+		n.Key = "keptn/" + n.Project + "/" + ev.KeptnContext
 	}
 	if remediation {
 		if common.Stage != "" && common.Stage != typeStage {

@@ -55,14 +55,14 @@ func TestFromEvent(t *testing.T) {
 		{"resolved closes; key from the PID", event.TypeProblem, map[string]any{
 			"State": "RESOLVED", "PID": "p1", "ProblemID": "P-1", "project": "a", "stage": "b", "service": "c",
 		}, func(t *testing.T, n Notification) {
-			if n.State != StateClosed || n.Key != "dynatrace/p1" || n.EndsAt.IsZero() {
+			if n.State != StateClosed || n.Key != "dynatrace/a/p1" || n.EndsAt.IsZero() {
 				t.Errorf("state %s key %s ends %v", n.State, n.Key, n.EndsAt)
 			}
 		}},
 		{"key from the ProblemID without a PID", event.TypeProblem, map[string]any{
 			"State": "CLOSED", "ProblemID": "P-1", "project": "a", "stage": "b", "service": "c",
 		}, func(t *testing.T, n Notification) {
-			if n.Key != "dynatrace/P-1" {
+			if n.Key != "dynatrace/a/P-1" {
 				t.Errorf("key %s", n.Key)
 			}
 		}},
@@ -101,7 +101,7 @@ func TestFromEvent(t *testing.T) {
 			if n.Title != "response_time_p90" || n.RootCause != "Response time degradation" || n.Source != SourceKeptn {
 				t.Errorf("got %+v", n)
 			}
-			if want := "keptn/" + event.ContextFor("P-42"); n.Key != want {
+			if want := "keptn/a/" + event.ContextFor("P-42"); n.Key != want {
 				t.Errorf("Key = %s, want %s", n.Key, want)
 			}
 		}},
@@ -109,7 +109,7 @@ func TestFromEvent(t *testing.T) {
 			"project": "a", "service": "c", "problem": map[string]any{"ProblemTitle": "x", "PID": "p9"},
 		}, func(t *testing.T, n Notification) {
 			wantLoc(t, n, "a", "production", "c")
-			if n.Key != "dynatrace/p9" {
+			if n.Key != "dynatrace/a/p9" {
 				t.Errorf("key %s", n.Key)
 			}
 		}},

@@ -68,13 +68,19 @@ type Outcome struct {
 var ErrBusy = errors.New("problem intake busy: concurrent writes kept conflicting")
 
 // KeyFingerprint returns the alert fingerprint of a notification key
-// ("alertmanager/<fingerprint>/<startsAt>"), or the key itself for other
-// sources: what the Alertmanager answer lists.
+// ("alertmanager/<project>/<fingerprint>/<startsAt>"), or the key itself
+// for other sources: what the Alertmanager answer lists. The fingerprint
+// is the segment before the last: neither it nor the start time holds a
+// slash, while a project name that is not a valid one might.
 func KeyFingerprint(key string) string {
-	if rest, ok := strings.CutPrefix(key, "alertmanager/"); ok {
-		if fp, _, ok := strings.Cut(rest, "/"); ok {
-			return fp
-		}
+	rest, ok := strings.CutPrefix(key, "alertmanager/")
+	if !ok {
+		return key
 	}
-	return key
+	i := strings.LastIndexByte(rest, '/')
+	if i < 0 {
+		return key
+	}
+	rest = rest[:i]
+	return rest[strings.LastIndexByte(rest, '/')+1:]
 }

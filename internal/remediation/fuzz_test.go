@@ -37,6 +37,8 @@ func fuzzEvent(kind, arg byte) Event {
 		return Paused{}
 	case KindResumed:
 		return Resumed{}
+	case KindCancelled:
+		return Cancelled{Reason: "project deleted"}
 	default:
 		return LimitReached{Reason: "cooldown"}
 	}

@@ -121,6 +121,8 @@ func sample(k EventKind) Event {
 		return Resumed{}
 	case KindLimitReached:
 		return LimitReached{Reason: "cooldown"}
+	case KindCancelled:
+		return Cancelled{Reason: "project sockshop was deleted"}
 	}
 	panic("unknown kind " + k)
 }

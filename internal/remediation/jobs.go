@@ -79,6 +79,11 @@ func job(p Payload, uniqueKey string, maxAttempts int) Job {
 	return Job{Kind: JobKind, Payload: b, UniqueKey: uniqueKey, MaxAttempts: maxAttempts}
 }
 
+// JobKeyPrefix is the start of the unique key of every job of remediation
+// id, the loop's own steps included: what store.Jobs.CancelJobs takes to
+// withdraw them all.
+func JobKeyPrefix(id string) string { return "remediation/" + id + "/" }
+
 // StartJob returns the job that starts remediation id. Its attempts are
 // the worker's default.
 func StartJob(id string) Job {

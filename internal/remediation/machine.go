@@ -68,6 +68,7 @@ const (
 	KindPaused             EventKind = "paused"
 	KindResumed            EventKind = "resumed"
 	KindLimitReached       EventKind = "limit-reached"
+	KindCancelled          EventKind = "cancelled"
 )
 
 // EventKinds lists every kind of event.
@@ -75,7 +76,7 @@ var EventKinds = []EventKind{
 	KindProblemOpened, KindProblemJoined, KindProblemClosed,
 	KindActionPrepared, KindActionApplied, KindActionFailed,
 	KindSettlingElapsed, KindEvaluationFinished, KindEvaluationFailed,
-	KindPaused, KindResumed, KindLimitReached,
+	KindPaused, KindResumed, KindLimitReached, KindCancelled,
 }
 
 // Event is something that happened to a remediation: reported by the
@@ -151,6 +152,13 @@ type Resumed struct{}
 // remediation or to run its current action (see Limits).
 type LimitReached struct{ Reason string }
 
+// Cancelled ends a running remediation at once, whatever it is doing,
+// because what it works for is gone (its project was deleted). It stops
+// with the reason "cancelled: <Reason>" and a remediation.finished event
+// of status aborted; it never escalates. An action in flight is recorded
+// failed with an action.finished of status aborted.
+type Cancelled struct{ Reason string }
+
 func (ProblemOpened) Kind() EventKind      { return KindProblemOpened }
 func (ProblemJoined) Kind() EventKind      { return KindProblemJoined }
 func (ProblemClosed) Kind() EventKind      { return KindProblemClosed }
@@ -163,6 +171,7 @@ func (EvaluationFailed) Kind() EventKind   { return KindEvaluationFailed }
 func (Paused) Kind() EventKind             { return KindPaused }
 func (Resumed) Kind() EventKind            { return KindResumed }
 func (LimitReached) Kind() EventKind       { return KindLimitReached }
+func (Cancelled) Kind() EventKind          { return KindCancelled }
 
 // ErrIllegal is matched (errors.Is) by every error Apply returns: the event
 // is not allowed in the remediation's state, or it is stale (it names an
@@ -205,6 +214,7 @@ var table = map[State]map[EventKind]transition{
 		KindPaused:        {to: []State{StatePaused}, do: onPaused},
 		KindResumed:       {to: []State{StateWaiting}, do: onResumed},
 		KindLimitReached:  {to: []State{StateStopped}, do: onLimit},
+		KindCancelled:     {to: []State{StateStopped}, do: onCancelled},
 	},
 	StatePreparing: {
 		KindProblemJoined:  {to: []State{StatePreparing}, do: onJoined},
@@ -214,6 +224,7 @@ var table = map[State]map[EventKind]transition{
 		KindPaused:         {to: []State{StatePreparing}, do: onPaused},
 		KindResumed:        {to: []State{StatePreparing}, do: onResumed},
 		KindLimitReached:   {to: []State{StateStopped}, do: onLimit},
+		KindCancelled:      {to: []State{StateStopped}, do: onCancelled},
 	},
 	StateApplying: {
 		KindProblemJoined: {to: []State{StateApplying}, do: onJoined},
@@ -222,6 +233,7 @@ var table = map[State]map[EventKind]transition{
 		KindActionFailed:  {to: []State{StateApplying, StatePreparing, StatePaused, StateEscalated, StateStopped}, do: onActionFailed},
 		KindPaused:        {to: []State{StateApplying}, do: onPaused},
 		KindResumed:       {to: []State{StateApplying}, do: onResumed},
+		KindCancelled:     {to: []State{StateStopped}, do: onCancelled},
 	},
 	StateSettling: {
 		KindProblemJoined:   {to: []State{StateSettling}, do: onJoined},
@@ -229,6 +241,7 @@ var table = map[State]map[EventKind]transition{
 		KindSettlingElapsed: {to: []State{StateVerifying}, do: onSettled},
 		KindPaused:          {to: []State{StatePaused}, do: onPaused},
 		KindResumed:         {to: []State{StateSettling}, do: onResumed},
+		KindCancelled:       {to: []State{StateStopped}, do: onCancelled},
 	},
 	StateVerifying: {
 		KindProblemJoined:      {to: []State{StateVerifying}, do: onJoined},
@@ -237,12 +250,14 @@ var table = map[State]map[EventKind]transition{
 		KindEvaluationFailed:   {to: []State{StatePreparing, StatePaused, StateEscalated, StateStopped}, do: onEvaluationFailed},
 		KindPaused:             {to: []State{StateVerifying}, do: onPaused},
 		KindResumed:            {to: []State{StateVerifying}, do: onResumed},
+		KindCancelled:          {to: []State{StateStopped}, do: onCancelled},
 	},
 	StatePaused: {
 		KindProblemJoined: {to: []State{StatePaused}, do: onJoined},
 		KindProblemClosed: {to: []State{StatePaused, StateStopped}, do: onClosed},
 		KindPaused:        {to: []State{StatePaused}, do: onPaused},
 		KindResumed:       {to: []State{StatePreparing, StateSettling, StateEscalated, StateStopped}, do: onResumed},
+		KindCancelled:     {to: []State{StateStopped}, do: onCancelled},
 	},
 	StateResolved:  {},
 	StateEscalated: {},
@@ -373,6 +388,26 @@ func onLimit(r *Remediation, ev Event, now time.Time) ([]Command, error) {
 		a.State, a.Error, a.FinishedAt = ActionStateFailed, reason, now
 		cmds = append(cmds, r.actionFinished(a, event.StatusErrored, event.ResultFail, "not run: "+reason))
 	}
+	return append(cmds, r.finish(StateStopped, reason, now)...), nil
+}
+
+func onCancelled(r *Remediation, ev Event, now time.Time) ([]Command, error) {
+	reason := "cancelled"
+	if why := ev.(Cancelled).Reason; why != "" {
+		reason = "cancelled: " + why
+	}
+	var cmds []Command
+	switch r.State {
+	case StateSettling:
+		cmds = append(cmds, CancelTimer{})
+	case StatePreparing, StateApplying:
+		a := &r.Actions[r.CurrentAction]
+		if a.State == ActionStateIntended || a.State == ActionStateStarted {
+			a.State, a.Error, a.FinishedAt = ActionStateFailed, reason, now
+			cmds = append(cmds, r.actionFinished(a, event.StatusAborted, event.ResultFail, reason))
+		}
+	}
+	// finish gives a stopped remediation status aborted; nothing escalates.
 	return append(cmds, r.finish(StateStopped, reason, now)...), nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tendhq/tend/internal/event"
 )
 
 // legal is the expected outcome of one legal (state, event) pair.
@@ -25,6 +27,7 @@ var wantTransitions = map[State]map[EventKind]legal{
 		KindPaused:        {StatePaused, nil},
 		KindResumed:       {StateWaiting, nil},
 		KindLimitReached:  {StateStopped, []string{"emit production.remediation.triggered", "emit production.remediation.started", "emit production.remediation.finished", "finish stopped"}},
+		KindCancelled:     {StateStopped, []string{"emit production.remediation.triggered", "emit production.remediation.started", "emit production.remediation.finished", "finish stopped"}},
 	},
 	StatePreparing: {
 		KindProblemJoined:  {StatePreparing, nil},
@@ -34,6 +37,7 @@ var wantTransitions = map[State]map[EventKind]legal{
 		KindPaused:         {StatePreparing, nil},
 		KindResumed:        {StatePreparing, nil},
 		KindLimitReached:   {StateStopped, []string{"emit action.finished", "emit production.remediation.finished", "finish stopped"}},
+		KindCancelled:      {StateStopped, []string{"emit action.finished", "emit production.remediation.finished", "finish stopped"}},
 	},
 	StateApplying: {
 		KindProblemJoined: {StateApplying, nil},
@@ -42,6 +46,7 @@ var wantTransitions = map[State]map[EventKind]legal{
 		KindActionFailed:  {StatePreparing, []string{"emit action.finished", "emit action.triggered", "prepare action 1"}},
 		KindPaused:        {StateApplying, nil},
 		KindResumed:       {StateApplying, nil},
+		KindCancelled:     {StateStopped, []string{"emit action.finished", "emit production.remediation.finished", "finish stopped"}},
 	},
 	StateSettling: {
 		KindProblemJoined:   {StateSettling, nil},
@@ -49,6 +54,7 @@ var wantTransitions = map[State]map[EventKind]legal{
 		KindSettlingElapsed: {StateVerifying, []string{"emit evaluation.triggered", "emit evaluation.started", "evaluate action 0 2024-05-06T07:02:00Z..2024-05-06T08:00:00Z"}},
 		KindPaused:          {StatePaused, []string{"cancel timer"}},
 		KindResumed:         {StateSettling, nil},
+		KindCancelled:       {StateStopped, []string{"cancel timer", "emit production.remediation.finished", "finish stopped"}},
 	},
 	StateVerifying: {
 		KindProblemJoined:      {StateVerifying, nil},
@@ -57,6 +63,7 @@ var wantTransitions = map[State]map[EventKind]legal{
 		KindEvaluationFailed:   {StatePreparing, []string{"emit evaluation.finished", "emit action.triggered", "prepare action 1"}},
 		KindPaused:             {StateVerifying, nil},
 		KindResumed:            {StateVerifying, nil},
+		KindCancelled:          {StateStopped, []string{"emit production.remediation.finished", "finish stopped"}},
 	},
 	StatePaused: {
 		KindProblemJoined: {StatePaused, nil},
@@ -64,7 +71,8 @@ var wantTransitions = map[State]map[EventKind]legal{
 		KindPaused:        {StatePaused, nil},
 		// Applied at +2m with 10m settling: the settling is long over, so
 		// the timer is due at once.
-		KindResumed: {StateSettling, []string{"timer 2024-05-06T08:00:00Z"}},
+		KindResumed:   {StateSettling, []string{"timer 2024-05-06T08:00:00Z"}},
+		KindCancelled: {StateStopped, []string{"emit production.remediation.finished", "finish stopped"}},
 	},
 	StateResolved:  {},
 	StateEscalated: {},
@@ -193,5 +201,41 @@ func TestDeadlineInPastSettlesNow(t *testing.T) {
 	}
 	if !r.SettleUntil.Equal(at(15)) {
 		t.Errorf("SettleUntil %v", r.SettleUntil)
+	}
+}
+
+// TestCancelled checks what a cancelled remediation tells: from every
+// running state it stops with the reason, its remediation.finished has
+// status aborted, an action in flight is finished aborted, and nothing
+// escalates.
+func TestCancelled(t *testing.T) {
+	for _, s := range States {
+		if s.Terminal() {
+			continue
+		}
+		t.Run(string(s), func(t *testing.T) {
+			r := inState(t, s)
+			cmds, err := r.Apply(Cancelled{Reason: "project sockshop was deleted"}, at(60))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.State != StateStopped || r.Reason != "cancelled: project sockshop was deleted" {
+				t.Errorf("state %s, reason %q", r.State, r.Reason)
+			}
+			for _, c := range cmds {
+				if _, ok := c.(Escalate); ok {
+					t.Errorf("a cancelled remediation escalates: %v", describe(cmds))
+				}
+			}
+			fin := findEmit(t, cmds, event.SequenceType("production", "remediation", event.PhaseFinished), 0)
+			if fin.Data.Status != event.StatusAborted || fin.Data.Message != r.Reason {
+				t.Errorf("remediation.finished status %q message %q, want aborted with the reason", fin.Data.Status, fin.Data.Message)
+			}
+			for _, c := range cmds {
+				if e, ok := c.(Emit); ok && e.Type == event.TypeActionFinished && e.Data.Status != event.StatusAborted {
+					t.Errorf("action.finished of the action in flight has status %q, want aborted", e.Data.Status)
+				}
+			}
+		})
 	}
 }

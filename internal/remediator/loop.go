@@ -455,6 +455,12 @@ func (s *step) awaitExternal(ctx context.Context, a *remediation.ActionRecord) w
 		if rec.Source == event.DefaultSource {
 			continue
 		}
+		// Only an answer about the remediation's own service counts (the
+		// API lets no one else answer; this keeps an answer stored under
+		// another project, before its triggered event existed, out).
+		if rec.Project != s.rem.Project || rec.Stage != s.rem.Stage || rec.Service != s.rem.Service {
+			continue
+		}
 		var ev event.Event
 		if err := json.Unmarshal(rec.JSON, &ev); err != nil {
 			continue

@@ -100,7 +100,11 @@ func (l location) String() string {
 
 // placement is what the transaction needs to know of a notification's place.
 type placement struct {
-	reason  string // unmatched reason, "" when matched
+	reason string // unmatched reason, "" when matched
+	// file is the project an unmatched notification is filed under: the
+	// only project the sender may deliver for when it is restricted (never
+	// another project, which the sender may not see), else the one it names.
+	file    string
 	stage   *spec.Stage
 	enabled bool
 }
@@ -180,6 +184,10 @@ func (r *Recorder) resolve(ctx context.Context, b intake.Batch) ([]placement, er
 	services := map[[2]string]bool{}
 	for i := range b.Notifications {
 		n := &b.Notifications[i]
+		out[i].file = n.Project
+		if b.Project != "" {
+			out[i].file = b.Project
+		}
 		if !n.Matched() {
 			out[i].reason = n.Unmatched
 			continue
@@ -231,7 +239,7 @@ func (r *Recorder) resolve(ctx context.Context, b intake.Batch) ([]placement, er
 			out[i].reason = fmt.Sprintf("service %q does not exist in project %s", n.Service, n.Project)
 			continue
 		}
-		out[i] = placement{stage: st, enabled: st.RemediationEnabled()}
+		out[i] = placement{file: n.Project, stage: st, enabled: st.RemediationEnabled()}
 	}
 	return out, nil
 }
@@ -334,7 +342,15 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 	tx, files, now := tr.tx, tr.files, tr.now
 	o := intake.Outcome{Key: n.Key}
 	if t.reason != "" {
-		return r.unmatched(ctx, tx, n, t.reason, now)
+		return r.unmatched(ctx, tx, n, t, now)
+	}
+	// The project was placed outside the transaction; deleted since, it
+	// gets nothing of its old self (DeleteProject takes the same lock).
+	if _, err := tx.ProjectUID(ctx, n.Project); errors.Is(err, store.ErrNotFound) {
+		t.reason = fmt.Sprintf("project %q does not exist", n.Project)
+		return r.unmatched(ctx, tx, n, t, now)
+	} else if err != nil {
+		return o, nil, err
 	}
 	loc := location{n.Project, n.Stage, n.Service}
 	in := n.Problem()
@@ -451,10 +467,12 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 	return o, nil, fmt.Errorf("record problem %s: unknown verdict %q", n.Key, d.Verdict)
 }
 
-// unmatched records a notification tend cannot place, once per key.
-func (r *Recorder) unmatched(ctx context.Context, tx store.Tx, n *intake.Notification, reason string, now time.Time) (intake.Outcome, *location, error) {
+// unmatched records a notification tend cannot place, once per key, under
+// the project t.file: the sender's own when it is restricted to one.
+func (r *Recorder) unmatched(ctx context.Context, tx store.Tx, n *intake.Notification, t placement, now time.Time) (intake.Outcome, *location, error) {
+	reason := t.reason
 	o := intake.Outcome{Key: n.Key, Verdict: intake.Unmatched, Reason: reason}
-	key := "unmatched/" + n.Key
+	key := "unmatched/" + t.file + "/" + n.Key
 	if rec, err := tx.GetProblemByKey(ctx, key); err == nil {
 		o.ProblemID = rec.ID
 		return o, nil, nil
@@ -465,6 +483,11 @@ func (r *Recorder) unmatched(ctx context.Context, tx store.Tx, n *intake.Notific
 	p.ID, p.Key = event.NewUUID(), key
 	if p.OpenedAt.IsZero() {
 		p.OpenedAt = now
+	}
+	if t.file != n.Project {
+		// Filed under the sender's project, it names no place in the
+		// project the notification named.
+		p.Project, p.Stage, p.Service = t.file, "", ""
 	}
 	rec := toRecord(p, n, reason)
 	rec.State = store.ProblemUnmatched

@@ -28,20 +28,30 @@ const (
 	ProblemUnmatched = "unmatched"
 )
 
-// ProblemRecord is one stored problem instance. Key is unique: every
-// notification of one problem (retries, HA duplicates, the resolving one)
-// finds the record the first one created.
+// ProblemRecord is one stored problem instance. Key is unique within a
+// generation of its project (Project.UID): every notification of one
+// problem (retries, HA duplicates, the resolving one) finds the record the
+// first one created, and a project created again under an old name starts
+// without its predecessor's problems. A key names its project (see
+// intake.Notification.Key), so the records of one key all have one project
+// name and at most one of them belongs to the project's current
+// generation.
 type ProblemRecord struct {
 	// Seq orders problems by arrival; it is the list's page key.
 	Seq int64
 	// ID is the problem's id (a UUID chosen by the caller).
 	ID string
-	// Key is the notification identity (intake.Notification.Key); unique.
+	// Key is the notification identity (intake.Notification.Key); unique
+	// per project generation.
 	Key     string
 	Source  string
 	Project string
-	Stage   string
-	Service string
+	// ProjectUID is the UID of the project generation the problem was
+	// recorded in ("" when no project of that name existed); the store
+	// sets it on insert.
+	ProjectUID string
+	Stage      string
+	Service    string
 	// State is ProblemOpen, ProblemClosed or ProblemUnmatched.
 	State string
 	Title string
@@ -65,7 +75,7 @@ type ProblemRecord struct {
 }
 
 // ProblemFilter selects problems for ListProblems; empty fields match
-// anything.
+// anything. A Project selects the records of its current generation only.
 type ProblemFilter struct {
 	Project string
 	Stage   string
@@ -93,8 +103,11 @@ type RemediationRecord struct {
 	Seq     int64
 	ID      string
 	Project string
-	Stage   string
-	Service string
+	// ProjectUID is the UID of the project generation the remediation was
+	// created in; the store sets it on insert.
+	ProjectUID string
+	Stage      string
+	Service    string
 	// State is the remediation's state (remediation.State).
 	State string
 	// Running is true until the remediation reaches a terminal state. At
@@ -112,7 +125,8 @@ type RemediationRecord struct {
 	UpdatedAt time.Time
 }
 
-// RemediationFilter selects remediations for ListRemediations.
+// RemediationFilter selects remediations for ListRemediations. A Project
+// selects the records of its current generation only.
 type RemediationFilter struct {
 	Project string
 	Stage   string
@@ -135,8 +149,8 @@ type RemediationPage struct {
 type Problems interface {
 	// GetProblem returns a problem by id, or ErrNotFound.
 	GetProblem(ctx context.Context, id string) (ProblemRecord, error)
-	// GetProblemByKey returns the problem of a notification key, or
-	// ErrNotFound.
+	// GetProblemByKey returns the problem of a notification key in the
+	// current generation of the project the key names, or ErrNotFound.
 	GetProblemByKey(ctx context.Context, key string) (ProblemRecord, error)
 	// ListProblems returns one page of matching problems, newest first.
 	ListProblems(ctx context.Context, f ProblemFilter) (ProblemPage, error)
@@ -172,6 +186,14 @@ type ProblemTx interface {
 	UpdateProblem(ctx context.Context, p ProblemRecord) (ProblemRecord, error)
 	GetRemediation(ctx context.Context, id string) (RemediationRecord, error)
 	RunningRemediation(ctx context.Context, project, stage, service string) (RemediationRecord, error)
+	// RunningRemediations returns every running remediation of a project,
+	// oldest first: what deleting the project must cancel.
+	RunningRemediations(ctx context.Context, project string) ([]RemediationRecord, error)
+	// ProjectUID returns the UID of the project's current generation, or
+	// ErrNotFound when no project has that name. Read in the transaction
+	// that records a problem, it tells whether the project was deleted
+	// (or deleted and created again) since the problem was placed.
+	ProjectUID(ctx context.Context, name string) (string, error)
 	// CreateRemediation stores a new remediation with version 1. It
 	// returns ErrConflict when the service already has a running
 	// remediation (also one a concurrent transaction commits first) and

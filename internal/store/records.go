@@ -24,7 +24,13 @@ type NewProject struct {
 // Project is a stored project as the API may show it: it never carries the
 // upstream token (see Projects.ProjectUpstreamToken).
 type Project struct {
-	Name         string
+	Name string
+	// UID identifies this generation of the project: it is made when the
+	// project is created, so a project deleted and created again under the
+	// same name has another. Problems, remediations and events carry the
+	// UID of their project, and queries by project name see only the
+	// current generation's records.
+	UID          string
 	Shipyard     []byte
 	UpstreamURL  string
 	UpstreamUser string
@@ -163,12 +169,16 @@ func DecodePageKey(key string) (int64, error) {
 type JobState string
 
 // Job states. A job goes pending -> running -> done, or back to pending for a
-// retry or a reschedule, or to failed when its attempts are used up.
+// retry or a reschedule, or to failed when its attempts are used up, or to
+// cancelled from pending or running.
 const (
 	JobPending JobState = "pending"
 	JobRunning JobState = "running"
 	JobDone    JobState = "done"
 	JobFailed  JobState = "failed"
+	// JobCancelled is a job withdrawn by CancelJobs before it finished:
+	// it never runs again, and its holder, if any, loses its lease.
+	JobCancelled JobState = "cancelled"
 )
 
 // DefaultMaxAttempts is used when a JobSpec leaves MaxAttempts at 0.

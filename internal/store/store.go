@@ -72,6 +72,8 @@ type Tx interface {
 	GetSetting(ctx context.Context, sc Scope, key string) (Setting, error)
 	PutSetting(ctx context.Context, s Setting) error
 	DeleteSetting(ctx context.Context, sc Scope, key string) error
+	CancelJobs(ctx context.Context, keyPrefix string) (int, error)
+	DeleteProject(ctx context.Context, name string) error
 	ProblemTx
 }
 
@@ -97,7 +99,10 @@ type Projects interface {
 	ProjectUpstreamToken(ctx context.Context, name string) (string, error)
 	// DeleteProject removes the project with its services, its settings and
 	// the tokens scoped to it, so a later project of the same name does not
-	// inherit them. Its events stay in the log as history.
+	// inherit them. Its events, problems and remediations stay as history
+	// under the deleted generation's UID, which queries by project name no
+	// longer select. The store does not end running remediations: the
+	// caller cancels them in the same transaction (Tx.DeleteProject).
 	DeleteProject(ctx context.Context, name string) error
 }
 
@@ -181,6 +186,12 @@ type Jobs interface {
 	// RescheduleJob releases the job to run again at r.RunAt without
 	// counting an attempt: a timer, or a step that waits for an answer.
 	RescheduleJob(ctx context.Context, l Lease, r Reschedule) error
+	// CancelJobs withdraws every pending or running job whose UniqueKey
+	// starts with keyPrefix (which must not be empty) and returns how many
+	// it withdrew: they become JobCancelled, are never claimed again, and
+	// a worker holding one loses its lease (ErrLeaseLost). Finished jobs
+	// are left as they are.
+	CancelJobs(ctx context.Context, keyPrefix string) (int, error)
 	// GetJob returns a job by id, or ErrNotFound.
 	GetJob(ctx context.Context, id int64) (Job, error)
 	// SubscribeJobs signals, like SubscribeEvents, that jobs were enqueued

@@ -3,6 +3,8 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,4 +66,35 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "newer than this tend") {
 		t.Fatalf("Open of a newer schema = %v, want a refusal naming the versions", err)
 	}
+}
+
+// TestMigrateTenants opens a database written before migration 0003 and
+// checks that what it held is found under the new keys and UIDs.
+func TestMigrateTenants(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tend.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	stmts := []string{`CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`}
+	for i, name := range []string{"0001_init.sql", "0002_problems.sql"} {
+		b, err := os.ReadFile(filepath.Join("migrations", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts = append(stmts, string(b), fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', 0)`, i+1, name))
+	}
+	for _, q := range append(stmts, storetest.LegacyRows) {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.CheckLegacyMigrated(t, s)
 }

@@ -79,10 +79,11 @@ func (w *txw) appendEvents(ctx context.Context, evs []store.EventRecord) ([]int6
 			body = []byte{}
 		}
 		var seq int64
-		err := w.q.QueryRow(ctx, `INSERT INTO events (id, source, type, event_time, specversion, shkeptncontext, triggeredid, project, stage, service, body)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, id) DO NOTHING RETURNING seq`,
+		// The event belongs to the current generation of its project.
+		err := w.q.QueryRow(ctx, `INSERT INTO events (id, source, type, event_time, specversion, shkeptncontext, triggeredid, project, stage, service, body, project_uid)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+currentUID+`) ON CONFLICT (source, id) DO NOTHING RETURNING seq`,
 			e.ID, e.Source, e.Type, micro(e.Time), e.SpecVersion, e.KeptnContext, e.TriggeredID,
-			e.Project, e.Stage, e.Service, body).Scan(&seq)
+			e.Project, e.Stage, e.Service, body, e.Project).Scan(&seq)
 		if errors.Is(err, ErrNoRows) {
 			// Already stored: answer with its sequence number.
 			err = w.q.QueryRow(ctx, `SELECT seq FROM events WHERE source = ? AND id = ?`, e.Source, e.ID).Scan(&seq)
@@ -114,6 +115,7 @@ func (c *Core) ListEvents(ctx context.Context, f store.EventFilter) (store.Event
 			args = append(args, eq.v)
 		}
 	}
+	where, args = currentGeneration(where, args, f.Project)
 	if f.AfterSeq > 0 {
 		where = append(where, "seq > ?")
 		args = append(args, f.AfterSeq)
@@ -181,7 +183,8 @@ func (c *Core) EventsSince(ctx context.Context, project string, afterSeq int64, 
 	if project == "" {
 		rows, err = c.read.Query(ctx, `SELECT `+eventCols+` FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
 	} else {
-		rows, err = c.read.Query(ctx, `SELECT `+eventCols+` FROM events WHERE project = ? AND seq > ? ORDER BY seq LIMIT ?`, project, afterSeq, limit)
+		rows, err = c.read.Query(ctx, `SELECT `+eventCols+` FROM events WHERE project = ? AND project_uid = `+currentUID+` AND seq > ? ORDER BY seq LIMIT ?`,
+			project, project, afterSeq, limit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read events since %d: %w", afterSeq, err)

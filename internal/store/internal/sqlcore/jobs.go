@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tendhq/tend/internal/store"
 )
@@ -304,3 +305,33 @@ func (c *Core) GetJob(ctx context.Context, id int64) (store.Job, error) {
 
 // SubscribeJobs implements store.Jobs.
 func (c *Core) SubscribeJobs(ctx context.Context) <-chan struct{} { return c.jobs.Subscribe(ctx) }
+
+// CancelJobs implements store.Jobs.
+func (c *Core) CancelJobs(ctx context.Context, keyPrefix string) (int, error) {
+	var n int
+	err := c.write(ctx, func(ctx context.Context, w *txw) error {
+		var err error
+		n, err = w.CancelJobs(ctx, keyPrefix)
+		return err
+	})
+	return n, err
+}
+
+// CancelJobs implements store.Tx. The prefix is compared with substr
+// rather than LIKE, so that '%' and '_' in keys need no escaping.
+func (w *txw) CancelJobs(ctx context.Context, keyPrefix string) (int, error) {
+	if err := w.check(); err != nil {
+		return 0, err
+	}
+	if keyPrefix == "" {
+		return 0, fmt.Errorf("cancel jobs: empty key prefix: %w", store.ErrInvalid)
+	}
+	n, err := w.q.Exec(ctx, `UPDATE jobs SET state = 'cancelled', lease_token = '', lease_until = 0, updated_at = ?,
+			last_error = 'cancelled'
+		WHERE state IN ('pending', 'running') AND unique_key IS NOT NULL AND substr(unique_key, 1, ?) = ?`,
+		micro(w.c.now()), utf8.RuneCountInString(keyPrefix), keyPrefix)
+	if err != nil {
+		return 0, fmt.Errorf("cancel jobs %q: %w", keyPrefix, err)
+	}
+	return int(n), nil
+}

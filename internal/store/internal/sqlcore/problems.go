@@ -10,13 +10,18 @@ import (
 )
 
 const problemCols = `seq, id, problem_key, source, project, stage, service, state, title, remediation_id,
-	shkeptncontext, reason, opened_at, closed_at, doc, version, created_at, updated_at`
+	shkeptncontext, reason, opened_at, closed_at, doc, version, created_at, updated_at, project_uid`
+
+// currentUID is the SQL of the UID of the current generation of the
+// project named by its one parameter, ” when there is none: records of a
+// project name are selected with "project_uid = "+currentUID.
+const currentUID = `COALESCE((SELECT uid FROM projects WHERE name = ?), '')`
 
 func scanProblem(row interface{ Scan(...any) error }) (store.ProblemRecord, error) {
 	var p store.ProblemRecord
 	var opened, closed, created, updated int64
 	if err := row.Scan(&p.Seq, &p.ID, &p.Key, &p.Source, &p.Project, &p.Stage, &p.Service, &p.State, &p.Title,
-		&p.RemediationID, &p.KeptnContext, &p.Reason, &opened, &closed, &p.Doc, &p.Version, &created, &updated); err != nil {
+		&p.RemediationID, &p.KeptnContext, &p.Reason, &opened, &closed, &p.Doc, &p.Version, &created, &updated, &p.ProjectUID); err != nil {
 		return store.ProblemRecord{}, err
 	}
 	p.OpenedAt, p.ClosedAt = fromMicro(opened), fromMicro(closed)
@@ -24,13 +29,13 @@ func scanProblem(row interface{ Scan(...any) error }) (store.ProblemRecord, erro
 	return p, nil
 }
 
-const remediationCols = `seq, id, project, stage, service, state, running, shkeptncontext, doc, version, created_at, updated_at`
+const remediationCols = `seq, id, project, stage, service, state, running, shkeptncontext, doc, version, created_at, updated_at, project_uid`
 
 func scanRemediation(row interface{ Scan(...any) error }) (store.RemediationRecord, error) {
 	var r store.RemediationRecord
 	var running, created, updated int64
 	if err := row.Scan(&r.Seq, &r.ID, &r.Project, &r.Stage, &r.Service, &r.State, &running, &r.KeptnContext,
-		&r.Doc, &r.Version, &created, &updated); err != nil {
+		&r.Doc, &r.Version, &created, &updated, &r.ProjectUID); err != nil {
 		return store.RemediationRecord{}, err
 	}
 	r.Running = running != 0
@@ -55,7 +60,15 @@ func orEmpty(b []byte) []byte {
 // --- problems ---------------------------------------------------------
 
 func getProblem(ctx context.Context, q Querier, col, v string) (store.ProblemRecord, error) {
-	p, err := scanProblem(q.QueryRow(ctx, `SELECT `+problemCols+` FROM problems WHERE `+col+` = ?`, v))
+	query := `SELECT ` + problemCols + ` FROM problems WHERE ` + col + ` = ?`
+	args := []any{v}
+	if col == "problem_key" {
+		// A key names its project; of the records of that name, the
+		// current generation's.
+		query = `SELECT ` + problemCols + ` FROM problems p WHERE problem_key = ?
+			AND project_uid = COALESCE((SELECT uid FROM projects WHERE name = p.project), '')`
+	}
+	p, err := scanProblem(q.QueryRow(ctx, query, args...))
 	if errors.Is(err, ErrNoRows) {
 		return store.ProblemRecord{}, fmt.Errorf("problem %q: %w", v, store.ErrNotFound)
 	}
@@ -84,6 +97,7 @@ func (c *Core) ListProblems(ctx context.Context, f store.ProblemFilter) (store.P
 	where, args := equalities([]colValue{
 		{"project", f.Project}, {"stage", f.Stage}, {"service", f.Service}, {"state", f.State}, {"remediation_id", f.RemediationID},
 	})
+	where, args = currentGeneration(where, args, f.Project)
 	size := store.EventFilter{PageSize: f.PageSize}.EffectivePageSize()
 	rows, err := c.read.Query(ctx, `SELECT `+problemCols+` FROM problems`+pageCond(where, before, &args)+` ORDER BY seq DESC LIMIT ?`,
 		append(args, size+1)...)
@@ -146,10 +160,10 @@ func (w *txw) InsertProblem(ctx context.Context, p store.ProblemRecord) (store.P
 	p.Version, p.CreatedAt, p.UpdatedAt = 1, fromMicro(micro(now)), fromMicro(micro(now))
 	p.Doc = orEmpty(p.Doc)
 	err := w.q.QueryRow(ctx, `INSERT INTO problems (id, problem_key, source, project, stage, service, state, title, remediation_id,
-			shkeptncontext, reason, opened_at, closed_at, doc, version, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`,
+			shkeptncontext, reason, opened_at, closed_at, doc, version, created_at, updated_at, project_uid)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, `+currentUID+`) ON CONFLICT DO NOTHING RETURNING seq, project_uid`,
 		p.ID, p.Key, p.Source, p.Project, p.Stage, p.Service, p.State, p.Title, p.RemediationID,
-		p.KeptnContext, p.Reason, micro(p.OpenedAt), micro(p.ClosedAt), p.Doc, micro(now), micro(now)).Scan(&p.Seq)
+		p.KeptnContext, p.Reason, micro(p.OpenedAt), micro(p.ClosedAt), p.Doc, micro(now), micro(now), p.Project).Scan(&p.Seq, &p.ProjectUID)
 	if errors.Is(err, ErrNoRows) {
 		return store.ProblemRecord{}, fmt.Errorf("insert problem %q (key %q): %w", p.ID, p.Key, store.ErrExists)
 	}
@@ -230,6 +244,7 @@ func (c *Core) ListRemediations(ctx context.Context, f store.RemediationFilter) 
 		return store.RemediationPage{}, fmt.Errorf("list remediations: %w", err)
 	}
 	where, args := equalities([]colValue{{"project", f.Project}, {"stage", f.Stage}, {"service", f.Service}, {"state", f.State}})
+	where, args = currentGeneration(where, args, f.Project)
 	if f.RunningOnly {
 		where = append(where, "running = 1")
 	}
@@ -280,6 +295,52 @@ func (w *txw) RunningRemediation(ctx context.Context, project, stage, service st
 	return runningRemediation(ctx, w.q, project, stage, service)
 }
 
+// RunningRemediations implements store.Tx.
+func (w *txw) RunningRemediations(ctx context.Context, project string) ([]store.RemediationRecord, error) {
+	if err := w.check(); err != nil {
+		return nil, err
+	}
+	if err := w.lockProblems(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := w.q.Query(ctx, `SELECT `+remediationCols+` FROM remediations WHERE project = ? AND running = 1 ORDER BY seq`, project)
+	if err != nil {
+		return nil, fmt.Errorf("list running remediations of project %q: %w", project, err)
+	}
+	defer rows.Close()
+	var out []store.RemediationRecord
+	for rows.Next() {
+		r, err := scanRemediation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list running remediations of project %q: %w", project, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list running remediations of project %q: %w", project, err)
+	}
+	return out, nil
+}
+
+// ProjectUID implements store.Tx.
+func (w *txw) ProjectUID(ctx context.Context, name string) (string, error) {
+	if err := w.check(); err != nil {
+		return "", err
+	}
+	if err := w.lockProblems(ctx); err != nil {
+		return "", err
+	}
+	var uid string
+	err := w.q.QueryRow(ctx, `SELECT uid FROM projects WHERE name = ?`, name).Scan(&uid)
+	if errors.Is(err, ErrNoRows) {
+		return "", fmt.Errorf("project %q: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("get uid of project %q: %w", name, err)
+	}
+	return uid, nil
+}
+
 // CreateRemediation implements store.Tx.
 func (w *txw) CreateRemediation(ctx context.Context, r store.RemediationRecord) (store.RemediationRecord, error) {
 	if err := w.check(); err != nil {
@@ -296,9 +357,9 @@ func (w *txw) CreateRemediation(ctx context.Context, r store.RemediationRecord) 
 	r.Doc = orEmpty(r.Doc)
 	// ON CONFLICT DO NOTHING covers the id and the one-running-per-service
 	// index; a conflicting transaction still in flight is waited for.
-	err := w.q.QueryRow(ctx, `INSERT INTO remediations (id, project, stage, service, state, running, shkeptncontext, doc, version, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`,
-		r.ID, r.Project, r.Stage, r.Service, r.State, boolInt(r.Running), r.KeptnContext, r.Doc, micro(now), micro(now)).Scan(&r.Seq)
+	err := w.q.QueryRow(ctx, `INSERT INTO remediations (id, project, stage, service, state, running, shkeptncontext, doc, version, created_at, updated_at, project_uid)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, `+currentUID+`) ON CONFLICT DO NOTHING RETURNING seq, project_uid`,
+		r.ID, r.Project, r.Stage, r.Service, r.State, boolInt(r.Running), r.KeptnContext, r.Doc, micro(now), micro(now), r.Project).Scan(&r.Seq, &r.ProjectUID)
 	if errors.Is(err, ErrNoRows) {
 		if _, err := getRemediation(ctx, w.q, r.ID); err == nil {
 			return store.RemediationRecord{}, fmt.Errorf("create remediation %q: %w", r.ID, store.ErrExists)
@@ -327,8 +388,8 @@ func (w *txw) UpdateRemediation(ctx context.Context, r store.RemediationRecord) 
 	// document, which can be large.
 	var cur store.RemediationRecord
 	var running, created int64
-	err := w.q.QueryRow(ctx, `SELECT seq, project, stage, service, shkeptncontext, running, version, created_at FROM remediations WHERE id = ?`, r.ID).
-		Scan(&cur.Seq, &cur.Project, &cur.Stage, &cur.Service, &cur.KeptnContext, &running, &cur.Version, &created)
+	err := w.q.QueryRow(ctx, `SELECT seq, project, stage, service, shkeptncontext, running, version, created_at, project_uid FROM remediations WHERE id = ?`, r.ID).
+		Scan(&cur.Seq, &cur.Project, &cur.Stage, &cur.Service, &cur.KeptnContext, &running, &cur.Version, &created, &cur.ProjectUID)
 	if errors.Is(err, ErrNoRows) {
 		return store.RemediationRecord{}, fmt.Errorf("update remediation: remediation %q: %w", r.ID, store.ErrNotFound)
 	}
@@ -358,7 +419,7 @@ func (w *txw) UpdateRemediation(ctx context.Context, r store.RemediationRecord) 
 		return store.RemediationRecord{}, fmt.Errorf("update remediation %q at version %d: %w", r.ID, r.Version, store.ErrConflict)
 	}
 	return store.RemediationRecord{
-		Seq: cur.Seq, ID: r.ID, Project: cur.Project, Stage: cur.Stage, Service: cur.Service, State: r.State, Running: r.Running,
+		Seq: cur.Seq, ID: r.ID, Project: cur.Project, ProjectUID: cur.ProjectUID, Stage: cur.Stage, Service: cur.Service, State: r.State, Running: r.Running,
 		KeptnContext: cur.KeptnContext, Doc: doc, Version: r.Version + 1, CreatedAt: fromMicro(created), UpdatedAt: fromMicro(now),
 	}, nil
 }
@@ -385,6 +446,15 @@ func (w *txw) lockProblems(ctx context.Context) error {
 }
 
 type colValue struct{ col, v string }
+
+// currentGeneration adds the condition that selects the records of the
+// current generation of project, when a project is asked for.
+func currentGeneration(where []string, args []any, project string) ([]string, []any) {
+	if project == "" {
+		return where, args
+	}
+	return append(where, "project_uid = "+currentUID), append(args, project)
+}
 
 // equalities returns "col = ?" conditions for the non-empty values.
 func equalities(cvs []colValue) ([]string, []any) {

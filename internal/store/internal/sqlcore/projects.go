@@ -8,12 +8,12 @@ import (
 	"github.com/tendhq/tend/internal/store"
 )
 
-const projectCols = `name, shipyard, upstream_url, upstream_user, upstream_token <> '', created_at, updated_at`
+const projectCols = `name, shipyard, upstream_url, upstream_user, upstream_token <> '', created_at, updated_at, uid`
 
 func scanProject(row interface{ Scan(...any) error }) (store.Project, error) {
 	var p store.Project
 	var created, updated int64
-	if err := row.Scan(&p.Name, &p.Shipyard, &p.UpstreamURL, &p.UpstreamUser, &p.HasUpstreamToken, &created, &updated); err != nil {
+	if err := row.Scan(&p.Name, &p.Shipyard, &p.UpstreamURL, &p.UpstreamUser, &p.HasUpstreamToken, &created, &updated, &p.UID); err != nil {
 		return store.Project{}, err
 	}
 	p.CreatedAt, p.UpdatedAt = fromMicro(created), fromMicro(updated)
@@ -29,10 +29,11 @@ func (c *Core) CreateProject(ctx context.Context, np store.NewProject) (store.Pr
 	if np.Shipyard == nil {
 		np.Shipyard = []byte{}
 	}
+	uid := newLeaseToken() // 128 random bits, like a lease token
 	err := c.write(ctx, func(ctx context.Context, w *txw) error {
-		n, err := w.q.Exec(ctx, `INSERT INTO projects (name, shipyard, upstream_url, upstream_user, upstream_token, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			np.Name, np.Shipyard, np.UpstreamURL, np.UpstreamUser, np.UpstreamToken, now, now)
+		n, err := w.q.Exec(ctx, `INSERT INTO projects (name, shipyard, upstream_url, upstream_user, upstream_token, created_at, updated_at, uid)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			np.Name, np.Shipyard, np.UpstreamURL, np.UpstreamUser, np.UpstreamToken, now, now, uid)
 		if err != nil {
 			return fmt.Errorf("create project %q: %w", np.Name, err)
 		}
@@ -45,7 +46,7 @@ func (c *Core) CreateProject(ctx context.Context, np store.NewProject) (store.Pr
 		return store.Project{}, err
 	}
 	return store.Project{
-		Name: np.Name, Shipyard: np.Shipyard, UpstreamURL: np.UpstreamURL, UpstreamUser: np.UpstreamUser,
+		Name: np.Name, UID: uid, Shipyard: np.Shipyard, UpstreamURL: np.UpstreamURL, UpstreamUser: np.UpstreamUser,
 		HasUpstreamToken: np.UpstreamToken != "", CreatedAt: fromMicro(now), UpdatedAt: fromMicro(now),
 	}, nil
 }
@@ -132,25 +133,36 @@ func (c *Core) ProjectUpstreamToken(ctx context.Context, name string) (string, e
 
 // DeleteProject implements store.Projects.
 func (c *Core) DeleteProject(ctx context.Context, name string) error {
-	return c.write(ctx, func(ctx context.Context, w *txw) error {
-		for _, q := range []string{
-			`DELETE FROM services WHERE project = ?`,
-			`DELETE FROM settings WHERE project = ?`,
-			`DELETE FROM tokens WHERE project = ?`,
-		} {
-			if _, err := w.q.Exec(ctx, q, name); err != nil {
-				return fmt.Errorf("delete project %q: %w", name, err)
-			}
-		}
-		n, err := w.q.Exec(ctx, `DELETE FROM projects WHERE name = ?`, name)
-		if err != nil {
+	return c.write(ctx, func(ctx context.Context, w *txw) error { return w.DeleteProject(ctx, name) })
+}
+
+// DeleteProject implements store.Tx. It takes the problems' lock, so that
+// it is ordered with the transactions that record problems of the project
+// (which read its UID under the same lock).
+func (w *txw) DeleteProject(ctx context.Context, name string) error {
+	if err := w.check(); err != nil {
+		return err
+	}
+	if err := w.lockProblems(ctx); err != nil {
+		return err
+	}
+	for _, q := range []string{
+		`DELETE FROM services WHERE project = ?`,
+		`DELETE FROM settings WHERE project = ?`,
+		`DELETE FROM tokens WHERE project = ?`,
+	} {
+		if _, err := w.q.Exec(ctx, q, name); err != nil {
 			return fmt.Errorf("delete project %q: %w", name, err)
 		}
-		if n == 0 {
-			return fmt.Errorf("project %q: %w", name, store.ErrNotFound)
-		}
-		return nil
-	})
+	}
+	n, err := w.q.Exec(ctx, `DELETE FROM projects WHERE name = ?`, name)
+	if err != nil {
+		return fmt.Errorf("delete project %q: %w", name, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("project %q: %w", name, store.ErrNotFound)
+	}
+	return nil
 }
 
 // CreateService implements store.Services.
