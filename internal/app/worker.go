@@ -26,7 +26,6 @@ func (a *App) newWorker(repos *resource.Repos) error {
 		PollInterval: a.opts.Config.Worker.PollInterval,
 		Logger:       a.log,
 		Registerer:   a.opts.Registry,
-		Now:          a.opts.Now,
 	})
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)

@@ -171,9 +171,13 @@ type JobSpec struct {
 	Kind string
 	// Payload is the handler's input, usually JSON.
 	Payload []byte
-	// RunAt is when the job becomes due; zero means now. A future RunAt is
-	// a durable timer.
+	// RunAt is when the job becomes due; zero means After from now. A
+	// future RunAt is a durable timer.
 	RunAt time.Time
+	// After, when RunAt is zero, makes the job due After past the
+	// database's clock rather than at a time read from this replica's
+	// clock, so a replica whose clock is off still sets its timers right.
+	After time.Duration
 	// UniqueKey makes enqueueing idempotent; "" means no key.
 	UniqueKey string
 	// MaxAttempts defaults to DefaultMaxAttempts.
@@ -227,7 +231,11 @@ const DefaultLease = 30 * time.Second
 
 // Reschedule releases a claimed job to run again later.
 type Reschedule struct {
+	// RunAt is when the job runs again; zero means After from now.
 	RunAt time.Time
+	// After, when RunAt is zero, is the delay from the database's clock
+	// (see JobSpec.After).
+	After time.Duration
 	// Payload replaces the job's payload when not nil, so a step can carry
 	// its progress.
 	Payload []byte

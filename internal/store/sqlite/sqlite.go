@@ -30,7 +30,8 @@ var migrations embed.FS
 // Options tune Open. The zero value is right for production.
 type Options struct {
 	// Now is the clock for stored times, job due dates and leases; nil
-	// means time.Now. Tests pass a fake clock.
+	// means time.Now. One process owns an SQLite file, so its clock is the
+	// database's clock. Tests pass a fake clock.
 	Now func() time.Time
 	// Readers is the size of the read connection pool; 0 means 4.
 	Readers int
@@ -115,7 +116,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		b.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	core := sqlcore.New(b, d, opts.Now)
+	core := sqlcore.New(b, d, sqlcore.Clocks{Now: opts.Now})
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go b.checkpointer(stop, done)
