@@ -102,6 +102,17 @@ type EventFilter struct {
 	CountTotal bool
 }
 
+// TriggeredFilter selects the open triggered events of OpenTriggeredEvents.
+type TriggeredFilter struct {
+	// Type is the .triggered type and Finished the .finished type that
+	// answers it; both are required.
+	Type, Finished string
+	// Project, Stage and Service filter when not empty.
+	Project, Stage, Service string
+	// Limit defaults to and is capped at MaxPageSize.
+	Limit int
+}
+
 // Page sizes of ListEvents.
 const (
 	DefaultPageSize = 20

@@ -140,6 +140,13 @@ type Events interface {
 	AppendEvents(ctx context.Context, evs ...EventRecord) ([]int64, error)
 	// ListEvents returns one page of matching events, newest first.
 	ListEvents(ctx context.Context, f EventFilter) (EventPage, error)
+	// OpenTriggeredEvents returns the newest f.Limit (at most
+	// MaxPageSize) events of type f.Type that no event of type f.Finished
+	// answers (an answer's TriggeredID is the triggered event's ID),
+	// filtered by project, stage and service when given, oldest first:
+	// Keptn's polling endpoint for external executors. It is one query
+	// (an anti-join), however many events are answered.
+	OpenTriggeredEvents(ctx context.Context, f TriggeredFilter) ([]EventRecord, error)
 	// EventsSince returns up to limit events of project (all projects when
 	// project is "") with a sequence number above afterSeq, oldest first:
 	// the catch-up read of an event stream resuming from Last-Event-ID.
