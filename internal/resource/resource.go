@@ -243,10 +243,16 @@ func CleanURI(uri string) (string, error) {
 // credentials never reach an error message.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" {
-		// A local path, or something unparsable: strip anything that
-		// looks like user information before an "@".
-		if i := strings.LastIndex(raw, "@"); i >= 0 && !strings.Contains(raw[:i], "/") {
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		// A local path, an scp-like address ("user:pw@host:path" parses
+		// as scheme "user" with an opaque rest), or something
+		// unparsable: strip anything that looks like user information,
+		// up to the last "@" before the first "/".
+		head := raw
+		if j := strings.Index(raw, "/"); j >= 0 {
+			head = raw[:j]
+		}
+		if i := strings.LastIndex(head, "@"); i >= 0 {
 			return raw[i+1:]
 		}
 		return raw
