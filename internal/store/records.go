@@ -285,3 +285,35 @@ type Setting struct {
 	Value     json.RawMessage
 	UpdatedAt time.Time
 }
+
+// Prune says which records Retention.Prune deletes. A zero age keeps that
+// kind for ever.
+type Prune struct {
+	// Events deletes events whose time is older, except those of a keptn
+	// context whose problem is still open or whose remediation still
+	// runs.
+	Events time.Duration
+	// Jobs deletes done and failed jobs last changed longer ago. Their
+	// unique keys go with them; that is safe because a unique key
+	// dedupes the replays of the handler that enqueued it, which
+	// completed in the same transaction, long before.
+	Jobs time.Duration
+	// Problems deletes closed problems closed longer ago, and finished
+	// remediations last changed longer ago that no remaining problem
+	// names.
+	Problems time.Duration
+	// Limit caps the records of each kind one call deletes; 0 means
+	// DefaultPruneLimit.
+	Limit int
+}
+
+// DefaultPruneLimit is Prune.Limit's default.
+const DefaultPruneLimit = 1000
+
+// Pruned counts the records one Prune call deleted.
+type Pruned struct {
+	Events, Jobs, Problems, Remediations int
+}
+
+// Total is the number of records deleted.
+func (p Pruned) Total() int { return p.Events + p.Jobs + p.Problems + p.Remediations }

@@ -44,6 +44,7 @@ type Store interface {
 	Settings
 	Problems
 	Remediations
+	Retention
 
 	// WithTx runs fn in one write transaction and commits it when fn returns
 	// nil; any error rolls back everything fn did. It is how an event append
@@ -203,4 +204,14 @@ type Settings interface {
 	// stages and services), ordered by stage, service and key; project ""
 	// lists the server-wide settings.
 	ListSettings(ctx context.Context, project string) ([]Setting, error)
+}
+
+// Retention deletes records older than their retention, in bounded batches
+// so that no call holds the writer long.
+type Retention interface {
+	// Prune deletes at most p.Limit records of each kind that p makes
+	// due, and says how many it deleted; a caller repeats it until a call
+	// deletes fewer than the limit. Ages are measured by the database's
+	// clock (see Jobs).
+	Prune(ctx context.Context, p Prune) (Pruned, error)
 }
