@@ -51,6 +51,9 @@ func (a *App) newWorker(repos *resource.Repos) error {
 	if err := a.newRemediation(r, h); err != nil {
 		return err
 	}
+	if err := a.newRetention(r); err != nil {
+		return err
+	}
 	a.runner = r
 	a.onClose("worker", a.closeWorker)
 	return nil
