@@ -116,7 +116,7 @@ func TestReplicasAgreeOnTheDatabaseClock(t *testing.T) {
 				t.Fatalf("the replica %s claimed %d jobs, want 1", name, len(got))
 			}
 			held := got[0]
-			if d := held.LeaseUntil.Sub(time.Now()); d > far || d < -far {
+			if d := time.Until(held.LeaseUntil); d > far || d < -far {
 				t.Fatalf("lease of the replica %s ends %v from now, want about %v", name, d, lease)
 			}
 			// The right replica takes the job over once the lease
@@ -152,7 +152,7 @@ func TestReplicasAgreeOnTheDatabaseClock(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := j.RunAt.Sub(time.Now()); d > far || d < 0 {
+			if d := time.Until(j.RunAt); d > far || d < 0 {
 				t.Fatalf("a job due in 5m from the replica %s is due %v from now", name, d)
 			}
 			if got := claim(t, right, kind, "right", time.Minute); len(got) != 0 {
@@ -172,7 +172,7 @@ func TestReplicasAgreeOnTheDatabaseClock(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := j.RunAt.Sub(time.Now()); d > far || d < 0 {
+			if d := time.Until(j.RunAt); d > far || d < 0 {
 				t.Fatalf("a job rescheduled 5m ahead by the replica %s is due %v from now", name, d)
 			}
 		})
