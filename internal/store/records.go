@@ -107,8 +107,8 @@ type TriggeredFilter struct {
 	// Type is the .triggered type and Finished the .finished type that
 	// answers it; both are required.
 	Type, Finished string
-	// Project, Stage and Service filter when not empty.
-	Project, Stage, Service string
+	// Project, Stage, Service and the event's ID filter when not empty.
+	Project, Stage, Service, ID string
 	// Limit defaults to and is capped at MaxPageSize.
 	Limit int
 }

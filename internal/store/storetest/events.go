@@ -361,6 +361,8 @@ func testOpenTriggered(t *testing.T, h Harness) {
 		{"stage and service", store.TriggeredFilter{Project: "sockshop", Stage: "production", Service: "carts"}, []string{"id-2", "id-10"}},
 		{"the newest within the limit, oldest first", store.TriggeredFilter{Limit: 2}, []string{"id-5", "id-10"}},
 		{"nothing matches", store.TriggeredFilter{Project: "none"}, nil},
+		{"one event", store.TriggeredFilter{ID: "id-3"}, []string{"id-3"}},
+		{"an answered event", store.TriggeredFilter{ID: "id-1"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

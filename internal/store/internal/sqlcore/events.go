@@ -172,7 +172,7 @@ func (c *Core) OpenTriggeredEvents(ctx context.Context, f store.TriggeredFilter)
 	}
 	where := []string{"t.type = ?"}
 	args := []any{f.Type}
-	for _, eq := range []struct{ col, v string }{{"t.project", f.Project}, {"t.stage", f.Stage}, {"t.service", f.Service}} {
+	for _, eq := range []struct{ col, v string }{{"t.project", f.Project}, {"t.stage", f.Stage}, {"t.service", f.Service}, {"t.id", f.ID}} {
 		if eq.v != "" {
 			where = append(where, eq.col+" = ?")
 			args = append(args, eq.v)
