@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 )
 
 // Request is one action of a remediation, as remediation.yaml names it,
@@ -87,10 +88,48 @@ type Executor interface {
 	// never succeed (a bad value, a limit reached) and is not retried.
 	Prepare(ctx context.Context, req Request) (Plan, error)
 	// Apply makes the target match the plan. Applying the same plan again
-	// must have no further effect. An error wrapping ErrInvalid is final;
-	// other errors may be retried.
+	// must have no further effect. When the target holds neither the plan's
+	// From nor its To, someone changed it since the plan was recorded:
+	// Apply changes nothing and returns a *ConflictError. An error wrapping
+	// ErrInvalid (a *ConflictError does) is final; other errors may be
+	// retried.
 	Apply(ctx context.Context, req Request, plan Plan) (Result, error)
 }
 
 // ErrInvalid marks errors that retrying cannot fix.
 var ErrInvalid = errors.New("invalid action")
+
+// ErrConflict marks an Apply that found its target changed since the plan
+// was recorded: the target holds neither the plan's From nor its To, so a
+// person or another system acted on it meanwhile. Apply then changes
+// nothing, since setting the planned value would silently overwrite that
+// change.
+//
+// A runner must treat it as final and as a reason to escalate: not retry
+// the action, not go on to the next action of the remediation (it would
+// act on a target whose state nobody planned for), but record the
+// conflict (the error's text names the target, the plan and what was
+// found) and escalate the remediation with it. Errors wrapping ErrConflict
+// also wrap ErrInvalid, so a runner that checks only ErrInvalid at least
+// never retries them.
+var ErrConflict = errors.New("target changed since the plan")
+
+// ConflictError is the error of an Apply that found its target changed
+// since the plan (see ErrConflict). errors.Is matches it with ErrConflict
+// and with ErrInvalid.
+type ConflictError struct {
+	// Change is the planned change.
+	Change Change
+	// Found is what the target holds now.
+	Found string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%s: %s is %s, but the plan was %s -> %s; it was changed meanwhile and is left as it is",
+		ErrConflict, e.Change.Target, e.Found, e.Change.From, e.Change.To)
+}
+
+// Is makes errors.Is match ErrConflict and ErrInvalid.
+func (e *ConflictError) Is(target error) bool {
+	return target == ErrConflict || target == ErrInvalid
+}

@@ -195,32 +195,18 @@ func (s *Server) triggeredEvents(w http.ResponseWriter, r *http.Request) {
 		// Pollers written before paging existed get every open event.
 		size = maxTriggered
 	}
-	f := store.EventFilter{Project: project, Stage: q.Get("stage"), Service: q.Get("service"), ID: q.Get("eventID"), Type: typ, PageSize: store.MaxPageSize}
-	var open []json.RawMessage
-	for len(open) < maxTriggered {
-		pg, err := s.store.ListEvents(r.Context(), f)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		for _, e := range pg.Events {
-			done, err := s.store.ListEvents(r.Context(), store.EventFilter{TriggeredID: e.ID, Type: finished, PageSize: 1})
-			if err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			if len(done.Events) == 0 && len(open) < maxTriggered {
-				open = append(open, json.RawMessage(e.JSON))
-			}
-		}
-		if pg.NextPageKey == "" {
-			break
-		}
-		f.PageKey = pg.NextPageKey
+	evs, err := s.store.OpenTriggeredEvents(r.Context(), store.TriggeredFilter{
+		Type: typ, Finished: finished, Project: project, Stage: q.Get("stage"), Service: q.Get("service"),
+		ID: q.Get("eventID"), Limit: maxTriggered,
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
-	// The log pages newest first; executors work oldest first.
-	for i, j := 0, len(open)-1; i < j; i, j = i+1, j-1 {
-		open[i], open[j] = open[j], open[i]
+	// The store answers oldest first, the order executors work in.
+	open := make([]json.RawMessage, 0, len(evs))
+	for _, e := range evs {
+		open = append(open, json.RawMessage(e.JSON))
 	}
 	from, to, next := indexPage(len(open), size, after)
 	writeJSON(w, http.StatusOK, apitypes.TriggeredEventList{Events: append([]json.RawMessage{}, open[from:to]...), NextPageKey: next, PageSize: size, TotalCount: len(open)})

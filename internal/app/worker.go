@@ -26,7 +26,6 @@ func (a *App) newWorker(repos *resource.Repos) error {
 		PollInterval: a.opts.Config.Worker.PollInterval,
 		Logger:       a.log,
 		Registerer:   a.opts.Registry,
-		Now:          a.opts.Now,
 	})
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
@@ -51,6 +50,9 @@ func (a *App) newWorker(repos *resource.Repos) error {
 	// The remediation loop, which verifies actions with the same
 	// evaluations (see remediation.go).
 	if err := a.newRemediation(r, h); err != nil {
+		return err
+	}
+	if err := a.newRetention(r); err != nil {
 		return err
 	}
 	a.runner = r

@@ -32,6 +32,9 @@ type serveFlags struct {
 	logLevel        string
 	logFormat       string
 	shutdownTimeout time.Duration
+	// noPrintToken keeps the first admin token out of the output, which
+	// often ends up in a log collector; the token is still in its file.
+	noPrintToken bool
 	// config is tend.yaml (see serveconfig.go); cfg is what was loaded.
 	config string
 	cfg    *config.Config
@@ -50,8 +53,9 @@ With --database postgres://..., state, events and the Git repositories live
 in PostgreSQL, so several replicas can share them.
 
 On its first start the server creates an admin API token, prints it once
-and writes it to <data-dir>/admin-token (mode 0600). Later starts keep it;
-create more tokens with 'tend create token'.
+and writes it to <data-dir>/admin-token (mode 0600). With --no-print-token
+it is only written to the file, so it never reaches a log collector. Later
+starts keep it; create more tokens with 'tend create token'.
 
 SIGINT or SIGTERM stop the server gracefully: it stops accepting
 connections, ends event streams and lets running requests finish within
@@ -80,6 +84,7 @@ connections, ends event streams and lets running requests finish within
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long running requests may take to finish after SIGTERM")
+	fl.BoolVar(&f.noPrintToken, "no-print-token", false, "do not print the admin token created on the first start; it is still written to <data-dir>/admin-token (mode 0600)")
 	fl.StringVar(&f.config, "config", "", "tend.yaml with server-wide settings (env "+envServeConfig+"); see docs/configuration.md")
 	return cmd
 }
@@ -141,7 +146,18 @@ func runServe(ctx context.Context, s *streams, f serveFlags) error {
 		if abs, err := filepath.Abs(file); err == nil {
 			file = abs
 		}
-		fmt.Fprintf(s.err, `
+		if f.noPrintToken {
+			fmt.Fprintf(s.err, `
+This is tend's first start: it created an admin API token and saved it in
+%s (readable only by you); --no-print-token keeps it out of this output.
+
+Log the CLI in with:
+
+    tend auth --endpoint %s --api-token file:%s
+
+`, file, a.URL(), file)
+		} else {
+			fmt.Fprintf(s.err, `
 This is tend's first start: it created an admin API token. It is shown only
 this once; it is also saved in %s (readable only by you):
 
@@ -152,6 +168,7 @@ Log the CLI in with:
     tend auth --endpoint %s --api-token file:%s
 
 `, file, tok, a.URL(), file)
+		}
 	}
 	if err := a.Run(ctx, f.shutdownTimeout); err != nil {
 		return withExit(ExitServer, fmt.Errorf("serve: %w", err))

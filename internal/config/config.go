@@ -38,6 +38,9 @@ const (
 	DefaultCooldown          = 15 * time.Minute
 	DefaultMaxActionsPerHour = 6
 	DefaultEscalationTimeout = 10 * time.Second
+	// DefaultRetention is how long events, finished jobs and closed
+	// problems are kept.
+	DefaultRetention = 90 * 24 * time.Hour
 )
 
 // Default names of the Alertmanager alert labels that locate a problem
@@ -67,6 +70,7 @@ type Config struct {
 	Worker      Worker
 	Intake      Intake
 	Outbound    Outbound
+	Retention   Retention
 }
 
 // Outbound is the policy on the addresses tend connects to on a user's
@@ -83,6 +87,19 @@ type Outbound struct {
 	// upstreams. For tests only: it lets a token make tend write into a
 	// repository on its own host.
 	AllowFileUpstreams bool
+}
+
+// Retention says how long records are kept before a background job deletes
+// them; 0 keeps that kind for ever.
+type Retention struct {
+	// Events are deleted by their time, except those of a problem that
+	// is still open or a remediation that still runs.
+	Events time.Duration
+	// Jobs are finished (done or failed) jobs, by when they finished.
+	Jobs time.Duration
+	// Problems are closed problems, by when they closed, with their
+	// finished remediations.
+	Problems time.Duration
 }
 
 // Intake tunes the problem intake (the Alertmanager webhook).
@@ -176,6 +193,7 @@ func Default() Config {
 			},
 		},
 		Escalation: Escalation{Timeout: DefaultEscalationTimeout},
+		Retention:  Retention{Events: DefaultRetention, Jobs: DefaultRetention, Problems: DefaultRetention},
 		Intake: Intake{Labels: IntakeLabels{
 			Project: DefaultProjectLabel, Stage: DefaultStageLabel,
 			Service: DefaultServiceLabel, RootCause: DefaultRootCauseLabel,
@@ -435,6 +453,14 @@ func (d *decoder) top(n *yaml.Node, c *Config) {
 				"lease":        func(v *yaml.Node) { d.duration(v, "worker.lease", &w.Lease, false) },
 				"pollInterval": func(v *yaml.Node) { d.duration(v, "worker.pollInterval", &w.PollInterval, false) },
 				"concurrency":  func(v *yaml.Node) { d.integer(v, "worker.concurrency", &w.Concurrency) },
+			})
+		},
+		"retention": func(v *yaml.Node) {
+			r := &c.Retention
+			d.fields(v, "retention", map[string]func(*yaml.Node){
+				"events":   func(v *yaml.Node) { d.duration(v, "retention.events", &r.Events, true) },
+				"jobs":     func(v *yaml.Node) { d.duration(v, "retention.jobs", &r.Jobs, true) },
+				"problems": func(v *yaml.Node) { d.duration(v, "retention.problems", &r.Problems, true) },
 			})
 		},
 		"intake": func(v *yaml.Node) {
@@ -872,19 +898,31 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	return nil
 }
 
-// ParseDuration reads a Go duration ("10m", "1h30m", "45s"); "0" is zero.
-// Negative durations are refused.
+// ParseDuration reads a Go duration ("10m", "1h30m", "45s"), optionally
+// led by whole days ("90d", "1d12h"); "0" is zero. Negative durations are
+// refused.
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "0" {
 		return 0, nil
 	}
+	var days time.Duration
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.ParseUint(s[:i], 10, 16)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration; want e.g. 10m, 90s, 1h or 90d", s)
+		}
+		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
+		if s == "" {
+			return days, nil
+		}
+	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration; want e.g. 10m, 90s or 1h", s)
+		return 0, fmt.Errorf("%q is not a duration; want e.g. 10m, 90s, 1h or 90d", s)
 	}
 	if d < 0 {
 		return 0, fmt.Errorf("%q is negative; want e.g. 10m", s)
 	}
-	return d, nil
+	return days + d, nil
 }

@@ -422,3 +422,38 @@ func TestOutboundAndNamespaces(t *testing.T) {
 		})
 	}
 }
+
+
+func TestRetention(t *testing.T) {
+	day := 24 * time.Hour
+	tests := []struct {
+		name string
+		yaml string
+		want Retention
+		err  string
+	}{
+		{"default", "", Retention{Events: 90 * day, Jobs: 90 * day, Problems: 90 * day}, ""},
+		{"days, hours and for ever", "retention:\n  events: 30d\n  jobs: 0\n  problems: 1d12h\n", Retention{Events: 30 * day, Jobs: 0, Problems: 36 * time.Hour}, ""},
+		{"one kind", "retention: {jobs: 7d}\n", Retention{Events: 90 * day, Jobs: 7 * day, Problems: 90 * day}, ""},
+		{"not a duration", "retention:\n  events: soon\n", Retention{}, "f.yaml:2:11: retention.events"},
+		{"negative", "retention:\n  jobs: 1d-5h\n", Retention{}, "retention.jobs"},
+		{"misspelt", "retention:\n  event: 1d\n", Retention{}, "event"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Decode("f.yaml", []byte(tt.yaml))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("Decode = %v, want an error saying %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Retention != tt.want {
+				t.Errorf("retention = %+v, want %+v", c.Retention, tt.want)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -47,10 +48,40 @@ type FSStorage struct {
 // NewFSStorage keeps repositories in dir (tend uses
 // "<data-dir>/projects"), creating it when missing.
 func NewFSStorage(dir string) (*FSStorage, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, repoDirMode); err != nil {
 		return nil, fmt.Errorf("create repository folder: %w", err)
 	}
+	if err := restrictRepos(dir); err != nil {
+		return nil, err
+	}
 	return &FSStorage{dir: dir, caches: map[string]cache.Object{}}, nil
+}
+
+// repoDirMode is the mode of the repositories' folder and of each
+// repository: resources may hold credentials of a project's services, and
+// only tend's user may read them.
+const repoDirMode = 0o700
+
+// restrictRepos sets repoDirMode on dir and on every repository in it, also
+// when an earlier start or an operator left them wider. The objects inside
+// keep go-git's modes: nobody else can reach them through a 0700 folder.
+func restrictRepos(dir string) error {
+	if err := os.Chmod(dir, repoDirMode); err != nil {
+		return fmt.Errorf("restrict repository folder: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("restrict repository folder: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasSuffix(e.Name(), ".git") {
+			continue
+		}
+		if err := os.Chmod(filepath.Join(dir, e.Name()), repoDirMode); err != nil {
+			return fmt.Errorf("restrict repository %s: %w", e.Name(), err)
+		}
+	}
+	return nil
 }
 
 // Path returns the folder of a project's bare repository.
@@ -75,7 +106,7 @@ func (s *FSStorage) Create(_ context.Context, project string) (storage.Storer, e
 		return nil, err
 	}
 	p := s.Path(project)
-	if err := os.MkdirAll(p, 0o755); err != nil {
+	if err := os.MkdirAll(p, repoDirMode); err != nil {
 		return nil, fmt.Errorf("create %s: %w", p, err)
 	}
 	if err := syncDir(s.dir); err != nil {

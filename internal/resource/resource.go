@@ -143,6 +143,10 @@ func (e *PushError) Error() string {
 
 func (e *PushError) Unwrap() error { return e.Err }
 
+// MaxNameLength is the longest project, stage or service name a repository
+// accepts; Keptn's default limit for project names.
+const MaxNameLength = 200
+
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?$`)
 
 // ValidateName checks that a project, stage or service name can be used as a
@@ -152,8 +156,8 @@ func ValidateName(kind, name string) error {
 	switch {
 	case name == "":
 		return fmt.Errorf("%w: %s name is empty", ErrInvalidName, kind)
-	case len(name) > 200:
-		return fmt.Errorf("%w: %s name %q is longer than 200 characters", ErrInvalidName, kind, name)
+	case len(name) > MaxNameLength:
+		return fmt.Errorf("%w: %s name %q is longer than %d characters", ErrInvalidName, kind, name, MaxNameLength)
 	case !nameRE.MatchString(name):
 		return fmt.Errorf("%w: %s name %q must consist of letters, digits, '-' and '_' and start and end with a letter or digit", ErrInvalidName, kind, name)
 	}
@@ -243,10 +247,16 @@ func CleanURI(uri string) (string, error) {
 // credentials never reach an error message.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" {
-		// A local path, or something unparsable: strip anything that
-		// looks like user information before an "@".
-		if i := strings.LastIndex(raw, "@"); i >= 0 && !strings.Contains(raw[:i], "/") {
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		// A local path, an scp-like address ("user:pw@host:path" parses
+		// as scheme "user" with an opaque rest), or something
+		// unparsable: strip anything that looks like user information,
+		// up to the last "@" before the first "/".
+		head := raw
+		if j := strings.Index(raw, "/"); j >= 0 {
+			head = raw[:j]
+		}
+		if i := strings.LastIndex(head, "@"); i >= 0 {
 			return raw[i+1:]
 		}
 		return raw

@@ -117,6 +117,17 @@ type EventFilter struct {
 	CountTotal bool
 }
 
+// TriggeredFilter selects the open triggered events of OpenTriggeredEvents.
+type TriggeredFilter struct {
+	// Type is the .triggered type and Finished the .finished type that
+	// answers it; both are required.
+	Type, Finished string
+	// Project, Stage, Service and the event's ID filter when not empty.
+	Project, Stage, Service, ID string
+	// Limit defaults to and is capped at MaxPageSize.
+	Limit int
+}
+
 // Page sizes of ListEvents.
 const (
 	DefaultPageSize = 20
@@ -190,9 +201,13 @@ type JobSpec struct {
 	Kind string
 	// Payload is the handler's input, usually JSON.
 	Payload []byte
-	// RunAt is when the job becomes due; zero means now. A future RunAt is
-	// a durable timer.
+	// RunAt is when the job becomes due; zero means After from now. A
+	// future RunAt is a durable timer.
 	RunAt time.Time
+	// After, when RunAt is zero, makes the job due After past the
+	// database's clock rather than at a time read from this replica's
+	// clock, so a replica whose clock is off still sets its timers right.
+	After time.Duration
 	// UniqueKey makes enqueueing idempotent; "" means no key.
 	UniqueKey string
 	// MaxAttempts defaults to DefaultMaxAttempts.
@@ -246,7 +261,11 @@ const DefaultLease = 30 * time.Second
 
 // Reschedule releases a claimed job to run again later.
 type Reschedule struct {
+	// RunAt is when the job runs again; zero means After from now.
 	RunAt time.Time
+	// After, when RunAt is zero, is the delay from the database's clock
+	// (see JobSpec.After).
+	After time.Duration
 	// Payload replaces the job's payload when not nil, so a step can carry
 	// its progress.
 	Payload []byte
@@ -285,3 +304,35 @@ type Setting struct {
 	Value     json.RawMessage
 	UpdatedAt time.Time
 }
+
+// Prune says which records Retention.Prune deletes. A zero age keeps that
+// kind for ever.
+type Prune struct {
+	// Events deletes events whose time is older, except those of a keptn
+	// context whose problem is still open or whose remediation still
+	// runs.
+	Events time.Duration
+	// Jobs deletes done and failed jobs last changed longer ago. Their
+	// unique keys go with them; that is safe because a unique key
+	// dedupes the replays of the handler that enqueued it, which
+	// completed in the same transaction, long before.
+	Jobs time.Duration
+	// Problems deletes closed problems closed longer ago, and finished
+	// remediations last changed longer ago that no remaining problem
+	// names.
+	Problems time.Duration
+	// Limit caps the records of each kind one call deletes; 0 means
+	// DefaultPruneLimit.
+	Limit int
+}
+
+// DefaultPruneLimit is Prune.Limit's default.
+const DefaultPruneLimit = 1000
+
+// Pruned counts the records one Prune call deleted.
+type Pruned struct {
+	Events, Jobs, Problems, Remediations int
+}
+
+// Total is the number of records deleted.
+func (p Pruned) Total() int { return p.Events + p.Jobs + p.Problems + p.Remediations }

@@ -44,6 +44,7 @@ type Store interface {
 	Settings
 	Problems
 	Remediations
+	Retention
 
 	// WithTx runs fn in one write transaction and commits it when fn returns
 	// nil; any error rolls back everything fn did. It is how an event append
@@ -149,6 +150,13 @@ type Events interface {
 	AppendEvents(ctx context.Context, evs ...EventRecord) ([]int64, error)
 	// ListEvents returns one page of matching events, newest first.
 	ListEvents(ctx context.Context, f EventFilter) (EventPage, error)
+	// OpenTriggeredEvents returns the newest f.Limit (at most
+	// MaxPageSize) events of type f.Type that no event of type f.Finished
+	// answers (an answer's TriggeredID is the triggered event's ID),
+	// filtered by project, stage and service when given, oldest first:
+	// Keptn's polling endpoint for external executors. It is one query
+	// (an anti-join), however many events are answered.
+	OpenTriggeredEvents(ctx context.Context, f TriggeredFilter) ([]EventRecord, error)
 	// EventsSince returns up to limit events of project (all projects when
 	// project is "") with a sequence number above afterSeq, oldest first:
 	// the catch-up read of an event stream resuming from Last-Event-ID.
@@ -211,4 +219,14 @@ type Settings interface {
 	// stages and services), ordered by stage, service and key; project ""
 	// lists the server-wide settings.
 	ListSettings(ctx context.Context, project string) ([]Setting, error)
+}
+
+// Retention deletes records older than their retention, in bounded batches
+// so that no call holds the writer long.
+type Retention interface {
+	// Prune deletes at most p.Limit records of each kind that p makes
+	// due, and says how many it deleted; a caller repeats it until a call
+	// deletes fewer than the limit. Ages are measured by the database's
+	// clock (see Jobs).
+	Prune(ctx context.Context, p Prune) (Pruned, error)
 }

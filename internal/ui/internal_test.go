@@ -22,6 +22,16 @@ func TestSafeNext(t *testing.T) {
 		{"https://evil.example/", "/"},
 		{"javascript:alert(1)", "/"},
 		{"/ok\r\nSet-Cookie: x", "/"},
+		{"/\t/evil.example", "/"},
+		{"/\n/evil.example", "/"},
+		{"\t//evil.example", "/"},
+		{"/\r\\evil.example", "/"},
+		{"/\x00/evil.example", "/"},
+		{" //evil.example", "/"},
+		{"/projects/a\\b", "/"},
+		{"/%2F/evil.example", "/%2F/evil.example"},
+		{"/./evil.example", "/./evil.example"},
+		{"/contexts/x#frag", "/contexts/x#frag"},
 	} {
 		t.Run(fmt.Sprintf("%q", tc.in), func(t *testing.T) {
 			if got := safeNext(tc.in); got != tc.want {
@@ -29,6 +39,27 @@ func TestSafeNext(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzSafeNext checks that whatever the login gets as next, it redirects
+// to a path of this server: the result starts with exactly one slash, also
+// as a browser reads it (without ASCII tabs and newlines, and with
+// backslashes as slashes).
+func FuzzSafeNext(f *testing.F) {
+	for _, s := range []string{"", "/", "/projects/sockshop", "//evil.example", "/\\evil.example", "/\t/evil.example",
+		"https://evil.example/", "/ok\r\nx", "/%2F/x", "/./x", "/?next=//x", "\t/\\x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, next string) {
+		got := safeNext(next)
+		browser := strings.NewReplacer("\t", "", "\r", "", "\n", "", "\\", "/").Replace(got)
+		if !strings.HasPrefix(browser, "/") || strings.HasPrefix(browser, "//") {
+			t.Fatalf("safeNext(%q) = %q, which a browser reads as %q: not a path of this server", next, got, browser)
+		}
+		if got != "/" && got != next {
+			t.Fatalf("safeNext(%q) = %q: a kept destination must be kept unchanged", next, got)
+		}
+	})
 }
 
 func ir(name string, value float64, status slo.Status) slo.IndicatorResult {

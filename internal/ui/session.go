@@ -241,10 +241,23 @@ type loginData struct {
 }
 
 // safeNext keeps a post-login destination only when it is a path on this
-// server, so the login cannot be used to send people elsewhere.
+// server, so the login cannot be used to send people elsewhere. Browsers
+// drop ASCII tabs and newlines anywhere in a URL and read a backslash as a
+// slash, so "/\t/evil.example" and "/\evil.example" mean
+// "//evil.example", another host, to them: a destination with a control
+// character or a backslash is refused rather than cleaned, and what is left
+// must parse as a URL with neither scheme nor host whose path starts with
+// exactly one slash.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
+	if strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
+		return "/"
+	}
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.EscapedPath(), "/") || strings.HasPrefix(u.EscapedPath(), "//") {
 		return "/"
 	}
 	return next

@@ -62,7 +62,7 @@ func TestKill9(t *testing.T) {
 
 		var mu sync.Mutex
 		var runs []store.Job
-		start(t, &env{clk: storetest.NewClock()}, st, worker.Options{WorkerID: "survivor", Now: time.Now}, map[string]worker.Handler{
+		start(t, &env{clk: storetest.NewClock()}, st, worker.Options{WorkerID: "survivor"}, map[string]worker.Handler{
 			"step": func(ctx context.Context, j store.Job) worker.Result {
 				mu.Lock()
 				runs = append(runs, j)

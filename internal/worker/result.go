@@ -63,8 +63,9 @@ func RescheduleAt(t time.Time, payload []byte) Result {
 	return Result{outcome: outcomeReschedule, runAt: t, payload: payload}
 }
 
-// RescheduleAfter is RescheduleAt at d after the runner's clock
-// (Options.Now) at the moment the outcome is recorded.
+// RescheduleAfter is RescheduleAt at d after the database's clock at the
+// moment the outcome is recorded (store.Reschedule.After), so a replica
+// whose own clock is off still sets the timer right.
 func RescheduleAfter(d time.Duration, payload []byte) Result {
 	return Result{outcome: outcomeReschedule, delay: d, payload: payload}
 }

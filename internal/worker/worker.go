@@ -66,9 +66,6 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the runner's metrics; nil registers none.
 	Registerer prometheus.Registerer
-	// Now is the clock of RescheduleAfter. It must agree with the store's
-	// clock, which decides when jobs are due; default time.Now.
-	Now func() time.Time
 }
 
 // Defaults of Options.
@@ -138,9 +135,6 @@ func New(st Store, opts Options) (*Runner, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
 	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
@@ -487,11 +481,7 @@ func (r *Runner) write(ctx context.Context, job store.Job, res Result, commit Co
 				out = outFailed
 			}
 		case outcomeReschedule:
-			runAt := res.runAt
-			if runAt.IsZero() && res.delay != 0 {
-				runAt = r.opts.Now().Add(res.delay)
-			}
-			err = tx.RescheduleJob(ctx, job.Lease, store.Reschedule{RunAt: runAt, Payload: res.payload})
+			err = tx.RescheduleJob(ctx, job.Lease, store.Reschedule{RunAt: res.runAt, After: res.delay, Payload: res.payload})
 			out = outRescheduled
 		default:
 			err = tx.CompleteJob(ctx, job.Lease)

@@ -57,7 +57,7 @@ func openStore(t testing.TB, driver, dsn string, now func() time.Time) store.Sto
 	case "sqlite":
 		s, err = sqlite.Open(context.Background(), dsn, sqlite.Options{Now: now})
 	case "postgres":
-		s, err = postgres.Open(context.Background(), dsn, postgres.Options{Now: now})
+		s, err = postgres.Open(context.Background(), dsn, postgres.Options{Now: now, DatabaseClock: now})
 	default:
 		t.Fatalf("unknown driver %q", driver)
 	}
@@ -183,14 +183,11 @@ func (r *running) stop(t testing.TB) error {
 }
 
 // start builds a Runner on st with handlers and runs it until the test
-// ends. Tests poll every 10ms and use e's clock unless opts say otherwise.
+// ends. Tests poll every 10ms unless opts say otherwise.
 func start(t testing.TB, e *env, st store.Store, opts worker.Options, handlers map[string]worker.Handler) *running {
 	t.Helper()
 	if opts.PollInterval == 0 {
 		opts.PollInterval = 10 * time.Millisecond
-	}
-	if opts.Now == nil {
-		opts.Now = e.clk.Now
 	}
 	if opts.Logger == nil {
 		opts.Logger = testLogger(t)

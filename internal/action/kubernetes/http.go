@@ -67,6 +67,9 @@ func (e *Executor) applyHTTP(ctx context.Context, req action.Request, d planData
 	if current == d.To {
 		return false, nil
 	}
+	if current != d.From {
+		return false, conflict(d, current)
+	}
 	body, err := json.Marshal(scaleBody{Replicas: &d.To})
 	if err != nil {
 		return false, fmt.Errorf("scaling: encode request: %w", err)

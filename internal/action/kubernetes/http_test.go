@@ -143,3 +143,29 @@ func FuzzDecodeScale(f *testing.F) {
 		}
 	})
 }
+
+func TestHTTPTargetChangedSincePlan(t *testing.T) {
+	ep := &scaleEndpoint{replicas: 1}
+	srv := httptest.NewServer(ep)
+	defer srv.Close()
+	ctx := context.Background()
+	e := httpExecutor(srv.URL+"/scale", 10)
+	req := scaleRequest("+1")
+	plan, err := e.Prepare(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep.mu.Lock()
+	ep.replicas = 5
+	ep.mu.Unlock()
+	_, err = e.Apply(ctx, req, plan)
+	var ce *action.ConflictError
+	if !errors.As(err, &ce) || ce.Found != "5" {
+		t.Fatalf("Apply after a change = %v, want an *action.ConflictError finding 5", err)
+	}
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if ep.replicas != 5 || ep.puts != 0 {
+		t.Errorf("endpoint at %d replicas after %d PUTs, want 5 and none", ep.replicas, ep.puts)
+	}
+}

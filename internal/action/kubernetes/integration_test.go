@@ -295,3 +295,35 @@ func TestIntegrationRBAC(t *testing.T) {
 		t.Errorf("replicas = %d after a forbidden Apply", r)
 	}
 }
+
+// TestIntegrationChangedSincePlan: a plan 1 -> 2 is recorded, someone
+// scales the Deployment to 5, and the replayed Apply reports a conflict and
+// leaves 5 alone.
+func TestIntegrationChangedSincePlan(t *testing.T) {
+	cs, _ := realCluster(t)
+	ctx := context.Background()
+	req, ns := sockshop(t, cs, "+1")
+	createDeployment(t, cs, ns, "carts-primary", 1)
+	e := New(cs, Options{})
+	plan, err := e.Prepare(ctx, req)
+	if err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	d := getDeployment(t, cs, ns, "carts-primary")
+	five := int32(5)
+	d.Spec.Replicas = &five
+	if _, err := cs.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("scale to 5 by hand: %v", err)
+	}
+	before := getDeployment(t, cs, ns, "carts-primary")
+
+	_, err = e.Apply(ctx, req, plan)
+	var ce *action.ConflictError
+	if !errors.As(err, &ce) || !errors.Is(err, action.ErrConflict) || ce.Found != "5" {
+		t.Fatalf("Apply after a change = %v, want an *action.ConflictError finding 5", err)
+	}
+	after := getDeployment(t, cs, ns, "carts-primary")
+	if *after.Spec.Replicas != 5 || after.ResourceVersion != before.ResourceVersion {
+		t.Errorf("after the conflicting Apply: replicas %d, resourceVersion %s -> %s; want 5 and no write", *after.Spec.Replicas, before.ResourceVersion, after.ResourceVersion)
+	}
+}

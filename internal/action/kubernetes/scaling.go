@@ -297,7 +297,9 @@ func newPlan(d planData) (action.Plan, error) {
 }
 
 // Apply sets exactly the planned replica count (or HPA minReplicas). When
-// the target already holds it, Apply succeeds without writing.
+// the target already holds it, Apply succeeds without writing. When it
+// holds neither the planned From nor To (someone scaled it since the plan
+// was recorded), Apply writes nothing and returns an *action.ConflictError.
 func (e *Executor) Apply(ctx context.Context, req action.Request, plan action.Plan) (action.Result, error) {
 	var d planData
 	if err := json.Unmarshal(plan.Data, &d); err != nil {
@@ -358,6 +360,9 @@ func (e *Executor) applyDeployment(ctx context.Context, d planData) (changed boo
 			changed = false
 			return nil
 		}
+		if scale.Spec.Replicas != d.From {
+			return conflict(d, scale.Spec.Replicas)
+		}
 		// The scale keeps the resourceVersion it was read with, so a
 		// concurrent change makes this update fail with a conflict
 		// rather than be overwritten unseen.
@@ -366,6 +371,9 @@ func (e *Executor) applyDeployment(ctx context.Context, d planData) (changed boo
 		changed = err == nil
 		return err
 	})
+	if errors.Is(err, action.ErrConflict) {
+		return false, err
+	}
 	if err != nil {
 		return false, apiError(err, "update", "deployments/scale", d.Namespace, d.Name)
 	}
@@ -389,6 +397,9 @@ func (e *Executor) applyHPA(ctx context.Context, d planData) (changed bool, err 
 			changed = false
 			return nil
 		}
+		if minReplicas(hpa) != d.From {
+			return conflict(d, minReplicas(hpa))
+		}
 		if d.To > hpa.Spec.MaxReplicas {
 			return fmt.Errorf("%w: HPA %s/%s now has maxReplicas %d, below the planned minReplicas %d", action.ErrInvalid, d.Namespace, d.HPA, hpa.Spec.MaxReplicas, d.To)
 		}
@@ -406,6 +417,16 @@ func (e *Executor) applyHPA(ctx context.Context, d planData) (changed bool, err 
 		return false, apiError(err, verb, "horizontalpodautoscalers", d.Namespace, d.HPA)
 	}
 	return changed, nil
+}
+
+// conflict is the error of a plan whose target holds found, neither the
+// plan's From nor its To.
+func conflict(d planData, found int32) error {
+	plan, err := newPlan(d)
+	if err != nil {
+		return err
+	}
+	return &action.ConflictError{Change: plan.Changes[0], Found: strconv.Itoa(int(found))}
 }
 
 // apiError wraps a Kubernetes API error with what was attempted, turning

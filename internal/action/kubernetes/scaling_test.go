@@ -637,3 +637,80 @@ current-context: x
 		t.Errorf("RESTConfig of a missing file = %v, want an error naming the file", err)
 	}
 }
+
+// TestApplyChangedSincePlan replays a plan whose target someone scaled
+// meanwhile: Apply must report a conflict and leave their change alone.
+func TestApplyChangedSincePlan(t *testing.T) {
+	tests := []struct {
+		name   string
+		hpa    *autoscalingv2.HorizontalPodAutoscaler
+		change func(ctx context.Context, t *testing.T, c *cluster)
+		check  func(t *testing.T, c *cluster)
+		target string
+	}{
+		{
+			name: "deployment",
+			change: func(ctx context.Context, t *testing.T, c *cluster) {
+				d := deployment("sockshop-production", "carts-primary", 5)
+				if _, err := c.AppsV1().Deployments("sockshop-production").Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			check: func(t *testing.T, c *cluster) {
+				if got := c.replicas(t, "sockshop-production", "carts-primary"); got != 5 {
+					t.Errorf("replicas after the conflicting Apply = %d, want 5", got)
+				}
+			},
+			target: "deployment/sockshop-production/carts-primary replicas is 5, but the plan was 1 -> 2",
+		},
+		{
+			name: "HPA",
+			hpa:  hpa("sockshop-production", "carts", "carts-primary", ptr(1), 10),
+			change: func(ctx context.Context, t *testing.T, c *cluster) {
+				h := hpa("sockshop-production", "carts", "carts-primary", ptr(5), 10)
+				if _, err := c.AutoscalingV2().HorizontalPodAutoscalers("sockshop-production").Update(ctx, h, metav1.UpdateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			check: func(t *testing.T, c *cluster) {
+				h, err := c.AutoscalingV2().HorizontalPodAutoscalers("sockshop-production").Get(context.Background(), "carts", metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := minReplicas(h); got != 5 {
+					t.Errorf("minReplicas after the conflicting Apply = %d, want 5", got)
+				}
+			},
+			target: "hpa/sockshop-production/carts minReplicas is 5, but the plan was 1 -> 2",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			objs := []runtime.Object{deployment("sockshop-production", "carts-primary", 1)}
+			if tc.hpa != nil {
+				objs = append(objs, tc.hpa)
+			}
+			c := newCluster(t, objs...)
+			e := New(c, Options{})
+			req := scaleRequest("+1")
+			plan, err := e.Prepare(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.change(ctx, t, c)
+			_, err = e.Apply(ctx, req, plan)
+			var ce *action.ConflictError
+			if !errors.As(err, &ce) || !errors.Is(err, action.ErrConflict) || !errors.Is(err, action.ErrInvalid) {
+				t.Fatalf("Apply after a change = %v, want an *action.ConflictError (final)", err)
+			}
+			if ce.Found != "5" || ce.Change != plan.Changes[0] || !strings.Contains(err.Error(), tc.target) {
+				t.Errorf("conflict = %+v (%v), want found 5 and the plan's change, saying %q", ce, err, tc.target)
+			}
+			tc.check(t, c)
+			if c.scaleUpdates != 0 {
+				t.Errorf("scale subresource written %d times", c.scaleUpdates)
+			}
+		})
+	}
+}

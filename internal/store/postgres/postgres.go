@@ -31,11 +31,22 @@ const (
 	eventLockKey     = 0x74656e64_0002 // "tend" 2
 )
 
+// clockQuery reads the database's clock as stored times are kept:
+// microseconds since the Unix epoch. now() is the start of the transaction,
+// the same for every statement of a group commit.
+const clockQuery = `SELECT (EXTRACT(EPOCH FROM now()) * 1000000)::bigint`
+
 // Options tune Open. The zero value is right for production.
 type Options struct {
-	// Now is the clock for stored times, job due dates and leases; nil
-	// means time.Now. Replicas should run NTP: leases compare their clocks.
+	// Now is this replica's clock, for the times records carry (created,
+	// updated); nil means time.Now. Job due dates and leases do not use
+	// it: they use the database's now(), so replicas whose clocks
+	// disagree still agree on who holds a job.
 	Now func() time.Time
+	// DatabaseClock replaces the database's now() for job due dates and
+	// leases. It is for tests that move time instead of sleeping; leave it
+	// nil in production.
+	DatabaseClock func() time.Time
 	// Logger receives errors of the background listener; nil discards.
 	Logger *slog.Logger
 	// MaxConns is the pool size; 0 means 16.
@@ -89,6 +100,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		Dollar:        true,
 		ClaimLock:     "FOR UPDATE SKIP LOCKED",
 		EventLock:     fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(eventLockKey)),
+		ClockQuery:    clockQuery,
 		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(migrationLockKey)),
 		Notify:        func(ch string) string { return "SELECT pg_notify('" + ch + "', '')" },
 		Writers:       opts.Writers,
@@ -98,7 +110,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", redact(cfg), err)
 	}
-	core := sqlcore.New(b, d, opts.Now)
+	core := sqlcore.New(b, d, sqlcore.Clocks{Now: opts.Now, Database: opts.DatabaseClock})
 	l := &listener{cfg: cfg.ConnConfig, core: core, log: opts.Logger}
 	conn, err := l.connect(ctx)
 	if err != nil {

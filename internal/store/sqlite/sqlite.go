@@ -14,7 +14,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 
@@ -30,7 +32,8 @@ var migrations embed.FS
 // Options tune Open. The zero value is right for production.
 type Options struct {
 	// Now is the clock for stored times, job due dates and leases; nil
-	// means time.Now. Tests pass a fake clock.
+	// means time.Now. One process owns an SQLite file, so its clock is the
+	// database's clock. Tests pass a fake clock.
 	Now func() time.Time
 	// Readers is the size of the read connection pool; 0 means 4.
 	Readers int
@@ -62,6 +65,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = 10 * time.Second
+	}
+	if err := restrictFiles(path); err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
@@ -115,7 +121,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		b.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	core := sqlcore.New(b, d, opts.Now)
+	// The WAL and shared-memory files exist now; SQLite gives new ones
+	// the database's mode, but older ones may be wider.
+	if err := restrictFiles(path); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	core := sqlcore.New(b, d, sqlcore.Clocks{Now: opts.Now})
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go b.checkpointer(stop, done)
@@ -126,6 +138,34 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		_, _ = b.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	})
 	return &Store{Core: core}, nil
+}
+
+// fileMode is the mode of the database and its WAL and shared-memory files:
+// they hold every project's state and the hashes of API tokens, and only
+// tend's user may read them.
+const fileMode = 0o600
+
+// restrictFiles creates the database file with fileMode when it is missing
+// (SQLite gives the WAL and shared-memory files it creates the database
+// file's mode) and sets fileMode on the database, WAL and shared-memory
+// files that exist, also when an earlier start or an operator left them
+// wider.
+func restrictFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
+	switch {
+	case err == nil:
+		if err := f.Close(); err != nil {
+			return err
+		}
+	case !errors.Is(err, fs.ErrExist):
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, fileMode); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkpointInterval is how often the background checkpointer copies the

@@ -326,3 +326,59 @@ func testEventNotify(t *testing.T, h Harness) {
 		t.Errorf("append after Close = %v, want ErrClosed", err)
 	}
 }
+
+func testOpenTriggered(t *testing.T, h Harness) {
+	s, _ := open(t, h)
+	c := ctx(t)
+	const trig, fin = "sh.keptn.event.action.triggered", "sh.keptn.event.action.finished"
+	answer := func(n int, of string, typ string) store.EventRecord {
+		e := ev(n, "sockshop", "production", "carts", typ, "k")
+		e.TriggeredID = of
+		return e
+	}
+	_, err := s.AppendEvents(c,
+		ev(1, "sockshop", "production", "carts", trig, "k"),  // answered below
+		ev(2, "sockshop", "production", "carts", trig, "k"),  // only started
+		ev(3, "sockshop", "production", "orders", trig, "k"), // open, other service
+		ev(4, "sockshop", "dev", "carts", trig, "k"),         // open, other stage
+		ev(5, "other", "production", "carts", trig, "k"),     // open, other project
+		ev(6, "sockshop", "production", "carts", "sh.keptn.event.evaluation.triggered", "k"),
+		answer(7, "id-1", fin),
+		answer(8, "id-2", "sh.keptn.event.action.started"),
+		answer(9, "id-4", "sh.keptn.event.evaluation.finished"), // answers another type
+		ev(10, "sockshop", "production", "carts", trig, "k"),    // open, newest
+	)
+	must(t, err)
+	ids := func(evs []store.EventRecord) []string {
+		var out []string
+		for _, e := range evs {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		f    store.TriggeredFilter
+		want []string
+	}{
+		{"every project", store.TriggeredFilter{}, []string{"id-2", "id-3", "id-4", "id-5", "id-10"}},
+		{"one project", store.TriggeredFilter{Project: "sockshop"}, []string{"id-2", "id-3", "id-4", "id-10"}},
+		{"stage and service", store.TriggeredFilter{Project: "sockshop", Stage: "production", Service: "carts"}, []string{"id-2", "id-10"}},
+		{"the newest within the limit, oldest first", store.TriggeredFilter{Limit: 2}, []string{"id-5", "id-10"}},
+		{"nothing matches", store.TriggeredFilter{Project: "none"}, nil},
+		{"one event", store.TriggeredFilter{ID: "id-3"}, []string{"id-3"}},
+		{"an answered event", store.TriggeredFilter{ID: "id-1"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.f.Type, tt.f.Finished = trig, fin
+			got, err := s.OpenTriggeredEvents(c, tt.f)
+			must(t, err)
+			if fmt.Sprint(ids(got)) != fmt.Sprint(tt.want) {
+				t.Errorf("open triggered events = %v, want %v", ids(got), tt.want)
+			}
+		})
+	}
+	_, err = s.OpenTriggeredEvents(c, store.TriggeredFilter{Type: trig})
+	mustErr(t, err, store.ErrInvalid)
+}

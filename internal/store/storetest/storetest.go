@@ -36,6 +36,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("events", func(t *testing.T) { testEvents(t, h) })
 	t.Run("event paging", func(t *testing.T) { testEventPaging(t, h) })
 	t.Run("event filters", func(t *testing.T) { testEventFilters(t, h) })
+	t.Run("open triggered events", func(t *testing.T) { testOpenTriggered(t, h) })
 	t.Run("concurrent appends", func(t *testing.T) { testConcurrentAppends(t, h) })
 	t.Run("event notifications", func(t *testing.T) { testEventNotify(t, h) })
 	t.Run("transactions", func(t *testing.T) { testTx(t, h) })
@@ -51,6 +52,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("problem races", func(t *testing.T) { testProblemRaces(t, h) })
 	t.Run("project generations", func(t *testing.T) { testProjectGenerations(t, h) })
 	t.Run("cancel jobs", func(t *testing.T) { testCancelJobs(t, h) })
+	t.Run("retention", func(t *testing.T) { testPrune(t, h) })
 	t.Run("reopen", func(t *testing.T) { testReopen(t, h) })
 	t.Run("closed", func(t *testing.T) { testClosed(t, h) })
 }

@@ -50,6 +50,10 @@ type Options struct {
 	Database string
 	// Config is the --config file; "" passes none.
 	Config string
+	// Args are further flags of tend serve, after the ones above (a
+	// repeated flag's last value wins, so Args may override
+	// --log-level).
+	Args []string
 }
 
 // Proc is one running `tend serve` subprocess.
@@ -58,6 +62,8 @@ type Proc struct {
 	URL string
 	// Stderr collects the server's stderr, for failure messages.
 	Stderr *LockedBuffer
+	// Stdout collects the server's stdout.
+	Stdout *LockedBuffer
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when Wait returned
@@ -96,7 +102,8 @@ func Start(t testing.TB, bin string, opts Options) *Proc {
 	if opts.Database != "" {
 		args = append(args, "--database", opts.Database)
 	}
-	p := &Proc{cmd: exec.Command(bin, args...), Stderr: &LockedBuffer{}, exited: make(chan struct{})}
+	args = append(args, opts.Args...)
+	p := &Proc{cmd: exec.Command(bin, args...), Stderr: &LockedBuffer{}, Stdout: &LockedBuffer{}, exited: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), "TEND_LISTEN=", "TEND_DATA_DIR=", "TEND_DATABASE=")
 	p.cmd.Stderr = p.Stderr
 	stdout, err := p.cmd.StdoutPipe()
@@ -111,6 +118,7 @@ func Start(t testing.TB, bin string, opts Options) *Proc {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			_, _ = p.Stdout.Write(append(sc.Bytes(), '\n'))
 			if u, ok := strings.CutPrefix(sc.Text(), "tend is serving on "); ok {
 				select {
 				case urls <- strings.TrimSpace(u):
@@ -118,7 +126,7 @@ func Start(t testing.TB, bin string, opts Options) *Proc {
 				}
 			}
 		}
-		_, _ = io.Copy(io.Discard, stdout)
+		_, _ = io.Copy(p.Stdout, stdout)
 		p.err = p.cmd.Wait()
 		close(p.exited)
 	}()

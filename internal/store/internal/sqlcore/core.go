@@ -16,6 +16,7 @@ type Core struct {
 	d      Dialect
 	read   boundQuerier
 	now    func() time.Time
+	dbNow  func() time.Time
 	reqs   chan *request
 	closed chan struct{}
 	once   sync.Once
@@ -27,11 +28,27 @@ type Core struct {
 
 var _ store.Store = (*Core)(nil)
 
-// New starts the group-commit writers of a Core on b. now is the clock for
-// every stored time and for job due dates and leases; nil means time.Now.
-func New(b Backend, d Dialect, now func() time.Time) *Core {
+// Clocks are the two clocks of a Core.
+type Clocks struct {
+	// Now is this process's clock, for the times records carry (created,
+	// updated); nil means time.Now.
+	Now func() time.Time
+	// Database replaces the database's clock, which decides when jobs are
+	// due and when leases expire (see Core.dbTime). Without it that clock
+	// is Dialect.ClockQuery's answer, or Now where the dialect has none.
+	// Tests set it to move time without sleeping.
+	Database func() time.Time
+}
+
+// New starts the group-commit writers of a Core on b.
+func New(b Backend, d Dialect, clk Clocks) *Core {
+	now := clk.Now
 	if now == nil {
 		now = time.Now
+	}
+	dbNow := clk.Database
+	if dbNow == nil && d.ClockQuery == "" {
+		dbNow = now
 	}
 	if d.Writers < 1 {
 		d.Writers = 1
@@ -44,6 +61,7 @@ func New(b Backend, d Dialect, now func() time.Time) *Core {
 		d:      d,
 		read:   boundQuerier{b.Reader(), d},
 		now:    now,
+		dbNow:  dbNow,
 		reqs:   make(chan *request), // unbuffered: a send succeeds only into a running writer
 		closed: make(chan struct{}),
 	}
@@ -160,6 +178,7 @@ func (c *Core) runBatch(batch []*request) {
 	results := make([]error, len(live))
 	single := len(live) == 1
 	eventLocked := false
+	var dbTime int64
 	var events, jobs bool
 	abort := func(err error) {
 		_ = tx.Rollback(bg)
@@ -168,7 +187,7 @@ func (c *Core) runBatch(batch []*request) {
 		}
 	}
 	for i, r := range live {
-		w := &txw{c: c, q: q, r: r, eventLocked: &eventLocked}
+		w := &txw{c: c, q: q, r: r, eventLocked: &eventLocked, dbNowMicro: &dbTime}
 		if single {
 			if err := r.fn(r.ctx, w); err != nil {
 				_ = tx.Rollback(bg)
@@ -265,7 +284,31 @@ type txw struct {
 	q           boundQuerier
 	r           *request
 	eventLocked *bool
-	done        bool
+	// dbNowMicro caches the database's time for the whole transaction,
+	// as PostgreSQL's now() is; 0 until the first dbTime call.
+	dbNowMicro *int64
+	done       bool
+}
+
+// dbTime returns the database's clock in stored microseconds: the one time
+// that decides when jobs are due and when leases expire, so that replicas
+// whose clocks disagree still agree on who holds a job. On PostgreSQL it is
+// now(), the start of the transaction; on SQLite, where one process owns
+// the database, it is that process's clock.
+func (w *txw) dbTime(ctx context.Context) (int64, error) {
+	if *w.dbNowMicro != 0 {
+		return *w.dbNowMicro, nil
+	}
+	if w.c.dbNow != nil {
+		*w.dbNowMicro = micro(w.c.dbNow())
+		return *w.dbNowMicro, nil
+	}
+	var t int64
+	if err := w.q.QueryRow(ctx, w.c.d.ClockQuery).Scan(&t); err != nil {
+		return 0, fmt.Errorf("read the database clock: %w", err)
+	}
+	*w.dbNowMicro = t
+	return t, nil
 }
 
 var errTxDone = errors.New("store transaction used after its function returned")

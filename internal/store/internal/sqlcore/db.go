@@ -71,6 +71,11 @@ type Dialect struct {
 	// transaction lock). Readers that follow the log by sequence number
 	// then never skip an event that commits late.
 	EventLock string
+	// ClockQuery returns the database's current time in microseconds
+	// since the Unix epoch. Job due dates and leases are computed from it,
+	// so that replicas agree on them whatever their own clocks say. ""
+	// means the process's clock is the database's (SQLite: one process).
+	ClockQuery string
 	// MigrationLock is run first in the migration transaction so that
 	// replicas starting together migrate one at a time.
 	MigrationLock string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tendhq/tend/internal/store"
@@ -171,6 +172,57 @@ func (c *Core) ListEvents(ctx context.Context, f store.EventFilter) (store.Event
 		page.NextPageKey = store.EncodePageKey(page.Events[size-1].Seq)
 	}
 	return page, nil
+}
+
+// OpenTriggeredEvents implements store.Events.
+func (c *Core) OpenTriggeredEvents(ctx context.Context, f store.TriggeredFilter) ([]store.EventRecord, error) {
+	if f.Type == "" || f.Finished == "" {
+		return nil, fmt.Errorf("open triggered events: a type and its finished type are required: %w", store.ErrInvalid)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > store.MaxPageSize {
+		limit = store.MaxPageSize
+	}
+	where := []string{"t.type = ?"}
+	args := []any{f.Type}
+	for _, eq := range []struct{ col, v string }{{"t.project", f.Project}, {"t.stage", f.Stage}, {"t.service", f.Service}, {"t.id", f.ID}} {
+		if eq.v != "" {
+			where = append(where, eq.col+" = ?")
+			args = append(args, eq.v)
+		}
+	}
+	if f.Project != "" {
+		// Only the current generation of the project: a project deleted
+		// and created again under its name starts with no open tasks.
+		where = append(where, "t.project_uid = "+currentUID)
+		args = append(args, f.Project)
+	}
+	args = append(args, f.Finished, limit)
+	// The answer's triggeredid <> '' lets both databases use the partial
+	// index events_triggeredid.
+	rows, err := c.read.Query(ctx, `SELECT `+eventCols+` FROM events t
+		WHERE `+strings.Join(where, " AND ")+`
+			AND NOT EXISTS (SELECT 1 FROM events f WHERE f.triggeredid = t.id AND f.triggeredid <> '' AND f.type = ?)
+		ORDER BY t.seq DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("open triggered events: %w", err)
+	}
+	defer rows.Close()
+	var out []store.EventRecord
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("open triggered events: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("open triggered events: %w", err)
+	}
+	// Newest were selected so that stale, never answered events cannot
+	// crowd out new ones; executors work oldest first.
+	slices.Reverse(out)
+	return out, nil
 }
 
 // EventsSince implements store.Events.

@@ -55,15 +55,18 @@ func (w *txw) EnqueueJobs(ctx context.Context, jobs ...store.JobSpec) ([]int64, 
 	if err := w.check(); err != nil {
 		return nil, err
 	}
-	now := w.c.now()
+	now, err := w.dbTime(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue jobs: %w", err)
+	}
 	ids := make([]int64, len(jobs))
 	for i, j := range jobs {
 		if j.Kind == "" {
 			return nil, fmt.Errorf("enqueue job %d: empty kind: %w", i, store.ErrInvalid)
 		}
-		runAt := j.RunAt
-		if runAt.IsZero() {
-			runAt = now
+		runAt := micro(j.RunAt)
+		if j.RunAt.IsZero() {
+			runAt = now + max(j.After, 0).Microseconds()
 		}
 		maxAttempts := j.MaxAttempts
 		if maxAttempts <= 0 {
@@ -80,7 +83,7 @@ func (w *txw) EnqueueJobs(ctx context.Context, jobs ...store.JobSpec) ([]int64, 
 		var id int64
 		err := w.q.QueryRow(ctx, `INSERT INTO jobs (kind, payload, unique_key, state, run_at, attempt, max_attempts, created_at, updated_at)
 			VALUES (?, ?, ?, 'pending', ?, 0, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`,
-			j.Kind, payload, unique, micro(runAt), maxAttempts, micro(now), micro(now)).Scan(&id)
+			j.Kind, payload, unique, runAt, maxAttempts, now, now).Scan(&id)
 		if errors.Is(err, ErrNoRows) && j.UniqueKey != "" {
 			err = w.q.QueryRow(ctx, `SELECT id FROM jobs WHERE unique_key = ?`, j.UniqueKey).Scan(&id)
 		} else if err == nil {
@@ -113,7 +116,10 @@ func (c *Core) ClaimJobs(ctx context.Context, cl store.Claim) ([]store.Job, erro
 	var out []store.Job
 	err := c.write(ctx, func(ctx context.Context, w *txw) error {
 		out = out[:0]
-		now := micro(c.now())
+		now, err := w.dbTime(ctx)
+		if err != nil {
+			return fmt.Errorf("claim jobs: %w", err)
+		}
 		kindCond, kindArgs := "", []any{}
 		if len(cl.Kinds) > 0 {
 			kindCond = " AND kind IN (" + placeholders(len(cl.Kinds)) + ")"
@@ -177,7 +183,10 @@ func (c *Core) ExtendJobLease(ctx context.Context, l store.Lease, d time.Duratio
 		d = store.DefaultLease
 	}
 	return c.write(ctx, func(ctx context.Context, w *txw) error {
-		now := micro(c.now())
+		now, err := w.dbTime(ctx)
+		if err != nil {
+			return fmt.Errorf("extend lease of job %d: %w", l.JobID, err)
+		}
 		n, err := w.q.Exec(ctx, `UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND state = 'running' AND lease_token = ?`,
 			now+d.Microseconds(), now, l.JobID, l.Token)
 		if err != nil {
@@ -216,8 +225,12 @@ func (w *txw) CompleteJob(ctx context.Context, l store.Lease) error {
 	if err := w.check(); err != nil {
 		return err
 	}
+	now, err := w.dbTime(ctx)
+	if err != nil {
+		return fmt.Errorf("complete job %d: %w", l.JobID, err)
+	}
 	n, err := w.q.Exec(ctx, `UPDATE jobs SET state = 'done', lease_token = '', lease_until = 0, updated_at = ?
-		WHERE id = ? AND state = 'running' AND lease_token = ?`, micro(w.c.now()), l.JobID, l.Token)
+		WHERE id = ? AND state = 'running' AND lease_token = ?`, now, l.JobID, l.Token)
 	if err != nil {
 		return fmt.Errorf("complete job %d: %w", l.JobID, err)
 	}
@@ -241,14 +254,17 @@ func (w *txw) FailJob(ctx context.Context, l store.Lease, reason string) (store.
 	if err != nil {
 		return "", fmt.Errorf("fail job %d: %w", l.JobID, err)
 	}
-	now := w.c.now()
-	state, runAt := store.JobPending, now.Add(store.RetryDelay(attempt))
+	now, err := w.dbTime(ctx)
+	if err != nil {
+		return "", fmt.Errorf("fail job %d: %w", l.JobID, err)
+	}
+	state, runAt := store.JobPending, now+store.RetryDelay(attempt).Microseconds()
 	if attempt >= maxAttempts {
 		state, runAt = store.JobFailed, now
 	}
 	n, err := w.q.Exec(ctx, `UPDATE jobs SET state = ?, run_at = ?, last_error = ?, lease_token = '', lease_until = 0, updated_at = ?
 		WHERE id = ? AND state = 'running' AND lease_token = ?`,
-		string(state), micro(runAt), strings.ToValidUTF8(reason, "?"), micro(now), l.JobID, l.Token)
+		string(state), runAt, strings.ToValidUTF8(reason, "?"), now, l.JobID, l.Token)
 	if err != nil {
 		return "", fmt.Errorf("fail job %d: %w", l.JobID, err)
 	}
@@ -266,13 +282,16 @@ func (w *txw) RescheduleJob(ctx context.Context, l store.Lease, r store.Reschedu
 	if err := w.check(); err != nil {
 		return err
 	}
-	now := w.c.now()
-	runAt := r.RunAt
-	if runAt.IsZero() {
-		runAt = now
+	now, err := w.dbTime(ctx)
+	if err != nil {
+		return fmt.Errorf("reschedule job %d: %w", l.JobID, err)
+	}
+	runAt := micro(r.RunAt)
+	if r.RunAt.IsZero() {
+		runAt = now + max(r.After, 0).Microseconds()
 	}
 	set := `state = 'pending', run_at = ?, attempt = 0, lease_token = '', leased_by = '', lease_until = 0, updated_at = ?`
-	args := []any{micro(runAt), micro(now)}
+	args := []any{runAt, now}
 	if r.Payload != nil {
 		set += `, payload = ?`
 		args = append(args, r.Payload)
