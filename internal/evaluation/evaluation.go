@@ -160,6 +160,9 @@ type Outcome struct {
 	// its evaluation.finished event carries it, so that a caller running
 	// the steps in process reads it as a value; nil otherwise.
 	Result *slo.Evaluation
+	// Outage is set when the evaluation ended errored because the
+	// monitoring system was unavailable (see MonitoringUnavailable): why.
+	Outage string
 }
 
 // Request is an evaluation asked for through the API or the CLI.
@@ -378,6 +381,35 @@ func (st State) SLIsFetched(now time.Time, values []slo.SLIResult) (Outcome, err
 	next.Step = StepEvaluate
 	next.Values = values
 	return Outcome{Events: []*event.Event{fin}, Next: &next}, nil
+}
+
+// MonitoringUnavailable is the second step when every SLI failed because
+// the monitoring system could not be reached or answered with a server
+// error (the provider's sli.OutageError; reason is its text): get-sli.finished
+// with the failed values, then, without scoring them, an evaluation.finished
+// with status errored and result fail whose message names the outage. The
+// values are no measurement of the service, so the evaluation is errored,
+// not failed; a quality gate still does not pass (it fails closed), and a
+// remediation can tell an outage from a failed verification.
+func (st State) MonitoringUnavailable(now time.Time, values []slo.SLIResult, reason string) (Outcome, error) {
+	fetched, err := st.SLIsFetched(now, values)
+	if err != nil {
+		return Outcome{}, err
+	}
+	next := *fetched.Next
+	msg := "monitoring unavailable, the evaluation could not measure anything: " + reason
+	s, _ := next.objective()
+	var ev *slo.Evaluation
+	if s != nil {
+		e := slo.Evaluate(s, next.Values, nil)
+		ev = &e
+	}
+	out, err := next.fail(now, fetched.Events, msg, ev, next.SLOVersion)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out.Outage = reason
+	return out, nil
 }
 
 // completeValues returns one value per indicator, in order: a provider that

@@ -190,6 +190,10 @@ func (h *Handler) begin(ctx context.Context, st evaluation.State) (evaluation.Ou
 // getSLIs queries the provider for every indicator.
 func (h *Handler) getSLIs(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
 	values, err := h.fetch(ctx, st)
+	if errors.Is(err, sli.ErrUnavailable) && ctx.Err() == nil {
+		h.log.WarnContext(ctx, "evaluation_monitoring_unavailable", "project", st.Project, "stage", st.Stage, "service", st.Service, "err", err)
+		return st.MonitoringUnavailable(h.now(), values, err.Error())
+	}
 	if err != nil {
 		return evaluation.Outcome{}, err
 	}
@@ -259,6 +263,10 @@ func (h *Handler) fetch(ctx context.Context, st evaluation.State) ([]slo.SLIResu
 		return nil, fmt.Errorf("get slis: %w", context.Cause(ctx))
 	case errors.Is(err, sli.ErrInvalidRequest):
 		return failAll("%v", err), nil
+	case errors.Is(err, sli.ErrUnavailable):
+		// Every SLI failed for a transport reason: the values go on,
+		// with the outage as the error (see getSLIs).
+		return values, err
 	}
 	return nil, err
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/evaluation"
+	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/slo"
 )
 
@@ -29,7 +30,10 @@ type Request struct {
 //
 // An evaluation that cannot run (no SLO file, no SLI provider, a failed
 // SLI) is a failed slo.Evaluation whose message says why, never an error;
-// errors are transient failures of the store or the resource repository.
+// errors are transient failures of the store or the resource repository,
+// and the monitoring outage: when every SLI failed because the monitoring
+// system was unavailable, Evaluate returns the errored evaluation and an
+// *OutageError, which matches sli.ErrUnavailable.
 func (h *Handler) Evaluate(ctx context.Context, r Request) (slo.Evaluation, error) {
 	if r.Project == "" || r.Stage == "" || r.Service == "" || r.KeptnContext == "" || r.TriggeredID == "" {
 		return slo.Evaluation{}, errors.New("evaluate: project, stage, service, keptn context and triggered id are required")
@@ -56,5 +60,21 @@ func (h *Handler) Evaluate(ctx context.Context, r Request) (slo.Evaluation, erro
 	if out.Result == nil {
 		return slo.Evaluation{}, errors.New("evaluate: the evaluation ended without a result")
 	}
+	if out.Outage != "" {
+		return *out.Result, &OutageError{Reason: out.Outage}
+	}
 	return *out.Result, nil
 }
+
+// OutageError is Evaluate's error when the evaluation could not measure
+// anything because the monitoring system was unavailable; errors.Is
+// matches it with sli.ErrUnavailable.
+type OutageError struct {
+	// Reason is the provider's description of the outage.
+	Reason string
+}
+
+func (e *OutageError) Error() string { return "monitoring unavailable: " + e.Reason }
+
+// Is makes errors.Is match sli.ErrUnavailable.
+func (e *OutageError) Is(target error) bool { return target == sli.ErrUnavailable }

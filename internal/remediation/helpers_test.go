@@ -123,6 +123,10 @@ func sample(k EventKind) Event {
 		return LimitReached{Reason: "cooldown"}
 	case KindCancelled:
 		return Cancelled{Reason: "project sockshop was deleted"}
+	case KindMonitoringDown:
+		return MonitoringUnavailable{Index: 0, Reason: "prometheus unavailable"}
+	case KindHalted:
+		return Halted{Reason: "job failed"}
 	}
 	panic("unknown kind " + k)
 }

@@ -69,6 +69,8 @@ const (
 	KindResumed            EventKind = "resumed"
 	KindLimitReached       EventKind = "limit-reached"
 	KindCancelled          EventKind = "cancelled"
+	KindMonitoringDown     EventKind = "monitoring-unavailable"
+	KindHalted             EventKind = "halted"
 )
 
 // EventKinds lists every kind of event.
@@ -77,6 +79,7 @@ var EventKinds = []EventKind{
 	KindActionPrepared, KindActionApplied, KindActionFailed,
 	KindSettlingElapsed, KindEvaluationFinished, KindEvaluationFailed,
 	KindPaused, KindResumed, KindLimitReached, KindCancelled,
+	KindMonitoringDown, KindHalted,
 }
 
 // Event is something that happened to a remediation: reported by the
@@ -140,6 +143,28 @@ type EvaluationFailed struct {
 	Err   string
 }
 
+// MonitoringUnavailable reports that the evaluation of action Index could
+// not measure anything because the monitoring system was unavailable
+// (every SLI failed for a transport reason). An outage says nothing about
+// the action, so it never counts as a failed verification and never leads
+// to the next action: a non-final one is recorded and the evaluation is
+// started again (the runner delays it by its backoff); a Final one (the
+// runner's retries are used up) escalates the remediation with Reason.
+type MonitoringUnavailable struct {
+	Index  int
+	Reason string
+	Final  bool
+}
+
+// Halted ends a running remediation escalated, at once, whatever it is
+// doing: something happened after which no next action may run, and a
+// person must look. The runner reports it when an apply found its target
+// changed since the plan (action.ErrConflict), when a step's job used up
+// its attempts, and when its watchdog finds the remediation running with
+// no work behind it. An action or evaluation in flight is recorded failed
+// (errored) with Reason.
+type Halted struct{ Reason string }
+
 // Paused asks the remediation to stop acting: at once when it is waiting or
 // settling, else after its current step. Reason is recorded.
 type Paused struct{ Reason string }
@@ -159,19 +184,21 @@ type LimitReached struct{ Reason string }
 // failed with an action.finished of status aborted.
 type Cancelled struct{ Reason string }
 
-func (ProblemOpened) Kind() EventKind      { return KindProblemOpened }
-func (ProblemJoined) Kind() EventKind      { return KindProblemJoined }
-func (ProblemClosed) Kind() EventKind      { return KindProblemClosed }
-func (ActionPrepared) Kind() EventKind     { return KindActionPrepared }
-func (ActionApplied) Kind() EventKind      { return KindActionApplied }
-func (ActionFailed) Kind() EventKind       { return KindActionFailed }
-func (SettlingElapsed) Kind() EventKind    { return KindSettlingElapsed }
-func (EvaluationFinished) Kind() EventKind { return KindEvaluationFinished }
-func (EvaluationFailed) Kind() EventKind   { return KindEvaluationFailed }
-func (Paused) Kind() EventKind             { return KindPaused }
-func (Resumed) Kind() EventKind            { return KindResumed }
-func (LimitReached) Kind() EventKind       { return KindLimitReached }
-func (Cancelled) Kind() EventKind          { return KindCancelled }
+func (ProblemOpened) Kind() EventKind         { return KindProblemOpened }
+func (ProblemJoined) Kind() EventKind         { return KindProblemJoined }
+func (ProblemClosed) Kind() EventKind         { return KindProblemClosed }
+func (ActionPrepared) Kind() EventKind        { return KindActionPrepared }
+func (ActionApplied) Kind() EventKind         { return KindActionApplied }
+func (ActionFailed) Kind() EventKind          { return KindActionFailed }
+func (SettlingElapsed) Kind() EventKind       { return KindSettlingElapsed }
+func (EvaluationFinished) Kind() EventKind    { return KindEvaluationFinished }
+func (EvaluationFailed) Kind() EventKind      { return KindEvaluationFailed }
+func (Paused) Kind() EventKind                { return KindPaused }
+func (Resumed) Kind() EventKind               { return KindResumed }
+func (LimitReached) Kind() EventKind          { return KindLimitReached }
+func (Cancelled) Kind() EventKind             { return KindCancelled }
+func (MonitoringUnavailable) Kind() EventKind { return KindMonitoringDown }
+func (Halted) Kind() EventKind                { return KindHalted }
 
 // ErrIllegal is matched (errors.Is) by every error Apply returns: the event
 // is not allowed in the remediation's state, or it is stale (it names an
@@ -215,6 +242,7 @@ var table = map[State]map[EventKind]transition{
 		KindResumed:       {to: []State{StateWaiting}, do: onResumed},
 		KindLimitReached:  {to: []State{StateStopped}, do: onLimit},
 		KindCancelled:     {to: []State{StateStopped}, do: onCancelled},
+		KindHalted:        {to: []State{StateEscalated}, do: onHalted},
 	},
 	StatePreparing: {
 		KindProblemJoined:  {to: []State{StatePreparing}, do: onJoined},
@@ -225,6 +253,7 @@ var table = map[State]map[EventKind]transition{
 		KindResumed:        {to: []State{StatePreparing}, do: onResumed},
 		KindLimitReached:   {to: []State{StateStopped}, do: onLimit},
 		KindCancelled:      {to: []State{StateStopped}, do: onCancelled},
+		KindHalted:         {to: []State{StateEscalated}, do: onHalted},
 	},
 	StateApplying: {
 		KindProblemJoined: {to: []State{StateApplying}, do: onJoined},
@@ -234,6 +263,7 @@ var table = map[State]map[EventKind]transition{
 		KindPaused:        {to: []State{StateApplying}, do: onPaused},
 		KindResumed:       {to: []State{StateApplying}, do: onResumed},
 		KindCancelled:     {to: []State{StateStopped}, do: onCancelled},
+		KindHalted:        {to: []State{StateEscalated}, do: onHalted},
 	},
 	StateSettling: {
 		KindProblemJoined:   {to: []State{StateSettling}, do: onJoined},
@@ -242,6 +272,7 @@ var table = map[State]map[EventKind]transition{
 		KindPaused:          {to: []State{StatePaused}, do: onPaused},
 		KindResumed:         {to: []State{StateSettling}, do: onResumed},
 		KindCancelled:       {to: []State{StateStopped}, do: onCancelled},
+		KindHalted:          {to: []State{StateEscalated}, do: onHalted},
 	},
 	StateVerifying: {
 		KindProblemJoined:      {to: []State{StateVerifying}, do: onJoined},
@@ -251,6 +282,8 @@ var table = map[State]map[EventKind]transition{
 		KindPaused:             {to: []State{StateVerifying}, do: onPaused},
 		KindResumed:            {to: []State{StateVerifying}, do: onResumed},
 		KindCancelled:          {to: []State{StateStopped}, do: onCancelled},
+		KindMonitoringDown:     {to: []State{StateVerifying, StateEscalated, StateStopped}, do: onMonitoringDown},
+		KindHalted:             {to: []State{StateEscalated}, do: onHalted},
 	},
 	StatePaused: {
 		KindProblemJoined: {to: []State{StatePaused}, do: onJoined},
@@ -258,6 +291,7 @@ var table = map[State]map[EventKind]transition{
 		KindPaused:        {to: []State{StatePaused}, do: onPaused},
 		KindResumed:       {to: []State{StatePreparing, StateSettling, StateEscalated, StateStopped}, do: onResumed},
 		KindCancelled:     {to: []State{StateStopped}, do: onCancelled},
+		KindHalted:        {to: []State{StateEscalated}, do: onHalted},
 	},
 	StateResolved:  {},
 	StateEscalated: {},
@@ -409,6 +443,54 @@ func onCancelled(r *Remediation, ev Event, now time.Time) ([]Command, error) {
 	}
 	// finish gives a stopped remediation status aborted; nothing escalates.
 	return append(cmds, r.finish(StateStopped, reason, now)...), nil
+}
+
+func onHalted(r *Remediation, ev Event, now time.Time) ([]Command, error) {
+	reason := ev.(Halted).Reason
+	if reason == "" {
+		reason = "halted"
+	}
+	var cmds []Command
+	switch r.State {
+	case StateSettling:
+		cmds = append(cmds, CancelTimer{})
+	case StatePreparing, StateApplying:
+		a := &r.Actions[r.CurrentAction]
+		if a.State == ActionStateIntended || a.State == ActionStateStarted {
+			a.State, a.Error, a.FinishedAt = ActionStateFailed, reason, now
+			cmds = append(cmds, r.actionFinished(a, event.StatusErrored, event.ResultFail, reason))
+		}
+	case StateVerifying:
+		if n := len(r.Evaluations); n > 0 && r.Evaluations[n-1].State == EvaluationStateRunning {
+			rec := &r.Evaluations[n-1]
+			rec.State, rec.Result, rec.Message, rec.FinishedAt = EvaluationStateErrored, slo.Fail, reason, now
+			cmds = append(cmds, r.evaluationFinished(rec, event.StatusErrored, event.ResultFail, rec.Message, nil))
+		}
+	}
+	return append(cmds, r.finish(StateEscalated, reason, now)...), nil
+}
+
+func onMonitoringDown(r *Remediation, ev Event, now time.Time) ([]Command, error) {
+	e := ev.(MonitoringUnavailable)
+	rec, err := r.runningEvaluation(e.Index)
+	if err != nil {
+		return nil, err
+	}
+	rec.Attempts++
+	rec.Message = fmt.Sprintf("monitoring unavailable (attempt %d): %s", rec.Attempts, e.Reason)
+	if !e.Final && r.StopPending == "" {
+		// The same window again: an outage ends, the data stays.
+		return []Command{StartEvaluation{Index: rec.Index, From: rec.From, To: rec.To}}, nil
+	}
+	rec.State, rec.Result, rec.FinishedAt = EvaluationStateErrored, slo.Fail, now
+	cmds := []Command{r.evaluationFinished(rec, event.StatusErrored, event.ResultFail, rec.Message, nil)}
+	if r.StopPending != "" {
+		return append(cmds, r.finish(StateStopped, r.StopPending, now)...), nil
+	}
+	a := r.Actions[rec.Index]
+	reason := fmt.Sprintf("monitoring unavailable: the evaluation after action %d (%s) could not run in %d attempt(s), so whether the action helped is unknown; no further action was taken: %s",
+		rec.Index+1, actionName(a), rec.Attempts, e.Reason)
+	return append(cmds, r.finish(StateEscalated, reason, now)...), nil
 }
 
 func onPrepared(r *Remediation, ev Event, now time.Time) ([]Command, error) {

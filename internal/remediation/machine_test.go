@@ -28,6 +28,7 @@ var wantTransitions = map[State]map[EventKind]legal{
 		KindResumed:       {StateWaiting, nil},
 		KindLimitReached:  {StateStopped, []string{"emit production.remediation.triggered", "emit production.remediation.started", "emit production.remediation.finished", "finish stopped"}},
 		KindCancelled:     {StateStopped, []string{"emit production.remediation.triggered", "emit production.remediation.started", "emit production.remediation.finished", "finish stopped"}},
+		KindHalted:        {StateEscalated, []string{"emit production.remediation.triggered", "emit production.remediation.started", "emit production.remediation.finished", "escalate", "finish escalated"}},
 	},
 	StatePreparing: {
 		KindProblemJoined:  {StatePreparing, nil},
@@ -38,6 +39,7 @@ var wantTransitions = map[State]map[EventKind]legal{
 		KindResumed:        {StatePreparing, nil},
 		KindLimitReached:   {StateStopped, []string{"emit action.finished", "emit production.remediation.finished", "finish stopped"}},
 		KindCancelled:      {StateStopped, []string{"emit action.finished", "emit production.remediation.finished", "finish stopped"}},
+		KindHalted:         {StateEscalated, []string{"emit action.finished", "emit production.remediation.finished", "escalate", "finish escalated"}},
 	},
 	StateApplying: {
 		KindProblemJoined: {StateApplying, nil},
@@ -47,6 +49,7 @@ var wantTransitions = map[State]map[EventKind]legal{
 		KindPaused:        {StateApplying, nil},
 		KindResumed:       {StateApplying, nil},
 		KindCancelled:     {StateStopped, []string{"emit action.finished", "emit production.remediation.finished", "finish stopped"}},
+		KindHalted:        {StateEscalated, []string{"emit action.finished", "emit production.remediation.finished", "escalate", "finish escalated"}},
 	},
 	StateSettling: {
 		KindProblemJoined:   {StateSettling, nil},
@@ -55,6 +58,7 @@ var wantTransitions = map[State]map[EventKind]legal{
 		KindPaused:          {StatePaused, []string{"cancel timer"}},
 		KindResumed:         {StateSettling, nil},
 		KindCancelled:       {StateStopped, []string{"cancel timer", "emit production.remediation.finished", "finish stopped"}},
+		KindHalted:          {StateEscalated, []string{"cancel timer", "emit production.remediation.finished", "escalate", "finish escalated"}},
 	},
 	StateVerifying: {
 		KindProblemJoined:      {StateVerifying, nil},
@@ -64,6 +68,9 @@ var wantTransitions = map[State]map[EventKind]legal{
 		KindPaused:             {StateVerifying, nil},
 		KindResumed:            {StateVerifying, nil},
 		KindCancelled:          {StateStopped, []string{"emit production.remediation.finished", "finish stopped"}},
+		// An outage retries the evaluation over the same window.
+		KindMonitoringDown: {StateVerifying, []string{"evaluate action 0 2024-05-06T07:02:00Z..2024-05-06T07:12:00Z"}},
+		KindHalted:         {StateEscalated, []string{"emit evaluation.finished", "emit production.remediation.finished", "escalate", "finish escalated"}},
 	},
 	StatePaused: {
 		KindProblemJoined: {StatePaused, nil},
@@ -73,6 +80,7 @@ var wantTransitions = map[State]map[EventKind]legal{
 		// the timer is due at once.
 		KindResumed:   {StateSettling, []string{"timer 2024-05-06T08:00:00Z"}},
 		KindCancelled: {StateStopped, []string{"emit production.remediation.finished", "finish stopped"}},
+		KindHalted:    {StateEscalated, []string{"emit production.remediation.finished", "escalate", "finish escalated"}},
 	},
 	StateResolved:  {},
 	StateEscalated: {},
@@ -237,5 +245,68 @@ func TestCancelled(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMonitoringOutage checks that an outage during verification never
+// leads to the next action: retries keep verifying the same window, and
+// the final one escalates with the outage as the reason.
+func TestMonitoringOutage(t *testing.T) {
+	r := inState(t, StateVerifying)
+	down := "prometheus unavailable: all 2 SLI queries failed without an answer"
+	for i := 1; i <= 2; i++ {
+		cmds := apply(t, r, step{MonitoringUnavailable{Index: 0, Reason: down}, at(12 + i)})
+		if got := describe(cmds); r.State != StateVerifying || !slices.Equal(got, []string{"evaluate action 0 2024-05-06T07:02:00Z..2024-05-06T07:12:00Z"}) {
+			t.Fatalf("attempt %d: %s with %q", i, r.State, got)
+		}
+		if rec := r.Evaluations[0]; rec.Attempts != i || rec.State != EvaluationStateRunning || !strings.Contains(rec.Message, down) {
+			t.Errorf("attempt %d: evaluation record %+v", i, rec)
+		}
+	}
+	cmds := apply(t, r, step{MonitoringUnavailable{Index: 0, Reason: down, Final: true}, at(20)})
+	if r.State != StateEscalated || !strings.HasPrefix(r.Reason, "monitoring unavailable") || !strings.Contains(r.Reason, down) || !strings.Contains(r.Reason, "3 attempt(s)") {
+		t.Fatalf("state %s, reason %q", r.State, r.Reason)
+	}
+	want := []string{"emit evaluation.finished", "emit production.remediation.finished", "escalate", "finish escalated"}
+	if got := describe(cmds); !slices.Equal(got, want) {
+		t.Errorf("commands %q, want %q", got, want)
+	}
+	if fin := findEmit(t, cmds, event.TypeEvaluationFinished, 0); fin.Data.Status != event.StatusErrored || fin.Data.Result != event.ResultFail {
+		t.Errorf("evaluation.finished status %q result %q, want errored and fail", fin.Data.Status, fin.Data.Result)
+	}
+	if r.Actions[1].State != "" {
+		t.Errorf("the next action was touched: %+v", r.Actions[1])
+	}
+}
+
+// TestMonitoringOutageAfterProblemsClosed stops rather than escalates or
+// retries when every problem closed during the verification.
+func TestMonitoringOutageAfterProblemsClosed(t *testing.T) {
+	r := inState(t, StateVerifying)
+	apply(t, r, step{ProblemClosed{ProblemID: "p1"}, at(13)}, step{MonitoringUnavailable{Index: 0, Reason: "down"}, at(14)})
+	if r.State != StateStopped {
+		t.Errorf("state %s (%s), want stopped", r.State, r.Reason)
+	}
+}
+
+// TestHaltedEscalatesWithTheReason checks the action in flight is failed
+// with the reason and nothing else runs.
+func TestHaltedEscalatesWithTheReason(t *testing.T) {
+	r := inState(t, StateApplying)
+	why := "action 1 (Scale up) found its target changed since the plan: replicas is 5"
+	cmds := apply(t, r, step{Halted{Reason: why}, at(5)})
+	if r.State != StateEscalated || r.Reason != why {
+		t.Fatalf("state %s, reason %q", r.State, r.Reason)
+	}
+	if a := r.Actions[0]; a.State != ActionStateFailed || a.Error != why {
+		t.Errorf("action record %+v", a)
+	}
+	if fin := findEmit(t, cmds, event.TypeActionFinished, 0); fin.Data.Status != event.StatusErrored || fin.Data.Message != why {
+		t.Errorf("action.finished %+v", fin.Data)
+	}
+	for _, c := range cmds {
+		if p, ok := c.(PrepareAction); ok {
+			t.Errorf("halted remediation prepares action %d", p.Index)
+		}
 	}
 }

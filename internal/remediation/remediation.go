@@ -150,6 +150,9 @@ type EvaluationRecord struct {
 	Result   slo.Result
 	Score    float64
 	Message  string
+	// Attempts counts the runs that found the monitoring unavailable
+	// (MonitoringUnavailable); each is retried after a backoff.
+	Attempts int `json:",omitempty"`
 	// TriggeredEventID is the id of the evaluation.triggered event.
 	TriggeredEventID string
 	StartedAt        time.Time

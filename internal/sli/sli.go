@@ -28,7 +28,11 @@ type Provider interface {
 	// it is never left out and never turned into a zero. The error is
 	// non-nil only when the request itself is invalid (see
 	// Request.Validate) or ctx ended, so the caller can tell "monitoring
-	// said no" (an evaluation result) from "we were stopped" (retry later).
+	// said no" (an evaluation result) from "we were stopped" (retry later),
+	// or when every indicator failed because the monitoring system was
+	// unavailable: then the results are returned too, and the error is an
+	// *OutageError matching ErrUnavailable (see Outages), so the caller
+	// can tell "monitoring is down" from "the service is bad".
 	GetSLIs(ctx context.Context, req Request) ([]slo.SLIResult, error)
 }
 

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/tendhq/tend/internal/sli"
 )
 
 // ErrNoData is an answer without a value: no series, a series without data
@@ -27,6 +29,12 @@ type APIError struct {
 
 func (e *APIError) Error() string {
 	return fmt.Sprintf("dynatrace answered HTTP %d: %s", e.StatusCode, e.Message)
+}
+
+// Is makes a server error (HTTP 5xx) match sli.ErrUnavailable: an outage
+// of Dynatrace, not a statement about the SLI. A 4xx is not.
+func (e *APIError) Is(target error) bool {
+	return target == sli.ErrUnavailable && e.StatusCode >= 500
 }
 
 // SeveralError is an answer with more than one value where an SLI needs

@@ -293,7 +293,8 @@ func (p *Provider) GetSLIs(ctx context.Context, req sli.Request) ([]slo.SLIResul
 		return nil, fmt.Errorf("dynatrace get slis: %w", err)
 	}
 	r := sli.NewReplacer(req)
-	return sli.Collect(ctx, req.Indicators, p.cfg.Concurrency, func(ctx context.Context, name string) slo.SLIResult {
+	var outages sli.Outages
+	values, err := sli.Collect(ctx, req.Indicators, p.cfg.Concurrency, func(ctx context.Context, name string) slo.SLIResult {
 		raw, ok := req.Queries[name]
 		if !ok || strings.TrimSpace(raw) == "" {
 			return sli.Failed(name, "no query configured in dynatrace/sli.yaml (the Dynatrace provider has no built-in SLIs)")
@@ -307,6 +308,9 @@ func (p *Provider) GetSLIs(ctx context.Context, req sli.Request) ([]slo.SLIResul
 		v, err := p.run(ctx, parsed, req.Start, req.End)
 		p.log.DebugContext(ctx, "dynatrace_query", "sli", name, "kind", string(parsed.Kind), "duration_ms", time.Since(started).Milliseconds(), "ok", err == nil)
 		if err != nil {
+			if errors.Is(err, sli.ErrUnavailable) {
+				outages.Add(sli.Unavailable(errors.New(p.redact(err.Error()))))
+			}
 			return sli.Failed(name, "query %q: %s%s", q, p.redact(err.Error()), sli.UnresolvedHint(q))
 		}
 		out := slo.SLIResult{Metric: name, Value: v.Value, Success: true}
@@ -315,6 +319,10 @@ func (p *Provider) GetSLIs(ctx context.Context, req sli.Request) ([]slo.SLIResul
 		}
 		return out
 	})
+	if err != nil {
+		return values, err
+	}
+	return values, outages.Err("dynatrace", len(req.Indicators))
 }
 
 // run sends one parsed query for the window [start, end].
@@ -377,7 +385,7 @@ func (p *Provider) get(ctx context.Context, path string, params url.Values, deco
 
 func (p *Provider) transportError(ctx context.Context, err error) error {
 	if context.Cause(ctx) == errRequestTimeout {
-		return fmt.Errorf("no answer from dynatrace at %s within %s (the per-request timeout)", p.base.Redacted(), p.cfg.Timeout)
+		return sli.Unavailable(fmt.Errorf("no answer from dynatrace at %s within %s (the per-request timeout)", p.base.Redacted(), p.cfg.Timeout))
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("canceled before dynatrace answered: %w", context.Cause(ctx))
@@ -386,7 +394,7 @@ func (p *Provider) transportError(ctx context.Context, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return fmt.Errorf("dynatrace at %s unreachable: %w", p.base.Redacted(), err)
+	return sli.Unavailable(fmt.Errorf("dynatrace at %s unreachable: %w", p.base.Redacted(), err))
 }
 
 func (p *Provider) redact(s string) string {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/tendhq/tend/internal/sli"
 )
 
 // ErrNoData is an instant query that answered with an empty result. tend
@@ -32,6 +34,13 @@ func (e *APIError) Error() string {
 		return fmt.Sprintf("prometheus answered HTTP %d: %s", e.StatusCode, e.Message)
 	}
 	return fmt.Sprintf("prometheus answered HTTP %d, %s: %s", e.StatusCode, e.Type, e.Message)
+}
+
+// Is makes an answer with a server error (HTTP 5xx: Prometheus or a proxy
+// before it failed, or the query timed out) match sli.ErrUnavailable: it
+// is an outage, not a statement about the SLI. A 4xx (a bad query) is not.
+func (e *APIError) Is(target error) bool {
+	return target == sli.ErrUnavailable && e.StatusCode >= 500
 }
 
 // SeveralSeriesError is a query that returned more than one series where

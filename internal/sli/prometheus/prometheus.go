@@ -155,17 +155,26 @@ func (p *Provider) GetSLIs(ctx context.Context, req sli.Request) ([]slo.SLIResul
 		return nil, fmt.Errorf("prometheus get slis: %w", err)
 	}
 	r := sli.NewReplacer(req)
-	return sli.Collect(ctx, req.Indicators, p.cfg.Concurrency, func(ctx context.Context, name string) slo.SLIResult {
+	var outages sli.Outages
+	values, err := sli.Collect(ctx, req.Indicators, p.cfg.Concurrency, func(ctx context.Context, name string) slo.SLIResult {
 		q, err := query(name, req, r)
 		if err != nil {
 			return sli.Failed(name, "%s", err)
 		}
-		return p.fetch(ctx, name, q, req.End)
+		res, cause := p.fetch(ctx, name, q, req.End)
+		outages.Add(cause)
+		return res
 	})
+	if err != nil {
+		return values, err
+	}
+	return values, outages.Err("prometheus", len(req.Indicators))
 }
 
-// fetch runs one instant query and turns its answer into a result.
-func (p *Provider) fetch(ctx context.Context, name, query string, at time.Time) slo.SLIResult {
+// fetch runs one instant query and turns its answer into a result; the
+// error is why it failed (matching sli.ErrUnavailable for an outage), with
+// its secrets removed.
+func (p *Provider) fetch(ctx context.Context, name, query string, at time.Time) (slo.SLIResult, error) {
 	started := time.Now()
 	res, err := p.instant(ctx, query, at)
 	p.log.DebugContext(ctx, "prometheus_query", "sli", name, "duration_ms", time.Since(started).Milliseconds(), "ok", err == nil)
@@ -174,13 +183,17 @@ func (p *Provider) fetch(ctx context.Context, name, query string, at time.Time) 
 		if errors.Is(err, ErrNoData) {
 			msg += `; if no data means zero here, append "or vector(0)" to the query`
 		}
-		return sli.Failed(name, "query %q: %s%s", query, msg, sli.UnresolvedHint(query))
+		cause := errors.New(msg)
+		if errors.Is(err, sli.ErrUnavailable) {
+			cause = sli.Unavailable(cause)
+		}
+		return sli.Failed(name, "query %q: %s%s", query, msg, sli.UnresolvedHint(query)), cause
 	}
 	out := slo.SLIResult{Metric: name, Value: res.Value, Success: true}
 	if len(res.Warnings) > 0 {
 		out.Message = p.redact("prometheus warnings: " + strings.Join(res.Warnings, "; "))
 	}
-	return out
+	return out, nil
 }
 
 // instant sends GET /api/v1/query and decodes the answer.
@@ -223,10 +236,11 @@ func (p *Provider) instant(ctx context.Context, query string, at time.Time) (Res
 var errQueryTimeout = errors.New("query timeout")
 
 // transportError says why no answer arrived: the per-query timeout, the
-// caller giving up, or the network (unreachable, refused, reset).
+// caller giving up, or the network (unreachable, refused, reset). All but
+// the caller giving up are outages (sli.ErrUnavailable).
 func (p *Provider) transportError(ctx context.Context, err error) error {
 	if context.Cause(ctx) == errQueryTimeout {
-		return fmt.Errorf("no answer from prometheus at %s within %s (the per-query timeout)", p.base.Redacted(), p.cfg.Timeout)
+		return sli.Unavailable(fmt.Errorf("no answer from prometheus at %s within %s (the per-query timeout)", p.base.Redacted(), p.cfg.Timeout))
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("canceled before prometheus answered: %w", context.Cause(ctx))
@@ -235,7 +249,7 @@ func (p *Provider) transportError(ctx context.Context, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return fmt.Errorf("prometheus at %s unreachable: %w", p.base.Redacted(), err)
+	return sli.Unavailable(fmt.Errorf("prometheus at %s unreachable: %w", p.base.Redacted(), err))
 }
 
 // redact removes the configured secrets from a message, however they got
