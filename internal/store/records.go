@@ -243,6 +243,17 @@ type Job struct {
 	UpdatedAt  time.Time
 }
 
+// JobFilter selects jobs for ListJobs.
+type JobFilter struct {
+	// KeyPrefix keeps the jobs whose UniqueKey starts with it; it must not
+	// be empty.
+	KeyPrefix string
+	// States keeps the jobs in one of these states; empty keeps all.
+	States []JobState
+	// Limit is the most jobs returned; 0 means 100.
+	Limit int
+}
+
 // Claim asks ClaimJobs for work.
 type Claim struct {
 	// Kinds limits the claim to these kinds; empty means any kind.

@@ -202,6 +202,10 @@ type Jobs interface {
 	CancelJobs(ctx context.Context, keyPrefix string) (int, error)
 	// GetJob returns a job by id, or ErrNotFound.
 	GetJob(ctx context.Context, id int64) (Job, error)
+	// ListJobs returns the jobs f selects, newest first, without their
+	// lease tokens: what a watchdog reads to tell whether work is still
+	// pending behind a key prefix, and why it failed.
+	ListJobs(ctx context.Context, f JobFilter) ([]Job, error)
 	// SubscribeJobs signals, like SubscribeEvents, that jobs were enqueued
 	// or released, so idle workers need not poll hard.
 	SubscribeJobs(ctx context.Context) <-chan struct{}

@@ -402,3 +402,44 @@ func testTx(t *testing.T, h Harness) {
 		t.Error("a Tx worked after its function returned")
 	}
 }
+
+// testListJobs checks that ListJobs selects by key prefix and state,
+// newest first, and hands out no lease token.
+func testListJobs(t *testing.T, h Harness) {
+	s, _ := open(t, h)
+	c := ctx(t)
+	ids, err := s.EnqueueJobs(c,
+		store.JobSpec{Kind: "k", UniqueKey: "remediation/r1/start"},
+		store.JobSpec{Kind: "k", UniqueKey: "remediation/r10/start"},
+		store.JobSpec{Kind: "k", UniqueKey: "remediation/r1/v2/0/prepare"},
+		store.JobSpec{Kind: "k"},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := s.ClaimJobs(c, store.Claim{Worker: "w", Limit: 1})
+	if err != nil || len(claimed) != 1 || claimed[0].ID != ids[0] {
+		t.Fatalf("claim = %+v, %v", claimed, err)
+	}
+	got, err := s.ListJobs(c, store.JobFilter{KeyPrefix: "remediation/r1/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != ids[2] || got[1].ID != ids[0] {
+		t.Fatalf("ListJobs(remediation/r1/) = %+v, want jobs %d and %d", got, ids[2], ids[0])
+	}
+	if got[1].State != store.JobRunning || got[1].Lease.Token != "" {
+		t.Errorf("running job listed as %s with lease %+v, want running without a token", got[1].State, got[1].Lease)
+	}
+	got, err = s.ListJobs(c, store.JobFilter{KeyPrefix: "remediation/r1/", States: []store.JobState{store.JobRunning}, Limit: 5})
+	if err != nil || len(got) != 1 || got[0].ID != ids[0] {
+		t.Errorf("running jobs of r1 = %+v, %v", got, err)
+	}
+	got, err = s.ListJobs(c, store.JobFilter{KeyPrefix: "remediation/r1/", States: []store.JobState{store.JobFailed, store.JobDone}})
+	if err != nil || len(got) != 0 {
+		t.Errorf("finished jobs of r1 = %+v, %v; want none", got, err)
+	}
+	if _, err := s.ListJobs(c, store.JobFilter{}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("ListJobs without a prefix: err = %v, want ErrInvalid", err)
+	}
+}

@@ -52,6 +52,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("problem races", func(t *testing.T) { testProblemRaces(t, h) })
 	t.Run("project generations", func(t *testing.T) { testProjectGenerations(t, h) })
 	t.Run("cancel jobs", func(t *testing.T) { testCancelJobs(t, h) })
+	t.Run("list jobs", func(t *testing.T) { testListJobs(t, h) })
 	t.Run("retention", func(t *testing.T) { testPrune(t, h) })
 	t.Run("reopen", func(t *testing.T) { testReopen(t, h) })
 	t.Run("closed", func(t *testing.T) { testClosed(t, h) })

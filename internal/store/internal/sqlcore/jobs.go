@@ -322,6 +322,45 @@ func (c *Core) GetJob(ctx context.Context, id int64) (store.Job, error) {
 	return j, nil
 }
 
+// ListJobs implements store.Jobs. The prefix is compared with substr, as
+// in CancelJobs.
+func (c *Core) ListJobs(ctx context.Context, f store.JobFilter) ([]store.Job, error) {
+	if f.KeyPrefix == "" {
+		return nil, fmt.Errorf("list jobs: empty key prefix: %w", store.ErrInvalid)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	where := `unique_key IS NOT NULL AND substr(unique_key, 1, ?) = ?`
+	args := []any{utf8.RuneCountInString(f.KeyPrefix), f.KeyPrefix}
+	if len(f.States) > 0 {
+		where += ` AND state IN (?` + strings.Repeat(`, ?`, len(f.States)-1) + `)`
+		for _, st := range f.States {
+			args = append(args, string(st))
+		}
+	}
+	rows, err := c.read.Query(ctx, `SELECT `+jobCols+` FROM jobs WHERE `+where+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs %q: %w", f.KeyPrefix, err)
+	}
+	defer rows.Close()
+	var out []store.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list jobs %q: %w", f.KeyPrefix, err)
+		}
+		// The lease token is the holder's proof; a read does not hand it out.
+		j.Lease = store.Lease{}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list jobs %q: %w", f.KeyPrefix, err)
+	}
+	return out, nil
+}
+
 // SubscribeJobs implements store.Jobs.
 func (c *Core) SubscribeJobs(ctx context.Context) <-chan struct{} { return c.jobs.Subscribe(ctx) }
 
