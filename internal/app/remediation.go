@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -96,14 +97,26 @@ func (a *App) newRemediation(r *worker.Runner, h *evaluator.Handler) error {
 		Defaults:        defaults,
 		ExternalTimeout: cfg.Remediation.ExternalTimeout,
 		StepTimeout:     ro.StepTimeout,
-		Logger:          a.log,
-		Now:             a.opts.Now,
-		Specs:           a.specs,
+		StepAttempts:    cfg.Remediation.StepAttempts,
+		OutageRetry: remediator.OutageRetry{
+			Initial: cfg.Remediation.Outage.Backoff, Max: cfg.Remediation.Outage.MaxBackoff, Attempts: cfg.Remediation.Outage.Attempts,
+		},
+		Logger: a.log,
+		Now:    a.opts.Now,
+		Specs:  a.specs,
 	})
 	if err != nil {
 		return err
 	}
 	r.Register(remediation.JobKind, loop.Handle)
+	// The watchdog: one job per database escalates remediations left
+	// running with no work behind them.
+	r.Register(remediator.WatchdogJobKind, loop.Watchdog(cfg.Remediation.Watchdog))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := remediator.ScheduleWatchdog(ctx, a.store); err != nil {
+		return fmt.Errorf("schedule the remediation watchdog: %w", err)
+	}
 	return nil
 }
 

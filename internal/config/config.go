@@ -41,6 +41,14 @@ const (
 	// DefaultRetention is how long events, finished jobs and closed
 	// problems are kept.
 	DefaultRetention = 90 * 24 * time.Hour
+	// DefaultOutageBackoff, DefaultOutageMaxBackoff and
+	// DefaultOutageAttempts retry a verification over a monitoring
+	// outage after 30s, 1m, 2m, 4m and 5m, six tries in all.
+	DefaultOutageBackoff    = 30 * time.Second
+	DefaultOutageMaxBackoff = 5 * time.Minute
+	DefaultOutageAttempts   = 6
+	// DefaultWatchdog is how often running remediations are checked.
+	DefaultWatchdog = time.Minute
 )
 
 // Default names of the Alertmanager alert labels that locate a problem
@@ -142,6 +150,25 @@ type Remediation struct {
 	ExternalTimeout time.Duration
 	// Limits are the safety limits every project starts from.
 	Limits Limits
+	// Outage spaces the verifications tried again while the monitoring
+	// is unavailable, and bounds how many are tried before escalating.
+	Outage Outage
+	// StepAttempts is how often one step of a remediation that keeps
+	// failing (the store, a bug) is tried before the remediation
+	// escalates; 0 means the loop's default (50).
+	StepAttempts int
+	// Watchdog is how often running remediations are checked for work
+	// behind them; one with none is escalated.
+	Watchdog time.Duration
+}
+
+// Outage is the retry of a verification whose monitoring was unavailable:
+// Backoff after the first try, doubling up to MaxBackoff, at most Attempts
+// tries in all.
+type Outage struct {
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+	Attempts   int
 }
 
 // Limits are the server-wide default safety limits; tend configure
@@ -191,6 +218,8 @@ func Default() Config {
 				Cooldown:          DefaultCooldown,
 				MaxActionsPerHour: DefaultMaxActionsPerHour,
 			},
+			Outage:   Outage{Backoff: DefaultOutageBackoff, MaxBackoff: DefaultOutageMaxBackoff, Attempts: DefaultOutageAttempts},
+			Watchdog: DefaultWatchdog,
 		},
 		Escalation: Escalation{Timeout: DefaultEscalationTimeout},
 		Retention:  Retention{Events: DefaultRetention, Jobs: DefaultRetention, Problems: DefaultRetention},
@@ -565,7 +594,28 @@ func (d *decoder) remediation(n *yaml.Node, r *Remediation) {
 				"dryRun":            func(v *yaml.Node) { d.boolean(v, "remediation.limits.dryRun", &l.DryRun) },
 			})
 		},
+		"outage": func(v *yaml.Node) {
+			o := &r.Outage
+			d.fields(v, "remediation.outage", map[string]func(*yaml.Node){
+				"backoff":    func(v *yaml.Node) { d.duration(v, "remediation.outage.backoff", &o.Backoff, false) },
+				"maxBackoff": func(v *yaml.Node) { d.duration(v, "remediation.outage.maxBackoff", &o.MaxBackoff, false) },
+				"attempts":   func(v *yaml.Node) { d.atLeastOne(v, "remediation.outage.attempts", &o.Attempts) },
+			})
+		},
+		"stepAttempts": func(v *yaml.Node) { d.atLeastOne(v, "remediation.stepAttempts", &r.StepAttempts) },
+		"watchdog":     func(v *yaml.Node) { d.duration(v, "remediation.watchdog", &r.Watchdog, false) },
 	})
+}
+
+// atLeastOne reads a whole number of at least 1.
+func (d *decoder) atLeastOne(n *yaml.Node, where string, dst *int) {
+	v := *dst
+	d.integer(n, where, &v)
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" && v < 1 {
+		d.errorf(n, "%s must be at least 1, not %d", where, v)
+		return
+	}
+	*dst = v
 }
 
 // intakeLabels reads intake.labels; a key left out keeps its default.

@@ -52,6 +52,7 @@ import (
 	"github.com/tendhq/tend/internal/eventlog"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/settings"
+	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
@@ -100,7 +101,51 @@ type Store interface {
 	ListRemediations(ctx context.Context, f store.RemediationFilter) (store.RemediationPage, error)
 	ListEvents(ctx context.Context, f store.EventFilter) (store.EventPage, error)
 	GetProject(ctx context.Context, name string) (store.Project, error)
+	ListJobs(ctx context.Context, f store.JobFilter) ([]store.Job, error)
 	WithTx(ctx context.Context, fn func(tx store.Tx) error) error
+}
+
+// OutageRetry says how a verification whose monitoring was unavailable is
+// tried again: after Initial, doubling up to Max between tries, at most
+// Attempts runs in all; then the remediation escalates.
+type OutageRetry struct {
+	Initial  time.Duration
+	Max      time.Duration
+	Attempts int
+}
+
+// The defaults of OutageRetry: 30s, 1m, 2m, 4m, 5m between six runs,
+// about twelve minutes of outage before a person is told.
+const (
+	DefaultOutageInitial  = 30 * time.Second
+	DefaultOutageMax      = 5 * time.Minute
+	DefaultOutageAttempts = 6
+)
+
+// Delay is the wait before the run that follows the failed run attempt
+// (1-based).
+func (o OutageRetry) Delay(attempt int) time.Duration {
+	d := o.Initial
+	for i := 1; i < attempt && d < o.Max; i++ {
+		d *= 2
+	}
+	return min(d, o.Max)
+}
+
+func (o OutageRetry) withDefaults() OutageRetry {
+	if o.Initial <= 0 {
+		o.Initial = DefaultOutageInitial
+	}
+	if o.Max <= 0 {
+		o.Max = DefaultOutageMax
+	}
+	if o.Max < o.Initial {
+		o.Max = o.Initial
+	}
+	if o.Attempts <= 0 {
+		o.Attempts = DefaultOutageAttempts
+	}
+	return o
 }
 
 // Options configure a Loop. Store, Evaluator and Executors are required.
@@ -124,8 +169,15 @@ type Options struct {
 	// MaxActionAttempts is how often a failing Prepare or Apply is tried
 	// before the action fails for good; 0 means 5.
 	MaxActionAttempts int
-	Logger            *slog.Logger
-	Now               func() time.Time
+	// StepAttempts is how often the worker runs one of the loop's step
+	// jobs that keeps failing before the remediation escalates (see
+	// Halted); 0 means remediation.MaxStepAttempts.
+	StepAttempts int
+	// OutageRetry spaces the verifications tried again while the
+	// monitoring is unavailable; zero fields take the defaults.
+	OutageRetry OutageRetry
+	Logger      *slog.Logger
+	Now         func() time.Time
 	// Specs decodes the stored shipyards, shared with the server's other
 	// readers, so that one version is decoded once; nil decodes on every
 	// read.
@@ -142,6 +194,8 @@ type Loop struct {
 	extTimeout  time.Duration
 	stepTimeout time.Duration
 	maxAttempts int
+	stepTries   int
+	outage      OutageRetry
 	log         *slog.Logger
 	now         func() time.Time
 	specs       *spec.Cache
@@ -155,7 +209,11 @@ func New(opts Options) (*Loop, error) {
 	l := &Loop{
 		st: opts.Store, exec: opts.Executors, eval: opts.Evaluator, notify: opts.Notifier,
 		defaults: opts.Defaults, extTimeout: opts.ExternalTimeout, stepTimeout: opts.StepTimeout,
-		maxAttempts: opts.MaxActionAttempts, log: opts.Logger, now: opts.Now, specs: opts.Specs,
+		maxAttempts: opts.MaxActionAttempts, stepTries: opts.StepAttempts, outage: opts.OutageRetry.withDefaults(),
+		log: opts.Logger, now: opts.Now, specs: opts.Specs,
+	}
+	if l.stepTries <= 0 {
+		l.stepTries = remediation.MaxStepAttempts
 	}
 	if l.exec == nil {
 		l.exec = map[string]action.Executor{}
@@ -265,7 +323,7 @@ func (s *step) start(ctx context.Context) worker.Result {
 	}
 	pol, err := settings.ResolvePolicy(ctx, s.l.st, s.l.defaults, r.Project, r.Stage, r.Service)
 	if err != nil {
-		return worker.Retry(err)
+		return s.retry(ctx, err)
 	}
 	// The policy is fixed now, while nothing has happened yet: the
 	// remediation runs with the dry run and settling time of its start.
@@ -277,11 +335,11 @@ func (s *step) start(ctx context.Context) worker.Result {
 	}
 	paused, why, err := settings.Paused(ctx, s.l.st, r.Project, r.Service)
 	if err != nil {
-		return worker.Retry(err)
+		return s.retry(ctx, err)
 	}
 	hist, err := s.l.history(ctx, r)
 	if err != nil {
-		return worker.Retry(err)
+		return s.retry(ctx, err)
 	}
 	ev := remediation.Admit(pol.Limits, hist, paused, s.l.now())
 	if p, ok := ev.(remediation.Paused); ok {
@@ -378,12 +436,12 @@ func (s *step) prepare(ctx context.Context) worker.Result {
 	r := s.rem
 	pol, err := settings.ResolvePolicy(ctx, s.l.st, s.l.defaults, r.Project, r.Stage, r.Service)
 	if err != nil {
-		return worker.Retry(err)
+		return s.retry(ctx, err)
 	}
 	if !r.Settings.DryRun {
 		hist, err := s.l.history(ctx, r)
 		if err != nil {
-			return worker.Retry(err)
+			return s.retry(ctx, err)
 		}
 		if ok, why := pol.Limits.MayAct(hist, s.l.now()); !ok {
 			return s.advance(ctx, remediation.LimitReached{Reason: why})
@@ -437,6 +495,13 @@ func (s *step) apply(ctx context.Context) worker.Result {
 	cctx, cancel := context.WithTimeout(ctx, s.l.stepTimeout)
 	res, err := ex.Apply(cctx, a.Request, *a.Plan)
 	cancel()
+	if errors.Is(err, action.ErrConflict) {
+		// Someone changed the target since the plan: neither retry (it
+		// would overwrite that change) nor go on (the next action would
+		// act on a state nobody planned for). A person must look.
+		s.log.WarnContext(ctx, "remediation_action_conflict", "action", a.Request.Action, "err", err)
+		return s.advance(ctx, remediation.Halted{Reason: fmt.Sprintf("action %d (%s) was not applied: %v", a.Index+1, actionLabel(a), err)})
+	}
 	if err != nil {
 		return s.actionFailed(ctx, a, err)
 	}
@@ -449,7 +514,7 @@ func (s *step) apply(ctx context.Context) worker.Result {
 func (s *step) awaitExternal(ctx context.Context, a *remediation.ActionRecord) worker.Result {
 	pg, err := s.l.st.ListEvents(ctx, store.EventFilter{TriggeredID: a.TriggeredEventID, Type: event.TypeActionFinished, PageSize: 20})
 	if err != nil {
-		return worker.Retry(fmt.Errorf("look for the external executor's answer: %w", err))
+		return s.retry(ctx, fmt.Errorf("look for the external executor's answer: %w", err))
 	}
 	for _, rec := range pg.Events {
 		if rec.Source == event.DefaultSource {
@@ -524,6 +589,14 @@ func (s *step) evaluate(ctx context.Context) worker.Result {
 		KeptnContext: r.KeptnContext, TriggeredID: rec.TriggeredEventID,
 	})
 	cancel()
+	if err != nil && ctx.Err() == nil && errors.Is(err, sli.ErrUnavailable) {
+		// An outage says nothing about the action: try the same window
+		// again after a backoff, and escalate once the tries are used
+		// up; never go on to the next action (see OutageRetry).
+		final := rec.Attempts+1 >= s.l.outage.Attempts
+		s.log.WarnContext(ctx, "remediation_monitoring_unavailable", "action_index", rec.Index, "attempt", rec.Attempts+1, "final", final, "err", err)
+		return s.advance(ctx, remediation.MonitoringUnavailable{Index: rec.Index, Reason: err.Error(), Final: final})
+	}
 	if err != nil {
 		if ctx.Err() != nil || s.job.Attempt < maxEvaluationAttempts {
 			return worker.Retry(fmt.Errorf("evaluate: %w", err))
@@ -598,22 +671,47 @@ func escalation(r *remediation.Remediation, reason string) action.Escalation {
 	return esc
 }
 
+// retry records a failed attempt of the step, or, when it was the job's
+// last attempt, escalates the remediation with the error (Halted) rather
+// than leave it running with no work behind it.
+func (s *step) retry(ctx context.Context, err error) worker.Result {
+	if ctx.Err() != nil || s.job.MaxAttempts <= 0 || s.job.Attempt < s.job.MaxAttempts {
+		return worker.Retry(err)
+	}
+	s.log.ErrorContext(ctx, "remediation_step_gave_up", "attempt", s.job.Attempt, "err", err)
+	return s.advance(ctx, remediation.Halted{Reason: fmt.Sprintf("its %s step failed %d times; last error: %v", stepName(s.p), s.job.Attempt, err)})
+}
+
 // advance applies ev and returns the job's result: done, with the new
 // state, the events and the next jobs recorded in its transaction. An
 // illegal or stale move means the step was handled already.
 func (s *step) advance(ctx context.Context, ev remediation.Event) worker.Result {
+	commit, err := s.move(ctx, ev)
+	if err != nil {
+		return worker.Retry(err)
+	}
+	if commit == nil {
+		return worker.Done()
+	}
+	return worker.Done().WithCommit(commit)
+}
+
+// move applies ev to the remediation and returns what records it: the new
+// state (a compare-and-set on the version read), the events and the next
+// jobs. A nil commit and error means the move was illegal or stale.
+func (s *step) move(ctx context.Context, ev remediation.Event) (worker.CommitFunc, error) {
 	now := s.l.now()
 	cmds, err := s.rem.Apply(ev, now)
 	if errors.Is(err, remediation.ErrIllegal) {
 		s.log.DebugContext(ctx, "remediation_step_stale", "event", string(ev.Kind()), "err", err)
-		return worker.Done()
+		return nil, nil
 	}
 	if err != nil {
-		return worker.Retry(err)
+		return nil, err
 	}
 	events, err := s.events(cmds, now)
 	if err != nil {
-		return worker.Retry(err)
+		return nil, err
 	}
 	rem, version := s.rem, s.rec.Version
 	for _, c := range cmds {
@@ -621,7 +719,7 @@ func (s *step) advance(ctx context.Context, ev remediation.Event) worker.Result 
 			s.log.InfoContext(ctx, "remediation_finished", "state", string(f.State), "reason", f.Reason)
 		}
 	}
-	return worker.Done().WithCommit(func(ctx context.Context, tx store.Tx) error {
+	return func(ctx context.Context, tx store.Tx) error {
 		upd, err := tx.UpdateRemediation(ctx, remediationRecord(rem, version))
 		if err != nil {
 			return fmt.Errorf("record remediation %s: %w", rem.ID, err)
@@ -638,7 +736,7 @@ func (s *step) advance(ctx context.Context, ev remediation.Event) worker.Result 
 			}
 		}
 		return nil
-	})
+	}, nil
 }
 
 // events builds the event records of the Emit commands.
@@ -673,7 +771,7 @@ func (l *Loop) jobs(r *remediation.Remediation, version int64, cmds []remediatio
 		p.RemediationID = r.ID
 		b, _ := json.Marshal(p)
 		out = append(out, store.JobSpec{
-			Kind: remediation.JobKind, Payload: b, RunAt: runAt, MaxAttempts: remediation.MaxStepAttempts,
+			Kind: remediation.JobKind, Payload: b, RunAt: runAt, MaxAttempts: l.stepTries,
 			UniqueKey: "remediation/" + r.ID + "/v" + strconv.FormatInt(version, 10) + "/" + strconv.Itoa(i) + "/" + string(p.Step),
 		})
 	}
@@ -689,7 +787,12 @@ func (l *Loop) jobs(r *remediation.Remediation, version int64, cmds []remediatio
 		case remediation.StartTimer:
 			add(i, remediation.Payload{Step: remediation.StepSettled, Index: r.CurrentAction}, c.At)
 		case remediation.StartEvaluation:
-			add(i, remediation.Payload{Step: remediation.StepEvaluate, Index: c.Index}, time.Time{})
+			// Tried again after an outage: wait the backoff first.
+			var at time.Time
+			if n := len(r.Evaluations); n > 0 && r.Evaluations[n-1].Attempts > 0 {
+				at = now.Add(l.outage.Delay(r.Evaluations[n-1].Attempts))
+			}
+			add(i, remediation.Payload{Step: remediation.StepEvaluate, Index: c.Index}, at)
 		case remediation.Escalate:
 			add(i, remediation.Payload{Step: remediation.StepEscalate, Reason: c.Reason}, time.Time{})
 		}
@@ -704,4 +807,12 @@ func retryAt(a remediation.ActionRecord, now time.Time) time.Time {
 		return time.Time{}
 	}
 	return now.Add(store.RetryDelay(a.Attempts))
+}
+
+// actionLabel names an action for a person: its name, else its type.
+func actionLabel(a *remediation.ActionRecord) string {
+	if a.Request.Name != "" {
+		return a.Request.Name
+	}
+	return a.Request.Action
 }

@@ -2,6 +2,7 @@ package dynatrace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -253,8 +254,9 @@ func TestFailures(t *testing.T) {
 			r.Indicators = []string{"my_sli"}
 			r.Queries = map[string]string{"my_sli": tt.query}
 			got, err := p.GetSLIs(context.Background(), r)
-			if err != nil {
-				t.Fatal(err)
+			// A server error is an outage of Dynatrace, not a failed SLI.
+			if outage := tt.status >= 500; outage != errors.Is(err, sli.ErrUnavailable) || (err != nil && !outage) {
+				t.Fatalf("err = %v, want an outage: %t", err, outage)
 			}
 			g := got[0]
 			if g.Success || g.Value != 0 || g.Metric != "my_sli" {
@@ -278,8 +280,8 @@ func TestTransportFailures(t *testing.T) {
 		r.Indicators = []string{"x"}
 		r.Queries = map[string]string{"x": "builtin:x"}
 		got, err := p.GetSLIs(context.Background(), r)
-		if err != nil {
-			t.Fatal(err)
+		if !errors.Is(err, sli.ErrUnavailable) {
+			t.Fatalf("err = %v, want an outage (sli.ErrUnavailable)", err)
 		}
 		if got[0].Success || !strings.Contains(got[0].Message, "within 50ms") {
 			t.Errorf("result = %+v, want a timeout failure", got[0])
@@ -294,8 +296,8 @@ func TestTransportFailures(t *testing.T) {
 		r.Indicators = []string{"x"}
 		r.Queries = map[string]string{"x": "builtin:x"}
 		got, err := p.GetSLIs(context.Background(), r)
-		if err != nil {
-			t.Fatal(err)
+		if !errors.Is(err, sli.ErrUnavailable) {
+			t.Fatalf("err = %v, want an outage (sli.ErrUnavailable)", err)
 		}
 		if got[0].Success || !strings.Contains(got[0].Message, "unreachable") {
 			t.Errorf("result = %+v, want an unreachable failure", got[0])

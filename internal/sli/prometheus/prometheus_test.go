@@ -3,6 +3,7 @@ package prometheus
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -139,6 +140,10 @@ func TestAnswers(t *testing.T) {
 		wantValue float64
 		wantMsg   []string // substrings of the message; a failure when non-empty and no value
 		wantOK    bool
+		// wantOutage: a server error, an outage of the monitoring (GetSLIs
+		// returns the results with an error matching sli.ErrUnavailable),
+		// not a failed SLI.
+		wantOutage bool
 	}{
 		{name: "one sample", answer: answer{200, oneSample}, wantValue: 42.5, wantOK: true},
 		{name: "scalar", answer: answer{200, scalar}, wantValue: 7, wantOK: true},
@@ -151,9 +156,9 @@ func TestAnswers(t *testing.T) {
 		{name: "matrix", answer: answer{200, matrix}, wantMsg: []string{"matrix", "instant vector or a scalar"}},
 		{name: "400 bad_data", answer: answer{400, badData}, wantMsg: []string{"HTTP 400", "bad_data", "parse error"}},
 		{name: "422 execution", answer: answer{422, execution}, wantMsg: []string{"HTTP 422", "execution", "too many samples"}},
-		{name: "503 envelope", answer: answer{503, unavailable}, wantMsg: []string{"HTTP 503", "unavailable", "TSDB not ready"}},
-		{name: "502 from a proxy", answer: answer{502, "<html>Bad Gateway</html>"}, wantMsg: []string{"HTTP 502", "Bad Gateway"}},
-		{name: "500 empty body", answer: answer{500, ""}, wantMsg: []string{"HTTP 500", "(empty body)"}},
+		{name: "503 envelope", answer: answer{503, unavailable}, wantMsg: []string{"HTTP 503", "unavailable", "TSDB not ready"}, wantOutage: true},
+		{name: "502 from a proxy", answer: answer{502, "<html>Bad Gateway</html>"}, wantMsg: []string{"HTTP 502", "Bad Gateway"}, wantOutage: true},
+		{name: "500 empty body", answer: answer{500, ""}, wantMsg: []string{"HTTP 500", "(empty body)"}, wantOutage: true},
 		{name: "malformed JSON", answer: answer{200, `{"status":"success","data":`}, wantMsg: []string{"malformed", "not JSON"}},
 		{name: "error status with 200", answer: answer{200, badData}, wantMsg: []string{"HTTP 200", "bad_data"}},
 		{name: "unknown status", answer: answer{200, `{"status":"maybe"}`}, wantMsg: []string{"malformed", `"maybe"`}},
@@ -167,8 +172,8 @@ func TestAnswers(t *testing.T) {
 			r.Indicators = []string{"my_sli"}
 			r.Queries = map[string]string{"my_sli": "my_query"}
 			got, err := p.GetSLIs(context.Background(), r)
-			if err != nil {
-				t.Fatal(err)
+			if tt.wantOutage != errors.Is(err, sli.ErrUnavailable) || (err != nil && !tt.wantOutage) {
+				t.Fatalf("err = %v, want an outage: %t", err, tt.wantOutage)
 			}
 			if len(got) != 1 {
 				t.Fatalf("got %d results, want 1", len(got))
@@ -205,8 +210,8 @@ func TestTimeoutAndUnreachable(t *testing.T) {
 		r := baseReq
 		r.Indicators = []string{"throughput"}
 		got, err := p.GetSLIs(context.Background(), r)
-		if err != nil {
-			t.Fatal(err)
+		if !errors.Is(err, sli.ErrUnavailable) {
+			t.Fatalf("err = %v, want an outage (sli.ErrUnavailable)", err)
 		}
 		if got[0].Success || !strings.Contains(got[0].Message, "within 50ms") || !strings.Contains(got[0].Message, "timeout") {
 			t.Errorf("result = %+v, want a timeout failure", got[0])
@@ -220,8 +225,9 @@ func TestTimeoutAndUnreachable(t *testing.T) {
 		r := baseReq
 		r.Indicators = []string{"throughput", "error_rate"}
 		got, err := p.GetSLIs(context.Background(), r)
-		if err != nil {
-			t.Fatal(err)
+		var outage *sli.OutageError
+		if !errors.As(err, &outage) || outage.Indicators != 2 || !strings.Contains(err.Error(), "refused") {
+			t.Fatalf("err = %v, want an *sli.OutageError over both SLIs naming the refusal", err)
 		}
 		for _, g := range got {
 			if g.Success || !strings.Contains(g.Message, "unreachable") || !strings.Contains(g.Message, "refused") {
@@ -462,4 +468,34 @@ func BenchmarkPrometheusEvaluationOverhead(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(r.Indicators)), "ns/sli")
+}
+
+// TestPartialOutageIsNoOutage checks that an outage is only an outage when
+// every SLI failed for a transport reason: one SLI answered by Prometheus
+// (even with a 400 or no data) makes the evaluation a normal one.
+func TestPartialOutageIsNoOutage(t *testing.T) {
+	tests := []struct {
+		name   string
+		second answer
+	}{
+		{"one 503, one bad query (400)", answer{400, badData}},
+		{"one 503, one without data", answer{200, emptyVector}},
+		{"one 503, one value", answer{200, oneSample}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, srv := newFake(t, map[string]answer{"down_query": {503, unavailable}, "": tt.second})
+			p := newProvider(t, Config{URL: srv.URL})
+			r := baseReq
+			r.Indicators = []string{"a", "b"}
+			r.Queries = map[string]string{"a": "down_query", "b": "other_query"}
+			got, err := p.GetSLIs(context.Background(), r)
+			if err != nil {
+				t.Fatalf("err = %v, want none: not every SLI failed for a transport reason", err)
+			}
+			if len(got) != 2 || got[0].Success {
+				t.Errorf("results %+v", got)
+			}
+		})
+	}
 }
