@@ -3,6 +3,7 @@ package evaluator_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -256,6 +257,12 @@ func providers(timeout time.Duration) evaluator.ProviderFactory {
 	}
 }
 
+// TestProviderFaultsFailTheEvaluation checks that every fault of the SLI
+// provider fails a quality gate (it fails closed), and that the faults
+// where monitoring could not answer at all (down, timeout, 5xx) make the
+// evaluation errored with the outage in its message, while those where it
+// answered (4xx, no data, nonsense) are an ordinary failed evaluation. The
+// in-process Evaluate the remediation uses returns the outage as an error.
 func TestProviderFaultsFailTheEvaluation(t *testing.T) {
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -269,9 +276,10 @@ func TestProviderFaultsFailTheEvaluation(t *testing.T) {
 		answer func(w http.ResponseWriter, r *http.Request, q string)
 		down   bool
 		want   string
+		outage bool
 	}{
-		{name: "prometheus down", down: true, want: "unreachable"},
-		{name: "slow beyond the timeout", want: "within", answer: func(w http.ResponseWriter, r *http.Request, _ string) {
+		{name: "prometheus down", down: true, want: "unreachable", outage: true},
+		{name: "slow beyond the timeout", want: "within", outage: true, answer: func(w http.ResponseWriter, r *http.Request, _ string) {
 			select {
 			case <-r.Context().Done():
 			case <-time.After(10 * time.Second):
@@ -281,7 +289,7 @@ func TestProviderFaultsFailTheEvaluation(t *testing.T) {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprint(w, `{"status":"error","errorType":"bad_data","error":"parse error at char 3"}`)
 		}},
-		{name: "5xx", want: "503", answer: func(w http.ResponseWriter, _ *http.Request, _ string) {
+		{name: "5xx", want: "503", outage: true, answer: func(w http.ResponseWriter, _ *http.Request, _ string) {
 			http.Error(w, "upstream overloaded", http.StatusServiceUnavailable)
 		}},
 		{name: "malformed JSON", want: "JSON", answer: func(w http.ResponseWriter, _ *http.Request, _ string) {
@@ -304,6 +312,20 @@ func TestProviderFaultsFailTheEvaluation(t *testing.T) {
 				d := e.evaluate(t)
 				if d.Result != "fail" || d.Evaluation.Result != slo.Fail {
 					t.Fatalf("result %s; want fail", d.Result)
+				}
+				wantStatus := map[bool]string{true: "errored", false: "succeeded"}[tt.outage]
+				if d.Status != wantStatus || strings.Contains(d.Message, "monitoring unavailable") != tt.outage {
+					t.Errorf("status %s, message %q; want status %s (outage: %t)", d.Status, d.Message, wantStatus, tt.outage)
+				}
+				h, err := evaluator.New(evaluator.Options{Store: e.st, Resources: e.repos, Monitoring: monitoring, Providers: providers(300 * time.Millisecond)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				now := time.Now()
+				ev, err := h.Evaluate(context.Background(), evaluator.Request{Project: project, Stage: stage, Service: service,
+					Start: now.Add(-time.Minute), End: now, KeptnContext: event.NewUUID(), TriggeredID: event.NewUUID()})
+				if errors.Is(err, sli.ErrUnavailable) != tt.outage || (err != nil && !tt.outage) || ev.Result != slo.Fail {
+					t.Errorf("Evaluate = %s, %v; want fail with an outage error: %t", ev.Result, err, tt.outage)
 				}
 				v := d.Evaluation.IndicatorResults[0].Value
 				if v.Success || !strings.Contains(v.Message, `SLI "response_time_p90"`) || !strings.Contains(v.Message, "histogram_quantile(0.9") || !strings.Contains(v.Message, tt.want) {

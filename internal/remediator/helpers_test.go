@@ -182,22 +182,26 @@ func (f *fakeNotifier) count() int {
 
 // harness runs the loop on a SQLite store with a worker.
 type harness struct {
-	st      store.Store
-	loop    *Loop
-	target  *target
-	scale   *fakeExec
-	toggle  *fakeExec
-	eval    *fakeEval
-	notify  *fakeNotifier
-	failTx  atomic.Int32
-	cancel  context.CancelFunc
-	stopped chan struct{}
+	st     store.Store
+	loop   *Loop
+	target *target
+	scale  *fakeExec
+	toggle *fakeExec
+	eval   *fakeEval
+	notify *fakeNotifier
+	failTx atomic.Int32
+	// failSettings makes every settings read fail while set.
+	failSettings atomic.Bool
+	cancel       context.CancelFunc
+	stopped      chan struct{}
 }
 
 type harnessOpts struct {
 	limits          remediation.Limits
 	externalTimeout time.Duration
 	lease           time.Duration
+	outage          OutageRetry
+	stepAttempts    int
 }
 
 // faultStore fails the commit of a job's outcome when asked, as a crash
@@ -205,6 +209,13 @@ type harnessOpts struct {
 type faultStore struct {
 	store.Store
 	h *harness
+}
+
+func (f faultStore) GetSetting(ctx context.Context, sc store.Scope, key string) (store.Setting, error) {
+	if f.h.failSettings.Load() {
+		return store.Setting{}, errors.New("injected: settings unreadable")
+	}
+	return f.Store.GetSetting(ctx, sc, key)
 }
 
 func (f faultStore) WithTx(ctx context.Context, fn func(tx store.Tx) error) error {
@@ -238,6 +249,8 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 		Notifier:        h.notify,
 		Defaults:        settings.Defaults{Limits: limits, Settling: 20 * time.Millisecond},
 		ExternalTimeout: o.externalTimeout,
+		OutageRetry:     o.outage,
+		StepAttempts:    o.stepAttempts,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -387,3 +400,27 @@ func putSetting(t testing.TB, st store.Store, sc store.Scope, key string, v any)
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// createWithStartAttempts is create with a start job of maxAttempts.
+func (h *harness) createWithStartAttempts(t testing.TB, svc string, actions []action.Request, maxAttempts int) *remediation.Remediation {
+	t.Helper()
+	pid := event.NewUUID()
+	p := remediation.Problem{
+		ID: pid, Key: "test/" + pid, Source: "alertmanager", Project: "sockshop", Stage: "production", Service: svc,
+		Title: "response_time_p90", State: remediation.ProblemStateOpen, KeptnContext: event.ContextFor("problem-" + pid),
+	}
+	rem := remediation.New("rem-"+pid[:8], p, actions, remediation.Settings{Settling: time.Millisecond}, time.Now())
+	start := jobSpec(remediation.StartJob(rem.ID))
+	start.MaxAttempts = maxAttempts
+	err := h.st.WithTx(context.Background(), func(tx store.Tx) error {
+		if _, err := tx.CreateRemediation(context.Background(), remediationRecord(rem, 0)); err != nil {
+			return err
+		}
+		_, err := tx.EnqueueJobs(context.Background(), start)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("create remediation: %v", err)
+	}
+	return rem
+}
