@@ -29,6 +29,12 @@ remediation:
     cooldown: 0
     maxActionsPerHour: 3
     dryRun: true
+  outage:
+    backoff: 10s
+    maxBackoff: 1m
+    attempts: 3
+  stepAttempts: 7
+  watchdog: 30s
 escalation:
   url: file:/run/secrets/slack
   timeout: 20s
@@ -44,7 +50,9 @@ kubernetes:
 	want := Config{
 		Listen: "0.0.0.0:8080", DataDir: "/var/lib/tend", Database: Secret{Ref: "env:TEND_DB"}, UIURL: "https://tend.example.com",
 		Remediation: Remediation{Settling: 2 * time.Minute, ExternalTimeout: 5 * time.Minute,
-			Limits: Limits{MaxReplicas: 4, Cooldown: 0, MaxActionsPerHour: 3, DryRun: true}},
+			Limits:       Limits{MaxReplicas: 4, Cooldown: 0, MaxActionsPerHour: 3, DryRun: true},
+			Outage:       Outage{Backoff: 10 * time.Second, MaxBackoff: time.Minute, Attempts: 3},
+			StepAttempts: 7, Watchdog: 30 * time.Second},
 		Escalation: Escalation{URL: Secret{Ref: "file:/run/secrets/slack"}, Timeout: 20 * time.Second,
 			Headers: map[string]Secret{"Authorization": {Ref: "env:TEND_SLACK_AUTH"}}},
 		Kubernetes: Kubernetes{Kubeconfig: "/etc/tend/kubeconfig"},
@@ -422,7 +430,6 @@ func TestOutboundAndNamespaces(t *testing.T) {
 		})
 	}
 }
-
 
 func TestRetention(t *testing.T) {
 	day := 24 * time.Hour
