@@ -497,6 +497,9 @@ func (s *Server) postProblemEvent(w http.ResponseWriter, r *http.Request, ev *ev
 			return
 		}
 	}
+	if s.answerDuplicate(w, r, ev) {
+		return
+	}
 	rec, err := eventlog.Record(ev)
 	if err != nil {
 		s.writeError(w, r, errorf(http.StatusBadRequest, "event cannot be stored: %v", err))
