@@ -37,7 +37,7 @@ define phase
 	exit $$rc
 endef
 
-.PHONY: build test vet lint fuzz bench clean screenshots demo
+.PHONY: build test vet lint fuzz bench clean screenshots demo soak
 
 ## build: compile ./bin/tend with version information
 build:
@@ -53,6 +53,16 @@ demo: build
 ## with the race detector; stops what it started
 test:
 	GO=$(GO) scripts/test.sh
+
+## soak: the kill -9 test at scale, not part of `make test`: at least 100
+## kills over at least 100 remediations on SQLite, then on PostgreSQL with
+## two replicas (started and stopped here); numbers in docs/reliability.md
+soak:
+	@pg=$$(scripts/postgres.sh start) && eval "$$pg" && \
+		trap 'scripts/postgres.sh stop >/dev/null' EXIT && \
+		$(GO) test -count=1 -timeout 75m -v \
+			-run '^(TestCrashDuringRemediations|TestSoakTwoReplicasKilled)$$' ./test/remediation -args -soak \
+			| tee /dev/stderr | grep 'soak result:' | sed 's/^ *//'
 
 ## lint: gofmt, go vet and staticcheck must all be clean
 lint: $(STATICCHECK)

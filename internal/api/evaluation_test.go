@@ -220,12 +220,16 @@ func testEvaluationIntake(t *testing.T, b backend) {
 			1, "production.evaluation.triggered evaluation.triggered"},
 		{"the same event again", `{"specversion":"1.0","id":"a1","source":"ci","type":"sh.keptn.event.production.evaluation.triggered","shkeptncontext":"` + kctx + `","data":{"project":"sockshop","service":"carts","evaluation":{"timeframe":"5m"}}}`,
 			0, "production.evaluation.triggered evaluation.triggered"},
-		{"tend's own event", `{"specversion":"1.0","id":"a2","source":"tend","type":"sh.keptn.event.evaluation.triggered","shkeptncontext":"` + kctx + `","data":{"project":"sockshop","stage":"production","service":"carts"}}`,
-			0, "production.evaluation.triggered evaluation.triggered evaluation.triggered"},
+		{"tend's own source is refused", `{"specversion":"1.0","id":"a2","source":"tend","type":"sh.keptn.event.evaluation.triggered","shkeptncontext":"` + kctx + `","data":{"project":"sockshop","stage":"production","service":"carts"}}`,
+			0, "production.evaluation.triggered evaluation.triggered"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if code, body := post(tt.event); code != http.StatusOK {
-				t.Fatalf("post = %d %s", code, body)
+			want := http.StatusOK
+			if strings.Contains(tt.event, `"source":"tend"`) {
+				want = http.StatusForbidden
+			}
+			if code, body := post(tt.event); code != want {
+				t.Fatalf("post = %d %s; want %d", code, body, want)
 			}
 			if got := jobs(t, ts.Store); len(got) != tt.wantJobs {
 				t.Errorf("jobs = %d; want %d", len(got), tt.wantJobs)

@@ -36,6 +36,10 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if err := refuseOwnSource(ev); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if ev.Time.IsZero() {
 		// Go clients (the keptn CLI among them) send the zero time
 		// 0001-01-01T00:00:00Z when they set none; Keptn's API stamped
@@ -44,12 +48,17 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	// A problem event from outside is recorded, deduplicated, with the
 	// event in one transaction (see postProblemEvent).
-	if intake.IsProblemType(ev.Type) && ev.Source != event.DefaultSource {
+	if intake.IsProblemType(ev.Type) {
 		s.postProblemEvent(w, r, ev)
 		return
 	}
 	if err := principalOf(r).Can(auth.ActionWriteProject, ev.Project()); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	// A repeat of a stored event is answered with the stored event's
+	// context and changes nothing (eventguards.go).
+	if s.answerDuplicate(w, r, ev) {
 		return
 	}
 	if err := s.checkAnswer(r.Context(), principalOf(r), ev); err != nil {

@@ -37,6 +37,10 @@ type IntakeOptions struct {
 	// Labels name the alert labels that locate a problem; the zero value
 	// means project, stage, service and root_cause.
 	Labels intake.AlertmanagerOptions
+	// MaxUnmatchedPerMinute caps the new unmatched problems one intake
+	// token creates per minute, on this replica (intakelimit.go); 0 means
+	// DefaultMaxUnmatchedPerMinute, a negative value no limit.
+	MaxUnmatchedPerMinute int
 }
 
 // Defaults of IntakeOptions.
@@ -65,6 +69,8 @@ type intakeGate struct {
 	wait    time.Duration
 	timeout time.Duration
 	labels  intake.AlertmanagerOptions
+	// unmatched caps intake tokens' new unmatched problems; nil: no cap.
+	unmatched *unmatchedLimiter
 	// notifications counts recorded notifications by verdict.
 	notifications *prometheus.CounterVec
 }
@@ -86,7 +92,8 @@ func newIntakeGate(s *Server, rec ProblemRecorder, o IntakeOptions) (*intakeGate
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultIntakeTimeout
 	}
-	g := &intakeGate{rec: rec, slots: make(chan struct{}, o.MaxInFlight), wait: o.QueueWait, timeout: o.Timeout, labels: o.Labels}
+	g := &intakeGate{rec: rec, slots: make(chan struct{}, o.MaxInFlight), wait: o.QueueWait, timeout: o.Timeout, labels: o.Labels,
+		unmatched: newUnmatchedLimiter(o.MaxUnmatchedPerMinute, s.now)}
 	g.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tend_intake_notifications_total",
 		Help: "Problem notifications recorded (Alertmanager alerts and problem events), by verdict: started, joined, recorded, closed, recorded-closed, duplicate, unmatched.",
@@ -229,9 +236,14 @@ func (s *Server) alertmanagerWebhook(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusBadRequest, "%v", err))
 		return
 	}
-	outcomes, err := s.intake.record(r.Context(), intake.Batch{Notifications: msg.Notifications, Project: project, Credential: credential})
+	b := intake.Batch{Notifications: msg.Notifications, Project: project, Credential: credential}
+	done := s.intake.limitUnmatched(principalOf(r), &b)
+	outcomes, err := s.intake.record(r.Context(), b)
+	done(outcomes)
 	if err != nil {
-		s.writeIntakeError(w, r, err)
+		if !s.writeUnmatchedLimit(w, r, err, http.StatusServiceUnavailable) {
+			s.writeIntakeError(w, r, err)
+		}
 		return
 	}
 	s.intake.count(outcomes)
@@ -497,6 +509,9 @@ func (s *Server) postProblemEvent(w http.ResponseWriter, r *http.Request, ev *ev
 			return
 		}
 	}
+	if s.answerDuplicate(w, r, ev) {
+		return
+	}
 	rec, err := eventlog.Record(ev)
 	if err != nil {
 		s.writeError(w, r, errorf(http.StatusBadRequest, "event cannot be stored: %v", err))
@@ -507,11 +522,14 @@ func (s *Server) postProblemEvent(w http.ResponseWriter, r *http.Request, ev *ev
 		// it so that it shows in the project's event log.
 		rec.Project, rec.Stage, rec.Service = n.Project, n.Stage, n.Service
 	}
-	outcomes, err := s.intake.record(r.Context(), intake.Batch{
-		Notifications: ns, Project: restrict, Credential: credential,
-	}, rec)
+	b := intake.Batch{Notifications: ns, Project: restrict, Credential: credential}
+	done := s.intake.limitUnmatched(p, &b)
+	outcomes, err := s.intake.record(r.Context(), b, rec)
+	done(outcomes)
 	if err != nil {
-		s.writeIntakeError(w, r, err)
+		if !s.writeUnmatchedLimit(w, r, err, http.StatusTooManyRequests) {
+			s.writeIntakeError(w, r, err)
+		}
 		return
 	}
 	s.intake.count(outcomes)

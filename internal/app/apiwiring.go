@@ -32,3 +32,17 @@ func intakeLabels(o api.IntakeOptions, cfg *config.Config) api.IntakeOptions {
 	}
 	return o
 }
+
+// intakeLimits fills the intake's cap on new unmatched problems from
+// tend.yaml's intake.maxUnmatchedPerMinute (0 there means no limit), unless
+// Options.Intake sets it.
+func intakeLimits(o api.IntakeOptions, cfg *config.Config) api.IntakeOptions {
+	if o.MaxUnmatchedPerMinute != 0 {
+		return o
+	}
+	o.MaxUnmatchedPerMinute = cfg.Intake.MaxUnmatchedPerMinute
+	if o.MaxUnmatchedPerMinute == 0 {
+		o.MaxUnmatchedPerMinute = -1
+	}
+	return o
+}

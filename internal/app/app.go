@@ -162,7 +162,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		c := config.Default()
 		opts.Config = &c
 	}
-	opts.Intake = intakeLabels(opts.Intake, opts.Config)
+	opts.Intake = intakeLimits(intakeLabels(opts.Intake, opts.Config), opts.Config)
 	a := &App{opts: opts, log: opts.Logger, specs: spec.NewCache(specCacheSize), serveErr: make(chan error, 1)}
 	defer func() {
 		if err != nil {

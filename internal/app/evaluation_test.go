@@ -274,7 +274,9 @@ func TestEvaluationThroughTheAPI(t *testing.T) {
 				_ = json.Unmarshal(raw, &m)
 				m["id"] = fmt.Sprintf("echo-%d", i)
 				b, _ := json.Marshal(m)
-				if _, err := ta.c.SendEvent(ctx, b); err != nil {
+				// The API refuses tend's own source from clients, the
+				// first guard; the count below holds either way.
+				if _, err := ta.c.SendEvent(ctx, b); err != nil && m["source"] != evaluation.Source {
 					t.Fatal(err)
 				}
 			}
@@ -293,8 +295,8 @@ func TestEvaluationThroughTheAPI(t *testing.T) {
 			if n != 5 {
 				t.Errorf("evaluation.finished events by tend = %d; want 5", n)
 			}
-			if got := len(ta.contextEvents(t, client.EventFilter{KeptnContext: first, Type: event.TypeEvaluationFinished})); got != 2 {
-				t.Errorf("context %s holds %d evaluation.finished events; want 2 (the original and its echo)", first, got)
+			if got := len(ta.contextEvents(t, client.EventFilter{KeptnContext: first, Type: event.TypeEvaluationFinished})); got != 1 {
+				t.Errorf("context %s holds %d evaluation.finished events; want 1 (the echo of tend's own is refused)", first, got)
 			}
 		})
 	})

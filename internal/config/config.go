@@ -113,7 +113,14 @@ type Retention struct {
 // Intake tunes the problem intake (the Alertmanager webhook).
 type Intake struct {
 	Labels IntakeLabels
+	// MaxUnmatchedPerMinute caps the new unmatched problems one intake
+	// token may create per minute on each replica (default
+	// DefaultMaxUnmatchedPerMinute); 0 means no limit.
+	MaxUnmatchedPerMinute int
 }
+
+// DefaultMaxUnmatchedPerMinute is intake.maxUnmatchedPerMinute's default.
+const DefaultMaxUnmatchedPerMinute = 60
 
 // IntakeLabels name the alert labels that an Alertmanager alert's project,
 // stage, service and root cause are read from. Alert rules written for
@@ -226,7 +233,7 @@ func Default() Config {
 		Intake: Intake{Labels: IntakeLabels{
 			Project: DefaultProjectLabel, Stage: DefaultStageLabel,
 			Service: DefaultServiceLabel, RootCause: DefaultRootCauseLabel,
-		}},
+		}, MaxUnmatchedPerMinute: DefaultMaxUnmatchedPerMinute},
 	}
 }
 
@@ -495,6 +502,9 @@ func (d *decoder) top(n *yaml.Node, c *Config) {
 		"intake": func(v *yaml.Node) {
 			d.fields(v, "intake", map[string]func(*yaml.Node){
 				"labels": func(v *yaml.Node) { d.intakeLabels(v, &c.Intake.Labels) },
+				"maxUnmatchedPerMinute": func(v *yaml.Node) {
+					d.integer(v, "intake.maxUnmatchedPerMinute", &c.Intake.MaxUnmatchedPerMinute)
+				},
 			})
 		},
 		"kubernetes": func(v *yaml.Node) {

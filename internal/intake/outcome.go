@@ -17,6 +17,13 @@ type Batch struct {
 	// Credential names the sender's credential in the unmatched reason
 	// ("<credential> is for project P, not Q"); "" means "intake token".
 	Credential string
+	// LimitUnmatched, when set, allows the batch to create at most
+	// MaxNewUnmatched new unmatched problems; a batch that would create
+	// more is recorded not at all and fails with ErrTooManyUnmatched.
+	// Repeats of unmatched problems already recorded, and matched
+	// notifications, do not count.
+	LimitUnmatched  bool
+	MaxNewUnmatched int
 }
 
 // Verdict says what became of one notification.
@@ -60,12 +67,20 @@ type Outcome struct {
 	RemediationID string
 	// Reason explains the verdict (for Unmatched: what was wrong).
 	Reason string
+	// Created reports whether recording the notification stored a new
+	// problem, rather than finding the one of an earlier delivery.
+	Created bool
 }
 
 // ErrBusy is matched by a recorder's error when the batch kept losing races
 // with concurrent writes. It is transient, like an overloaded database: the
 // API answers 503 and the sender retries.
 var ErrBusy = errors.New("problem intake busy: concurrent writes kept conflicting")
+
+// ErrTooManyUnmatched is matched by a recorder's error when a batch would
+// create more new unmatched problems than Batch.MaxNewUnmatched allows;
+// nothing of the batch was recorded.
+var ErrTooManyUnmatched = errors.New("too many new unmatched problems")
 
 // KeyFingerprint returns the alert fingerprint of a notification key
 // ("alertmanager/<project>/<fingerprint>/<startsAt>"), or the key itself

@@ -137,6 +137,7 @@ func (r *Recorder) Record(ctx context.Context, b intake.Batch, events ...store.E
 				}
 			}
 			tr := &txRun{tx: tx, files: files, running: map[location]*runningEntry{}, now: now}
+			newUnmatched := 0
 			for i := range b.Notifications {
 				n := &b.Notifications[i]
 				o, missing, err := r.one(ctx, tr, n, targets[i])
@@ -146,6 +147,12 @@ func (r *Recorder) Record(ctx context.Context, b intake.Batch, events ...store.E
 				if missing != nil {
 					need = missing
 					return errNeedFile
+				}
+				if o.Verdict == intake.Unmatched && o.Created {
+					newUnmatched++
+					if b.LimitUnmatched && newUnmatched > b.MaxNewUnmatched {
+						return fmt.Errorf("%w: at most %d in this delivery", intake.ErrTooManyUnmatched, b.MaxNewUnmatched)
+					}
 				}
 				outcomes = append(outcomes, o)
 			}
@@ -393,7 +400,7 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 		if err != nil {
 			return o, nil, err
 		}
-		o.Verdict, o.ProblemID = intake.RecordedClosed, stored.ID
+		o.Verdict, o.ProblemID, o.Created = intake.RecordedClosed, stored.ID, true
 		return o, nil, nil
 
 	case remediation.Close:
@@ -421,7 +428,7 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 		if err != nil {
 			return o, nil, err
 		}
-		o.Verdict, o.ProblemID, o.RemediationID = intake.Joined, stored.ID, running.ID
+		o.Verdict, o.ProblemID, o.RemediationID, o.Created = intake.Joined, stored.ID, running.ID, true
 		return o, nil, nil
 
 	case remediation.Start:
@@ -432,7 +439,7 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 			if err != nil {
 				return o, nil, err
 			}
-			o.Verdict, o.ProblemID, o.Reason = intake.Recorded, stored.ID, intake.ReasonNotEnabled
+			o.Verdict, o.ProblemID, o.Reason, o.Created = intake.Recorded, stored.ID, intake.ReasonNotEnabled, true
 			return o, nil, nil
 		}
 		file, ok := files[loc]
@@ -461,7 +468,7 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 		if _, err := tx.EnqueueJobs(ctx, jobSpec(remediation.StartJob(rid))); err != nil {
 			return o, nil, fmt.Errorf("enqueue remediation step: %w", err)
 		}
-		o.Verdict, o.ProblemID, o.RemediationID = intake.Started, stored.ID, rid
+		o.Verdict, o.ProblemID, o.RemediationID, o.Created = intake.Started, stored.ID, rid, true
 		return o, nil, nil
 	}
 	return o, nil, fmt.Errorf("record problem %s: unknown verdict %q", n.Key, d.Verdict)
@@ -495,7 +502,7 @@ func (r *Recorder) unmatched(ctx context.Context, tx store.Tx, n *intake.Notific
 	if err != nil {
 		return o, nil, err
 	}
-	o.ProblemID = stored.ID
+	o.ProblemID, o.Created = stored.ID, true
 	return o, nil, nil
 }
 

@@ -9,6 +9,7 @@ package remediation
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -29,6 +30,11 @@ import (
 
 // tendBin is the tend binary TestMain builds once for every test.
 var tendBin string
+
+// soak raises the crash test's counts to `make soak`'s: at least 100 kills
+// over at least 100 remediations, on SQLite and on PostgreSQL with two
+// replicas. The default (`make test`) keeps the short counts.
+var soak = flag.Bool("soak", os.Getenv("TEND_SOAK") != "", "run the crash tests at soak scale (make soak)")
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
@@ -234,11 +240,28 @@ func allEnded(rs []apitypes.Remediation, n int) bool {
 // verify checks the end state: every remediation ended escalated after
 // both actions, each service scaled from 1 to exactly 2 by one effective
 // PUT, each webhook and escalation delivered (at least once, one key).
-func verify(t *testing.T, rs []apitypes.Remediation, tg *targets, n int) {
+func verify(t *testing.T, rs []apitypes.Remediation, tg *targets, n int) (lost, twice, redeliveries int) {
 	t.Helper()
 	if len(rs) != n {
 		t.Fatalf("%d remediations, want %d (one per service)", len(rs), n)
 	}
+	defer func() {
+		// lost: a remediation that did not end as planned; twice: an
+		// effect that happened more than once.
+		tg.mu.Lock()
+		defer tg.mu.Unlock()
+		for _, r := range rs {
+			if r.State != "escalated" || len(r.Actions) != 2 || r.Actions[0].State != "finished" || r.Actions[1].State != "finished" {
+				lost++
+			}
+		}
+		for _, v := range tg.scaleEffects {
+			twice += max(0, v-1)
+		}
+		for _, v := range tg.replicas {
+			twice += max(0, v-2)
+		}
+	}()
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	for _, r := range rs {
@@ -263,65 +286,115 @@ func verify(t *testing.T, rs []apitypes.Remediation, tg *targets, n int) {
 	if len(tg.hooks) != n || len(tg.escalations) != n {
 		t.Errorf("%d webhook keys and %d escalation keys, want %d each", len(tg.hooks), len(tg.escalations), n)
 	}
-	redeliveries := 0
 	for _, v := range tg.hooks {
 		redeliveries += v - 1
 	}
 	t.Logf("%d remediations ended; webhook redeliveries after crashes (at-least-once, same key): %d", n, redeliveries)
+	return lost, twice, redeliveries
 }
 
 // TestCrashDuringRemediations kills tend with SIGKILL at random points
-// while 100 remediations with 1s settling run, restarting it each time.
+// while 100 remediations with 1s settling run, restarting it each time:
+// 12 kills, or under -soak at least 100.
 func TestCrashDuringRemediations(t *testing.T) {
-	const n = 100
+	crashRun(t, "sqlite", "", 1)
+}
+
+// TestSoakTwoReplicasKilled is the PostgreSQL half of `make soak`: two
+// replicas on one database, one of them killed with SIGKILL and restarted
+// at random points, at least 100 times over at least 100 remediations.
+func TestSoakTwoReplicasKilled(t *testing.T) {
+	if !*soak {
+		t.Skip("runs under make soak (-soak or TEND_SOAK=1); TestTwoReplicasOneKilled is the short PostgreSQL case")
+	}
+	crashRun(t, "postgres", testenv.PostgresURL(t), 2)
+}
+
+// crashRun delivers one alert per service to `replicas` servers on
+// database ("" for SQLite, then replicas must be 1) and kills one of them
+// at random points, restarting it, until every remediation ended, then
+// checks that nothing was lost or done twice.
+func crashRun(t *testing.T, backend, database string, replicas int) {
+	n, wantKills, perCycle, maxSleep, limit := 100, 12, 100, 1500, 8*time.Minute
+	if *soak {
+		// Alerts arrive two per kill, so that work starts all through
+		// the run rather than only before the first kill.
+		n, wantKills, perCycle, maxSleep, limit = 100, 100, 2, 800, 30*time.Minute
+	}
+	began := time.Now()
 	dir := t.TempDir()
-	dataDir := filepath.Join(dir, "data")
 	tg := newTargets(t)
 	cfg := writeConfig(t, dir, tg)
-	srv := startServer(t, dataDir, "", cfg)
-	c := adminClient(t, srv.URL, dataDir)
-	setup(t, c, tg, n)
+	dataDirs := make([]string, replicas)
+	srvs := make([]*tendproc.Proc, replicas)
+	clients := make([]*client.Client, replicas)
+	for i := range replicas {
+		dataDirs[i] = filepath.Join(dir, fmt.Sprintf("data-%d", i))
+		srvs[i] = startServer(t, dataDirs[i], database, cfg)
+		// The first replica created the admin token; the others share
+		// its database.
+		c, err := client.New(srvs[i].URL, tendproc.AdminToken(t, dataDirs[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c
+	}
+	setup(t, clients[0], tg, n)
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
 	delivered := 0
 	kills := 0
-	deadline := time.Now().Add(8 * time.Minute)
+	deadline := time.Now().Add(limit)
 	for {
-		// Deliver the alerts in batches of ten; a batch the server did
-		// not take is sent again after the restart.
-		for delivered < n && fire(c, delivered, min(delivered+10, n)) {
-			delivered = min(delivered+10, n)
+		// Deliver the alerts in batches of ten, at most perCycle a
+		// round; a batch the server did not take is sent again after
+		// the restart.
+		c := clients[rng.IntN(replicas)]
+		for round := 0; delivered < n && round < perCycle; {
+			to := min(delivered+min(10, perCycle), n)
+			if !fire(c, delivered, to) {
+				break
+			}
+			round += to - delivered
+			delivered = to
 		}
 		rs, err := remediations(t, c)
-		if err == nil && delivered == n && allEnded(rs, n) {
+		if err == nil && delivered == n && allEnded(rs, n) && kills >= wantKills {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not every remediation ended within 8 minutes (%d kills); last list error %v; stderr:\n%s", kills, err, srv.Stderr)
+			t.Fatalf("not every remediation ended within %s (%d kills); last list error %v; stderr:\n%s", limit, kills, err, srvs[0].Stderr)
 		}
-		if kills < 12 {
+		if kills < wantKills {
 			running := 0
 			for _, r := range rs {
 				if r.Running {
 					running++
 				}
 			}
-			t.Logf("kill %d: %d alerts delivered, %d remediations, %d running", kills+1, delivered, len(rs), running)
-			time.Sleep(time.Duration(100+rng.IntN(1500)) * time.Millisecond)
-			srv.Kill()
+			if kills%10 == 0 || !*soak {
+				t.Logf("kill %d: %d alerts delivered, %d remediations, %d running", kills+1, delivered, len(rs), running)
+			}
+			time.Sleep(time.Duration(100+rng.IntN(maxSleep)) * time.Millisecond)
+			i := rng.IntN(replicas)
+			srvs[i].Kill()
 			kills++
-			srv = startServer(t, dataDir, "", cfg)
-			c = adminClient(t, srv.URL, dataDir)
+			srvs[i] = startServer(t, dataDirs[i], database, cfg)
+			if clients[i], err = client.New(srvs[i].URL, tendproc.AdminToken(t, dataDirs[0])); err != nil {
+				t.Fatal(err)
+			}
 			continue
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	rs, err := remediations(t, c)
+	rs, err := remediations(t, clients[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d kills", kills)
-	verify(t, rs, tg, n)
+	lost, twice, redeliveries := verify(t, rs, tg, n)
+	load, _ := os.ReadFile("/proc/loadavg")
+	t.Logf("soak result: backend=%s replicas=%d kills=%d remediations=%d lost=%d executed_twice=%d webhook_keys=%d webhook_redeliveries=%d duration=%s loadavg=%q",
+		backend, replicas, kills, len(rs), lost, twice, len(tg.hooks), redeliveries, time.Since(began).Round(time.Second), strings.TrimSpace(string(load)))
 }
 
 // TestTwoReplicasOneKilled runs two replicas on one PostgreSQL; one is
