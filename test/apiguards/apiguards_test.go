@@ -2,11 +2,12 @@
 // of the API of issue 12: clients cannot post events in tend's own name, a
 // repeated event is answered with the stored event's context (and never
 // with another project's), and one intake token cannot fill the store with
-// unmatched problems.
+// unmatched problems; and hostile YAML is refused.
 package apiguards
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/testenv/tendproc"
+	"github.com/tendhq/tend/internal/yamlnode/yamlnodetest"
 )
 
 var tendBin string
@@ -311,4 +313,34 @@ func TestUnmatchedProblemsPerIntakeTokenAreCapped(t *testing.T) {
 	if n := unmatched(); n != 5 {
 		t.Errorf("%d unmatched problems after the admin's delivery; want 5", n)
 	}
+}
+
+// TestHostileYAMLIsRefused uploads a "billion laughs" remediation.yaml
+// and shipyard through add-resource: tend's old alias budget counted
+// look-ups, accepted such a file after seconds and grew by a gigabyte. Now
+// each is refused with 400 naming the limit, nothing is stored, and the
+// server goes on answering.
+func TestHostileYAMLIsRefused(t *testing.T) {
+	s := start(t, "")
+	s.project("sockshop", "carts")
+	wide, wideAlias := yamlnodetest.Wide(10000, 4000)
+	nested, nestedAlias := yamlnodetest.Nested(9, 10)
+	files := []struct{ uri, content string }{
+		{"remediation.yaml", wide + "remediations:\n  - name: x\n    actions: " + wideAlias + "\n"},
+		{"slo.yaml", nested + "objectives: " + nestedAlias + "\n"},
+	}
+	level := "/api/v1/project/sockshop/stage/production/service/carts/resource"
+	for _, f := range files {
+		body := map[string]any{"resources": []map[string]string{{
+			"resourceURI": f.uri, "resourceContent": base64.StdEncoding.EncodeToString([]byte(f.content)),
+		}}}
+		code, _, b := s.do(http.MethodPost, level, s.admin, body, nil)
+		if code != http.StatusBadRequest || !strings.Contains(string(b), "limit") {
+			t.Errorf("add %s: %d %s; want 400 naming the limit", f.uri, code, b)
+		}
+		if code, _, _ := s.do(http.MethodGet, level+"/"+f.uri, s.admin, nil, nil); code != http.StatusNotFound {
+			t.Errorf("get %s after the refusal: %d; want 404", f.uri, code)
+		}
+	}
+	s.must(http.StatusOK, http.MethodGet, "/api/v1/project/sockshop", s.admin, nil, nil)
 }
