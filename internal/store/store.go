@@ -1,7 +1,7 @@
 // Package store declares tend's durable state: projects, services, API
-// tokens, the event log, durable jobs, scoped settings, problems and
-// remediations. It holds only interfaces and record types; the drivers live
-// in store/sqlite (the embedded default) and store/postgres (several
+// tokens, the event log, durable jobs, scoped settings, problems,
+// remediations and shipyard sequences. It holds only interfaces and record
+// types; the drivers live in store/sqlite (the embedded default) and store/postgres (several
 // replicas on one database), and store/storetest is the one test suite both
 // must pass.
 //
@@ -44,6 +44,7 @@ type Store interface {
 	Settings
 	Problems
 	Remediations
+	Sequences
 
 	// WithTx runs fn in one write transaction and commits it when fn returns
 	// nil; any error rolls back everything fn did. It is how an event append
@@ -73,6 +74,7 @@ type Tx interface {
 	PutSetting(ctx context.Context, s Setting) error
 	DeleteSetting(ctx context.Context, sc Scope, key string) error
 	ProblemTx
+	SequenceTx
 }
 
 // Projects stores projects and their shipyard. Name syntax is the API's to
