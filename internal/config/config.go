@@ -63,6 +63,7 @@ type Config struct {
 	Escalation  Escalation
 	Kubernetes  Kubernetes
 	Worker      Worker
+	Sequences   Sequences
 	Intake      Intake
 }
 
@@ -94,6 +95,14 @@ type Worker struct {
 	PollInterval time.Duration
 	// Concurrency is how many jobs run at once (default 4).
 	Concurrency int
+}
+
+// Sequences tunes the shipyard sequence engine.
+type Sequences struct {
+	// TaskTimeout is how long a triggered task waits for an executor's
+	// .started before it finishes errored with "no executor answered"
+	// (default 10m).
+	TaskTimeout time.Duration
 }
 
 // Remediation holds the defaults of the remediation loop.
@@ -412,6 +421,11 @@ func (d *decoder) top(n *yaml.Node, c *Config) {
 				"lease":        func(v *yaml.Node) { d.duration(v, "worker.lease", &w.Lease, false) },
 				"pollInterval": func(v *yaml.Node) { d.duration(v, "worker.pollInterval", &w.PollInterval, false) },
 				"concurrency":  func(v *yaml.Node) { d.integer(v, "worker.concurrency", &w.Concurrency) },
+			})
+		},
+		"sequences": func(v *yaml.Node) {
+			d.fields(v, "sequences", map[string]func(*yaml.Node){
+				"taskTimeout": func(v *yaml.Node) { d.duration(v, "sequences.taskTimeout", &c.Sequences.TaskTimeout, false) },
 			})
 		},
 		"intake": func(v *yaml.Node) {

@@ -117,3 +117,11 @@ func lookup(s State, in Input) (move, error) {
 	}
 	return m, nil
 }
+
+// Allowed reports whether in applies to a sequence in state s: nil when
+// the table handles or ignores it, an error wrapping ErrIllegal when it
+// is illegal. The API checks controls with it before queueing them.
+func Allowed(s State, in Input) error {
+	_, err := lookup(s, in)
+	return err
+}

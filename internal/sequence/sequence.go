@@ -760,6 +760,13 @@ func deriveID(parts ...string) string {
 	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:]
 }
 
+// Image is the artifact the sequence delivers: the trigger's
+// configurationChange.values.image, else "".
+func (s Sequence) Image() string {
+	img, _ := path(mustJSON(s.Data), "configurationChange.values.image")
+	return img
+}
+
 // DerivedID returns the derived id of parts, for the runner's own events.
 func DerivedID(parts ...string) string { return deriveID(parts...) }
 
