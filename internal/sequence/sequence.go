@@ -326,8 +326,7 @@ func (s *Sequence) trigger(now time.Time, o *Outcome) (done bool, err error) {
 	data := s.taskData(t)
 	prev := s.aggregate()
 	if t.Name == event.TaskApproval {
-		data["result"], _ = json.Marshal(prev.Result)
-		data["status"], _ = json.Marshal(prev.Status)
+		data["result"], data["status"] = prev.Result, prev.Status
 	}
 	ev, err := s.build(now, s.TaskTriggeredID, event.TaskType(t.Name, event.PhaseTriggered), "", data)
 	if err != nil {
