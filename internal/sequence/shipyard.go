@@ -75,14 +75,16 @@ type Follower struct {
 }
 
 // followers returns every sequence of the shipyard with a triggeredOn entry
-// for <stage>.<name>.finished.
+// for <stage>.<name>.finished that the engine runs (remediation and
+// evaluation sequences are started by their own loops, never as a
+// follow-up).
 func followers(sy *spec.Shipyard, stage, name string) []Follower {
 	want := stage + "." + name + ".finished"
 	var out []Follower
 	for _, st := range sy.Stages {
 		for _, seq := range Sequences(sy, st.Name) {
 			for _, t := range seq.TriggeredOn {
-				if t.Event == want {
+				if t.Event == want && Engine(seq.Name) {
 					out = append(out, Follower{Stage: st.Name, Name: seq.Name, Match: t.Match})
 				}
 			}

@@ -97,9 +97,9 @@ type Projects interface {
 	// that API answers, which are built from Project, cannot leak it. The
 	// token sits in the database in plain text because pushing needs it.
 	ProjectUpstreamToken(ctx context.Context, name string) (string, error)
-	// DeleteProject removes the project with its services, its settings and
-	// the tokens scoped to it, so a later project of the same name does not
-	// inherit them. Its events stay in the log as history.
+	// DeleteProject removes the project with its services, its settings,
+	// its sequences and the tokens scoped to it, so a later project of the
+	// same name does not inherit them. Its events stay in the log as history.
 	DeleteProject(ctx context.Context, name string) error
 }
 

@@ -102,4 +102,16 @@ func testSequences(t *testing.T, h Harness) {
 			t.Errorf("%s: %d sequences, want %d", tc.name, len(pg.Sequences), tc.want)
 		}
 	}
+
+	// A deleted project's sequences go with it: a later project of the
+	// same name starts with none running.
+	if _, err := s.CreateProject(c, store.NewProject{Name: "sockshop", Shipyard: []byte("stages: [{name: dev}]")}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.DeleteProject(c, "sockshop"))
+	pg, err = s.ListSequences(c, store.SequenceFilter{Project: "sockshop"})
+	must(t, err)
+	if len(pg.Sequences) != 0 {
+		t.Errorf("%d sequences outlived their project", len(pg.Sequences))
+	}
 }
