@@ -49,6 +49,7 @@ type Store interface {
 	store.Settings
 	store.Problems
 	store.Remediations
+	store.Sequences
 	WithTx(ctx context.Context, fn func(tx store.Tx) error) error
 }
 

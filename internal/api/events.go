@@ -83,6 +83,15 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
+	case isSequenceEvent(ev):
+		// A sequence trigger or a task's answer is stored with the
+		// sequence step it causes (see sequences.go).
+		j, _ := sequenceJob(ev)
+		if err := s.appendWithJob(r.Context(), rec, j); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.metrics.eventsAppended.Inc()
 	case remediation.IsActionAnswer(ev):
 		// An external executor's action.finished is stored with the
 		// remediation step it causes.

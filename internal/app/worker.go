@@ -8,6 +8,7 @@ import (
 	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/evaluator"
 	"github.com/tendhq/tend/internal/resource"
+	"github.com/tendhq/tend/internal/sequencer"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/worker"
 )
@@ -47,6 +48,14 @@ func (a *App) newWorker(repos *resource.Repos) error {
 		return err
 	}
 	r.Register(evaluation.JobKind, h.Handle)
+	// The shipyard sequence engine (see internal/sequencer).
+	seq, err := sequencer.New(sequencer.Options{Store: a.store, TaskTimeout: a.opts.Config.Sequences.TaskTimeout, Logger: a.log, Now: a.opts.Now})
+	if err != nil {
+		return err
+	}
+	for _, kind := range sequencer.Kinds {
+		r.Register(kind, seq.Handle)
+	}
 	// The remediation loop, which verifies actions with the same
 	// evaluations (see remediation.go).
 	if err := a.newRemediation(r, h); err != nil {

@@ -18,11 +18,11 @@ import (
 // newPauseCommand and newResumeCommand are the pause and resume verbs;
 // remediation is their noun.
 func newPauseCommand(s *streams) *cobra.Command {
-	return groupCommand("pause", "Pause work on the tend server", newPauseRemediationCommand(s, true))
+	return groupCommand("pause", "Pause work on the tend server", newPauseRemediationCommand(s, true), newSequenceControlCommand(s, "pause"))
 }
 
 func newResumeCommand(s *streams) *cobra.Command {
-	return groupCommand("resume", "Resume work on the tend server", newPauseRemediationCommand(s, false))
+	return groupCommand("resume", "Resume work on the tend server", newPauseRemediationCommand(s, false), newSequenceControlCommand(s, "resume"))
 }
 
 func newPauseRemediationCommand(s *streams, pause bool) *cobra.Command {

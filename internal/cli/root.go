@@ -86,6 +86,9 @@ Exit statuses: 0 ok, 1 a quality gate failed, 2 bad input or usage,
 		newDemoCommand(s),
 		newPauseCommand(s),
 		newResumeCommand(s),
+		newAbortCommand(s),
+		newApprovalCommand(s, true),
+		newApprovalCommand(s, false),
 	)
 	return root
 }

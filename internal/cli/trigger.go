@@ -24,6 +24,8 @@ import (
 func newTriggerCommand(s *streams) *cobra.Command {
 	return groupCommand("trigger", "Start a sequence on the tend server",
 		newTriggerEvaluationCommand(s),
+		newTriggerSequenceCommand(s),
+		newTriggerDeliveryCommand(s),
 	)
 }
 

@@ -48,6 +48,7 @@ func newGetCommand(s *streams) *cobra.Command {
 		newGetProblemCommand(s),
 		newGetRemediationsCommand(s),
 		newGetRemediationCommand(s),
+		newGetSequencesCommand(s),
 		newGetConfigCommand(s),
 	)
 }
@@ -62,9 +63,14 @@ func newDeleteCommand(s *streams) *cobra.Command {
 }
 
 func newSendCommand(s *streams) *cobra.Command {
-	return groupCommand("send", "Send a Keptn CloudEvent to the tend server",
-		newSendEventCommand(s),
-	)
+	ev := newSendEventCommand(s)
+	ev.AddCommand(newSendEventNewArtifactCommand(s))
+	return groupCommand("send", "Send a Keptn CloudEvent to the tend server", ev)
+}
+
+// newAbortCommand is the abort verb; sequence is its noun.
+func newAbortCommand(s *streams) *cobra.Command {
+	return groupCommand("abort", "Abort work on the tend server", newSequenceControlCommand(s, "abort"))
 }
 
 // newOnboardCommand keeps keptn's older verb: `onboard service` is

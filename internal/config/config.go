@@ -76,6 +76,7 @@ type Config struct {
 	Escalation  Escalation
 	Kubernetes  Kubernetes
 	Worker      Worker
+	Sequences   Sequences
 	Intake      Intake
 	Outbound    Outbound
 	Retention   Retention
@@ -145,6 +146,14 @@ type Worker struct {
 	PollInterval time.Duration
 	// Concurrency is how many jobs run at once (default 4).
 	Concurrency int
+}
+
+// Sequences tunes the shipyard sequence engine.
+type Sequences struct {
+	// TaskTimeout is how long a triggered task waits for an executor's
+	// .started before it finishes errored with "no executor answered"
+	// (default 10m).
+	TaskTimeout time.Duration
 }
 
 // Remediation holds the defaults of the remediation loop.
@@ -497,6 +506,11 @@ func (d *decoder) top(n *yaml.Node, c *Config) {
 				"events":   func(v *yaml.Node) { d.duration(v, "retention.events", &r.Events, true) },
 				"jobs":     func(v *yaml.Node) { d.duration(v, "retention.jobs", &r.Jobs, true) },
 				"problems": func(v *yaml.Node) { d.duration(v, "retention.problems", &r.Problems, true) },
+			})
+		},
+		"sequences": func(v *yaml.Node) {
+			d.fields(v, "sequences", map[string]func(*yaml.Node){
+				"taskTimeout": func(v *yaml.Node) { d.duration(v, "sequences.taskTimeout", &c.Sequences.TaskTimeout, false) },
 			})
 		},
 		"intake": func(v *yaml.Node) {

@@ -81,6 +81,10 @@ type State struct {
 	TriggeredID string `json:"triggeredId"`
 	// GitCommitID is the triggering event's gitcommitid, carried on.
 	GitCommitID string `json:"gitCommitId,omitempty"`
+	// Sequence is true when a task of a shipyard sequence (the sequence
+	// engine) triggered the evaluation; its answers are handed to the
+	// sequence.
+	Sequence bool `json:"sequence,omitempty"`
 
 	// Set by StepStart for the later steps. SLO is the file as read (the
 	// evaluation.finished event carries it); Objective is that file

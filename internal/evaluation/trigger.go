@@ -105,6 +105,41 @@ func PlanFromEvent(ev *event.Event, now time.Time) (plan Plan, ok bool, err erro
 	return st.plan(evs...), true, nil
 }
 
+// PlanForSequence plans the evaluation of an evaluation.triggered event
+// that tend's sequence engine emitted for a sequence's evaluation task.
+// PlanFromEvent leaves tend's own events alone, so that an event posted
+// back cannot start a second evaluation; the engine hands its event here
+// instead, in the transaction that emits it. The plan answers the task
+// only (evaluation.started, evaluation.finished) and marks the state as a
+// sequence's, so the answers reach the sequence. ok is false when the
+// event names no service to evaluate.
+func PlanForSequence(ev *event.Event, now time.Time) (plan Plan, ok bool, err error) {
+	if ev == nil || ev.Type != event.TypeEvaluationTriggered {
+		return Plan{}, false, nil
+	}
+	c, err := ev.Common()
+	if err != nil {
+		return Plan{}, false, fmt.Errorf("evaluation.triggered event %s: %w", ev.ID, err)
+	}
+	if c.Project == "" || c.Stage == "" || c.Service == "" {
+		return Plan{}, false, nil
+	}
+	w, err := eventWindow(ev.Data)
+	if err != nil {
+		return Plan{}, false, fmt.Errorf("evaluation.triggered event %s: %w", ev.ID, err)
+	}
+	start, end, err := Window(now, w.Timeframe, w.Start, w.End)
+	if err != nil {
+		return Plan{}, false, fmt.Errorf("evaluation.triggered event %s: %w", ev.ID, err)
+	}
+	st := State{
+		Step: StepStart, KeptnContext: ev.KeptnContext, TriggeredID: ev.ID, Sequence: true,
+		Project: c.Project, Stage: c.Stage, Service: c.Service, Labels: cloneLabels(c.Labels),
+		Start: start, End: end, GitCommitID: ev.GitCommitID,
+	}
+	return st.plan(), true, nil
+}
+
 // eventWindow is the window an event's data asks for.
 type eventWindowData struct {
 	Start, End, Timeframe string

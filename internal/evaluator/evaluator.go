@@ -22,6 +22,7 @@ import (
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/eventlog"
 	"github.com/tendhq/tend/internal/resource"
+	"github.com/tendhq/tend/internal/sequence"
 	"github.com/tendhq/tend/internal/settings"
 	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/slo"
@@ -139,12 +140,29 @@ func (h *Handler) Handle(ctx context.Context, job store.Job) worker.Result {
 	if err != nil {
 		return worker.Retry(err)
 	}
+	// An evaluation that a sequence's task triggered tells the sequence
+	// of its answers in the same transaction (the outbox).
+	var answers []store.JobSpec
+	if st.Sequence {
+		for _, ev := range out.Events {
+			if sequence.IsAnswer(ev) {
+				j := sequence.AnswerJob(ev)
+				answers = append(answers, store.JobSpec{Kind: j.Kind, Payload: j.Payload, UniqueKey: j.UniqueKey, MaxAttempts: sequence.MaxAttempts})
+			}
+		}
+	}
 	commit := func(ctx context.Context, tx store.Tx) error {
 		if len(recs) == 0 {
 			return nil
 		}
-		_, err := tx.AppendEvents(ctx, recs...)
-		return err
+		if _, err := tx.AppendEvents(ctx, recs...); err != nil {
+			return err
+		}
+		if len(answers) > 0 {
+			_, err := tx.EnqueueJobs(ctx, answers...)
+			return err
+		}
+		return nil
 	}
 	if out.Next != nil {
 		log.DebugContext(ctx, "evaluation_step_done", "next", string(out.Next.Step))

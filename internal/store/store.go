@@ -1,7 +1,7 @@
 // Package store declares tend's durable state: projects, services, API
-// tokens, the event log, durable jobs, scoped settings, problems and
-// remediations. It holds only interfaces and record types; the drivers live
-// in store/sqlite (the embedded default) and store/postgres (several
+// tokens, the event log, durable jobs, scoped settings, problems,
+// remediations and shipyard sequences. It holds only interfaces and record
+// types; the drivers live in store/sqlite (the embedded default) and store/postgres (several
 // replicas on one database), and store/storetest is the one test suite both
 // must pass.
 //
@@ -45,6 +45,7 @@ type Store interface {
 	Problems
 	Remediations
 	Retention
+	Sequences
 
 	// WithTx runs fn in one write transaction and commits it when fn returns
 	// nil; any error rolls back everything fn did. It is how an event append
@@ -76,6 +77,7 @@ type Tx interface {
 	CancelJobs(ctx context.Context, keyPrefix string) (int, error)
 	DeleteProject(ctx context.Context, name string) error
 	ProblemTx
+	SequenceTx
 }
 
 // Projects stores projects and their shipyard. Name syntax is the API's to
@@ -98,9 +100,9 @@ type Projects interface {
 	// that API answers, which are built from Project, cannot leak it. The
 	// token sits in the database in plain text because pushing needs it.
 	ProjectUpstreamToken(ctx context.Context, name string) (string, error)
-	// DeleteProject removes the project with its services, its settings and
-	// the tokens scoped to it, so a later project of the same name does not
-	// inherit them. Its events, problems and remediations stay as history
+	// DeleteProject removes the project with its services, its settings, its
+	// sequences and the tokens scoped to it, so a later project of the same
+	// name does not inherit them. Its events, problems and remediations stay as history
 	// under the deleted generation's UID, which queries by project name no
 	// longer select. The store does not end running remediations: the
 	// caller cancels them in the same transaction (Tx.DeleteProject).

@@ -54,6 +54,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("cancel jobs", func(t *testing.T) { testCancelJobs(t, h) })
 	t.Run("list jobs", func(t *testing.T) { testListJobs(t, h) })
 	t.Run("retention", func(t *testing.T) { testPrune(t, h) })
+	t.Run("sequences", func(t *testing.T) { testSequences(t, h) })
 	t.Run("reopen", func(t *testing.T) { testReopen(t, h) })
 	t.Run("closed", func(t *testing.T) { testClosed(t, h) })
 }

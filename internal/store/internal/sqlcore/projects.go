@@ -150,6 +150,7 @@ func (w *txw) DeleteProject(ctx context.Context, name string) error {
 		`DELETE FROM services WHERE project = ?`,
 		`DELETE FROM settings WHERE project = ?`,
 		`DELETE FROM tokens WHERE project = ?`,
+		`DELETE FROM sequences WHERE project = ?`,
 	} {
 		if _, err := w.q.Exec(ctx, q, name); err != nil {
 			return fmt.Errorf("delete project %q: %w", name, err)
