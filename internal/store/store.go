@@ -1,6 +1,7 @@
 // Package store declares tend's durable state: projects, services, API
 // tokens, the event log, durable jobs, scoped settings, problems and
-// remediations. It holds only interfaces and record types; the drivers live
+// remediations, and Keptn integrations with their subscriptions and logs.
+// It holds only interfaces and record types; the drivers live
 // in store/sqlite (the embedded default) and store/postgres (several
 // replicas on one database), and store/storetest is the one test suite both
 // must pass.
@@ -44,6 +45,7 @@ type Store interface {
 	Settings
 	Problems
 	Remediations
+	Integrations
 
 	// WithTx runs fn in one write transaction and commits it when fn returns
 	// nil; any error rolls back everything fn did. It is how an event append

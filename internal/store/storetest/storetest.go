@@ -49,6 +49,9 @@ func Run(t *testing.T, h Harness) {
 	t.Run("problem lists", func(t *testing.T) { testProblemList(t, h) })
 	t.Run("remediations", func(t *testing.T) { testRemediations(t, h) })
 	t.Run("problem races", func(t *testing.T) { testProblemRaces(t, h) })
+	t.Run("integrations", func(t *testing.T) { testIntegrations(t, h) })
+	t.Run("integration races", func(t *testing.T) { testIntegrationRaces(t, h) })
+	t.Run("integration logs", func(t *testing.T) { testIntegrationLogs(t, h) })
 	t.Run("reopen", func(t *testing.T) { testReopen(t, h) })
 	t.Run("closed", func(t *testing.T) { testClosed(t, h) })
 }
