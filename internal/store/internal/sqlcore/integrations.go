@@ -87,11 +87,23 @@ func (c *Core) UpdateIntegration(ctx context.Context, id string, fn func(store.I
 	}
 	var out store.Integration
 	err := c.write(ctx, func(ctx context.Context, w *txw) error {
+		// A nameless placeholder row makes sure there is a row to lock,
+		// and the no-op update locks it: concurrent writers of one
+		// integration (PostgreSQL runs several) then take turns, each
+		// reading what the one before committed. A rollback removes the
+		// placeholder again.
+		if _, err := w.q.Exec(ctx, `INSERT INTO integrations (`+integrationCols+`) VALUES (?, '', '', '', '', '', '', '', '', '', 0, 0)
+			ON CONFLICT DO NOTHING`, id); err != nil {
+			return fmt.Errorf("lock integration %q: %w", id, err)
+		}
+		if _, err := w.q.Exec(ctx, `UPDATE integrations SET last_seen = last_seen WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("lock integration %q: %w", id, err)
+		}
 		cur, err := getIntegration(ctx, w.q, id)
-		found := err == nil
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err != nil {
 			return err
 		}
+		found := cur.Name != ""
 		if !found {
 			cur = store.Integration{ID: id}
 		}
@@ -103,17 +115,10 @@ func (c *Core) UpdateIntegration(ctx context.Context, id string, fn func(store.I
 		if next.Name == "" {
 			return fmt.Errorf("integration %q: empty name: %w", id, store.ErrInvalid)
 		}
-		if found {
-			_, err = w.q.Exec(ctx, `UPDATE integrations SET name = ?, project = ?, hostname = ?, integration_version = ?,
-				distributor_version = ?, location = ?, namespace = ?, pod_name = ?, deployment_name = ?, registered_at = ?, last_seen = ?
-				WHERE id = ?`, next.Name, next.Project, next.Hostname, next.IntegrationVersion, next.DistributorVersion, next.Location,
-				next.Namespace, next.PodName, next.DeploymentName, micro(next.RegisteredAt), micro(next.LastSeen), id)
-		} else {
-			_, err = w.q.Exec(ctx, `INSERT INTO integrations (`+integrationCols+`) VALUES (`+placeholders(12)+`)`,
-				id, next.Name, next.Project, next.Hostname, next.IntegrationVersion, next.DistributorVersion, next.Location,
-				next.Namespace, next.PodName, next.DeploymentName, micro(next.RegisteredAt), micro(next.LastSeen))
-		}
-		if err != nil {
+		if _, err := w.q.Exec(ctx, `UPDATE integrations SET name = ?, project = ?, hostname = ?, integration_version = ?,
+			distributor_version = ?, location = ?, namespace = ?, pod_name = ?, deployment_name = ?, registered_at = ?, last_seen = ?
+			WHERE id = ?`, next.Name, next.Project, next.Hostname, next.IntegrationVersion, next.DistributorVersion, next.Location,
+			next.Namespace, next.PodName, next.DeploymentName, micro(next.RegisteredAt), micro(next.LastSeen), id); err != nil {
 			return fmt.Errorf("store integration %q: %w", id, err)
 		}
 		if !sameSubscriptions(cur.Subscriptions, next.Subscriptions) {
