@@ -47,6 +47,7 @@ type Store interface {
 	store.Settings
 	store.Problems
 	store.Remediations
+	store.Integrations
 	WithTx(ctx context.Context, fn func(tx store.Tx) error) error
 }
 

@@ -162,6 +162,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.remediationRoutes()...)
 	rs = append(rs, s.alertRuleRoutes()...)
 	rs = append(rs, s.keptnRoutes()...)
+	rs = append(rs, s.uniformRoutes()...)
 	return rs
 }
 
