@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1" //nolint:gosec // Keptn's integration id is a SHA-1; it names, it does not protect.
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -695,4 +696,41 @@ func (s *Server) listLogs(w http.ResponseWriter, r *http.Request) {
 			KeptnContext: l.KeptnContext, Task: l.Task, TriggeredID: l.TriggeredID})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// answerScope files an answer (started, finished) that names no project
+// under its triggered event's project, stage and service. Keptn's Go SDK
+// sends a task's finished event with only the data the task returned, and
+// Keptn found the task by triggeredid; filling the scope in lets the
+// answer be checked against the token's project and found by the event
+// log's filters. An event whose triggered event is unknown stays as sent.
+func (s *Server) answerScope(ctx context.Context, ev *event.Event) error {
+	if ev.TriggeredID == "" || ev.Project() != "" {
+		return nil
+	}
+	pg, err := s.store.ListEvents(ctx, store.EventFilter{ID: ev.TriggeredID, PageSize: 1})
+	if err != nil {
+		return fmt.Errorf("find the triggered event of an answer: %w", err)
+	}
+	if len(pg.Events) == 0 || pg.Events[0].Project == "" {
+		return nil
+	}
+	t := pg.Events[0]
+	data := map[string]json.RawMessage{}
+	if len(ev.Data) > 0 && string(ev.Data) != "null" {
+		if err := json.Unmarshal(ev.Data, &data); err != nil {
+			return errorf(http.StatusBadRequest, "event data is not a JSON object: %v", err)
+		}
+	}
+	for k, v := range map[string]string{"project": t.Project, "stage": t.Stage, "service": t.Service} {
+		if _, ok := data[k]; !ok && v != "" {
+			data[k], _ = json.Marshal(v) // a string always marshals
+		}
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("fill in an answer's scope: %w", err)
+	}
+	ev.Data = b
+	return nil
 }
