@@ -49,6 +49,7 @@ func newGetCommand(s *streams) *cobra.Command {
 		newGetRemediationsCommand(s),
 		newGetRemediationCommand(s),
 		newGetConfigCommand(s),
+		newGetIntegrationsCommand(s),
 	)
 }
 
