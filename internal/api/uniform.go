@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha1" //nolint:gosec // Keptn's integration id is a SHA-1; it names, it does not protect.
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,6 +14,7 @@ import (
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/integration"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -94,14 +93,6 @@ func (s *Server) uniformRoutes() []route {
 			},
 			response: apitypes.KeptnLogList{}, status: http.StatusOK, handler: s.listLogs},
 	}
-}
-
-// IntegrationID derives an integration's id as Keptn did: the hex SHA-1 of
-// "name-namespace-node", so a restarted integration registers under the
-// same id.
-func IntegrationID(name, namespace, node string) string {
-	sum := sha1.Sum([]byte(name + "-" + namespace + "-" + node)) //nolint:gosec // see the import
-	return hex.EncodeToString(sum[:])
 }
 
 // legacyRegistration is the registration body of Keptn 0.8 to 0.12
@@ -328,7 +319,7 @@ func (s *Server) registerIntegration(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	md := reg.MetaData
-	id := IntegrationID(reg.Name, md.KubernetesMetaData.Namespace, md.Hostname)
+	id := integration.ID(reg.Name, md.KubernetesMetaData.Namespace, md.Hostname)
 	now := s.now().UTC()
 	_, err = s.store.UpdateIntegration(r.Context(), id, func(in store.Integration, found bool) (store.Integration, error) {
 		if found {
@@ -370,7 +361,7 @@ func (s *Server) updateOwned(ctx context.Context, p auth.Principal, id string, f
 			return in, fmt.Errorf("integration %q: %w", id, store.ErrNotFound)
 		}
 		if err := manage(p, in.Project); err != nil {
-			if _, ok := visibleIntegration(p, in); !ok {
+			if _, ok := integration.Visible(p, in); !ok {
 				return in, fmt.Errorf("integration %q: %w", id, store.ErrNotFound)
 			}
 			return in, err
@@ -392,33 +383,6 @@ func (s *Server) pingIntegration(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, keptnIntegration(in))
 }
 
-// visibleIntegration returns what of an integration p may see: everything
-// for an unrestricted token; for a token of project A the subscriptions
-// that cover A (with other projects' names cut from their filters), and
-// the integration only when it is A's own or one of them remains.
-func visibleIntegration(p auth.Principal, in store.Integration) (store.Integration, bool) {
-	if p.Project == "" {
-		return in, true
-	}
-	subs := []store.Subscription{}
-	for _, sub := range in.Subscriptions {
-		switch {
-		case len(sub.Projects) == 0:
-			subs = append(subs, sub)
-		case slices.Contains(sub.Projects, p.Project):
-			sub.Projects = []string{p.Project}
-			subs = append(subs, sub)
-		}
-	}
-	in.Subscriptions = subs
-	return in, in.Project == p.Project || len(subs) > 0
-}
-
-// covers reports whether a subscription's filter list admits v.
-func covers(list []string, v string) bool {
-	return v == "" || len(list) == 0 || slices.Contains(list, v)
-}
-
 func (s *Server) listIntegrations(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)
 	if err := p.Can(auth.ActionReadProject, p.Project); err != nil {
@@ -434,13 +398,13 @@ func (s *Server) listIntegrations(w http.ResponseWriter, r *http.Request) {
 	project, stage, service := q.Get("project"), q.Get("stage"), q.Get("service")
 	out := []apitypes.KeptnIntegration{}
 	for _, in := range all {
-		in, ok := visibleIntegration(p, in)
+		in, ok := integration.Visible(p, in)
 		if !ok || (q.Get("id") != "" && in.ID != q.Get("id")) || (q.Get("name") != "" && in.Name != q.Get("name")) {
 			continue
 		}
 		if project != "" || stage != "" || service != "" {
 			if !slices.ContainsFunc(in.Subscriptions, func(sub store.Subscription) bool {
-				return covers(sub.Projects, project) && covers(sub.Stages, stage) && covers(sub.Services, service)
+				return integration.Covers(sub.Projects, project) && integration.Covers(sub.Stages, stage) && integration.Covers(sub.Services, service)
 			}) {
 				continue
 			}
@@ -461,7 +425,7 @@ func (s *Server) readIntegration(r *http.Request) (store.Integration, error) {
 	if err != nil {
 		return store.Integration{}, err
 	}
-	in, ok := visibleIntegration(p, in)
+	in, ok := integration.Visible(p, in)
 	if !ok {
 		return store.Integration{}, fmt.Errorf("integration %q: %w", id, store.ErrNotFound)
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/integration"
 	"github.com/tendhq/tend/internal/testenv"
 )
 
@@ -63,7 +63,7 @@ func testUniformRegistration(t *testing.T, b backend) {
 	id := register(t, ts, ts.Admin, registration("hello-service", "node-1", "sh.keptn.event.hello.triggered"))
 	// Keptn's id: the SHA-1 of name-namespace-node, which the SDK can
 	// compute itself.
-	if id != api.IntegrationID("hello-service", "keptn", "node-1") || len(id) != 40 {
+	if id != integration.ID("hello-service", "keptn", "node-1") || len(id) != 40 {
 		t.Fatalf("id %q", id)
 	}
 	// The same integration registering again (a restart) keeps its id
