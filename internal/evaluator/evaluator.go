@@ -143,7 +143,7 @@ func (h *Handler) Handle(ctx context.Context, job store.Job) worker.Result {
 	}
 	if out.Next != nil {
 		log.DebugContext(ctx, "evaluation_step_done", "next", string(out.Next.Step))
-		return worker.RescheduleAt(time.Time{}, out.Next.Payload()).WithCommit(commit)
+		return worker.RescheduleAt(out.RunAt, out.Next.Payload()).WithCommit(commit)
 	}
 	log.InfoContext(ctx, "evaluation_finished")
 	return worker.Done().WithCommit(commit)
@@ -179,11 +179,31 @@ func (h *Handler) begin(ctx context.Context, st evaluation.State) (evaluation.Ou
 	default:
 		return evaluation.Outcome{}, err
 	}
+	if in.Provider == sli.ExternalKey {
+		// A Keptn integration serves the SLIs: the task is handed out
+		// under the provider name it answers for.
+		ext, err := sli.ExternalSchema.Decode(sel.Value)
+		if err != nil || ext.Name == "" {
+			return evaluation.Outcome{}, fmt.Errorf("read the external SLI provider setting: %v", err)
+		}
+		in.External, in.Timeout = ext.Name, ext.TimeoutOrDefault()
+	}
 	return st.Begin(h.now(), in)
 }
 
-// getSLIs queries the provider for every indicator.
+// getSLIs queries the provider for every indicator, or looks for an
+// external provider's answer.
 func (h *Handler) getSLIs(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
+	if st.ExternalProvider != "" {
+		a, found, err := h.sliAnswer(ctx, st)
+		if err != nil {
+			return evaluation.Outcome{}, err
+		}
+		if !found {
+			return st.SLIWait(h.now())
+		}
+		return st.SLIsAnswered(a)
+	}
 	values, err := h.fetch(ctx, st)
 	if err != nil {
 		return evaluation.Outcome{}, err
@@ -256,6 +276,38 @@ func (h *Handler) fetch(ctx context.Context, st evaluation.State) ([]slo.SLIResu
 		return failAll("%v", err), nil
 	}
 	return nil, err
+}
+
+// sliAnswer finds an integration's get-sli.finished for the evaluation's
+// get-sli task: Keptn's shape, data.get-sli.indicatorValues with
+// {metric, value, success, message}, and the common status and message.
+func (h *Handler) sliAnswer(ctx context.Context, st evaluation.State) (evaluation.SLIAnswer, bool, error) {
+	pg, err := h.st.ListEvents(ctx, store.EventFilter{TriggeredID: st.GetSLIID, Type: event.TypeGetSLIFinished, PageSize: 10})
+	if err != nil {
+		return evaluation.SLIAnswer{}, false, fmt.Errorf("look for the get-sli answer: %w", err)
+	}
+	for _, rec := range pg.Events {
+		if rec.Source == evaluation.Source {
+			continue
+		}
+		var ev struct {
+			Data struct {
+				Status  string `json:"status"`
+				Result  string `json:"result"`
+				Message string `json:"message"`
+				GetSLI  struct {
+					IndicatorValues []slo.SLIResult `json:"indicatorValues"`
+				} `json:"get-sli"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(rec.JSON, &ev); err != nil {
+			// A malformed answer is an answer: its SLIs failed.
+			return evaluation.SLIAnswer{Status: event.StatusErrored, Message: fmt.Sprintf("the get-sli.finished of %s is unreadable: %v", rec.Source, err)}, true, nil
+		}
+		d := ev.Data
+		return evaluation.SLIAnswer{Status: d.Status, Result: d.Result, Message: d.Message, Values: d.GetSLI.IndicatorValues}, true, nil
+	}
+	return evaluation.SLIAnswer{}, false, nil
 }
 
 // evaluate reads the baseline and scores the values.
