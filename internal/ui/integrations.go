@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/integration"
+	"github.com/tendhq/tend/internal/store"
 )
 
 // staleAfter marks an integration that has not pinged for a while: Keptn's
@@ -75,4 +76,39 @@ func filterText(projects, stages, services []string) string {
 		return "every project"
 	}
 	return strings.Join(parts, " · ")
+}
+
+// logView is an integration's log line about a task of a keptn context.
+type logView struct {
+	Time                           time.Time
+	Integration, Task, TriggeredID string
+	Message                        string
+}
+
+// contextLogs returns the newest log lines integrations sent about a keptn
+// context, oldest first, as far as the session may read them. A failure to
+// read them leaves them out rather than failing the events page.
+func (u *UI) contextLogs(r *http.Request, kctx string) []logView {
+	p := principal(r)
+	pg, err := u.store.ListIntegrationLogs(r.Context(), store.IntegrationLogFilter{KeptnContext: kctx, Project: p.Project, PageSize: store.MaxPageSize})
+	if err != nil {
+		u.log.WarnContext(r.Context(), "integration_logs_unreadable", "keptn_context", kctx, "err", err)
+		return nil
+	}
+	names := map[string]string{}
+	if ins, err := u.store.ListIntegrations(r.Context()); err == nil {
+		for _, in := range ins {
+			names[in.ID] = in.Name
+		}
+	}
+	out := make([]logView, 0, len(pg.Logs))
+	for i := len(pg.Logs) - 1; i >= 0; i-- {
+		l := pg.Logs[i]
+		name := names[l.IntegrationID]
+		if name == "" {
+			name = l.IntegrationID
+		}
+		out = append(out, logView{Time: l.Time, Integration: name, Task: l.Task, TriggeredID: l.TriggeredID, Message: l.Message})
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/client"
 )
 
 func TestIntegrationsPage(t *testing.T) {
@@ -50,8 +51,30 @@ func TestIntegrationsPage(t *testing.T) {
 	if !strings.Contains(p.body, "hello-service") || strings.Contains(p.body, "secret") || strings.Contains(p.body, "hush") {
 		t.Errorf("sockshop's view of the integrations:\n%s", p.body)
 	}
+	// Log lines about a context show on its events page, scoped as events.
+	kctx := f.evals[0]
+	logs := `{"logs":[{"integrationid":"` + integrationID(t, f, "hello-service") + `","shkeptncontext":"` + kctx + `","task":"hello","message":"said hello"}]}`
+	if code, out, err := f.client.Raw(ctx, http.MethodPost, "/api/controlPlane/v1/log", nil, []byte(logs)); err != nil || code != http.StatusOK {
+		t.Fatalf("log: %d %s %v", code, out, err)
+	}
+	if p := admin.get("/contexts/" + kctx); !strings.Contains(p.body, "Integration logs") || !strings.Contains(p.body, "said hello") || !strings.Contains(p.body, ">hello-service<") {
+		t.Errorf("events page without the log line:\n%s", p.body)
+	}
+	if p := b.get("/contexts/" + kctx); !strings.Contains(p.body, "said hello") {
+		t.Errorf("sockshop's token does not see its project's log line")
+	}
 	// Signed out, the page sends to the login.
 	if p := newBrowser(t, f).get("/integrations"); p.status != http.StatusSeeOther {
 		t.Errorf("signed out: %d", p.status)
 	}
+}
+
+// integrationID finds an integration's id through the API.
+func integrationID(t *testing.T, f *fixture, name string) string {
+	t.Helper()
+	ins, err := f.client.ListIntegrations(context.Background(), client.IntegrationFilter{Name: name})
+	if err != nil || len(ins) != 1 {
+		t.Fatalf("integration %s: %v %v", name, ins, err)
+	}
+	return ins[0].ID
 }
