@@ -662,31 +662,46 @@ func (s *Server) listLogs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// answerScope files an answer (started, finished) that names no project
-// under its triggered event's project, stage and service. Keptn's Go SDK
-// sends a task's finished event with only the data the task returned, and
-// Keptn found the task by triggeredid; filling the scope in lets the
-// answer be checked against the token's project and found by the event
-// log's filters. An event whose triggered event is unknown stays as sent.
+// answerScope files an answer (started, status.changed, finished) that
+// names no project under its triggered event's project, stage and service.
+// Keptn's Go SDK sends a task's finished event with only the data the task
+// returned, and Keptn found the task by triggeredid; filling the scope in
+// lets the answer be checked against the token's project and found by the
+// event log's filters. It looks the task up as the answer check does (by
+// id and the answer's .triggered type, tend's own event first) and fills
+// nothing when that is ambiguous: the check then refuses the answer.
 func (s *Server) answerScope(ctx context.Context, ev *event.Event) error {
 	if ev.TriggeredID == "" || ev.Project() != "" {
 		return nil
 	}
-	pg, err := s.store.ListEvents(ctx, store.EventFilter{ID: ev.TriggeredID, PageSize: 1})
+	t, ok := event.ParseType(ev.Type)
+	if !ok || t.Legacy {
+		return nil
+	}
+	switch t.Phase {
+	case event.PhaseStarted, event.PhaseStatusChanged, event.PhaseFinished:
+	default:
+		return nil
+	}
+	pg, err := s.store.ListEvents(ctx, store.EventFilter{ID: ev.TriggeredID, Type: t.WithPhase(event.PhaseTriggered).String(), PageSize: store.MaxPageSize})
 	if err != nil {
 		return fmt.Errorf("find the triggered event of an answer: %w", err)
 	}
-	if len(pg.Events) == 0 || pg.Events[0].Project == "" {
+	tasks := pg.Events
+	if i := slices.IndexFunc(tasks, func(e store.EventRecord) bool { return e.Source == event.DefaultSource }); i >= 0 {
+		tasks = tasks[i : i+1]
+	}
+	if len(tasks) != 1 || tasks[0].Project == "" {
 		return nil
 	}
-	t := pg.Events[0]
+	task := tasks[0]
 	data := map[string]json.RawMessage{}
 	if len(ev.Data) > 0 && string(ev.Data) != "null" {
 		if err := json.Unmarshal(ev.Data, &data); err != nil {
 			return errorf(http.StatusBadRequest, "event data is not a JSON object: %v", err)
 		}
 	}
-	for k, v := range map[string]string{"project": t.Project, "stage": t.Stage, "service": t.Service} {
+	for k, v := range map[string]string{"project": task.Project, "stage": task.Stage, "service": task.Service} {
 		if _, ok := data[k]; !ok && v != "" {
 			data[k], _ = json.Marshal(v) // a string always marshals
 		}

@@ -315,6 +315,12 @@ func testUniformAnswers(t *testing.T, b backend) {
 	if ev.Data["project"] != "sockshop" || ev.Data["stage"] != "production" || ev.Data["service"] != "carts" || ev.Data["greeting"] != "hi" {
 		t.Errorf("stored answer data %v", ev.Data)
 	}
+	// Once another source's triggered event shares the id, the answer's
+	// scope is not guessed: an unscoped answer names no project, which
+	// A's token may not write.
+	ts.wantStatus(t, http.StatusOK, "POST", "/api/v1/event", ts.Admin, `{"specversion":"1.0","id":"`+trig+`","source":"elsewhere",`+
+		`"type":"sh.keptn.event.hello.triggered","data":{"project":"other","stage":"production","service":"carts"}}`)
+	ts.wantStatus(t, http.StatusForbidden, "POST", "/api/v1/event", a, strings.Replace(finished, `"source":"hello-service"`, `"source":"hello-service-2"`, 1))
 	// Answered, the task is no longer open.
 	open := decode[apitypes.TriggeredEventList](t, ts.wantStatus(t, http.StatusOK, "GET", "/api/controlPlane/v1/event/triggered/sh.keptn.event.hello.triggered", a, nil))
 	if len(open.Events) != 0 {
