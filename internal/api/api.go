@@ -50,6 +50,7 @@ type Store interface {
 	store.Problems
 	store.Remediations
 	store.Sequences
+	store.Integrations
 	WithTx(ctx context.Context, fn func(tx store.Tx) error) error
 }
 

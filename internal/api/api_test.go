@@ -63,7 +63,7 @@ var sampleValues = map[string]string{
 	"id":      "0d6f2a52-0c9e-4a39-8d0c-2f8a3b7c5e11",
 	"project": "sockshop", "stage": "production", "service": "carts",
 	"resourceURI": "slo.yaml", "name": "someone", "type": "sh.keptn.event.action.triggered",
-	"keptnContext": "7c1e5a3a-1f0e-4d6a-9c55-3f2b7d7a9e01",
+	"keptnContext": "7c1e5a3a-1f0e-4d6a-9c55-3f2b7d7a9e01", "subscriptionID": "5b0c3f7e-2d1a-4c8b-9e6f-1a2b3c4d5e6f",
 }
 
 // concrete turns a mux pattern into a method and a path with sample values.

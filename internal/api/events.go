@@ -52,6 +52,11 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.postProblemEvent(w, r, ev)
 		return
 	}
+	// An integration's answer may name only its triggered event.
+	if err := s.answerScope(r.Context(), ev); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := principalOf(r).Can(auth.ActionWriteProject, ev.Project()); err != nil {
 		s.writeError(w, r, err)
 		return

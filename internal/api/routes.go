@@ -163,6 +163,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.alertRuleRoutes()...)
 	rs = append(rs, s.keptnRoutes()...)
 	rs = append(rs, s.sequenceRoutes()...)
+	rs = append(rs, s.uniformRoutes()...)
 	return rs
 }
 

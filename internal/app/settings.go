@@ -27,6 +27,7 @@ import (
 var sliKinds = []sli.Kind{
 	prometheus.ProviderKind,
 	dynatrace.ProviderKind,
+	sli.ExternalKind,
 }
 
 // actionTypes are the built-in action executors: one line each, with the

@@ -50,6 +50,7 @@ func newGetCommand(s *streams) *cobra.Command {
 		newGetRemediationCommand(s),
 		newGetSequencesCommand(s),
 		newGetConfigCommand(s),
+		newGetIntegrationsCommand(s),
 	)
 }
 

@@ -98,6 +98,11 @@ type State struct {
 	Indicators []string          `json:"indicators,omitempty"`
 	Filters    map[string]string `json:"filters,omitempty"`
 	GetSLIID   string            `json:"getSliTriggeredId,omitempty"`
+	// ExternalProvider is the sliProvider a Keptn integration answers
+	// get-sli.triggered for, when tend does not query the provider itself;
+	// SLIDeadline is when the evaluation stops waiting for its answer.
+	ExternalProvider string    `json:"externalProvider,omitempty"`
+	SLIDeadline      time.Time `json:"sliDeadline,omitempty"`
 	// Set by StepGetSLI for StepEvaluate.
 	Values []slo.SLIResult `json:"values,omitempty"`
 }
@@ -167,6 +172,9 @@ type Outcome struct {
 	// Outage is set when the evaluation ended errored because the
 	// monitoring system was unavailable (see MonitoringUnavailable): why.
 	Outage string
+	// RunAt is when Next runs; the zero time means at once. A step that
+	// waits for an integration's answer runs again later.
+	RunAt time.Time
 }
 
 // Request is an evaluation asked for through the API or the CLI.
@@ -272,7 +280,17 @@ type StartInput struct {
 	// Specs decodes SLO, so that evaluations of one version of a file
 	// share one decoding; nil decodes it here.
 	Specs *spec.Cache
+	// External, when set, is the sliProvider of a provider that a Keptn
+	// integration serves: get-sli.triggered names it, tend sends no
+	// get-sli.started, and the evaluation waits up to Timeout for the
+	// integration's get-sli.finished.
+	External string
+	Timeout  time.Duration
 }
+
+// SLIPollInterval is how often an evaluation waiting for an external
+// provider looks for its answer.
+const SLIPollInterval = 2 * time.Second
 
 // Begin is the first step: evaluation.started, then either the get-sli
 // task or, when the evaluation cannot run, a failed evaluation.finished
@@ -311,6 +329,11 @@ func (st State) Begin(now time.Time, in StartInput) (Outcome, error) {
 	next.Provider = in.Provider
 	next.GetSLIID = st.id("get-sli.triggered")
 	next.Step = StepGetSLI
+	sliProvider := in.Provider
+	if in.External != "" {
+		sliProvider, next.ExternalProvider = in.External, in.External
+		next.SLIDeadline = now.Add(in.Timeout).UTC()
+	}
 	filters := make([]keyValue, 0, len(next.Filters))
 	for _, k := range slices.Sorted(maps.Keys(next.Filters)) {
 		filters = append(filters, keyValue{Key: k, Value: next.Filters[k]})
@@ -319,11 +342,16 @@ func (st State) Begin(now time.Time, in StartInput) (Outcome, error) {
 		common
 		GetSLI getSLITriggered `json:"get-sli"`
 	}{st.common(), getSLITriggered{
-		SLIProvider: in.Provider, Start: formatTime(st.Start), End: formatTime(st.End),
+		SLIProvider: sliProvider, Start: formatTime(st.Start), End: formatTime(st.End),
 		Indicators: next.Indicators, CustomFilters: filters,
 	}})
 	if err != nil {
 		return Outcome{}, err
+	}
+	if in.External != "" {
+		// The integration sends get-sli.started and .finished itself.
+		wait, _ := next.SLIWait(now)
+		return Outcome{Events: []*event.Event{started, trig}, Next: &next, RunAt: wait.RunAt}, nil
 	}
 	sliStarted, err := next.build(now, st.id("get-sli.started"), event.TaskType(event.TaskGetSLI, event.PhaseStarted), next.GetSLIID, st.common())
 	if err != nil {
@@ -414,6 +442,67 @@ func (st State) MonitoringUnavailable(now time.Time, values []slo.SLIResult, rea
 	}
 	out.Outage = reason
 	return out, nil
+}
+
+// SLIAnswer is an integration's get-sli.finished, as the runner read it.
+type SLIAnswer struct {
+	Status, Result, Message string
+	Values                  []slo.SLIResult
+}
+
+// SLIsAnswered takes an external provider's answer: its values, one per
+// indicator (missing ones failed), go to the evaluate step. The answer is
+// already in the event log, so the step emits nothing. An errored answer
+// without values fails every indicator with its message.
+func (st State) SLIsAnswered(a SLIAnswer) (Outcome, error) {
+	if st.Step != StepGetSLI || st.ExternalProvider == "" {
+		return Outcome{}, fmt.Errorf("evaluation %s: an external answer in step %q", st.KeptnContext, st.Step)
+	}
+	values := a.Values
+	if len(values) == 0 && a.Status == event.StatusErrored {
+		msg := a.Message
+		if msg == "" {
+			msg = "the provider reported an error"
+		}
+		values = make([]slo.SLIResult, len(st.Indicators))
+		for i, name := range st.Indicators {
+			values[i] = slo.SLIResult{Metric: name, Message: fmt.Sprintf("SLI %q: %s: %s", name, st.ExternalProvider, msg)}
+		}
+	}
+	next := st
+	next.Step = StepEvaluate
+	next.Values = completeValues(st.Indicators, values)
+	return Outcome{Next: &next}, nil
+}
+
+// SLIWait is the get-sli step while no external answer has come: wait and
+// look again, or, past the deadline, close the get-sli task as errored and
+// fail the evaluation saying which provider did not answer.
+func (st State) SLIWait(now time.Time) (Outcome, error) {
+	if st.Step != StepGetSLI || st.ExternalProvider == "" {
+		return Outcome{}, fmt.Errorf("evaluation %s: waiting for an external answer in step %q", st.KeptnContext, st.Step)
+	}
+	if now.Before(st.SLIDeadline) {
+		next := st
+		runAt := now.Add(SLIPollInterval)
+		if runAt.After(st.SLIDeadline) {
+			runAt = st.SLIDeadline
+		}
+		return Outcome{Next: &next, RunAt: runAt}, nil
+	}
+	msg := fmt.Sprintf("no SLI provider answered: nothing sent get-sli.finished for sliProvider %q within the timeout (until %s); "+
+		"check that an integration subscribed to sh.keptn.event.get-sli.triggered is running (tend get integrations)",
+		st.ExternalProvider, formatTime(st.SLIDeadline))
+	c := st.common()
+	c.Status, c.Result, c.Message = event.StatusErrored, event.ResultFail, msg
+	fin, err := st.build(now, st.id("get-sli.finished"), event.TypeGetSLIFinished, st.GetSLIID, struct {
+		common
+		GetSLI getSLIFinished `json:"get-sli"`
+	}{c, getSLIFinished{Start: formatTime(st.Start), End: formatTime(st.End), IndicatorValues: []slo.SLIResult{}}})
+	if err != nil {
+		return Outcome{}, err
+	}
+	return st.fail(now, []*event.Event{fin}, msg, nil, st.SLOVersion)
 }
 
 // completeValues returns one value per indicator, in order: a provider that

@@ -166,7 +166,7 @@ func (h *Handler) Handle(ctx context.Context, job store.Job) worker.Result {
 	}
 	if out.Next != nil {
 		log.DebugContext(ctx, "evaluation_step_done", "next", string(out.Next.Step))
-		return worker.RescheduleAt(time.Time{}, out.Next.Payload()).WithCommit(commit)
+		return worker.RescheduleAt(out.RunAt, out.Next.Payload()).WithCommit(commit)
 	}
 	log.InfoContext(ctx, "evaluation_finished")
 	return worker.Done().WithCommit(commit)
@@ -202,11 +202,31 @@ func (h *Handler) begin(ctx context.Context, st evaluation.State) (evaluation.Ou
 	default:
 		return evaluation.Outcome{}, err
 	}
+	if in.Provider == sli.ExternalKey {
+		// A Keptn integration serves the SLIs: the task is handed out
+		// under the provider name it answers for.
+		ext, err := sli.ExternalSchema.Decode(sel.Value)
+		if err != nil || ext.Name == "" {
+			return evaluation.Outcome{}, fmt.Errorf("read the external SLI provider setting: %v", err)
+		}
+		in.External, in.Timeout = ext.Name, ext.TimeoutOrDefault()
+	}
 	return st.Begin(h.now(), in)
 }
 
-// getSLIs queries the provider for every indicator.
+// getSLIs queries the provider for every indicator, or looks for an
+// external provider's answer.
 func (h *Handler) getSLIs(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
+	if st.ExternalProvider != "" {
+		a, found, err := h.sliAnswer(ctx, st)
+		if err != nil {
+			return evaluation.Outcome{}, err
+		}
+		if !found {
+			return st.SLIWait(h.now())
+		}
+		return st.SLIsAnswered(a)
+	}
 	values, err := h.fetch(ctx, st)
 	if errors.Is(err, sli.ErrUnavailable) && ctx.Err() == nil {
 		h.log.WarnContext(ctx, "evaluation_monitoring_unavailable", "project", st.Project, "stage", st.Stage, "service", st.Service, "err", err)

@@ -45,6 +45,11 @@ func (h *Handler) Evaluate(ctx context.Context, r Request) (slo.Evaluation, erro
 	out, err := h.begin(ctx, st)
 	for err == nil && out.Next != nil {
 		next := *out.Next
+		if next.ExternalProvider != "" {
+			// Verifying at once cannot wait for an integration's answer.
+			out, err = next.Abort(h.now(), "the SLI provider "+next.ExternalProvider+" is served by an integration, which a remediation's verification cannot wait for; configure a provider tend queries itself (prometheus, dynatrace) for this service")
+			break
+		}
 		switch next.Step {
 		case evaluation.StepGetSLI:
 			out, err = h.getSLIs(ctx, next)

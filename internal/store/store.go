@@ -1,7 +1,8 @@
 // Package store declares tend's durable state: projects, services, API
 // tokens, the event log, durable jobs, scoped settings, problems,
-// remediations and shipyard sequences. It holds only interfaces and record
-// types; the drivers live in store/sqlite (the embedded default) and store/postgres (several
+// remediations, shipyard sequences, and Keptn integrations with their
+// subscriptions and logs. It holds only interfaces and record types; the
+// drivers live in store/sqlite (the embedded default) and store/postgres (several
 // replicas on one database), and store/storetest is the one test suite both
 // must pass.
 //
@@ -46,6 +47,7 @@ type Store interface {
 	Remediations
 	Retention
 	Sequences
+	Integrations
 
 	// WithTx runs fn in one write transaction and commits it when fn returns
 	// nil; any error rolls back everything fn did. It is how an event append

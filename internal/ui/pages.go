@@ -646,6 +646,8 @@ type eventsData struct {
 	Events       []eventView
 	NextHref     string
 	TimelineHref string
+	// Logs are the integrations' log lines about the context.
+	Logs []logView
 }
 
 type eventView struct {
@@ -690,6 +692,7 @@ func (u *UI) eventsPage(w http.ResponseWriter, r *http.Request) {
 	if pg.NextPageKey != "" {
 		d.NextHref = contextURL(kctx) + "?page=" + url.QueryEscape(pg.NextPageKey)
 	}
+	d.Logs = u.contextLogs(r, kctx)
 	u.render(w, r, http.StatusOK, "events", d)
 }
 

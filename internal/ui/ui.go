@@ -4,7 +4,8 @@
 // follows, the project board, a service's evaluation heatmap and charts
 // (SVG rendered on the server), the remediation timeline with its live
 // updates, the event browser of a keptn context and a service's resources
-// with their Git history.
+// with their Git history, and the Keptn integrations connected to the
+// server.
 //
 // Every asset is embedded (go:embed); there is no JavaScript build step. The
 // only third-party file is htmx's minified release (static/README.md), and
@@ -67,6 +68,7 @@ type Store interface {
 	store.Settings
 	store.Problems
 	store.Remediations
+	store.Integrations
 }
 
 // Resources reads the Git-backed resources; *resource.Repos satisfies it.
@@ -171,7 +173,7 @@ func New(opts Options) (*UI, error) {
 // Paths are the URL patterns the UI serves; the composition root sends
 // them to the UI and everything else to the API. None starts with /api/,
 // /v1/, /healthz, /readyz or /metrics.
-var Paths = []string{"/{$}", "/login", "/logout", "/static/", "/projects/", "/contexts/", "/remediations/", "/bridge", "/bridge/"}
+var Paths = []string{"/{$}", "/login", "/logout", "/static/", "/projects/", "/contexts/", "/remediations/", "/integrations", "/bridge", "/bridge/"}
 
 // Mount registers the UI's paths on mux.
 func (u *UI) Mount(mux *http.ServeMux) {
@@ -224,6 +226,7 @@ func (u *UI) routes() *http.ServeMux {
 	mux.Handle("GET /contexts/{keptnContext}/remediation/timeline", u.withSession(u.timelineFragment))
 	mux.Handle("GET /contexts/{keptnContext}/stream", u.withSession(u.stream))
 	mux.Handle("GET /remediations/{id}", u.withSession(u.remediationRedirect))
+	mux.Handle("GET /integrations", u.withSession(u.integrationsPage))
 	mux.HandleFunc("GET /bridge", bridgeRedirect)
 	mux.HandleFunc("GET /bridge/", bridgeRedirect)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -234,7 +237,7 @@ func (u *UI) routes() *http.ServeMux {
 
 // pageFiles are the page templates; each is parsed with the layout and the
 // shared partials.
-var pageFiles = []string{"login", "projects", "board", "service", "resources", "events", "timeline", "error"}
+var pageFiles = []string{"login", "projects", "board", "service", "resources", "events", "timeline", "integrations", "error"}
 
 func parsePages() (map[string]*template.Template, error) {
 	out := make(map[string]*template.Template, len(pageFiles))

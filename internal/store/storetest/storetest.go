@@ -55,6 +55,9 @@ func Run(t *testing.T, h Harness) {
 	t.Run("list jobs", func(t *testing.T) { testListJobs(t, h) })
 	t.Run("retention", func(t *testing.T) { testPrune(t, h) })
 	t.Run("sequences", func(t *testing.T) { testSequences(t, h) })
+	t.Run("integrations", func(t *testing.T) { testIntegrations(t, h) })
+	t.Run("integration races", func(t *testing.T) { testIntegrationRaces(t, h) })
+	t.Run("integration logs", func(t *testing.T) { testIntegrationLogs(t, h) })
 	t.Run("reopen", func(t *testing.T) { testReopen(t, h) })
 	t.Run("closed", func(t *testing.T) { testClosed(t, h) })
 }
