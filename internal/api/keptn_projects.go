@@ -168,50 +168,21 @@ func (s *Server) keptnUpdateProject(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) keptnListProjects(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
-	size, after, err := page(r)
+	pg, err := s.readableProjects(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	all, err := s.store.ListProjects(r.Context())
+	projects, err := answerEach(r.Context(), pg.items, s.keptnProject)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	var visible []store.Project
-	var names []string
-	for _, pr := range all {
-		if p.Can(auth.ActionReadProject, pr.Name) == nil {
-			visible = append(visible, pr)
-			names = append(names, pr.Name)
-		}
-	}
-	from, to, next := pageOf(names, size, after)
-	out := apitypes.KeptnProjects{Projects: []apitypes.KeptnProject{}, NextPageKey: next, PageSize: size, TotalCount: len(visible)}
-	for _, pr := range visible[from:to] {
-		kp, err := s.keptnProject(r.Context(), pr)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		out.Projects = append(out.Projects, kp)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, apitypes.KeptnProjects{Projects: projects, NextPageKey: pg.next, PageSize: pg.size, TotalCount: pg.total})
 }
 
 func (s *Server) keptnGetProject(w http.ResponseWriter, r *http.Request) {
-	p, err := s.store.GetProject(r.Context(), r.PathValue("project"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	out, err := s.keptnProject(r.Context(), p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeProject(s, w, r, s.keptnProject)
 }
 
 func (s *Server) keptnDeleteProject(w http.ResponseWriter, r *http.Request) {
@@ -369,12 +340,8 @@ func (s *Server) keptnListServices(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	names := make([]string, len(st.Services))
-	for i, sv := range st.Services {
-		names[i] = sv.ServiceName
-	}
-	from, to, next := pageOf(names, size, after)
-	writeJSON(w, http.StatusOK, apitypes.KeptnServices{Services: st.Services[from:to], NextPageKey: next, PageSize: size, TotalCount: len(names)})
+	pg := cutPage(st.Services, func(sv apitypes.KeptnService) string { return sv.ServiceName }, size, after)
+	writeJSON(w, http.StatusOK, apitypes.KeptnServices{Services: pg.items, NextPageKey: pg.next, PageSize: pg.size, TotalCount: pg.total})
 }
 
 func (s *Server) keptnGetService(w http.ResponseWriter, r *http.Request) {
@@ -391,28 +358,6 @@ func (s *Server) keptnGetService(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.writeError(w, r, fmt.Errorf("service %q of project %q: %w", name, r.PathValue("project"), store.ErrNotFound))
-}
-
-// indexPage pages a list in its own order; the key (opaque to clients, as
-// page's) holds the index of the next item.
-func indexPage(n, size int, after string) (int, int, string) {
-	from := 0
-	if after != "" {
-		if i, err := strconv.Atoi(after); err == nil && i > 0 {
-			from = min(i, n)
-		}
-	}
-	to := min(from+size, n)
-	next := ""
-	if to < n {
-		next = encodePageName(strconv.Itoa(to))
-	}
-	return from, to, next
-}
-
-// encodePageName makes a page key page() reads back as name.
-func encodePageName(name string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("n" + name))
 }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

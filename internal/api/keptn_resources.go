@@ -104,27 +104,13 @@ func (s *Server) keptnPutResource(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) keptnListResources(w http.ResponseWriter, r *http.Request) {
 	ref := refOf(r)
-	size, after, err := page(r)
+	pg, err := s.levelResources(r, ref)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.checkLevel(r.Context(), ref); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	all, err := s.res.List(r.Context(), ref)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	uris := make([]string, len(all))
-	for i, res := range all {
-		uris[i] = res.URI
-	}
-	from, to, next := pageOf(uris, size, after)
-	out := apitypes.KeptnResources{Resources: []apitypes.KeptnResource{}, NextPageKey: next, PageSize: size, TotalCount: len(all)}
-	for _, res := range all[from:to] {
+	out := apitypes.KeptnResources{Resources: []apitypes.KeptnResource{}, NextPageKey: pg.next, PageSize: pg.size, TotalCount: pg.total}
+	for _, res := range pg.items {
 		m := s.keptnMeta(r.Context(), ref, res.Version)
 		out.Resources = append(out.Resources, apitypes.KeptnResource{ResourceURI: res.URI, Metadata: &m})
 	}

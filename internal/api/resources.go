@@ -52,31 +52,33 @@ func specKind(uri string) spec.Kind {
 }
 
 func (s *Server) listResources(w http.ResponseWriter, r *http.Request) {
-	ref := refOf(r)
-	size, after, err := page(r)
+	pg, err := s.levelResources(r, refOf(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.checkLevel(r.Context(), ref); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	all, err := s.res.List(r.Context(), ref)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	uris := make([]string, len(all))
-	for i, res := range all {
-		uris[i] = res.URI
-	}
-	from, to, next := pageOf(uris, size, after)
-	out := apitypes.ResourceList{Resources: []apitypes.Resource{}, NextPageKey: next, TotalCount: len(all)}
-	for _, res := range all[from:to] {
+	out := apitypes.ResourceList{Resources: []apitypes.Resource{}, NextPageKey: pg.next, TotalCount: pg.total}
+	for _, res := range pg.items {
 		out.Resources = append(out.Resources, apitypes.Resource{ResourceURI: res.URI, Version: res.Version})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// levelResources reads the page the request asks for of the resources at
+// ref; tend's and Keptn's resource lists share it.
+func (s *Server) levelResources(r *http.Request, ref resource.Ref) (listPage[resource.Resource], error) {
+	size, after, err := page(r)
+	if err != nil {
+		return listPage[resource.Resource]{}, err
+	}
+	if err := s.checkLevel(r.Context(), ref); err != nil {
+		return listPage[resource.Resource]{}, err
+	}
+	all, err := s.res.List(r.Context(), ref)
+	if err != nil {
+		return listPage[resource.Resource]{}, err
+	}
+	return cutPage(all, func(res resource.Resource) string { return res.URI }, size, after), nil
 }
 
 // putResources writes every resource of the request in one commit. Known
