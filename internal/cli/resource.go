@@ -215,11 +215,7 @@ or a refused token, 3 when the server failed or could not be reached.`,
 				case version != "":
 					q = map[string][]string{"gitCommitID": {version}}
 				}
-				raw, err := getRaw(ctx, c, p, q)
-				if err != nil {
-					return err
-				}
-				return printRaw(s, format, raw)
+				return printAnswer(ctx, s, c, format, p, q)
 			}
 			if history {
 				h, err := c.ResourceHistory(ctx, ref, uri)

@@ -74,11 +74,7 @@ failed or could not be reached.`,
 				return err
 			}
 			if format != formatTable {
-				raw, err := getRaw(cmd.Context(), c, client.ServicesPath(project), nil)
-				if err != nil {
-					return err
-				}
-				return printRaw(s, format, raw)
+				return printAnswer(cmd.Context(), s, c, format, client.ServicesPath(project), nil)
 			}
 			services, err := c.ListServices(cmd.Context(), project)
 			if err != nil {
@@ -124,11 +120,7 @@ the server failed or could not be reached.`,
 				return err
 			}
 			if format != formatTable {
-				raw, err := getRaw(cmd.Context(), c, client.ServicePath(project, args[0]), nil)
-				if err != nil {
-					return err
-				}
-				return printRaw(s, format, raw)
+				return printAnswer(cmd.Context(), s, c, format, client.ServicePath(project, args[0]), nil)
 			}
 			sv, err := c.GetService(cmd.Context(), project, args[0])
 			if err != nil {
