@@ -701,38 +701,31 @@ func (r *Repos) EnsureStage(ctx context.Context, project, stage string) error {
 // that lacks it, one commit per branch, as Keptn did when a service was
 // created. An existing service is left as it is.
 func (r *Repos) EnsureService(ctx context.Context, project, service string) error {
-	if err := ValidateName("service", service); err != nil {
-		return err
-	}
-	stages, err := r.Stages(ctx, project)
-	if err != nil {
-		return err
-	}
-	var pushErr error
-	for _, stage := range stages {
-		ref := Ref{Project: project, Stage: stage, Service: service}
-		_, err := r.write(ctx, ref, "Added service "+service, func(t *trees, root plumbing.Hash) ([]change, error) {
-			h, err := t.fileHash(root, service+"/"+ServiceMarker)
-			if err != nil || !h.IsZero() {
-				return nil, err
-			}
-			return []change{{path: service + "/" + ServiceMarker, content: r.serviceMetadata(service)}}, nil
-		})
-		var pe *PushError
-		if errors.As(err, &pe) {
-			pushErr = err
-			continue
+	return r.eachStage(ctx, project, service, "Added service "+service, func(t *trees, root plumbing.Hash) ([]change, error) {
+		h, err := t.fileHash(root, service+"/"+ServiceMarker)
+		if err != nil || !h.IsZero() {
+			return nil, err
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return pushErr
+		return []change{{path: service + "/" + ServiceMarker, content: r.serviceMetadata(service)}}, nil
+	})
 }
 
 // DeleteService removes "<service>/" from every stage branch that has it,
 // one commit per branch.
 func (r *Repos) DeleteService(ctx context.Context, project, service string) error {
+	return r.eachStage(ctx, project, service, "Removed service "+service, func(t *trees, root plumbing.Hash) ([]change, error) {
+		e, ok, err := t.lookup(root, service)
+		if err != nil || !ok || e.Mode != filemode.Dir {
+			return nil, err
+		}
+		return []change{{path: service, dir: true}}, nil
+	})
+}
+
+// eachStage writes the service's edit into every stage branch of the
+// project, one commit per branch with the message msg. A failed push does
+// not stop the other branches; the last one is returned at the end.
+func (r *Repos) eachStage(ctx context.Context, project, service, msg string, edit func(*trees, plumbing.Hash) ([]change, error)) error {
 	if err := ValidateName("service", service); err != nil {
 		return err
 	}
@@ -743,13 +736,7 @@ func (r *Repos) DeleteService(ctx context.Context, project, service string) erro
 	var pushErr error
 	for _, stage := range stages {
 		ref := Ref{Project: project, Stage: stage, Service: service}
-		_, err := r.write(ctx, ref, "Removed service "+service, func(t *trees, root plumbing.Hash) ([]change, error) {
-			e, ok, err := t.lookup(root, service)
-			if err != nil || !ok || e.Mode != filemode.Dir {
-				return nil, err
-			}
-			return []change{{path: service, dir: true}}, nil
-		})
+		_, err := r.write(ctx, ref, msg, edit)
 		var pe *PushError
 		if errors.As(err, &pe) {
 			pushErr = err
