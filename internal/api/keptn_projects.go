@@ -80,13 +80,18 @@ func decodeKeptnProject(body []byte) (apitypes.CreateProjectRequest, error) {
 	return out, nil
 }
 
-func (s *Server) keptnCreateProject(w http.ResponseWriter, r *http.Request) {
+// readKeptnProject reads the request's body as Keptn's project body
+// (decodeKeptnProject).
+func readKeptnProject(r *http.Request) (apitypes.CreateProjectRequest, error) {
 	body, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return apitypes.CreateProjectRequest{}, err
 	}
-	req, err := decodeKeptnProject(body)
+	return decodeKeptnProject(body)
+}
+
+func (s *Server) keptnCreateProject(w http.ResponseWriter, r *http.Request) {
+	req, err := readKeptnProject(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -96,24 +101,14 @@ func (s *Server) keptnCreateProject(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out, err := s.keptnProject(r.Context(), p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, out)
+	writeProject(s, w, r, http.StatusCreated, p, s.keptnProject)
 }
 
 // keptnUpdateProject sets a new shipyard and/or a new upstream. A new
 // upstream is pushed every branch before it is stored, so a bad URL or
 // token is refused and the old upstream stays.
 func (s *Server) keptnUpdateProject(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	req, err := decodeKeptnProject(body)
+	req, err := readKeptnProject(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -159,12 +154,7 @@ func (s *Server) keptnUpdateProject(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out, err := s.keptnProject(ctx, p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeProject(s, w, r, http.StatusOK, p, s.keptnProject)
 }
 
 func (s *Server) keptnListProjects(w http.ResponseWriter, r *http.Request) {
@@ -182,7 +172,12 @@ func (s *Server) keptnListProjects(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) keptnGetProject(w http.ResponseWriter, r *http.Request) {
-	writeProject(s, w, r, s.keptnProject)
+	p, err := s.store.GetProject(r.Context(), r.PathValue("project"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeProject(s, w, r, http.StatusOK, p, s.keptnProject)
 }
 
 func (s *Server) keptnDeleteProject(w http.ResponseWriter, r *http.Request) {

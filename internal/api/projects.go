@@ -118,12 +118,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out, err := s.projectAnswer(r.Context(), p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, out)
+	writeProject(s, w, r, http.StatusCreated, p, s.projectAnswer)
 }
 
 // newProject validates req and creates the project in the store and its
@@ -246,7 +241,12 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
-	writeProject(s, w, r, s.projectAnswer)
+	p, err := s.store.GetProject(r.Context(), r.PathValue("project"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeProject(s, w, r, http.StatusOK, p, s.projectAnswer)
 }
 
 // readableProjects reads the page the request asks for of the projects its
@@ -271,20 +271,16 @@ func (s *Server) readableProjects(r *http.Request) (listPage[store.Project], err
 	return cutPage(visible, func(pr store.Project) string { return pr.Name }, size, after), nil
 }
 
-// writeProject answers the project of the path in the view answer builds;
-// tend's and Keptn's project routes share it.
-func writeProject[T any](s *Server, w http.ResponseWriter, r *http.Request, answer func(context.Context, store.Project) (T, error)) {
-	p, err := s.store.GetProject(r.Context(), r.PathValue("project"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+// writeProject answers p with status in the view answer builds (tend's
+// projectAnswer or Keptn's keptnProject); tend's and Keptn's project routes
+// share it.
+func writeProject[T any](s *Server, w http.ResponseWriter, r *http.Request, status int, p store.Project, answer func(context.Context, store.Project) (T, error)) {
 	out, err := answer(r.Context(), p)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, status, out)
 }
 
 // deleteProject removes the project from the store first, so it is gone
