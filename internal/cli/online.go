@@ -283,6 +283,16 @@ func printAnswer(ctx context.Context, s *streams, c *client.Client, f outputForm
 	return printRaw(s, f, raw)
 }
 
+// printAllPages prints the server's answer to GET path, every page of the
+// list under listKey joined (getRawAllPages), for -o json and -o yaml.
+func printAllPages(ctx context.Context, s *streams, c *client.Client, f outputFormat, path, listKey string) error {
+	raw, err := getRawAllPages(ctx, c, path, listKey)
+	if err != nil {
+		return err
+	}
+	return printRaw(s, f, raw)
+}
+
 // showOne prints the one object id that a get command asked for: -o json
 // and -o yaml print the server's answer at path unchanged, so nothing the
 // CLI does not know is lost; a table decodes it through get and renders it

@@ -139,11 +139,7 @@ reached.`,
 				return err
 			}
 			if format != formatTable {
-				raw, err := getRawAllPages(cmd.Context(), c, client.PathProjects, "projects")
-				if err != nil {
-					return err
-				}
-				return printRaw(s, format, raw)
+				return printAllPages(cmd.Context(), s, c, format, client.PathProjects, "projects")
 			}
 			projects, err := c.ListProjects(cmd.Context())
 			if err != nil {
