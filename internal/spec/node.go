@@ -197,6 +197,19 @@ func (d *decoder) isMapping(n *yaml.Node, what, hint string) bool {
 	return true
 }
 
+// decodeList decodes every item of the list n (list with what and hint)
+// with one; ok is false when the list or any of its items is bad.
+func decodeList[T any](d *decoder, n *yaml.Node, what, hint string, one func(*yaml.Node) (T, bool)) ([]T, bool) {
+	items, ok := d.list(n, what, hint)
+	var out []T
+	for _, item := range items {
+		v, good := one(item)
+		ok = ok && good
+		out = append(out, v)
+	}
+	return out, ok
+}
+
 // listEntry reports whether n, an entry of a list, is a mapping (isMapping
 // with what and hint); a null entry is reported with the message empty,
 // which says what to write.

@@ -341,22 +341,14 @@ func (d *decoder) sequence(n *yaml.Node) (Sequence, bool) {
 		}
 	}
 	if e, has := f["triggeredOn"]; has {
-		items, good := d.list(e.val, "triggeredOn", "- event: STAGE.SEQUENCE.finished")
+		ts, good := decodeList(d, e.val, "triggeredOn", "- event: STAGE.SEQUENCE.finished", d.trigger)
 		ok = ok && good
-		for _, item := range items {
-			t, good := d.trigger(item)
-			ok = ok && good
-			seq.TriggeredOn = append(seq.TriggeredOn, t)
-		}
+		seq.TriggeredOn = append(seq.TriggeredOn, ts...)
 	}
 	if e, has := f["tasks"]; has {
-		items, good := d.list(e.val, "tasks", "- name: TASK")
+		ts, good := decodeList(d, e.val, "tasks", "- name: TASK", d.task)
 		ok = ok && good
-		for _, item := range items {
-			t, good := d.task(item)
-			ok = ok && good
-			seq.Tasks = append(seq.Tasks, t)
-		}
+		seq.Tasks = ts
 	}
 	if len(seq.Tasks) == 0 && ok {
 		d.warnf(n, "sequence %q has no tasks: it does nothing; add tasks: [{name: TASK}]", seq.Name)
