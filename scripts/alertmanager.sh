@@ -83,16 +83,6 @@ start() {
 	print_env
 }
 
-stop() {
-	not_started && return
-	# shellcheck disable=SC1090
-	. "$STATE"
-	if running; then
-		log "stopping pid $AM_PID ($AM_DIR)"
-		stop_pid "$AM_PID" 10
-	fi
-	rm -rf "$AM_DIR"
-	rm -f "$STATE"
-}
+stop() { stop_served AM; }
 
 dispatch "start|stop|env" "$@"

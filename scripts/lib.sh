@@ -106,6 +106,21 @@ serve() {
 	exit 1
 }
 
+# stop_served PREFIX: stops the server serve started (when running says it
+# still runs), then removes PREFIX_DIR and the state file.
+stop_served() {
+	not_started && return
+	# shellcheck disable=SC1090
+	. "$STATE"
+	local dir_var=${1}_DIR pid_var=${1}_PID
+	if running; then
+		log "stopping pid ${!pid_var} (${!dir_var})"
+		stop_pid "${!pid_var}" 10
+	fi
+	rm -rf "${!dir_var}"
+	rm -f "$STATE"
+}
+
 # already_running: true, after saying so and printing its NAME=value lines,
 # when the instance of $STATE runs (start is then done).
 already_running() {

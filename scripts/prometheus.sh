@@ -94,16 +94,6 @@ start() {
 	print_env
 }
 
-stop() {
-	not_started && return
-	# shellcheck disable=SC1090
-	. "$STATE"
-	if running; then
-		log "stopping pid $PROM_PID ($PROM_DIR)"
-		stop_pid "$PROM_PID" 10
-	fi
-	rm -rf "$PROM_DIR"
-	rm -f "$STATE"
-}
+stop() { stop_served PROM; }
 
 dispatch "start|stop|env" "$@"
