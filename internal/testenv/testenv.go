@@ -139,30 +139,7 @@ func PrometheusURL(t testing.TB) string {
 func PrometheusTarget(t testing.TB, job, addr string) {
 	t.Helper()
 	base := PrometheusURL(t)
-	dir := os.Getenv(PrometheusSDDirEnv)
-	if dir == "" {
-		t.Fatalf("%s is set but %s is not: start Prometheus with %s start and export all its lines", Prometheus.Env, PrometheusSDDirEnv, Prometheus.Script)
-	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	name := filepath.Join(dir, "tend-test-"+hex.EncodeToString(b)+".json")
-	data, err := json.Marshal([]map[string]any{{"targets": []string{addr}, "labels": map[string]string{"job": job}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Write under a name Prometheus ignores, then rename, so it never
-	// reads half a file.
-	if err := os.WriteFile(name+".tmp", data, 0o644); err != nil {
-		t.Fatalf("write Prometheus target file: %v", err)
-	}
-	if err := os.Rename(name+".tmp", name); err != nil {
-		t.Fatalf("write Prometheus target file: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := os.Remove(name); err != nil && !os.IsNotExist(err) {
-			t.Errorf("remove Prometheus target file: %v", err)
-		}
-	})
+	writePrometheusSD(t, PrometheusSDDirEnv, "target", map[string]any{"targets": []string{addr}, "labels": map[string]string{"job": job}})
 
 	deadline := time.Now().Add(30 * time.Second)
 	var last string
@@ -457,28 +434,7 @@ func PrometheusAlertmanager(t testing.TB) {
 	if err != nil || am.Host == "" {
 		t.Fatalf("%s is not a URL with a host: %v", Alertmanager.Env, err)
 	}
-	dir := os.Getenv(PrometheusAlertmanagerSDDirEnv)
-	if dir == "" {
-		t.Fatalf("%s is set but %s is not: start Prometheus with %s start and export all its lines", Prometheus.Env, PrometheusAlertmanagerSDDirEnv, Prometheus.Script)
-	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	name := filepath.Join(dir, "tend-test-"+hex.EncodeToString(b)+".json")
-	data, err := json.Marshal([]map[string]any{{"targets": []string{am.Host}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(name+".tmp", data, 0o644); err != nil {
-		t.Fatalf("write Prometheus alertmanager file: %v", err)
-	}
-	if err := os.Rename(name+".tmp", name); err != nil {
-		t.Fatalf("write Prometheus alertmanager file: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := os.Remove(name); err != nil && !os.IsNotExist(err) {
-			t.Errorf("remove Prometheus alertmanager file: %v", err)
-		}
-	})
+	writePrometheusSD(t, PrometheusAlertmanagerSDDirEnv, "alertmanager", map[string]any{"targets": []string{am.Host}})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		active, err := prometheusAlertmanagers(base)
@@ -547,4 +503,35 @@ var KeptnCLI = Component{Name: "keptn CLI", Env: "TEND_TEST_KEPTN_CLI", Script: 
 func KeptnCLIPath(t testing.TB) string {
 	t.Helper()
 	return Require(t, KeptnCLI)
+}
+
+// writePrometheusSD writes entry as a file-SD file of its own into the
+// directory $dirEnv names and removes it when the test ends; what names the
+// file in errors ("target", "alertmanager").
+func writePrometheusSD(t testing.TB, dirEnv, what string, entry map[string]any) {
+	t.Helper()
+	dir := os.Getenv(dirEnv)
+	if dir == "" {
+		t.Fatalf("%s is set but %s is not: start Prometheus with %s start and export all its lines", Prometheus.Env, dirEnv, Prometheus.Script)
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	name := filepath.Join(dir, "tend-test-"+hex.EncodeToString(b)+".json")
+	data, err := json.Marshal([]map[string]any{entry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Write under a name Prometheus ignores, then rename, so it never
+	// reads half a file.
+	if err := os.WriteFile(name+".tmp", data, 0o644); err != nil {
+		t.Fatalf("write Prometheus %s file: %v", what, err)
+	}
+	if err := os.Rename(name+".tmp", name); err != nil {
+		t.Fatalf("write Prometheus %s file: %v", what, err)
+	}
+	t.Cleanup(func() {
+		if err := os.Remove(name); err != nil && !os.IsNotExist(err) {
+			t.Errorf("remove Prometheus %s file: %v", what, err)
+		}
+	})
 }
