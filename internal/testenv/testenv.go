@@ -63,6 +63,19 @@ func Require(t testing.TB, c Component) string {
 	return ""
 }
 
+// RequireAlso returns the variable env, one more of the lines c's script
+// prints, after Require. The test fails when c is there but env is not
+// set: the script's lines were exported only in part.
+func RequireAlso(t testing.TB, c Component, env string) string {
+	t.Helper()
+	Require(t, c)
+	v := os.Getenv(env)
+	if v == "" {
+		t.Fatalf("%s is set but %s is not: start %s with %s start and export all its lines", c.Env, env, c.Name, c.Script)
+	}
+	return v
+}
+
 // PostgresServerURL returns the URL of the test server's maintenance
 // database as given in TEND_TEST_POSTGRES_URL. Most tests want PostgresURL.
 func PostgresServerURL(t testing.TB) string {
@@ -222,12 +235,7 @@ func UnleashURL(t testing.TB) string {
 // UnleashAdminToken returns the test Unleash's admin API token.
 func UnleashAdminToken(t testing.TB) string {
 	t.Helper()
-	Require(t, Unleash)
-	tok := os.Getenv(UnleashAdminTokenEnv)
-	if tok == "" {
-		t.Fatalf("%s is set but %s is not: start Unleash with %s start and export all its lines", Unleash.Env, UnleashAdminTokenEnv, Unleash.Script)
-	}
-	return tok
+	return RequireAlso(t, Unleash, UnleashAdminTokenEnv)
 }
 
 // UnleashFeature creates a release flag with a random name in the test
@@ -379,12 +387,7 @@ func AlertmanagerURL(t testing.TB) string {
 // configuration file.
 func AlertmanagerConfigPath(t testing.TB) string {
 	t.Helper()
-	Require(t, Alertmanager)
-	p := os.Getenv(AlertmanagerConfigEnv)
-	if p == "" {
-		t.Fatalf("%s is set but %s is not: start Alertmanager with %s start and export all its lines", Alertmanager.Env, AlertmanagerConfigEnv, Alertmanager.Script)
-	}
-	return p
+	return RequireAlso(t, Alertmanager, AlertmanagerConfigEnv)
 }
 
 // AlertmanagerReload makes the test Alertmanager reread its configuration
@@ -510,10 +513,7 @@ func KeptnCLIPath(t testing.TB) string {
 // file in errors ("target", "alertmanager").
 func writePrometheusSD(t testing.TB, dirEnv, what string, entry map[string]any) {
 	t.Helper()
-	dir := os.Getenv(dirEnv)
-	if dir == "" {
-		t.Fatalf("%s is set but %s is not: start Prometheus with %s start and export all its lines", Prometheus.Env, dirEnv, Prometheus.Script)
-	}
+	dir := RequireAlso(t, Prometheus, dirEnv)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	name := filepath.Join(dir, "tend-test-"+hex.EncodeToString(b)+".json")
