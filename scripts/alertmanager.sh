@@ -23,31 +23,14 @@
 # the NAME=value lines go to stdout; progress goes to stderr.
 set -euo pipefail
 
-ALERTMANAGER=${ALERTMANAGER:-/usr/bin/prometheus-alertmanager}
-STATE=${TEND_ALERTMANAGER_STATE:-${TMPDIR:-/tmp}/tend-test-alertmanager-$(printf %s "$PWD" | md5sum | cut -c1-12).env}
+. "$(dirname "$0")/lib.sh"
 
-log() { echo "alertmanager.sh: $*" >&2; }
+ALERTMANAGER=${ALERTMANAGER:-/usr/bin/prometheus-alertmanager}
+STATE=${TEND_ALERTMANAGER_STATE:-$(state_file alertmanager)}
 
 install() {
-	if [ -x "$ALERTMANAGER" ]; then
-		return
-	fi
-	if [ "$(id -u)" -ne 0 ]; then
-		log "Alertmanager is missing ($ALERTMANAGER) and installing it needs root: run apt-get install -y prometheus-alertmanager"
-		exit 1
-	fi
-	log "installing Alertmanager (apt-get update, then apt-get install prometheus-alertmanager)"
-	apt-get update >&2
 	# The package's postinst starts a system service on :9093; tests never use it.
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus-alertmanager >&2
-	if [ ! -x "$ALERTMANAGER" ]; then
-		log "apt-get installed prometheus-alertmanager but $ALERTMANAGER is still missing; set ALERTMANAGER to the binary"
-		exit 1
-	fi
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+	apt_install "$ALERTMANAGER" prometheus-alertmanager Alertmanager "set ALERTMANAGER to the binary"
 }
 
 print_env() {
@@ -62,8 +45,7 @@ running() {
 	[ -f "$STATE" ] || return 1
 	# shellcheck disable=SC1090
 	. "$STATE"
-	# /proc/PID/comm holds at most 15 characters of the name.
-	kill -0 "$AM_PID" 2>/dev/null && [ "$(cat "/proc/$AM_PID/comm" 2>/dev/null)" = "$(basename "$ALERTMANAGER" | cut -c1-15)" ]
+	process_named "$AM_PID" "$(basename "$ALERTMANAGER")"
 }
 
 write_config() {
@@ -83,89 +65,24 @@ YAML
 }
 
 start() {
-	if running; then
-		log "already running (state $STATE)"
-		print_env
-		return
-	fi
+	already_running && return
 	install
-	local dir port pid
+	local dir port
 	dir=$(mktemp -d /tmp/tend-alertmanager.XXXXXX)
 	mkdir -p "$dir/data"
 	write_config "$dir"
 	port=$(free_port)
 	log "starting on 127.0.0.1:$port ($dir)"
-	# setsid: the server outlives this script and ignores the caller's Ctrl-C.
-	setsid "$ALERTMANAGER" \
+	serve alertmanager AM "$dir" "$port" "http://127.0.0.1:$port/-/ready" \
+		"$ALERTMANAGER" \
 		--config.file="$dir/alertmanager.yml" \
 		--storage.path="$dir/data" \
 		--web.listen-address="127.0.0.1:$port" \
 		--cluster.listen-address= \
-		--log.level=warn \
-		>"$dir/alertmanager.log" 2>&1 </dev/null &
-	pid=$!
-	mkdir -p "$(dirname "$STATE")"
-	{
-		echo "AM_DIR=$dir"
-		echo "AM_PORT=$port"
-		echo "AM_PID=$pid"
-	} >"$STATE"
-	local i
-	for i in $(seq 1 300); do
-		if curl -fsS "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1; then
-			log "ready after $((i / 10)).$((i % 10))s (pid $pid)"
-			print_env
-			return
-		fi
-		if ! kill -0 "$pid" 2>/dev/null; then
-			log "alertmanager exited during startup:"
-			cat "$dir/alertmanager.log" >&2
-			rm -f "$STATE"
-			exit 1
-		fi
-		sleep 0.1
-	done
-	log "not ready after 30s; log:"
-	cat "$dir/alertmanager.log" >&2
-	stop
-	exit 1
+		--log.level=warn
+	print_env
 }
 
-stop() {
-	if [ ! -f "$STATE" ]; then
-		log "not started (no state file $STATE)"
-		return
-	fi
-	# shellcheck disable=SC1090
-	. "$STATE"
-	if running; then
-		log "stopping pid $AM_PID ($AM_DIR)"
-		kill "$AM_PID"
-		local i
-		for i in $(seq 1 100); do
-			kill -0 "$AM_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$AM_PID" 2>/dev/null; then
-			log "pid $AM_PID did not stop in 10s; killing it"
-			kill -9 "$AM_PID" || true
-		fi
-	fi
-	rm -rf "$AM_DIR"
-	rm -f "$STATE"
-}
+stop() { stop_served AM; }
 
-case "${1:-}" in
-start) start ;;
-stop) stop ;;
-env)
-	if running; then print_env; else
-		log "not running"
-		exit 1
-	fi
-	;;
-*)
-	echo "usage: $0 start|stop|env" >&2
-	exit 2
-	;;
-esac
+dispatch "start|stop|env" "$@"

@@ -14,25 +14,12 @@
 # lines go to stdout; progress goes to stderr.
 set -euo pipefail
 
+. "$(dirname "$0")/lib.sh"
+
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
-log() { echo "chromium.sh: $*" >&2; }
-
 install() {
-	if [ -x "$CHROMIUM" ]; then
-		return
-	fi
-	if [ "$(id -u)" -ne 0 ]; then
-		log "Chromium is missing ($CHROMIUM) and installing it needs root: run apt-get install -y chromium"
-		exit 1
-	fi
-	log "installing Chromium (apt-get update, then apt-get install chromium)"
-	apt-get update >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >&2
-	if [ ! -x "$CHROMIUM" ]; then
-		log "apt-get installed chromium but $CHROMIUM is still missing; set CHROMIUM to the binary"
-		exit 1
-	fi
+	apt_install "$CHROMIUM" chromium Chromium "set CHROMIUM to the binary"
 }
 
 print_env() {

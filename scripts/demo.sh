@@ -15,6 +15,7 @@
 # the remediation ended resolved as the tutorial tells it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 TEND=${TEND:-bin/tend}
 DEMO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tend-demo.XXXXXX")
@@ -41,22 +42,6 @@ stop_all() {
 }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
-
-# phase NAME CMD...: run CMD, then say how long it took.
-phase() {
-	local name=$1 t0 rc=0 ms
-	shift
-	echo "==> $name"
-	t0=$(date +%s%N)
-	"$@" || rc=$?
-	ms=$((($(date +%s%N) - t0) / 1000000))
-	if [ $rc -eq 0 ]; then
-		printf '==> %s: ok in %d.%03ds\n' "$name" $((ms / 1000)) $((ms % 1000))
-	else
-		printf '==> %s: FAILED (exit %d) in %d.%03ds\n' "$name" $rc $((ms / 1000)) $((ms % 1000))
-	fi
-	return $rc
-}
 
 # need_node installs Node.js and npm when missing (Unleash runs on them)
 # and checks the version Unleash 8 needs.

@@ -12,10 +12,9 @@
 # Only the NAME=value lines go to stdout; build progress goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 BUILD=${KEPTN_CLI_BUILD:-../shared/keptn-cli/build.sh}
-
-log() { echo "keptn-cli.sh: $*" >&2; }
 
 print_env() {
 	echo "TEND_TEST_KEPTN_CLI=$1"

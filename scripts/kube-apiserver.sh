@@ -20,6 +20,8 @@
 # NAME=value lines go to stdout; progress goes to stderr.
 set -euo pipefail
 
+. "$(dirname "$0")/lib.sh"
+
 KUBE_VERSION=${KUBE_VERSION:-v1.37.2}
 # Staging modules (k8s.io/api, k8s.io/client-go, ...) are published as
 # v0.<minor>.<patch> for Kubernetes v1.<minor>.<patch>.
@@ -27,10 +29,8 @@ STAGING_VERSION=v0.${KUBE_VERSION#v1.}
 GO=${GO:-go}
 TOOLS=${TEND_KUBE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/tend/tools/kube-$KUBE_VERSION}
 BIN=$TOOLS/bin
-STATE=${TEND_KUBE_STATE:-${TMPDIR:-/tmp}/tend-test-kube-$(printf %s "$PWD" | md5sum | cut -c1-12).env}
+STATE=${TEND_KUBE_STATE:-$(state_file kube)}
 READY_TIMEOUT=${TEND_KUBE_READY_TIMEOUT:-180}
-
-log() { echo "kube-apiserver.sh: $*" >&2; }
 
 # build_one PKG OUT [LDFLAGS]: go build PKG into OUT inside the tool module,
 # showing how many packages have been compiled so far every 20 seconds.
@@ -119,18 +119,12 @@ EOF
 	log "built $BIN/kube-apiserver and $BIN/etcd in $(($(date +%s) - t0))s"
 }
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
 print_env() {
 	# shellcheck disable=SC1090
 	. "$STATE"
 	echo "TEND_TEST_KUBECONFIG=$KUBE_DIR/kubeconfig"
 	echo "export TEND_TEST_KUBECONFIG"
 }
-
-alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
 running() {
 	[ -f "$STATE" ] || return 1
@@ -139,26 +133,15 @@ running() {
 	alive "$ETCD_PID" && alive "$APISERVER_PID"
 }
 
-# stop_pid PID NAME: TERM, wait up to 20 s, then KILL.
-stop_pid() {
-	local pid=$1 name=$2 i
-	alive "$pid" || return 0
-	log "stopping $name (pid $pid)"
-	kill "$pid" 2>/dev/null || true
-	for i in $(seq 1 100); do
-		alive "$pid" || return 0
-		sleep 0.2
-	done
-	log "$name (pid $pid) did not stop in 20 s; killing it"
-	kill -9 "$pid" 2>/dev/null || true
+# stop_component PID NAME: TERM, wait up to 20 s, then KILL.
+stop_component() {
+	alive "$1" || return 0
+	log "stopping $2 (pid $1)"
+	stop_pid "$1" 20
 }
 
 start() {
-	if running; then
-		log "already running (state $STATE)"
-		print_env
-		return
-	fi
+	already_running && return
 	if [ -f "$STATE" ]; then
 		log "removing the state of a dead instance ($STATE)"
 		stop
@@ -262,32 +245,15 @@ EOF
 }
 
 stop() {
-	if [ ! -f "$STATE" ]; then
-		log "not started (no state file $STATE)"
-		return
-	fi
+	not_started && return
 	# shellcheck disable=SC1090
 	. "$STATE"
-	stop_pid "${APISERVER_PID:-}" kube-apiserver
-	stop_pid "${ETCD_PID:-}" etcd
+	stop_component "${APISERVER_PID:-}" kube-apiserver
+	stop_component "${ETCD_PID:-}" etcd
 	case "${KUBE_DIR:-}" in
 	/tmp/tend-kube.*) rm -rf "$KUBE_DIR" ;;
 	esac
 	rm -f "$STATE"
 }
 
-case "${1:-}" in
-start) start ;;
-stop) stop ;;
-build) build ;;
-env)
-	if running; then print_env; else
-		log "not running"
-		exit 1
-	fi
-	;;
-*)
-	echo "usage: $0 start|stop|env|build" >&2
-	exit 2
-	;;
-esac
+dispatch "start|stop|env|build" "$@"

@@ -12,30 +12,13 @@
 # lines go to stdout; progress goes to stderr.
 set -euo pipefail
 
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-STATE=${TEND_PG_STATE:-${TMPDIR:-/tmp}/tend-test-postgres-$(printf %s "$PWD" | md5sum | cut -c1-12).env}
+. "$(dirname "$0")/lib.sh"
 
-log() { echo "postgres.sh: $*" >&2; }
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+STATE=${TEND_PG_STATE:-$(state_file postgres)}
 
 install() {
-	if [ -x "$PG_BIN/initdb" ]; then
-		return
-	fi
-	if [ "$(id -u)" -ne 0 ]; then
-		log "PostgreSQL 15 is missing ($PG_BIN/initdb) and installing it needs root: run apt-get install -y postgresql"
-		exit 1
-	fi
-	log "installing PostgreSQL 15 (apt-get update, then apt-get install postgresql)"
-	apt-get update >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql >&2
-	if [ ! -x "$PG_BIN/initdb" ]; then
-		log "apt-get installed postgresql but $PG_BIN/initdb is still missing; set PG_BIN to the right bin directory"
-		exit 1
-	fi
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+	apt_install "$PG_BIN/initdb" postgresql "PostgreSQL 15" "set PG_BIN to the right bin directory"
 }
 
 # as_pg runs a PostgreSQL tool as the postgres user when we are root
@@ -63,11 +46,7 @@ running() {
 }
 
 start() {
-	if running; then
-		log "already running (state $STATE)"
-		print_env
-		return
-	fi
+	already_running && return
 	install
 	local dir port
 	dir=$(mktemp -d /tmp/tend-pg.XXXXXX)
@@ -98,10 +77,7 @@ start() {
 }
 
 stop() {
-	if [ ! -f "$STATE" ]; then
-		log "not started (no state file $STATE)"
-		return
-	fi
+	not_started && return
 	# shellcheck disable=SC1090
 	. "$STATE"
 	if as_pg "$PG_BIN/pg_ctl" status -D "$PG_DATA" >/dev/null 2>&1; then
@@ -112,17 +88,4 @@ stop() {
 	rm -f "$STATE"
 }
 
-case "${1:-}" in
-start) start ;;
-stop) stop ;;
-env)
-	if running; then print_env; else
-		log "not running"
-		exit 1
-	fi
-	;;
-*)
-	echo "usage: $0 start|stop|env" >&2
-	exit 2
-	;;
-esac
+dispatch "start|stop|env" "$@"

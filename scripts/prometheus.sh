@@ -23,30 +23,13 @@
 # the NAME=value lines go to stdout; progress goes to stderr.
 set -euo pipefail
 
-PROMETHEUS=${PROMETHEUS:-/usr/bin/prometheus}
-STATE=${TEND_PROMETHEUS_STATE:-${TMPDIR:-/tmp}/tend-test-prometheus-$(printf %s "$PWD" | md5sum | cut -c1-12).env}
+. "$(dirname "$0")/lib.sh"
 
-log() { echo "prometheus.sh: $*" >&2; }
+PROMETHEUS=${PROMETHEUS:-/usr/bin/prometheus}
+STATE=${TEND_PROMETHEUS_STATE:-$(state_file prometheus)}
 
 install() {
-	if [ -x "$PROMETHEUS" ]; then
-		return
-	fi
-	if [ "$(id -u)" -ne 0 ]; then
-		log "Prometheus is missing ($PROMETHEUS) and installing it needs root: run apt-get install -y prometheus"
-		exit 1
-	fi
-	log "installing Prometheus (apt-get update, then apt-get install prometheus)"
-	apt-get update >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >&2
-	if [ ! -x "$PROMETHEUS" ]; then
-		log "apt-get installed prometheus but $PROMETHEUS is still missing; set PROMETHEUS to the binary"
-		exit 1
-	fi
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+	apt_install "$PROMETHEUS" prometheus Prometheus "set PROMETHEUS to the binary"
 }
 
 print_env() {
@@ -64,7 +47,7 @@ running() {
 	[ -f "$STATE" ] || return 1
 	# shellcheck disable=SC1090
 	. "$STATE"
-	kill -0 "$PROM_PID" 2>/dev/null && [ "$(cat "/proc/$PROM_PID/comm" 2>/dev/null)" = "prometheus" ]
+	process_named "$PROM_PID" prometheus
 }
 
 write_config() {
@@ -92,90 +75,25 @@ EOF
 }
 
 start() {
-	if running; then
-		log "already running (state $STATE)"
-		print_env
-		return
-	fi
+	already_running && return
 	install
-	local dir port pid
+	local dir port
 	dir=$(mktemp -d /tmp/tend-prometheus.XXXXXX)
 	mkdir -p "$dir/targets" "$dir/rules" "$dir/alertmanagers" "$dir/data"
 	write_config "$dir"
 	port=$(free_port)
 	log "starting on 127.0.0.1:$port ($dir)"
-	# setsid: the server outlives this script and ignores the caller's Ctrl-C.
-	setsid "$PROMETHEUS" \
+	serve prometheus PROM "$dir" "$port" "http://127.0.0.1:$port/-/ready" \
+		"$PROMETHEUS" \
 		--config.file="$dir/prometheus.yml" \
 		--storage.tsdb.path="$dir/data" \
 		--storage.tsdb.retention.time=1d \
 		--web.listen-address="127.0.0.1:$port" \
 		--web.enable-lifecycle \
-		--log.level=warn \
-		>"$dir/prometheus.log" 2>&1 </dev/null &
-	pid=$!
-	mkdir -p "$(dirname "$STATE")"
-	{
-		echo "PROM_DIR=$dir"
-		echo "PROM_PORT=$port"
-		echo "PROM_PID=$pid"
-	} >"$STATE"
-	local i
-	for i in $(seq 1 300); do
-		if curl -fsS "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1; then
-			log "ready after $((i / 10)).$((i % 10))s (pid $pid)"
-			print_env
-			return
-		fi
-		if ! kill -0 "$pid" 2>/dev/null; then
-			log "prometheus exited during startup:"
-			cat "$dir/prometheus.log" >&2
-			rm -f "$STATE"
-			exit 1
-		fi
-		sleep 0.1
-	done
-	log "not ready after 30s; log:"
-	cat "$dir/prometheus.log" >&2
-	stop
-	exit 1
+		--log.level=warn
+	print_env
 }
 
-stop() {
-	if [ ! -f "$STATE" ]; then
-		log "not started (no state file $STATE)"
-		return
-	fi
-	# shellcheck disable=SC1090
-	. "$STATE"
-	if running; then
-		log "stopping pid $PROM_PID ($PROM_DIR)"
-		kill "$PROM_PID"
-		local i
-		for i in $(seq 1 100); do
-			kill -0 "$PROM_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$PROM_PID" 2>/dev/null; then
-			log "pid $PROM_PID did not stop in 10s; killing it"
-			kill -9 "$PROM_PID" || true
-		fi
-	fi
-	rm -rf "$PROM_DIR"
-	rm -f "$STATE"
-}
+stop() { stop_served PROM; }
 
-case "${1:-}" in
-start) start ;;
-stop) stop ;;
-env)
-	if running; then print_env; else
-		log "not running"
-		exit 1
-	fi
-	;;
-*)
-	echo "usage: $0 start|stop|env" >&2
-	exit 2
-	;;
-esac
+dispatch "start|stop|env" "$@"

@@ -9,6 +9,7 @@
 # prints how long it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 COMPONENTS=(postgres prometheus alertmanager unleash kube-apiserver chromium keptn-cli)
 GO=${GO:-go}
@@ -24,22 +25,6 @@ stop_all() {
 }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
-
-# phase NAME CMD...: run CMD, then say how long it took and how it ended.
-phase() {
-	local name=$1 t0 rc=0 ms
-	shift
-	echo "==> $name"
-	t0=$(date +%s%N)
-	"$@" || rc=$?
-	ms=$((($(date +%s%N) - t0) / 1000000))
-	if [ $rc -eq 0 ]; then
-		printf '==> %s: ok in %d.%03ds\n' "$name" $((ms / 1000)) $((ms % 1000))
-	else
-		printf '==> %s: FAILED (exit %d) in %d.%03ds\n' "$name" $rc $((ms / 1000)) $((ms % 1000))
-	fi
-	return $rc
-}
 
 start_component() {
 	local c=$1 out

@@ -42,20 +42,16 @@
 # stderr.
 set -euo pipefail
 
+. "$(dirname "$0")/lib.sh"
+
 UNLEASH_VERSION=8.2.0
 NODE=${NODE:-node}
 NPM=${NPM:-npm}
 CACHE=${TEND_UNLEASH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tend/tools/unleash-$UNLEASH_VERSION}
-STATE=${TEND_UNLEASH_STATE:-${TMPDIR:-/tmp}/tend-test-unleash-$(printf %s "$PWD" | md5sum | cut -c1-12).env}
+STATE=${TEND_UNLEASH_STATE:-$(state_file unleash)}
 SCRIPTS=$(cd "$(dirname "$0")" && pwd)
 # Migrations on an empty database take about 20 s on this kind of machine.
 READY_TIMEOUT=${TEND_UNLEASH_READY_TIMEOUT:-180}
-
-log() { echo "unleash.sh: $*" >&2; }
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 random_hex() {
 	od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'
@@ -199,11 +195,7 @@ db() {
 }
 
 start() {
-	if running; then
-		log "already running (state $STATE)"
-		print_env
-		return
-	fi
+	already_running && return
 	install
 
 	UNLEASH_OWN_PG=0
@@ -283,23 +275,12 @@ start() {
 }
 
 stop() {
-	if [ ! -f "$STATE" ]; then
-		log "not started (no state file $STATE)"
-		return
-	fi
+	not_started && return
 	# shellcheck disable=SC1090
 	. "$STATE"
 	if ours "$UNLEASH_PID"; then
 		log "stopping pid $UNLEASH_PID"
-		kill -TERM "$UNLEASH_PID" 2>/dev/null || true
-		for _ in $(seq 1 100); do
-			ours "$UNLEASH_PID" || break
-			sleep 0.1
-		done
-		if ours "$UNLEASH_PID"; then
-			log "pid $UNLEASH_PID did not stop within 10s; killing it"
-			kill -KILL "$UNLEASH_PID" 2>/dev/null || true
-		fi
+		stop_pid "$UNLEASH_PID" 10 ours
 	fi
 	if [ -f "$UNLEASH_DIR/db.js" ]; then
 		log "dropping database $UNLEASH_DB"
@@ -327,18 +308,4 @@ client_token() {
 	printf '%s' "$answer" | "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).secret))'
 }
 
-case "${1:-}" in
-start) start ;;
-stop) stop ;;
-env)
-	if running; then print_env; else
-		log "not running"
-		exit 1
-	fi
-	;;
-client-token) client_token "${2:-}" ;;
-*)
-	echo "usage: $0 start|stop|env|client-token [ENVIRONMENT]" >&2
-	exit 2
-	;;
-esac
+dispatch "start|stop|env|client-token [ENVIRONMENT]" "$@"

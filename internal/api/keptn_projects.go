@@ -80,13 +80,18 @@ func decodeKeptnProject(body []byte) (apitypes.CreateProjectRequest, error) {
 	return out, nil
 }
 
-func (s *Server) keptnCreateProject(w http.ResponseWriter, r *http.Request) {
+// readKeptnProject reads the request's body as Keptn's project body
+// (decodeKeptnProject).
+func readKeptnProject(r *http.Request) (apitypes.CreateProjectRequest, error) {
 	body, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return apitypes.CreateProjectRequest{}, err
 	}
-	req, err := decodeKeptnProject(body)
+	return decodeKeptnProject(body)
+}
+
+func (s *Server) keptnCreateProject(w http.ResponseWriter, r *http.Request) {
+	req, err := readKeptnProject(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -96,24 +101,14 @@ func (s *Server) keptnCreateProject(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out, err := s.keptnProject(r.Context(), p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, out)
+	writeProject(s, w, r, http.StatusCreated, p, s.keptnProject)
 }
 
 // keptnUpdateProject sets a new shipyard and/or a new upstream. A new
 // upstream is pushed every branch before it is stored, so a bad URL or
 // token is refused and the old upstream stays.
 func (s *Server) keptnUpdateProject(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	req, err := decodeKeptnProject(body)
+	req, err := readKeptnProject(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -159,45 +154,21 @@ func (s *Server) keptnUpdateProject(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out, err := s.keptnProject(ctx, p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeProject(s, w, r, http.StatusOK, p, s.keptnProject)
 }
 
 func (s *Server) keptnListProjects(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
-	size, after, err := page(r)
+	pg, err := s.readableProjects(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	all, err := s.store.ListProjects(r.Context())
+	projects, err := answerEach(r.Context(), pg.items, s.keptnProject)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	var visible []store.Project
-	var names []string
-	for _, pr := range all {
-		if p.Can(auth.ActionReadProject, pr.Name) == nil {
-			visible = append(visible, pr)
-			names = append(names, pr.Name)
-		}
-	}
-	from, to, next := pageOf(names, size, after)
-	out := apitypes.KeptnProjects{Projects: []apitypes.KeptnProject{}, NextPageKey: next, PageSize: size, TotalCount: len(visible)}
-	for _, pr := range visible[from:to] {
-		kp, err := s.keptnProject(r.Context(), pr)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		out.Projects = append(out.Projects, kp)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, apitypes.KeptnProjects{Projects: projects, NextPageKey: pg.next, PageSize: pg.size, TotalCount: pg.total})
 }
 
 func (s *Server) keptnGetProject(w http.ResponseWriter, r *http.Request) {
@@ -206,12 +177,7 @@ func (s *Server) keptnGetProject(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out, err := s.keptnProject(r.Context(), p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeProject(s, w, r, http.StatusOK, p, s.keptnProject)
 }
 
 func (s *Server) keptnDeleteProject(w http.ResponseWriter, r *http.Request) {
@@ -369,12 +335,8 @@ func (s *Server) keptnListServices(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	names := make([]string, len(st.Services))
-	for i, sv := range st.Services {
-		names[i] = sv.ServiceName
-	}
-	from, to, next := pageOf(names, size, after)
-	writeJSON(w, http.StatusOK, apitypes.KeptnServices{Services: st.Services[from:to], NextPageKey: next, PageSize: size, TotalCount: len(names)})
+	pg := cutPage(st.Services, func(sv apitypes.KeptnService) string { return sv.ServiceName }, size, after)
+	writeJSON(w, http.StatusOK, apitypes.KeptnServices{Services: pg.items, NextPageKey: pg.next, PageSize: pg.size, TotalCount: pg.total})
 }
 
 func (s *Server) keptnGetService(w http.ResponseWriter, r *http.Request) {
@@ -391,28 +353,6 @@ func (s *Server) keptnGetService(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.writeError(w, r, fmt.Errorf("service %q of project %q: %w", name, r.PathValue("project"), store.ErrNotFound))
-}
-
-// indexPage pages a list in its own order; the key (opaque to clients, as
-// page's) holds the index of the next item.
-func indexPage(n, size int, after string) (int, int, string) {
-	from := 0
-	if after != "" {
-		if i, err := strconv.Atoi(after); err == nil && i > 0 {
-			from = min(i, n)
-		}
-	}
-	to := min(from+size, n)
-	next := ""
-	if to < n {
-		next = encodePageName(strconv.Itoa(to))
-	}
-	return from, to, next
-}
-
-// encodePageName makes a page key page() reads back as name.
-func encodePageName(name string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("n" + name))
 }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

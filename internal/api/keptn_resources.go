@@ -104,27 +104,13 @@ func (s *Server) keptnPutResource(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) keptnListResources(w http.ResponseWriter, r *http.Request) {
 	ref := refOf(r)
-	size, after, err := page(r)
+	pg, err := s.levelResources(r, ref)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.checkLevel(r.Context(), ref); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	all, err := s.res.List(r.Context(), ref)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	uris := make([]string, len(all))
-	for i, res := range all {
-		uris[i] = res.URI
-	}
-	from, to, next := pageOf(uris, size, after)
-	out := apitypes.KeptnResources{Resources: []apitypes.KeptnResource{}, NextPageKey: next, PageSize: size, TotalCount: len(all)}
-	for _, res := range all[from:to] {
+	out := apitypes.KeptnResources{Resources: []apitypes.KeptnResource{}, NextPageKey: pg.next, PageSize: pg.size, TotalCount: pg.total}
+	for _, res := range pg.items {
 		m := s.keptnMeta(r.Context(), ref, res.Version)
 		out.Resources = append(out.Resources, apitypes.KeptnResource{ResourceURI: res.URI, Metadata: &m})
 	}
@@ -134,33 +120,18 @@ func (s *Server) keptnListResources(w http.ResponseWriter, r *http.Request) {
 func (s *Server) keptnGetResource(w http.ResponseWriter, r *http.Request) {
 	ref := refOf(r)
 	uri, _ := resourceURI(r)
-	if err := s.checkLevel(r.Context(), ref); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	content, at, err := s.res.Get(r.Context(), ref, uri, r.URL.Query().Get("gitCommitID"))
+	clean, content, at, err := s.readResource(r.Context(), ref, uri, r.URL.Query().Get("gitCommitID"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	clean, _ := resource.CleanURI(uri)
 	m := s.keptnMeta(r.Context(), ref, at)
 	writeJSON(w, http.StatusOK, apitypes.KeptnResource{ResourceURI: clean, ResourceContent: base64.StdEncoding.EncodeToString(content), Metadata: &m})
 }
 
 func (s *Server) keptnDeleteResource(w http.ResponseWriter, r *http.Request) {
 	ref := refOf(r)
-	uri, _ := resourceURI(r)
-	if clean, _ := resource.CleanURI(uri); clean == "shipyard.yaml" && ref.Stage == "" {
-		s.writeError(w, r, errorf(http.StatusBadRequest, "shipyard.yaml of project %q cannot be deleted: the project needs it; write a new one instead", ref.Project))
-		return
-	}
-	if err := s.checkLevel(r.Context(), ref); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	version, err := s.res.Remove(resource.WithAuthor(r.Context(), author(r)), ref, uri)
-	pushMsg, err := s.reportPush(w, r, err)
+	version, pushMsg, err := s.removeResource(w, r, ref)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

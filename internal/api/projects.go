@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -119,12 +118,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out, err := s.projectAnswer(r.Context(), p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, out)
+	writeProject(s, w, r, http.StatusCreated, p, s.projectAnswer)
 }
 
 // newProject validates req and creates the project in the store and its
@@ -232,82 +226,18 @@ func (s *Server) projectAnswer(ctx context.Context, p store.Project) (apitypes.P
 	return out, nil
 }
 
-// page parses pageSize and nextPageKey of a name-ordered list. The key is
-// the last name of the previous page, opaque to clients.
-func page(r *http.Request) (size int, after string, err error) {
-	size = store.DefaultPageSize
-	if v := r.URL.Query().Get("pageSize"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 1 {
-			return 0, "", errorf(http.StatusBadRequest, "pageSize %q is invalid: give a whole number from 1 to %d", v, store.MaxPageSize)
-		}
-		size = min(n, store.MaxPageSize)
-	}
-	if k := r.URL.Query().Get("nextPageKey"); k != "" {
-		b, derr := base64.RawURLEncoding.DecodeString(k)
-		if derr != nil || len(b) < 2 || b[0] != 'n' {
-			return 0, "", errorf(http.StatusBadRequest, "nextPageKey %q was not handed out by this server: pass the nextPageKey of the previous page unchanged", k)
-		}
-		after = string(b[1:])
-	}
-	return size, after, nil
-}
-
-// pageOf cuts one page out of names sorted ascending; it returns the
-// indexes [from, to) and the next page's key ("" on the last page).
-func pageOf(names []string, size int, after string) (int, int, string) {
-	from := 0
-	if after != "" {
-		from = len(names)
-		for i, n := range names {
-			if n > after {
-				from = i
-				break
-			}
-		}
-	}
-	to := min(from+size, len(names))
-	next := ""
-	if to < len(names) && to > from {
-		next = base64.RawURLEncoding.EncodeToString([]byte("n" + names[to-1]))
-	}
-	return from, to, next
-}
-
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r)
-	size, after, err := page(r)
+	pg, err := s.readableProjects(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	all, err := s.store.ListProjects(r.Context())
+	projects, err := answerEach(r.Context(), pg.items, s.projectAnswer)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	// A project-restricted token sees only its own project.
-	visible := all[:0]
-	for _, pr := range all {
-		if p.Can(auth.ActionReadProject, pr.Name) == nil {
-			visible = append(visible, pr)
-		}
-	}
-	names := make([]string, len(visible))
-	for i, pr := range visible {
-		names[i] = pr.Name
-	}
-	from, to, next := pageOf(names, size, after)
-	out := apitypes.ProjectList{Projects: []apitypes.Project{}, NextPageKey: next, TotalCount: len(visible)}
-	for _, pr := range visible[from:to] {
-		a, err := s.projectAnswer(r.Context(), pr)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		out.Projects = append(out.Projects, a)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, apitypes.ProjectList{Projects: projects, NextPageKey: pg.next, TotalCount: pg.total})
 }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
@@ -316,12 +246,41 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out, err := s.projectAnswer(r.Context(), p)
+	writeProject(s, w, r, http.StatusOK, p, s.projectAnswer)
+}
+
+// readableProjects reads the page the request asks for of the projects its
+// token may read (a project-restricted token sees only its own project);
+// tend's and Keptn's project lists share it.
+func (s *Server) readableProjects(r *http.Request) (listPage[store.Project], error) {
+	p := principalOf(r)
+	size, after, err := page(r)
+	if err != nil {
+		return listPage[store.Project]{}, err
+	}
+	all, err := s.store.ListProjects(r.Context())
+	if err != nil {
+		return listPage[store.Project]{}, err
+	}
+	visible := all[:0]
+	for _, pr := range all {
+		if p.Can(auth.ActionReadProject, pr.Name) == nil {
+			visible = append(visible, pr)
+		}
+	}
+	return cutPage(visible, func(pr store.Project) string { return pr.Name }, size, after), nil
+}
+
+// writeProject answers p with status in the view answer builds (tend's
+// projectAnswer or Keptn's keptnProject); tend's and Keptn's project routes
+// share it.
+func writeProject[T any](s *Server, w http.ResponseWriter, r *http.Request, status int, p store.Project, answer func(context.Context, store.Project) (T, error)) {
+	out, err := answer(r.Context(), p)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, status, out)
 }
 
 // deleteProject removes the project from the store first, so it is gone

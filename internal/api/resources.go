@@ -52,31 +52,33 @@ func specKind(uri string) spec.Kind {
 }
 
 func (s *Server) listResources(w http.ResponseWriter, r *http.Request) {
-	ref := refOf(r)
-	size, after, err := page(r)
+	pg, err := s.levelResources(r, refOf(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.checkLevel(r.Context(), ref); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	all, err := s.res.List(r.Context(), ref)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	uris := make([]string, len(all))
-	for i, res := range all {
-		uris[i] = res.URI
-	}
-	from, to, next := pageOf(uris, size, after)
-	out := apitypes.ResourceList{Resources: []apitypes.Resource{}, NextPageKey: next, TotalCount: len(all)}
-	for _, res := range all[from:to] {
+	out := apitypes.ResourceList{Resources: []apitypes.Resource{}, NextPageKey: pg.next, TotalCount: pg.total}
+	for _, res := range pg.items {
 		out.Resources = append(out.Resources, apitypes.Resource{ResourceURI: res.URI, Version: res.Version})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// levelResources reads the page the request asks for of the resources at
+// ref; tend's and Keptn's resource lists share it.
+func (s *Server) levelResources(r *http.Request, ref resource.Ref) (listPage[resource.Resource], error) {
+	size, after, err := page(r)
+	if err != nil {
+		return listPage[resource.Resource]{}, err
+	}
+	if err := s.checkLevel(r.Context(), ref); err != nil {
+		return listPage[resource.Resource]{}, err
+	}
+	all, err := s.res.List(r.Context(), ref)
+	if err != nil {
+		return listPage[resource.Resource]{}, err
+	}
+	return cutPage(all, func(res resource.Resource) string { return res.URI }, size, after), nil
 }
 
 // putResources writes every resource of the request in one commit. Known
@@ -190,6 +192,20 @@ func resourceURI(r *http.Request) (uri string, history bool) {
 	return uri, false
 }
 
+// readResource reads the resource uri at ref in version ("" for the
+// newest) and returns its clean URI, its content and the commit it was read
+// at; tend's and Keptn's get routes share it.
+func (s *Server) readResource(ctx context.Context, ref resource.Ref, uri, version string) (clean string, content []byte, at string, err error) {
+	if err := s.checkLevel(ctx, ref); err != nil {
+		return "", nil, "", err
+	}
+	if content, at, err = s.res.Get(ctx, ref, uri, version); err != nil {
+		return "", nil, "", err
+	}
+	clean, _ = resource.CleanURI(uri)
+	return clean, content, at, nil
+}
+
 func (s *Server) getResource(w http.ResponseWriter, r *http.Request) {
 	uri, history := resourceURI(r)
 	if history {
@@ -201,16 +217,11 @@ func (s *Server) getResource(w http.ResponseWriter, r *http.Request) {
 	if version == "" {
 		version = r.URL.Query().Get("version")
 	}
-	if err := s.checkLevel(r.Context(), ref); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	content, at, err := s.res.Get(r.Context(), ref, uri, version)
+	clean, content, at, err := s.readResource(r.Context(), ref, uri, version)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	clean, _ := resource.CleanURI(uri)
 	writeJSON(w, http.StatusOK, apitypes.Resource{
 		ResourceURI:     clean,
 		ResourceContent: base64.StdEncoding.EncodeToString(content),
@@ -218,19 +229,27 @@ func (s *Server) getResource(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) deleteResource(w http.ResponseWriter, r *http.Request) {
-	ref := refOf(r)
+// removeResource deletes the resource of the path at ref in one commit and
+// returns the commit and a push failure's message; tend's and Keptn's
+// delete routes share it. A project's shipyard.yaml is refused.
+func (s *Server) removeResource(w http.ResponseWriter, r *http.Request, ref resource.Ref) (version, pushMsg string, err error) {
 	uri, _ := resourceURI(r)
 	if clean, _ := resource.CleanURI(uri); clean == "shipyard.yaml" && ref.Stage == "" {
-		s.writeError(w, r, errorf(http.StatusBadRequest, "shipyard.yaml of project %q cannot be deleted: the project needs it; write a new one instead", ref.Project))
-		return
+		return "", "", errorf(http.StatusBadRequest, "shipyard.yaml of project %q cannot be deleted: the project needs it; write a new one instead", ref.Project)
 	}
 	if err := s.checkLevel(r.Context(), ref); err != nil {
-		s.writeError(w, r, err)
-		return
+		return "", "", err
 	}
-	version, err := s.res.Remove(resource.WithAuthor(r.Context(), author(r)), ref, uri)
-	pushMsg, err := s.reportPush(w, r, err)
+	version, err = s.res.Remove(resource.WithAuthor(r.Context(), author(r)), ref, uri)
+	if pushMsg, err = s.reportPush(w, r, err); err != nil {
+		return "", "", err
+	}
+	return version, pushMsg, nil
+}
+
+func (s *Server) deleteResource(w http.ResponseWriter, r *http.Request) {
+	ref := refOf(r)
+	version, pushMsg, err := s.removeResource(w, r, ref)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -428,10 +428,7 @@ func TestGenerateAlertRulesFromServer(t *testing.T) {
 // checks that Prometheus loaded the group from that file.
 func TestConfigureMonitoringRulesRealPrometheus(t *testing.T) {
 	prom := testenv.PrometheusURL(t)
-	rulesDir := os.Getenv(testenv.PrometheusRulesDirEnv)
-	if rulesDir == "" {
-		t.Fatalf("%s is set but %s is not: start Prometheus with %s start and export all its lines", testenv.Prometheus.Env, testenv.PrometheusRulesDirEnv, testenv.Prometheus.Script)
-	}
+	rulesDir := testenv.RequireAlso(t, testenv.Prometheus, testenv.PrometheusRulesDirEnv)
 	dataDir := t.TempDir()
 	a, err := app.New(context.Background(), app.Options{Listen: "127.0.0.1:0", DataDir: dataDir})
 	if err != nil {

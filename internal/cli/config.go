@@ -75,11 +75,7 @@ the server failed or could not be reached.`,
 				return err
 			}
 			if format != formatTable {
-				raw, err := getRaw(cmd.Context(), c, client.ConfigPath(project), nil)
-				if err != nil {
-					return err
-				}
-				return printRaw(s, format, raw)
+				return printAnswer(cmd.Context(), s, c, format, client.ConfigPath(project), nil)
 			}
 			cfg, err := c.GetConfig(cmd.Context(), project)
 			if err != nil {

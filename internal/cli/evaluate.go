@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tendhq/tend/internal/slo"
-	"github.com/tendhq/tend/internal/spec"
 )
 
 // failOnFlag is the value of --fail-on: the weakest result that exits 1.
@@ -71,19 +70,12 @@ Exit status 0 for pass or warning, 1 for fail (and for warning with
 
 func runEvaluate(s *streams, sloFile, sliFile, prevFile string, format outputFormat, failOn slo.Result) error {
 	var stdinRead bool
-	name, data, err := readInput(s, sloFile, &stdinRead)
+	objective, err := readSLO(s, sloFile, &stdinRead)
 	if err != nil {
-		return inputError(fmt.Errorf("%s: %w", name, err))
-	}
-	objective, diags := spec.DecodeSLO(name, data)
-	for _, d := range diags {
-		fmt.Fprintln(s.err, d.String())
-	}
-	if objective == nil || diags.HasErrors() {
-		return inputError(fmt.Errorf("%s is not a usable SLO file; fix the errors above", name))
+		return err
 	}
 
-	name, data, err = readInput(s, sliFile, &stdinRead)
+	name, data, err := readInput(s, sliFile, &stdinRead)
 	if err != nil {
 		return inputError(fmt.Errorf("%s: %w", name, err))
 	}

@@ -138,11 +138,7 @@ func (f *eventFlags) filter() (client.EventFilter, error) {
 // are more pages.
 func listEvents(ctx context.Context, s *streams, c *client.Client, f client.EventFilter, format outputFormat) error {
 	if format != formatTable {
-		raw, err := getRaw(ctx, c, client.PathEvents, f.Query())
-		if err != nil {
-			return err
-		}
-		return printRaw(s, format, raw)
+		return printAnswer(ctx, s, c, format, client.PathEvents, f.Query())
 	}
 	page, err := c.ListEvents(ctx, f)
 	if err != nil {

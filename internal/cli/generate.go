@@ -178,16 +178,9 @@ func runGenerateAlertRules(cmd *cobra.Command, s *streams, conn *connFlags, f al
 	}
 
 	var stdinRead bool
-	name, data, err := readInput(s, f.sloFile, &stdinRead)
+	objective, err := readSLO(s, f.sloFile, &stdinRead)
 	if err != nil {
-		return inputError(fmt.Errorf("%s: %w", name, err))
-	}
-	objective, diags := spec.DecodeSLO(name, data)
-	for _, d := range diags {
-		fmt.Fprintln(s.err, d.String())
-	}
-	if objective == nil || diags.HasErrors() {
-		return inputError(fmt.Errorf("%s is not a usable SLO file; fix the errors above", name))
+		return err
 	}
 	var queries map[string]string
 	if f.sliFile != "" {

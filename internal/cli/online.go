@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -272,6 +273,26 @@ func getRaw(ctx context.Context, c *client.Client, path string, query url.Values
 	return data, nil
 }
 
+// printAnswer prints the server's answer to GET path?query unchanged, for
+// -o json and -o yaml.
+func printAnswer(ctx context.Context, s *streams, c *client.Client, f outputFormat, path string, query url.Values) error {
+	raw, err := getRaw(ctx, c, path, query)
+	if err != nil {
+		return err
+	}
+	return printRaw(s, f, raw)
+}
+
+// printAllPages prints the server's answer to GET path, every page of the
+// list under listKey joined (getRawAllPages), for -o json and -o yaml.
+func printAllPages(ctx context.Context, s *streams, c *client.Client, f outputFormat, path, listKey string) error {
+	raw, err := getRawAllPages(ctx, c, path, listKey)
+	if err != nil {
+		return err
+	}
+	return printRaw(s, f, raw)
+}
+
 // showOne prints the one object id that a get command asked for: -o json
 // and -o yaml print the server's answer at path unchanged, so nothing the
 // CLI does not know is lost; a table decodes it through get and renders it
@@ -279,11 +300,7 @@ func getRaw(ctx context.Context, c *client.Client, path string, query url.Values
 func showOne[T any](ctx context.Context, s *streams, c *client.Client, f outputFormat, path, id string,
 	get func(context.Context, string) (T, error), table func(io.Writer, T) error) error {
 	if f != formatTable {
-		raw, err := getRaw(ctx, c, path, nil)
-		if err != nil {
-			return err
-		}
-		return printRaw(s, f, raw)
+		return printAnswer(ctx, s, c, f, path, nil)
 	}
 	v, err := get(ctx, id)
 	if err != nil {
@@ -294,6 +311,66 @@ func showOne[T any](ctx context.Context, s *streams, c *client.Client, f outputF
 
 // maxRawPages stops a server that hands out page keys without end.
 const maxRawPages = 10000
+
+// getOneCommand completes cmd (its Use, Short, Long and Example set) as the
+// get command of one object named by its argument: showOne with the
+// object's API route path(arg), get and table.
+func getOneCommand[T any](s *streams, cmd *cobra.Command, path func(string) string,
+	get func(*client.Client, context.Context, string) (T, error), table func(io.Writer, T) error) *cobra.Command {
+	var (
+		format outputFormat
+		conn   *connFlags
+	)
+	cmd.Args = usageArgs(cobra.ExactArgs(1))
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := conn.client(s)
+		if err != nil {
+			return err
+		}
+		return showOne(cmd.Context(), s, c, format, path(args[0]), args[0], func(ctx context.Context, id string) (T, error) {
+			return get(c, ctx, id)
+		}, table)
+	}
+	conn = addConnFlags(cmd)
+	addOutputFlag(cmd, &format)
+	return cmd
+}
+
+// deleteCommand completes cmd (its Use, Short, Long and Example set) as the
+// delete command of one object named by its argument: del deletes it and
+// "<what> NAME deleted" says so.
+func deleteCommand(s *streams, cmd *cobra.Command, what string, del func(*client.Client, context.Context, string) error) *cobra.Command {
+	var conn *connFlags
+	cmd.Args = usageArgs(cobra.ExactArgs(1))
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := conn.client(s)
+		if err != nil {
+			return err
+		}
+		if err := del(c, cmd.Context(), args[0]); err != nil {
+			return apiFailure(err)
+		}
+		fmt.Fprintf(s.out, "%s %s deleted\n", what, args[0])
+		return nil
+	}
+	conn = addConnFlags(cmd)
+	return cmd
+}
+
+// printList prints items as a table under header, a row each, or says
+// "No <what>." on stderr when there are none.
+func printList[T any](s *streams, what, header string, items []T, row func(io.Writer, *T)) error {
+	if len(items) == 0 {
+		fmt.Fprintf(s.err, "No %s.\n", what)
+		return nil
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for i := range items {
+		row(tw, &items[i])
+	}
+	return tw.Flush()
+}
 
 // getRawAllPages fetches a paged list for -o json. When the server answers
 // in one page, which is the usual case, the answer is returned unchanged;

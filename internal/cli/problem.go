@@ -104,11 +104,7 @@ func printProblems(w io.Writer, ps []apitypes.Problem) error {
 func flatText(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func newGetProblemCommand(s *streams) *cobra.Command {
-	var (
-		format outputFormat
-		conn   *connFlags
-	)
-	cmd := &cobra.Command{
+	return getOneCommand(s, &cobra.Command{
 		Use:   "problem ID",
 		Short: "Show one problem",
 		Long: `Get problem shows one problem: where it is, what its source said, when it
@@ -118,18 +114,7 @@ server's answer unchanged.
 Exit status 0, 2 on an unknown problem or a refused token, 3 when the server
 failed or could not be reached.`,
 		Example: `  tend get problem 0d6f2a52-0c9e-4a39-8d0c-2f8a3b7c5e11`,
-		Args:    usageArgs(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := conn.client(s)
-			if err != nil {
-				return err
-			}
-			return showOne(cmd.Context(), s, c, format, client.ProblemPath(args[0]), args[0], c.GetProblem, printProblem)
-		},
-	}
-	conn = addConnFlags(cmd)
-	addOutputFlag(cmd, &format)
-	return cmd
+	}, client.ProblemPath, (*client.Client).GetProblem, printProblem)
 }
 
 func printProblem(w io.Writer, p *apitypes.Problem) error {
@@ -217,11 +202,7 @@ func actionProgress(as []apitypes.RemediationAction) string {
 }
 
 func newGetRemediationCommand(s *streams) *cobra.Command {
-	var (
-		format outputFormat
-		conn   *connFlags
-	)
-	cmd := &cobra.Command{
+	return getOneCommand(s, &cobra.Command{
 		Use:   "remediation ID",
 		Short: "Show one remediation: state, problems, actions and evaluations",
 		Long: `Get remediation shows one remediation as stored: its state and why it ended,
@@ -233,18 +214,7 @@ the server's answer unchanged.
 Exit status 0, 2 on an unknown remediation or a refused token, 3 when the
 server failed or could not be reached.`,
 		Example: `  tend get remediation 5b0e8d4e-2f7a-4c8e-9b1d-1c2e3f4a5b6c`,
-		Args:    usageArgs(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := conn.client(s)
-			if err != nil {
-				return err
-			}
-			return showOne(cmd.Context(), s, c, format, client.RemediationPath(args[0]), args[0], c.GetRemediation, printRemediation)
-		},
-	}
-	conn = addConnFlags(cmd)
-	addOutputFlag(cmd, &format)
-	return cmd
+	}, client.RemediationPath, (*client.Client).GetRemediation, printRemediation)
 }
 
 func printRemediation(w io.Writer, r *apitypes.Remediation) error {

@@ -139,28 +139,16 @@ reached.`,
 				return err
 			}
 			if format != formatTable {
-				raw, err := getRawAllPages(cmd.Context(), c, client.PathProjects, "projects")
-				if err != nil {
-					return err
-				}
-				return printRaw(s, format, raw)
+				return printAllPages(cmd.Context(), s, c, format, client.PathProjects, "projects")
 			}
 			projects, err := c.ListProjects(cmd.Context())
 			if err != nil {
 				return apiFailure(err)
 			}
-			if len(projects) == 0 {
-				fmt.Fprintln(s.err, "No projects.")
-				return nil
-			}
-			tw := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSTAGES\tSERVICES\tCREATED")
-			for i := range projects {
-				p := &projects[i]
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.ProjectName, stageNames(p),
+			return printList(s, "projects", "NAME\tSTAGES\tSERVICES\tCREATED", projects, func(w io.Writer, p *apitypes.Project) {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", p.ProjectName, stageNames(p),
 					dash(strings.Join(serviceNames(p), ", ")), formatTime(p.CreationDate))
-			}
-			return tw.Flush()
+			})
 		},
 	}
 	conn = addConnFlags(cmd)
@@ -169,11 +157,7 @@ reached.`,
 }
 
 func newGetProjectCommand(s *streams) *cobra.Command {
-	var (
-		format outputFormat
-		conn   *connFlags
-	)
-	cmd := &cobra.Command{
+	return getOneCommand(s, &cobra.Command{
 		Use:   "project NAME",
 		Short: "Show a project's stages and services",
 		Long: `Get project shows a project: its shipyard version, upstream repository, and
@@ -184,18 +168,7 @@ Exit status 0, 2 on an unknown project or a refused token, 3 when the server
 failed or could not be reached.`,
 		Example: `  tend get project sockshop
   tend get project sockshop -o yaml`,
-		Args: usageArgs(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := conn.client(s)
-			if err != nil {
-				return err
-			}
-			return showOne(cmd.Context(), s, c, format, client.ProjectPath(args[0]), args[0], c.GetProject, printProject)
-		},
-	}
-	conn = addConnFlags(cmd)
-	addOutputFlag(cmd, &format)
-	return cmd
+	}, client.ProjectPath, (*client.Client).GetProject, printProject)
 }
 
 func printProject(w io.Writer, p *apitypes.Project) error {
@@ -231,8 +204,7 @@ func printProject(w io.Writer, p *apitypes.Project) error {
 }
 
 func newDeleteProjectCommand(s *streams) *cobra.Command {
-	var conn *connFlags
-	cmd := &cobra.Command{
+	return deleteCommand(s, &cobra.Command{
 		Use:   "project NAME",
 		Short: "Delete a project with its services, resources and events",
 		Long: `Delete project deletes a project with its services, resources and events.
@@ -241,19 +213,5 @@ An upstream Git repository is left as it is.
 Exit status 0 when deleted, 2 on an unknown project or a refused token, 3 when
 the server failed or could not be reached.`,
 		Example: `  tend delete project sockshop`,
-		Args:    usageArgs(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := conn.client(s)
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteProject(cmd.Context(), args[0]); err != nil {
-				return apiFailure(err)
-			}
-			fmt.Fprintf(s.out, "Project %s deleted\n", args[0])
-			return nil
-		},
-	}
-	conn = addConnFlags(cmd)
-	return cmd
+	}, "Project", (*client.Client).DeleteProject)
 }

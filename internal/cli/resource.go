@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"path/filepath"
 	"strings"
@@ -215,11 +216,7 @@ or a refused token, 3 when the server failed or could not be reached.`,
 				case version != "":
 					q = map[string][]string{"gitCommitID": {version}}
 				}
-				raw, err := getRaw(ctx, c, p, q)
-				if err != nil {
-					return err
-				}
-				return printRaw(s, format, raw)
+				return printAnswer(ctx, s, c, format, p, q)
 			}
 			if history {
 				h, err := c.ResourceHistory(ctx, ref, uri)
@@ -276,26 +273,15 @@ Exit status 0, 2 on an unknown project, stage or service or a refused token,
 				return err
 			}
 			if format != formatTable {
-				raw, err := getRawAllPages(cmd.Context(), c, ref.ResourcesPath(), "resources")
-				if err != nil {
-					return err
-				}
-				return printRaw(s, format, raw)
+				return printAllPages(cmd.Context(), s, c, format, ref.ResourcesPath(), "resources")
 			}
 			list, err := c.ListResources(cmd.Context(), ref)
 			if err != nil {
 				return apiFailure(err)
 			}
-			if len(list) == 0 {
-				fmt.Fprintf(s.err, "No resources in %s.\n", ref)
-				return nil
-			}
-			tw := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "URI\tVERSION")
-			for _, r := range list {
-				fmt.Fprintf(tw, "%s\t%s\n", r.ResourceURI, dash(r.Version))
-			}
-			return tw.Flush()
+			return printList(s, fmt.Sprintf("resources in %s", ref), "URI\tVERSION", list, func(w io.Writer, r *apitypes.Resource) {
+				fmt.Fprintf(w, "%s\t%s\n", r.ResourceURI, dash(r.Version))
+			})
 		},
 	}
 	conn = addConnFlags(cmd)

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/client"
 )
 
@@ -74,26 +76,15 @@ failed or could not be reached.`,
 				return err
 			}
 			if format != formatTable {
-				raw, err := getRaw(cmd.Context(), c, client.ServicesPath(project), nil)
-				if err != nil {
-					return err
-				}
-				return printRaw(s, format, raw)
+				return printAnswer(cmd.Context(), s, c, format, client.ServicesPath(project), nil)
 			}
 			services, err := c.ListServices(cmd.Context(), project)
 			if err != nil {
 				return apiFailure(err)
 			}
-			if len(services) == 0 {
-				fmt.Fprintf(s.err, "No services in project %s.\n", project)
-				return nil
-			}
-			tw := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCREATED")
-			for _, sv := range services {
-				fmt.Fprintf(tw, "%s\t%s\n", sv.ServiceName, formatTime(sv.CreationDate))
-			}
-			return tw.Flush()
+			return printList(s, "services in project "+project, "NAME\tCREATED", services, func(w io.Writer, sv *apitypes.Service) {
+				fmt.Fprintf(w, "%s\t%s\n", sv.ServiceName, formatTime(sv.CreationDate))
+			})
 		},
 	}
 	conn = addConnFlags(cmd)
@@ -124,11 +115,7 @@ the server failed or could not be reached.`,
 				return err
 			}
 			if format != formatTable {
-				raw, err := getRaw(cmd.Context(), c, client.ServicePath(project, args[0]), nil)
-				if err != nil {
-					return err
-				}
-				return printRaw(s, format, raw)
+				return printAnswer(cmd.Context(), s, c, format, client.ServicePath(project, args[0]), nil)
 			}
 			sv, err := c.GetService(cmd.Context(), project, args[0])
 			if err != nil {

@@ -127,26 +127,15 @@ reached.`,
 				return err
 			}
 			if format != formatTable {
-				raw, err := getRaw(cmd.Context(), c, client.PathTokens, nil)
-				if err != nil {
-					return err
-				}
-				return printRaw(s, format, raw)
+				return printAnswer(cmd.Context(), s, c, format, client.PathTokens, nil)
 			}
 			toks, err := c.ListTokens(cmd.Context())
 			if err != nil {
 				return apiFailure(err)
 			}
-			if len(toks) == 0 {
-				fmt.Fprintln(s.err, "No tokens.")
-				return nil
-			}
-			tw := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSCOPE\tPROJECT\tCREATED")
-			for _, t := range toks {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, t.Scope, projectScope(t.Project), formatTime(t.CreatedAt))
-			}
-			return tw.Flush()
+			return printList(s, "tokens", "NAME\tSCOPE\tPROJECT\tCREATED", toks, func(w io.Writer, t *apitypes.Token) {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t.Name, t.Scope, projectScope(t.Project), formatTime(t.CreatedAt))
+			})
 		},
 	}
 	conn = addConnFlags(cmd)
@@ -155,8 +144,7 @@ reached.`,
 }
 
 func newDeleteTokenCommand(s *streams) *cobra.Command {
-	var conn *connFlags
-	cmd := &cobra.Command{
+	return deleteCommand(s, &cobra.Command{
 		Use:   "token NAME",
 		Short: "Revoke an API token at once",
 		Long: `Delete token revokes an API token: the next request with it is refused.
@@ -164,19 +152,5 @@ func newDeleteTokenCommand(s *streams) *cobra.Command {
 Exit status 0 when revoked, 2 on an unknown name or a refused token, 3 when
 the server failed or could not be reached.`,
 		Example: `  tend delete token ci`,
-		Args:    usageArgs(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := conn.client(s)
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteToken(cmd.Context(), args[0]); err != nil {
-				return apiFailure(err)
-			}
-			fmt.Fprintf(s.out, "Token %s deleted\n", args[0])
-			return nil
-		},
-	}
-	conn = addConnFlags(cmd)
-	return cmd
+	}, "Token", (*client.Client).DeleteToken)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/spec"
 )
 
@@ -142,6 +143,24 @@ func readInput(s *streams, file string, stdinRead *bool) (name string, data []by
 		return file, nil, fmt.Errorf("cannot read file: %w", unwrapPathError(err))
 	}
 	return file, data, nil
+}
+
+// readSLO reads and decodes the SLO file named on the command line
+// (readInput), printing its diagnostics on stderr; an unreadable or
+// unusable file is an input error.
+func readSLO(s *streams, file string, stdinRead *bool) (*slo.SLO, error) {
+	name, data, err := readInput(s, file, stdinRead)
+	if err != nil {
+		return nil, inputError(fmt.Errorf("%s: %w", name, err))
+	}
+	objective, diags := spec.DecodeSLO(name, data)
+	for _, d := range diags {
+		fmt.Fprintln(s.err, d.String())
+	}
+	if objective == nil || diags.HasErrors() {
+		return nil, inputError(fmt.Errorf("%s is not a usable SLO file; fix the errors above", name))
+	}
+	return objective, nil
 }
 
 // unwrapPathError drops the "open FILE:" prefix of an *os.PathError because

@@ -17,15 +17,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/tendhq/tend/internal/outbound"
 	"github.com/tendhq/tend/internal/yamlnode"
 )
 
@@ -80,22 +77,6 @@ type Config struct {
 	Intake      Intake
 	Outbound    Outbound
 	Retention   Retention
-}
-
-// Outbound is the policy on the addresses tend connects to on a user's
-// behalf (SLI providers, Unleash, webhooks, HTTP scale targets, Git
-// upstreams); internal/outbound enforces it. Link-local and cloud
-// metadata addresses are always denied.
-type Outbound struct {
-	// Allow, when not empty, limits connections to these CIDRs, addresses
-	// and host names ("*.domain" for every name below domain).
-	Allow []string
-	// Deny refuses these on top of the default denials.
-	Deny []string
-	// AllowFileUpstreams accepts local paths and file:// URLs as Git
-	// upstreams. For tests only: it lets a token make tend write into a
-	// repository on its own host.
-	AllowFileUpstreams bool
 }
 
 // Retention says how long records are kept before a background job deletes
@@ -197,31 +178,6 @@ type Limits struct {
 	DryRun            bool
 }
 
-// Escalation says where escalation notifications go.
-type Escalation struct {
-	// URL receives a Slack-compatible message; a secret reference.
-	URL Secret
-	// Headers are sent with every notification; each value is a secret
-	// reference.
-	Headers map[string]Secret
-	// Timeout bounds each notification call.
-	Timeout time.Duration
-}
-
-// Kubernetes says how tend reaches a cluster for scaling actions.
-type Kubernetes struct {
-	// Kubeconfig is the kubeconfig file; "" means in-cluster config, then
-	// $KUBECONFIG, then ~/.kube/config.
-	Kubeconfig string
-	// Disabled turns the scaling executor's cluster access off: services
-	// then scale only through HTTP scale targets.
-	Disabled bool
-	// Namespaces lists, per project, the namespaces besides
-	// <project>-<stage> that tokens of the project may point scaling at;
-	// other namespaces need an unrestricted admin token.
-	Namespaces map[string][]string
-}
-
 // Default returns the configuration of a server with no file and no
 // environment variables.
 func Default() Config {
@@ -245,22 +201,6 @@ func Default() Config {
 		}, MaxUnmatchedPerMinute: DefaultMaxUnmatchedPerMinute},
 	}
 }
-
-// Secret is a reference to a secret value: "file:PATH" (the file's content
-// without its trailing newline) or "env:NAME" (an environment variable).
-// A Secret never holds the value itself until Resolve.
-type Secret struct {
-	// Ref is the reference as written; "" means unset.
-	Ref string
-	// Value is the resolved value, set by Config.Resolve.
-	Value string
-}
-
-// IsSet reports whether a reference is given.
-func (s Secret) IsSet() bool { return s.Ref != "" }
-
-// String shows the reference, never the value, so a Secret can be logged.
-func (s Secret) String() string { return s.Ref }
 
 // ErrInvalid is matched by every error of Decode, Load and ApplyEnv.
 var ErrInvalid = errors.New("invalid configuration")
@@ -336,133 +276,6 @@ func decodeProblem(name string, err error) string {
 	return yamlnode.Where(name, line, 0) + ": invalid YAML: " + msg
 }
 
-type decoder struct {
-	file  string
-	probs []string
-}
-
-func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
-	d.probs = append(d.probs, yamlnode.At(d.file, n)+": "+fmt.Sprintf(format, args...))
-}
-
-func (d *decoder) err() error {
-	if len(d.probs) == 0 {
-		return nil
-	}
-	return &Error{Problems: d.probs}
-}
-
-// fields walks a mapping, calling set for every known key and reporting
-// unknown and repeated ones.
-func (d *decoder) fields(n *yaml.Node, where string, set map[string]func(v *yaml.Node)) {
-	n = yamlnode.Resolve(n)
-	if n == nil || n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s must be a mapping of keys to values, not %s", where, yamlnode.Describe(n))
-		return
-	}
-	known := make([]string, 0, len(set))
-	for k := range set {
-		known = append(known, k)
-	}
-	sort.Strings(known)
-	seen := map[string]bool{}
-	for k, v := range yamlnode.Pairs(n) {
-		if k.Kind != yaml.ScalarNode {
-			d.errorf(k, "%s has a key that is not a string", where)
-			continue
-		}
-		if k.Value == "<<" {
-			d.errorf(k, "merge keys (<<) are not supported in tend.yaml; write the keys out")
-			continue
-		}
-		fn, ok := set[k.Value]
-		if !ok {
-			msg := fmt.Sprintf("unknown key %q in %s", k.Value, where)
-			if s := yamlnode.Suggest(k.Value, known); s != "" {
-				msg += fmt.Sprintf("; did you mean %q?", s)
-			} else {
-				msg += "; known keys: " + strings.Join(known, ", ")
-			}
-			d.errorf(k, "%s", msg)
-			continue
-		}
-		if seen[k.Value] {
-			d.errorf(k, "%s.%s is given twice; keep one", where, k.Value)
-			continue
-		}
-		seen[k.Value] = true
-		fn(v)
-	}
-}
-
-func (d *decoder) str(n *yaml.Node, where string, dst *string) {
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.errorf(n, "%s must be a string, not %s", where, yamlnode.Describe(n))
-		return
-	}
-	*dst = n.Value
-}
-
-func (d *decoder) duration(n *yaml.Node, where string, dst *time.Duration, allowZero bool) {
-	var s string
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.errorf(n, "%s must be a duration such as 10m or 30s, not %s", where, yamlnode.Describe(n))
-		return
-	}
-	s = n.Value
-	v, err := ParseDuration(s)
-	if err != nil {
-		d.errorf(n, "%s: %v", where, err)
-		return
-	}
-	if v == 0 && !allowZero {
-		d.errorf(n, "%s must be longer than 0; want e.g. 10m", where)
-		return
-	}
-	*dst = v
-}
-
-func (d *decoder) integer(n *yaml.Node, where string, dst *int) {
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-		d.errorf(n, "%s must be a whole number, not %s", where, yamlnode.Describe(n))
-		return
-	}
-	v, err := strconv.Atoi(n.Value)
-	if err != nil || v < 0 {
-		d.errorf(n, "%s must be a whole number of 0 or more (0 means no limit), not %s", where, n.Value)
-		return
-	}
-	*dst = v
-}
-
-func (d *decoder) boolean(n *yaml.Node, where string, dst *bool) {
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-		d.errorf(n, "%s must be true or false, not %s", where, yamlnode.Describe(n))
-		return
-	}
-	var b bool
-	if err := n.Decode(&b); err != nil {
-		d.errorf(n, "%s must be true or false, not %s", where, yamlnode.Describe(n))
-		return
-	}
-	*dst = b
-}
-
-// secret reads a secret reference; a plain value is refused so that no
-// secret sits in the file.
-func (d *decoder) secret(n *yaml.Node, where string, dst *Secret) {
-	var s string
-	d.str(n, where, &s)
-	if s == "" {
-		return
-	}
-	if err := CheckRef(s); err != nil {
-		d.errorf(n, "%s: %v", where, err)
-		return
-	}
-	dst.Ref = s
-}
-
 func (d *decoder) top(n *yaml.Node, c *Config) {
 	d.fields(n, "tend.yaml", map[string]func(*yaml.Node){
 		"listen":  func(v *yaml.Node) { d.str(v, "listen", &c.Listen) },
@@ -531,79 +344,6 @@ func (d *decoder) top(n *yaml.Node, c *Config) {
 		"outbound": func(v *yaml.Node) { d.outbound(v, &c.Outbound) },
 	})
 }
-
-// outbound reads the outbound section; each rule is checked where it is
-// written.
-func (d *decoder) outbound(n *yaml.Node, o *Outbound) {
-	rules := func(key string, dst *[]string) func(*yaml.Node) {
-		return func(v *yaml.Node) {
-			where := "outbound." + key
-			v = yamlnode.Resolve(v)
-			if v.Kind != yaml.SequenceNode {
-				d.errorf(v, "%s must be a list of CIDRs, addresses or host names, not %s", where, yamlnode.Describe(v))
-				return
-			}
-			for _, item := range v.Content {
-				item = yamlnode.Resolve(item)
-				var s string
-				d.str(item, where+" item", &s)
-				if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
-					continue
-				}
-				if _, err := outbound.ParseRule(s); err != nil {
-					d.errorf(item, "%s: %v", where, err)
-					continue
-				}
-				*dst = append(*dst, s)
-			}
-		}
-	}
-	d.fields(n, "outbound", map[string]func(*yaml.Node){
-		"allow":              rules("allow", &o.Allow),
-		"deny":               rules("deny", &o.Deny),
-		"allowFileUpstreams": func(v *yaml.Node) { d.boolean(v, "outbound.allowFileUpstreams", &o.AllowFileUpstreams) },
-	})
-}
-
-// namespaces reads kubernetes.namespaces: project name to a list of
-// namespace names.
-func (d *decoder) namespaces(n *yaml.Node, dst *map[string][]string) {
-	n = yamlnode.Resolve(n)
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "kubernetes.namespaces must be a mapping of project names to lists of namespaces, not %s", yamlnode.Describe(n))
-		return
-	}
-	out := map[string][]string{}
-	for k, v := range yamlnode.Pairs(n) {
-		if k.Kind != yaml.ScalarNode || !namespaceRE.MatchString(k.Value) {
-			d.errorf(k, "kubernetes.namespaces: %s is not a project name", yamlnode.Describe(k))
-			continue
-		}
-		where := "kubernetes.namespaces." + k.Value
-		if _, dup := out[k.Value]; dup {
-			d.errorf(k, "%s is given twice; keep one", where)
-			continue
-		}
-		if v.Kind != yaml.SequenceNode {
-			d.errorf(v, "%s must be a list of namespaces, not %s", where, yamlnode.Describe(v))
-			continue
-		}
-		list := []string{}
-		for _, item := range v.Content {
-			item = yamlnode.Resolve(item)
-			if item.Kind != yaml.ScalarNode || item.Tag == "!!null" || len(item.Value) > 63 || !namespaceRE.MatchString(item.Value) {
-				d.errorf(item, "%s: %s is not a Kubernetes namespace name (lower-case letters, digits and -)", where, yamlnode.Describe(item))
-				continue
-			}
-			list = append(list, item.Value)
-		}
-		out[k.Value] = list
-	}
-	*dst = out
-}
-
-// namespaceRE is a Kubernetes namespace name, and a tend project name.
-var namespaceRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 func (d *decoder) remediation(n *yaml.Node, r *Remediation) {
 	d.fields(n, "remediation", map[string]func(*yaml.Node){
@@ -718,139 +458,6 @@ func (l *IntakeLabels) clash() (a, b string, ok bool) {
 		}
 	}
 	return "", "", false
-}
-
-func (d *decoder) escalation(n *yaml.Node, e *Escalation) {
-	d.fields(n, "escalation", map[string]func(*yaml.Node){
-		"url":     func(v *yaml.Node) { d.secret(v, "escalation.url", &e.URL) },
-		"timeout": func(v *yaml.Node) { d.duration(v, "escalation.timeout", &e.Timeout, false) },
-		"headers": func(v *yaml.Node) {
-			if v.Kind != yaml.MappingNode {
-				d.errorf(v, "escalation.headers must be a mapping of header names to env:NAME or file:PATH references, not %s", yamlnode.Describe(v))
-				return
-			}
-			e.Headers = map[string]Secret{}
-			for i := 0; i+1 < len(v.Content); i += 2 {
-				k, val := v.Content[i], v.Content[i+1]
-				if k.Kind != yaml.ScalarNode || !validHeaderName(k.Value) {
-					d.errorf(k, "escalation.headers: %s is not an HTTP header name", yamlnode.Describe(k))
-					continue
-				}
-				var s Secret
-				d.secret(val, "escalation.headers."+k.Value, &s)
-				if s.IsSet() {
-					e.Headers[k.Value] = s
-				}
-			}
-		},
-	})
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
-
-func hasPassword(u string) bool {
-	rest := u[strings.Index(u, "://")+3:]
-	at := strings.IndexByte(rest, '@')
-	if at < 0 {
-		return false
-	}
-	slash := strings.IndexByte(rest, '/')
-	if slash >= 0 && slash < at {
-		return false
-	}
-	return strings.Contains(rest[:at], ":")
-}
-
-// IsRef reports whether s is a secret reference.
-func IsRef(s string) bool {
-	return strings.HasPrefix(s, "file:") || strings.HasPrefix(s, "env:")
-}
-
-// CheckRef checks that s is a usable secret reference.
-func CheckRef(s string) error {
-	switch {
-	case strings.HasPrefix(s, "file:"):
-		if strings.TrimPrefix(s, "file:") == "" {
-			return errors.New("file: needs a path, e.g. file:/run/secrets/slack-url")
-		}
-	case strings.HasPrefix(s, "env:"):
-		name := strings.TrimPrefix(s, "env:")
-		if name == "" || strings.ContainsAny(name, "= \t") {
-			return fmt.Errorf("env: needs a variable name, e.g. env:TEND_SLACK_URL, not %q", name)
-		}
-	default:
-		return errors.New("secrets must not be written here in plain text: give file:PATH (the secret's file) or env:NAME (an environment variable)")
-	}
-	return nil
-}
-
-// ResolveRef returns the value a reference names.
-func ResolveRef(ref string, getenv func(string) string) (string, error) {
-	switch {
-	case strings.HasPrefix(ref, "file:"):
-		path := strings.TrimPrefix(ref, "file:")
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return "", fmt.Errorf("read secret file %s: %w", path, err)
-		}
-		v := strings.TrimRight(string(b), "\r\n")
-		if v == "" {
-			return "", fmt.Errorf("secret file %s is empty", path)
-		}
-		return v, nil
-	case strings.HasPrefix(ref, "env:"):
-		name := strings.TrimPrefix(ref, "env:")
-		v := getenv(name)
-		if v == "" {
-			return "", fmt.Errorf("environment variable %s is not set or empty", name)
-		}
-		return v, nil
-	}
-	return "", CheckRef(ref)
-}
-
-// Resolve reads every secret reference's value. Errors name the setting
-// and the reference, never a value.
-func (c *Config) Resolve(getenv func(string) string) error {
-	var probs []string
-	res := func(name string, s *Secret) {
-		if !s.IsSet() || s.Value != "" {
-			return
-		}
-		v, err := ResolveRef(s.Ref, getenv)
-		if err != nil {
-			probs = append(probs, fmt.Sprintf("%s (%s): %v", name, s.Ref, err))
-			return
-		}
-		s.Value = v
-	}
-	res("database", &c.Database)
-	res("escalation.url", &c.Escalation.URL)
-	names := make([]string, 0, len(c.Escalation.Headers))
-	for k := range c.Escalation.Headers {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		s := c.Escalation.Headers[k]
-		res("escalation.headers."+k, &s)
-		c.Escalation.Headers[k] = s
-	}
-	if len(probs) > 0 {
-		return fmt.Errorf("resolve secrets: %w", &Error{Problems: probs})
-	}
-	return nil
 }
 
 // Environment variables read by ApplyEnv, each overriding one field.

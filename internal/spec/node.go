@@ -197,6 +197,45 @@ func (d *decoder) isMapping(n *yaml.Node, what, hint string) bool {
 	return true
 }
 
+// decodeList decodes every item of the list n (list with what and hint)
+// with one; ok is false when the list or any of its items is bad.
+func decodeList[T any](d *decoder, n *yaml.Node, what, hint string, one func(*yaml.Node) (T, bool)) ([]T, bool) {
+	items, ok := d.list(n, what, hint)
+	var out []T
+	for _, item := range items {
+		v, good := one(item)
+		ok = ok && good
+		out = append(out, v)
+	}
+	return out, ok
+}
+
+// listEntry reports whether n, an entry of a list, is a mapping (isMapping
+// with what and hint); a null entry is reported with the message empty,
+// which says what to write.
+func (d *decoder) listEntry(n *yaml.Node, what, hint, empty string) bool {
+	if d.isMapping(n, what, hint) {
+		return true
+	}
+	if yamlnode.IsNull(n) {
+		d.errorf(n, "%s", empty)
+	}
+	return false
+}
+
+// requiredStr returns the string field key of the mapping n, whose fields
+// are f, with its value's node. A missing or null field is reported at n
+// with the message missing, which says what to add.
+func (d *decoder) requiredStr(n *yaml.Node, f map[string]entry, key, what, missing string) (string, *yaml.Node, bool) {
+	e, has := f[key]
+	if !has || yamlnode.IsNull(e.val) {
+		d.errorf(n, "%s", missing)
+		return "", nil, false
+	}
+	v, good := d.str(e.val, what)
+	return v, e.val, good
+}
+
 // list returns the items of a sequence (aliases resolved); null is an empty
 // list. Anything else is reported.
 func (d *decoder) list(n *yaml.Node, what, hint string) ([]*yaml.Node, bool) {

@@ -200,26 +200,19 @@ func (d *decoder) remediationV014(root *yaml.Node) *Remediation {
 	}
 	seen := map[string]int{}
 	for _, item := range items {
-		if !d.isMapping(item, "each remediation", "problemType: TITLE, actionsOnOpen: [...]") {
-			if yamlnode.IsNull(item) {
-				d.errorf(item, "empty remediation entry: write - problemType: TITLE")
-			}
+		if !d.listEntry(item, "each remediation", "problemType: TITLE, actionsOnOpen: [...]", "empty remediation entry: write - problemType: TITLE") {
 			ok = false
 			continue
 		}
 		ef := d.mapFields(item, "a remediation", remediationEntryKeys, nil)
 		entry := RemediationEntry{Line: item.Line}
-		pt, has := ef["problemType"]
-		if !has || yamlnode.IsNull(pt.val) {
-			d.errorf(item, "remediation without problemType: add problemType: TITLE (the problem title or root cause, or default)")
-			ok = false
-		} else if v, good := d.str(pt.val, "problemType"); good {
+		if v, vn, good := d.requiredStr(item, ef, "problemType", "problemType", "remediation without problemType: add problemType: TITLE (the problem title or root cause, or default)"); good {
 			entry.ProblemType = v
 			if line, dup := seen[v]; dup {
-				d.errorf(pt.val, "duplicate problemType %q (first at line %d): Keptn used only the first; merge their actions into one entry", v, line)
+				d.errorf(vn, "duplicate problemType %q (first at line %d): Keptn used only the first; merge their actions into one entry", v, line)
 				ok = false
 			}
-			seen[v] = pt.val.Line
+			seen[v] = vn.Line
 		} else {
 			ok = false
 		}
@@ -263,34 +256,27 @@ func (d *decoder) legacyRemediation(root *yaml.Node) *Remediation {
 	}
 	var seen []seenEntry
 	for _, item := range items {
-		if !d.isMapping(item, "each remediation", "name: TITLE PREFIX, actions: [...]") {
-			if yamlnode.IsNull(item) {
-				d.errorf(item, "empty remediation entry: write - name: TITLE PREFIX")
-			}
+		if !d.listEntry(item, "each remediation", "name: TITLE PREFIX, actions: [...]", "empty remediation entry: write - name: TITLE PREFIX") {
 			ok = false
 			continue
 		}
 		ef := d.mapFields(item, "a remediation", legacyEntryKeys, nil)
 		entry := RemediationEntry{Line: item.Line}
-		nm, has := ef["name"]
-		if !has || yamlnode.IsNull(nm.val) {
-			d.errorf(item, "remediation without name: add name: TITLE PREFIX (matched against the start of the problem title)")
-			ok = false
-		} else if v, good := d.str(nm.val, "name"); good {
+		if v, vn, good := d.requiredStr(item, ef, "name", "name", "remediation without name: add name: TITLE PREFIX (matched against the start of the problem title)"); good {
 			entry.ProblemType = v
 			for _, s := range seen {
 				switch {
 				case s.name == v:
-					d.errorf(nm.val, "duplicate remediation name %q (first at line %d): Keptn used only the first; merge their actions into one entry", v, s.line)
+					d.errorf(vn, "duplicate remediation name %q (first at line %d): Keptn used only the first; merge their actions into one entry", v, s.line)
 					ok = false
 				case strings.HasPrefix(v, s.name):
-					d.warnf(nm.val, "remediation %q can never match: the earlier name %q (line %d) is a prefix of it and the first match wins; move this entry above it", v, s.name, s.line)
+					d.warnf(vn, "remediation %q can never match: the earlier name %q (line %d) is a prefix of it and the first match wins; move this entry above it", v, s.name, s.line)
 				default:
 					continue
 				}
 				break
 			}
-			seen = append(seen, seenEntry{v, nm.val.Line})
+			seen = append(seen, seenEntry{v, vn.Line})
 		} else {
 			ok = false
 		}
@@ -321,10 +307,7 @@ func (d *decoder) legacyRemediation(root *yaml.Node) *Remediation {
 
 func (d *decoder) remediationAction(n *yaml.Node, keys []string) (RemediationAction, bool) {
 	a := RemediationAction{Line: n.Line}
-	if !d.isMapping(n, "each action", "action: NAME, value: ...") {
-		if yamlnode.IsNull(n) {
-			d.errorf(n, "empty action: write - action: scaling")
-		}
+	if !d.listEntry(n, "each action", "action: NAME, value: ...", "empty action: write - action: scaling") {
 		return a, false
 	}
 	f := d.mapFields(n, "an action", keys, nil)

@@ -269,17 +269,12 @@ func (d *decoder) uniqueStage(seen map[string]*yaml.Node, name string, n *yaml.N
 }
 
 func (d *decoder) stageName(f map[string]entry, n *yaml.Node) (string, bool) {
-	e, has := f["name"]
-	if !has || yamlnode.IsNull(e.val) {
-		d.errorf(n, "stage without name: add name: STAGE")
-		return "", false
-	}
-	v, good := d.str(e.val, "stage name")
+	v, vn, good := d.requiredStr(n, f, "name", "stage name", "stage without name: add name: STAGE")
 	if !good {
 		return "", false
 	}
 	if !stageNameRE.MatchString(v) {
-		d.errorf(e.val, "invalid stage name %q: use lower-case letters, digits and '-', starting with a letter (Keptn refused other names)", v)
+		d.errorf(vn, "invalid stage name %q: use lower-case letters, digits and '-', starting with a letter (Keptn refused other names)", v)
 		return v, false
 	}
 	return v, true
@@ -287,10 +282,7 @@ func (d *decoder) stageName(f map[string]entry, n *yaml.Node) (string, bool) {
 
 func (d *decoder) stageV02(n *yaml.Node) (Stage, bool) {
 	var st Stage
-	if !d.isMapping(n, "each stage", "name: STAGE, sequences: [...]") {
-		if yamlnode.IsNull(n) {
-			d.errorf(n, "empty stage: write - name: STAGE")
-		}
+	if !d.listEntry(n, "each stage", "name: STAGE, sequences: [...]", "empty stage: write - name: STAGE") {
 		return st, false
 	}
 	f := d.mapFields(n, "a stage", stageKeys, nil)
@@ -322,10 +314,7 @@ func (d *decoder) stageV02(n *yaml.Node) (Stage, bool) {
 
 func (d *decoder) sequence(n *yaml.Node) (Sequence, bool) {
 	var seq Sequence
-	if !d.isMapping(n, "each sequence", "name: SEQUENCE, tasks: [...]") {
-		if yamlnode.IsNull(n) {
-			d.errorf(n, "empty sequence: write - name: SEQUENCE")
-		}
+	if !d.listEntry(n, "each sequence", "name: SEQUENCE, tasks: [...]", "empty sequence: write - name: SEQUENCE") {
 		return seq, false
 	}
 	// "triggers: [EVENT]" is the pre-release form of triggeredOn that Keptn
@@ -334,10 +323,7 @@ func (d *decoder) sequence(n *yaml.Node) (Sequence, bool) {
 		"triggers": "\"triggers\" is the pre-release form of triggeredOn: tend reads it as triggeredOn: [{event: ...}]; write that instead",
 	})
 	ok := true
-	if e, has := f["name"]; !has || yamlnode.IsNull(e.val) {
-		d.errorf(n, "sequence without name: add name: SEQUENCE (e.g. delivery or remediation)")
-		ok = false
-	} else if v, good := d.str(e.val, "sequence name"); good {
+	if v, _, good := d.requiredStr(n, f, "name", "sequence name", "sequence without name: add name: SEQUENCE (e.g. delivery or remediation)"); good {
 		seq.Name = v
 	} else {
 		ok = false
@@ -355,22 +341,14 @@ func (d *decoder) sequence(n *yaml.Node) (Sequence, bool) {
 		}
 	}
 	if e, has := f["triggeredOn"]; has {
-		items, good := d.list(e.val, "triggeredOn", "- event: STAGE.SEQUENCE.finished")
+		ts, good := decodeList(d, e.val, "triggeredOn", "- event: STAGE.SEQUENCE.finished", d.trigger)
 		ok = ok && good
-		for _, item := range items {
-			t, good := d.trigger(item)
-			ok = ok && good
-			seq.TriggeredOn = append(seq.TriggeredOn, t)
-		}
+		seq.TriggeredOn = append(seq.TriggeredOn, ts...)
 	}
 	if e, has := f["tasks"]; has {
-		items, good := d.list(e.val, "tasks", "- name: TASK")
+		ts, good := decodeList(d, e.val, "tasks", "- name: TASK", d.task)
 		ok = ok && good
-		for _, item := range items {
-			t, good := d.task(item)
-			ok = ok && good
-			seq.Tasks = append(seq.Tasks, t)
-		}
+		seq.Tasks = ts
 	}
 	if len(seq.Tasks) == 0 && ok {
 		d.warnf(n, "sequence %q has no tasks: it does nothing; add tasks: [{name: TASK}]", seq.Name)
@@ -389,20 +367,14 @@ func (d *decoder) sequence(n *yaml.Node) (Sequence, bool) {
 
 func (d *decoder) trigger(n *yaml.Node) (Trigger, bool) {
 	var t Trigger
-	if !d.isMapping(n, "each triggeredOn entry", "event: STAGE.SEQUENCE.finished") {
-		if yamlnode.IsNull(n) {
-			d.errorf(n, "empty triggeredOn entry: write - event: STAGE.SEQUENCE.finished")
-		}
+	if !d.listEntry(n, "each triggeredOn entry", "event: STAGE.SEQUENCE.finished", "empty triggeredOn entry: write - event: STAGE.SEQUENCE.finished") {
 		return t, false
 	}
 	f := d.mapFields(n, "a triggeredOn entry", triggerKeys, nil)
 	ok := true
-	if e, has := f["event"]; !has || yamlnode.IsNull(e.val) {
-		d.errorf(n, "triggeredOn entry without event: add event: STAGE.SEQUENCE.finished")
-		ok = false
-	} else if v, good := d.str(e.val, "event"); good {
+	if v, vn, good := d.requiredStr(n, f, "event", "event", "triggeredOn entry without event: add event: STAGE.SEQUENCE.finished"); good {
 		t.Event = v
-		d.triggerRefs = append(d.triggerRefs, e.val)
+		d.triggerRefs = append(d.triggerRefs, vn)
 	} else {
 		ok = false
 	}
@@ -430,18 +402,12 @@ func (d *decoder) trigger(n *yaml.Node) (Trigger, bool) {
 
 func (d *decoder) task(n *yaml.Node) (Task, bool) {
 	var t Task
-	if !d.isMapping(n, "each task", "name: TASK") {
-		if yamlnode.IsNull(n) {
-			d.errorf(n, "empty task: write - name: TASK")
-		}
+	if !d.listEntry(n, "each task", "name: TASK", "empty task: write - name: TASK") {
 		return t, false
 	}
 	f := d.mapFields(n, "a task", taskKeys, nil)
 	ok := true
-	if e, has := f["name"]; !has || yamlnode.IsNull(e.val) {
-		d.errorf(n, "task without name: add name: TASK (e.g. evaluation)")
-		ok = false
-	} else if v, good := d.str(e.val, "task name"); good {
+	if v, _, good := d.requiredStr(n, f, "name", "task name", "task without name: add name: TASK (e.g. evaluation)"); good {
 		t.Name = v
 	} else {
 		ok = false
@@ -514,10 +480,7 @@ func (d *decoder) legacyShipyard(root *yaml.Node) *Shipyard {
 	}
 	seen := map[string]*yaml.Node{}
 	for _, item := range items {
-		if !d.isMapping(item, "each stage", "name: STAGE, deployment_strategy: direct, ...") {
-			if yamlnode.IsNull(item) {
-				d.errorf(item, "empty stage: write - name: STAGE")
-			}
+		if !d.listEntry(item, "each stage", "name: STAGE, deployment_strategy: direct, ...", "empty stage: write - name: STAGE") {
 			ok = false
 			continue
 		}

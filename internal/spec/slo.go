@@ -191,10 +191,7 @@ func (d *decoder) objectives(n *yaml.Node) []slo.Objective {
 
 func (d *decoder) objective(n *yaml.Node) (slo.Objective, bool) {
 	var o slo.Objective
-	if !d.isMapping(n, "each objective", "sli: NAME, pass: [{criteria: [...]}]") {
-		if yamlnode.IsNull(n) {
-			d.errorf(n, "empty objective: write - sli: NAME")
-		}
+	if !d.listEntry(n, "each objective", "sli: NAME, pass: [{criteria: [...]}]", "empty objective: write - sli: NAME") {
 		return o, false
 	}
 	f := d.mapFields(n, "an objective", objectiveKeys, nil)
@@ -264,10 +261,7 @@ func (d *decoder) blocks(n *yaml.Node, what string) ([]slo.Block, [][]*yaml.Node
 	var blocks []slo.Block
 	var nodes [][]*yaml.Node
 	for _, item := range items {
-		if !d.isMapping(item, "each "+what+" entry", "criteria: [\"<=800\", ...]") {
-			if yamlnode.IsNull(item) {
-				d.errorf(item, "empty %s entry: write - criteria: [\"<=800\"]", what)
-			}
+		if !d.listEntry(item, "each "+what+" entry", "criteria: [\"<=800\", ...]", "empty "+what+" entry: write - criteria: [\"<=800\"]") {
 			ok = false
 			continue
 		}

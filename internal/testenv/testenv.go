@@ -63,6 +63,19 @@ func Require(t testing.TB, c Component) string {
 	return ""
 }
 
+// RequireAlso returns the variable env, one more of the lines c's script
+// prints, after Require. The test fails when c is there but env is not
+// set: the script's lines were exported only in part.
+func RequireAlso(t testing.TB, c Component, env string) string {
+	t.Helper()
+	Require(t, c)
+	v := os.Getenv(env)
+	if v == "" {
+		t.Fatalf("%s is set but %s is not: start %s with %s start and export all its lines", c.Env, env, c.Name, c.Script)
+	}
+	return v
+}
+
 // PostgresServerURL returns the URL of the test server's maintenance
 // database as given in TEND_TEST_POSTGRES_URL. Most tests want PostgresURL.
 func PostgresServerURL(t testing.TB) string {
@@ -139,30 +152,7 @@ func PrometheusURL(t testing.TB) string {
 func PrometheusTarget(t testing.TB, job, addr string) {
 	t.Helper()
 	base := PrometheusURL(t)
-	dir := os.Getenv(PrometheusSDDirEnv)
-	if dir == "" {
-		t.Fatalf("%s is set but %s is not: start Prometheus with %s start and export all its lines", Prometheus.Env, PrometheusSDDirEnv, Prometheus.Script)
-	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	name := filepath.Join(dir, "tend-test-"+hex.EncodeToString(b)+".json")
-	data, err := json.Marshal([]map[string]any{{"targets": []string{addr}, "labels": map[string]string{"job": job}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Write under a name Prometheus ignores, then rename, so it never
-	// reads half a file.
-	if err := os.WriteFile(name+".tmp", data, 0o644); err != nil {
-		t.Fatalf("write Prometheus target file: %v", err)
-	}
-	if err := os.Rename(name+".tmp", name); err != nil {
-		t.Fatalf("write Prometheus target file: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := os.Remove(name); err != nil && !os.IsNotExist(err) {
-			t.Errorf("remove Prometheus target file: %v", err)
-		}
-	})
+	writePrometheusSD(t, PrometheusSDDirEnv, "target", map[string]any{"targets": []string{addr}, "labels": map[string]string{"job": job}})
 
 	deadline := time.Now().Add(30 * time.Second)
 	var last string
@@ -245,12 +235,7 @@ func UnleashURL(t testing.TB) string {
 // UnleashAdminToken returns the test Unleash's admin API token.
 func UnleashAdminToken(t testing.TB) string {
 	t.Helper()
-	Require(t, Unleash)
-	tok := os.Getenv(UnleashAdminTokenEnv)
-	if tok == "" {
-		t.Fatalf("%s is set but %s is not: start Unleash with %s start and export all its lines", Unleash.Env, UnleashAdminTokenEnv, Unleash.Script)
-	}
-	return tok
+	return RequireAlso(t, Unleash, UnleashAdminTokenEnv)
 }
 
 // UnleashFeature creates a release flag with a random name in the test
@@ -402,12 +387,7 @@ func AlertmanagerURL(t testing.TB) string {
 // configuration file.
 func AlertmanagerConfigPath(t testing.TB) string {
 	t.Helper()
-	Require(t, Alertmanager)
-	p := os.Getenv(AlertmanagerConfigEnv)
-	if p == "" {
-		t.Fatalf("%s is set but %s is not: start Alertmanager with %s start and export all its lines", Alertmanager.Env, AlertmanagerConfigEnv, Alertmanager.Script)
-	}
-	return p
+	return RequireAlso(t, Alertmanager, AlertmanagerConfigEnv)
 }
 
 // AlertmanagerReload makes the test Alertmanager reread its configuration
@@ -457,28 +437,7 @@ func PrometheusAlertmanager(t testing.TB) {
 	if err != nil || am.Host == "" {
 		t.Fatalf("%s is not a URL with a host: %v", Alertmanager.Env, err)
 	}
-	dir := os.Getenv(PrometheusAlertmanagerSDDirEnv)
-	if dir == "" {
-		t.Fatalf("%s is set but %s is not: start Prometheus with %s start and export all its lines", Prometheus.Env, PrometheusAlertmanagerSDDirEnv, Prometheus.Script)
-	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	name := filepath.Join(dir, "tend-test-"+hex.EncodeToString(b)+".json")
-	data, err := json.Marshal([]map[string]any{{"targets": []string{am.Host}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(name+".tmp", data, 0o644); err != nil {
-		t.Fatalf("write Prometheus alertmanager file: %v", err)
-	}
-	if err := os.Rename(name+".tmp", name); err != nil {
-		t.Fatalf("write Prometheus alertmanager file: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := os.Remove(name); err != nil && !os.IsNotExist(err) {
-			t.Errorf("remove Prometheus alertmanager file: %v", err)
-		}
-	})
+	writePrometheusSD(t, PrometheusAlertmanagerSDDirEnv, "alertmanager", map[string]any{"targets": []string{am.Host}})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		active, err := prometheusAlertmanagers(base)
@@ -547,4 +506,32 @@ var KeptnCLI = Component{Name: "keptn CLI", Env: "TEND_TEST_KEPTN_CLI", Script: 
 func KeptnCLIPath(t testing.TB) string {
 	t.Helper()
 	return Require(t, KeptnCLI)
+}
+
+// writePrometheusSD writes entry as a file-SD file of its own into the
+// directory $dirEnv names and removes it when the test ends; what names the
+// file in errors ("target", "alertmanager").
+func writePrometheusSD(t testing.TB, dirEnv, what string, entry map[string]any) {
+	t.Helper()
+	dir := RequireAlso(t, Prometheus, dirEnv)
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	name := filepath.Join(dir, "tend-test-"+hex.EncodeToString(b)+".json")
+	data, err := json.Marshal([]map[string]any{entry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Write under a name Prometheus ignores, then rename, so it never
+	// reads half a file.
+	if err := os.WriteFile(name+".tmp", data, 0o644); err != nil {
+		t.Fatalf("write Prometheus %s file: %v", what, err)
+	}
+	if err := os.Rename(name+".tmp", name); err != nil {
+		t.Fatalf("write Prometheus %s file: %v", what, err)
+	}
+	t.Cleanup(func() {
+		if err := os.Remove(name); err != nil && !os.IsNotExist(err) {
+			t.Errorf("remove Prometheus %s file: %v", what, err)
+		}
+	})
 }

@@ -52,10 +52,7 @@ func TestSLOViolationOpensProblem(t *testing.T) {
 	promURL := testenv.PrometheusURL(t)
 	amURL := testenv.AlertmanagerURL(t)
 	amConfig := testenv.AlertmanagerConfigPath(t)
-	rulesDir := os.Getenv(testenv.PrometheusRulesDirEnv)
-	if rulesDir == "" {
-		t.Fatalf("%s is not set: start Prometheus with %s start and export all its lines", testenv.PrometheusRulesDirEnv, testenv.Prometheus.Script)
-	}
+	rulesDir := testenv.RequireAlso(t, testenv.Prometheus, testenv.PrometheusRulesDirEnv)
 	// The Prometheus and Alertmanager are shared: a project name of its
 	// own keeps this test's job, rules, route and alerts apart.
 	project := "mon" + randomHex(t, 4)

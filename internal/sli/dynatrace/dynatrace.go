@@ -60,9 +60,9 @@ var _ sli.Provider = (*Provider)(nil)
 
 // New checks cfg and returns a provider. It does not contact Dynatrace.
 func New(cfg Config) (*Provider, error) {
-	u, err := url.Parse(cfg.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("dynatrace provider: URL %q is not an http(s) URL with a host; want e.g. https://abc12345.live.dynatrace.com", cfg.URL)
+	u, err := sli.ParseBaseURL("dynatrace provider", cfg.URL, "https://abc12345.live.dynatrace.com")
+	if err != nil {
+		return nil, err
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("dynatrace provider: URL %s must be the tenant's base URL, without credentials, query or fragment", u.Redacted())
@@ -70,22 +70,12 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("dynatrace provider: no API token; give one with metrics.read scope")
 	}
-	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("dynatrace provider: timeout %s is negative", cfg.Timeout)
+	o, err := sli.HTTPOptions{Timeout: cfg.Timeout, Concurrency: cfg.Concurrency, Client: cfg.HTTPClient, Logger: cfg.Logger}.WithDefaults("dynatrace provider", DefaultTimeout)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.Concurrency < 1 {
-		cfg.Concurrency = sli.DefaultConcurrency
-	}
-	p := &Provider{base: u, cfg: cfg, client: cfg.HTTPClient, log: cfg.Logger}
-	if p.client == nil {
-		p.client = &http.Client{}
-	}
-	if p.log == nil {
-		p.log = slog.New(slog.DiscardHandler)
-	}
+	cfg.Timeout, cfg.Concurrency = o.Timeout, o.Concurrency
+	p := &Provider{base: u, cfg: cfg, client: o.Client, log: o.Logger}
 	return p, nil
 }
 

@@ -73,9 +73,9 @@ var _ sli.Provider = (*Provider)(nil)
 
 // New checks cfg and returns a provider. It does not contact Prometheus.
 func New(cfg Config) (*Provider, error) {
-	u, err := url.Parse(cfg.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("prometheus provider: URL %q is not an http(s) URL with a host; want e.g. http://prometheus:9090", cfg.URL)
+	u, err := sli.ParseBaseURL("prometheus provider", cfg.URL, "http://prometheus:9090")
+	if err != nil {
+		return nil, err
 	}
 	if u.User != nil {
 		return nil, fmt.Errorf("prometheus provider: URL %s carries credentials; give them as user and password instead, so they are stored as secrets", u.Redacted())
@@ -89,22 +89,12 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Password != "" && cfg.User == "" {
 		return nil, errors.New("prometheus provider: a password without a user; set the user too")
 	}
-	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("prometheus provider: timeout %s is negative", cfg.Timeout)
+	o, err := sli.HTTPOptions{Timeout: cfg.Timeout, Concurrency: cfg.Concurrency, Client: cfg.HTTPClient, Logger: cfg.Logger}.WithDefaults("prometheus provider", DefaultTimeout)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.Concurrency < 1 {
-		cfg.Concurrency = sli.DefaultConcurrency
-	}
-	p := &Provider{base: u, cfg: cfg, client: cfg.HTTPClient, log: cfg.Logger}
-	if p.client == nil {
-		p.client = &http.Client{}
-	}
-	if p.log == nil {
-		p.log = slog.New(slog.DiscardHandler)
-	}
+	cfg.Timeout, cfg.Concurrency = o.Timeout, o.Concurrency
+	p := &Provider{base: u, cfg: cfg, client: o.Client, log: o.Logger}
 	// The base64 form of basic credentials is what travels in the header,
 	// so that is what an echoing proxy would quote back.
 	if cfg.Password != "" {

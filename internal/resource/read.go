@@ -1,0 +1,226 @@
+package resource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage"
+)
+
+// Get returns a resource's content at version (a full commit id), or at the
+// branch head when version is "". The returned version is the commit read.
+func (r *Repos) Get(ctx context.Context, ref Ref, uri string, version string) ([]byte, string, error) {
+	if err := ref.validate(); err != nil {
+		return nil, "", err
+	}
+	uri, err := CleanURI(uri)
+	if err != nil {
+		return nil, "", err
+	}
+	st, head, err := r.open(ctx, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	at := head.Hash()
+	if version != "" {
+		at, err = parseVersion(version)
+		if err != nil {
+			return nil, "", err
+		}
+	}
+	c, err := object.GetCommit(st, at)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return nil, "", fmt.Errorf("version %s of %s: %w", version, ref, ErrVersionNotFound)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read commit %s of %s: %w", at, ref, err)
+	}
+	h, err := newTrees(st).fileHash(c.TreeHash, ref.prefix()+uri)
+	if err != nil {
+		return nil, "", err
+	}
+	if h.IsZero() {
+		return nil, "", fmt.Errorf("resource %s in %s at version %s: %w", uri, ref, at, ErrResourceNotFound)
+	}
+	b, err := readBlob(st, h)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, at.String(), nil
+}
+
+func parseVersion(v string) (plumbing.Hash, error) {
+	if len(v) != 40 || !plumbing.IsHash(v) {
+		return plumbing.ZeroHash, fmt.Errorf("version %q: %w: a version is a full 40-character commit id", v, ErrVersionNotFound)
+	}
+	return plumbing.NewHash(strings.ToLower(v)), nil
+}
+
+// List returns the resources of a ref with the commit that last changed
+// each, sorted by URI. Project level lists the default branch; service
+// level lists "<service>/" with the prefix removed; stage level lists the
+// stage branch except service folders (top-level folders holding
+// ServiceMarker).
+func (r *Repos) List(ctx context.Context, ref Ref) ([]Resource, error) {
+	if err := ref.validate(); err != nil {
+		return nil, err
+	}
+	st, head, err := r.open(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	c, err := object.GetCommit(st, head.Hash())
+	if err != nil {
+		return nil, fmt.Errorf("read head of %s: %w", ref, err)
+	}
+	t := newTrees(st)
+	files := map[string]plumbing.Hash{}
+	switch {
+	case ref.Service != "":
+		e, ok, err := t.lookup(c.TreeHash, ref.Service)
+		if err != nil {
+			return nil, err
+		}
+		if ok && e.Mode == filemode.Dir {
+			if err := t.files(e.Hash, ref.prefix(), files); err != nil {
+				return nil, err
+			}
+		}
+	case ref.Stage != "":
+		root, err := t.tree(c.TreeHash)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range root.Entries {
+			if e.Mode.IsFile() {
+				files[e.Name] = e.Hash
+				continue
+			}
+			if e.Mode != filemode.Dir {
+				continue
+			}
+			if m, ok, err := t.lookup(e.Hash, ServiceMarker); err != nil {
+				return nil, err
+			} else if ok && m.Mode.IsFile() {
+				continue
+			}
+			if err := t.files(e.Hash, e.Name+"/", files); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		if err := t.files(c.TreeHash, "", files); err != nil {
+			return nil, err
+		}
+	}
+	versions, err := lastChanged(st, t, c, files)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", ref, err)
+	}
+	out := make([]Resource, 0, len(files))
+	for p := range files {
+		out = append(out, Resource{URI: strings.TrimPrefix(p, ref.prefix()), Version: versions[p].String()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].URI < out[j].URI })
+	return out, nil
+}
+
+// lastChanged walks the first-parent history from head and finds, for every
+// path, the newest commit whose blob at that path differs from its parent's.
+func lastChanged(st storage.Storer, t *trees, head *object.Commit, files map[string]plumbing.Hash) (map[string]plumbing.Hash, error) {
+	out := make(map[string]plumbing.Hash, len(files))
+	pending := make(map[string]plumbing.Hash, len(files))
+	for p, h := range files {
+		pending[p] = h
+	}
+	c := head
+	for len(pending) > 0 {
+		if len(c.ParentHashes) == 0 {
+			for p := range pending {
+				out[p] = c.Hash
+			}
+			break
+		}
+		parent, err := object.GetCommit(st, c.ParentHashes[0])
+		if err != nil {
+			return nil, fmt.Errorf("read commit %s: %w", c.ParentHashes[0], err)
+		}
+		for p, h := range pending {
+			ph, err := t.fileHash(parent.TreeHash, p)
+			if err != nil {
+				return nil, err
+			}
+			if ph != h {
+				out[p] = c.Hash
+				delete(pending, p)
+			}
+		}
+		c = parent
+	}
+	return out, nil
+}
+
+// History returns the commits that changed a resource (written or removed),
+// newest first, or ErrResourceNotFound when none ever did.
+func (r *Repos) History(ctx context.Context, ref Ref, uri string) ([]Commit, error) {
+	if err := ref.validate(); err != nil {
+		return nil, err
+	}
+	uri, err := CleanURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	st, head, err := r.open(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	t := newTrees(st)
+	p := ref.prefix() + uri
+	c, err := object.GetCommit(st, head.Hash())
+	if err != nil {
+		return nil, fmt.Errorf("read head of %s: %w", ref, err)
+	}
+	h, err := t.fileHash(c.TreeHash, p)
+	if err != nil {
+		return nil, err
+	}
+	var out []Commit
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var parent *object.Commit
+		ph := plumbing.ZeroHash
+		if len(c.ParentHashes) > 0 {
+			parent, err = object.GetCommit(st, c.ParentHashes[0])
+			if err != nil {
+				return nil, fmt.Errorf("read commit %s: %w", c.ParentHashes[0], err)
+			}
+			if ph, err = t.fileHash(parent.TreeHash, p); err != nil {
+				return nil, err
+			}
+		}
+		if ph != h {
+			out = append(out, Commit{
+				ID:      c.Hash.String(),
+				Message: c.Message,
+				Author:  Author{Name: c.Author.Name, Email: c.Author.Email},
+				Time:    c.Author.When,
+			})
+		}
+		if parent == nil {
+			break
+		}
+		c, h = parent, ph
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("resource %s in %s: %w", uri, ref, ErrResourceNotFound)
+	}
+	return out, nil
+}
