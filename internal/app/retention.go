@@ -15,7 +15,7 @@ import (
 func (a *App) newRetention(r *worker.Runner) error {
 	cfg := a.opts.Config.Retention
 	r.Register(retention.JobKind, retention.Handler(a.store, retention.Options{
-		Policy: store.Prune{Events: cfg.Events, Jobs: cfg.Jobs, Problems: cfg.Problems},
+		Policy: store.Prune{Events: cfg.Events, Jobs: cfg.Jobs, Problems: cfg.Problems, Sequences: cfg.Sequences},
 		Logger: a.log,
 	}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

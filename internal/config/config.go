@@ -35,8 +35,8 @@ const (
 	DefaultCooldown          = 15 * time.Minute
 	DefaultMaxActionsPerHour = 6
 	DefaultEscalationTimeout = 10 * time.Second
-	// DefaultRetention is how long events, finished jobs and closed
-	// problems are kept.
+	// DefaultRetention is how long events, finished jobs, closed
+	// problems and ended sequences are kept.
 	DefaultRetention = 90 * 24 * time.Hour
 	// DefaultOutageBackoff, DefaultOutageMaxBackoff and
 	// DefaultOutageAttempts retry a verification over a monitoring
@@ -90,6 +90,9 @@ type Retention struct {
 	// Problems are closed problems, by when they closed, with their
 	// finished remediations.
 	Problems time.Duration
+	// Sequences are ended (finished, aborted or timedOut) sequence runs,
+	// by when they ended; a sequence that has not ended is never pruned.
+	Sequences time.Duration
 }
 
 // Intake tunes the problem intake (the Alertmanager webhook).
@@ -194,7 +197,7 @@ func Default() Config {
 			Watchdog: DefaultWatchdog,
 		},
 		Escalation: Escalation{Timeout: DefaultEscalationTimeout},
-		Retention:  Retention{Events: DefaultRetention, Jobs: DefaultRetention, Problems: DefaultRetention},
+		Retention:  Retention{Events: DefaultRetention, Jobs: DefaultRetention, Problems: DefaultRetention, Sequences: DefaultRetention},
 		Intake: Intake{Labels: IntakeLabels{
 			Project: DefaultProjectLabel, Stage: DefaultStageLabel,
 			Service: DefaultServiceLabel, RootCause: DefaultRootCauseLabel,
@@ -316,9 +319,10 @@ func (d *decoder) top(n *yaml.Node, c *Config) {
 		"retention": func(v *yaml.Node) {
 			r := &c.Retention
 			d.fields(v, "retention", map[string]func(*yaml.Node){
-				"events":   func(v *yaml.Node) { d.duration(v, "retention.events", &r.Events, true) },
-				"jobs":     func(v *yaml.Node) { d.duration(v, "retention.jobs", &r.Jobs, true) },
-				"problems": func(v *yaml.Node) { d.duration(v, "retention.problems", &r.Problems, true) },
+				"events":    func(v *yaml.Node) { d.duration(v, "retention.events", &r.Events, true) },
+				"jobs":      func(v *yaml.Node) { d.duration(v, "retention.jobs", &r.Jobs, true) },
+				"problems":  func(v *yaml.Node) { d.duration(v, "retention.problems", &r.Problems, true) },
+				"sequences": func(v *yaml.Node) { d.duration(v, "retention.sequences", &r.Sequences, true) },
 			})
 		},
 		"sequences": func(v *yaml.Node) {

@@ -439,9 +439,11 @@ func TestRetention(t *testing.T) {
 		want Retention
 		err  string
 	}{
-		{"default", "", Retention{Events: 90 * day, Jobs: 90 * day, Problems: 90 * day}, ""},
-		{"days, hours and for ever", "retention:\n  events: 30d\n  jobs: 0\n  problems: 1d12h\n", Retention{Events: 30 * day, Jobs: 0, Problems: 36 * time.Hour}, ""},
-		{"one kind", "retention: {jobs: 7d}\n", Retention{Events: 90 * day, Jobs: 7 * day, Problems: 90 * day}, ""},
+		{"default", "", Retention{Events: 90 * day, Jobs: 90 * day, Problems: 90 * day, Sequences: 90 * day}, ""},
+		{"days, hours and for ever", "retention:\n  events: 30d\n  jobs: 0\n  problems: 1d12h\n  sequences: 14d\n",
+			Retention{Events: 30 * day, Jobs: 0, Problems: 36 * time.Hour, Sequences: 14 * day}, ""},
+		{"one kind", "retention: {jobs: 7d}\n", Retention{Events: 90 * day, Jobs: 7 * day, Problems: 90 * day, Sequences: 90 * day}, ""},
+		{"sequences for ever", "retention: {sequences: 0}\n", Retention{Events: 90 * day, Jobs: 90 * day, Problems: 90 * day}, ""},
 		{"not a duration", "retention:\n  events: soon\n", Retention{}, "f.yaml:2:11: retention.events"},
 		{"negative", "retention:\n  jobs: 1d-5h\n", Retention{}, "retention.jobs"},
 		{"misspelt", "retention:\n  event: 1d\n", Retention{}, "event"},

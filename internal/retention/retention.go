@@ -1,5 +1,6 @@
-// Package retention deletes what tend need not keep any longer: events,
-// finished jobs and closed problems older than the configured retention
+// Package retention deletes what tend need not keep any longer: events
+// and integration log lines, finished jobs, closed problems and ended
+// sequences older than the configured retention
 // (tend.yaml's retention section). It runs as one durable job on the
 // store's outbox that reschedules itself, so exactly one replica prunes at
 // a time and a pruning interrupted by kill -9 simply runs again.
@@ -69,12 +70,12 @@ func Handler(st Store, opts Options) worker.Handler {
 		var total store.Pruned
 		for range maxBatches {
 			p, err := st.Prune(ctx, opts.Policy)
-			total = add(total, p)
+			total = total.Add(p)
 			if err != nil {
 				opts.Logger.WarnContext(ctx, "retention_prune_failed", "err", err, "job_id", job.ID)
 				return worker.RescheduleAfter(opts.Interval, nil)
 			}
-			if p.Events < limit && p.Jobs < limit && p.Problems < limit && p.Remediations < limit {
+			if p.Exhausted(limit) {
 				logPruned(ctx, opts.Logger, total)
 				return worker.RescheduleAfter(opts.Interval, nil)
 			}
@@ -84,13 +85,10 @@ func Handler(st Store, opts Options) worker.Handler {
 	}
 }
 
-func add(a, b store.Pruned) store.Pruned {
-	return store.Pruned{Events: a.Events + b.Events, Jobs: a.Jobs + b.Jobs, Problems: a.Problems + b.Problems, Remediations: a.Remediations + b.Remediations}
-}
-
 func logPruned(ctx context.Context, log *slog.Logger, p store.Pruned) {
 	if p.Total() == 0 {
 		return
 	}
-	log.InfoContext(ctx, "retention_pruned", "events", p.Events, "jobs", p.Jobs, "problems", p.Problems, "remediations", p.Remediations)
+	log.InfoContext(ctx, "retention_pruned", "events", p.Events, "jobs", p.Jobs, "problems", p.Problems, "remediations", p.Remediations,
+		"sequences", p.Sequences, "integration_logs", p.Logs)
 }

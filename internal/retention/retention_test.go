@@ -15,7 +15,8 @@ import (
 )
 
 // TestPruningJob runs the pruning job in a real worker over SQLite: it
-// deletes a job finished long ago, keeps a recent one, schedules itself
+// deletes a job finished long ago and a sequence that ended long ago,
+// keeps a recent job and a sequence still waiting, schedules itself
 // once however often Schedule is called, and comes back after its
 // interval.
 func TestPruningJob(t *testing.T) {
@@ -44,6 +45,14 @@ func TestPruningJob(t *testing.T) {
 		return ids[0]
 	}
 	old := finish("old")
+	for _, r := range []store.SequenceRecord{
+		{ID: "ended", KeptnContext: "ctx-1", Project: "p", Stage: "dev", Service: "a", Name: "delivery", State: "finished", Doc: []byte(`{}`)},
+		{ID: "waiting", KeptnContext: "ctx-2", Project: "p", Stage: "dev", Service: "a", Name: "delivery", State: "waiting", Doc: []byte(`{}`)},
+	} {
+		if err := st.WithTx(ctx, func(tx store.Tx) error { _, err := tx.CreateSequence(ctx, r); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
 	clk.Advance(100 * 24 * time.Hour)
 	recent := finish("recent")
 
@@ -53,7 +62,7 @@ func TestPruningJob(t *testing.T) {
 		}
 	}
 	ran := make(chan struct{}, 10)
-	h := retention.Handler(st, retention.Options{Policy: store.Prune{Jobs: 90 * 24 * time.Hour}, Interval: time.Hour})
+	h := retention.Handler(st, retention.Options{Policy: store.Prune{Jobs: 90 * 24 * time.Hour, Sequences: 90 * 24 * time.Hour}, Interval: time.Hour})
 	r, err := worker.New(st, worker.Options{PollInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +91,12 @@ func TestPruningJob(t *testing.T) {
 		}
 		if _, err := st.GetJob(ctx, recent); err != nil {
 			t.Fatalf("the recent job was deleted: %v", err)
+		}
+		if _, err := st.GetSequence(ctx, "ended"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the sequence that ended 100 days ago is still there: %v", err)
+		}
+		if _, err := st.GetSequence(ctx, "waiting"); err != nil {
+			t.Fatalf("the waiting sequence was deleted: %v", err)
 		}
 		ids, err := st.EnqueueJobs(ctx, store.JobSpec{Kind: retention.JobKind, UniqueKey: "retention.prune"})
 		if err != nil {

@@ -320,8 +320,10 @@ type Setting struct {
 // kind for ever.
 type Prune struct {
 	// Events deletes events whose time is older, except those of a keptn
-	// context whose problem is still open or whose remediation still
-	// runs.
+	// context whose problem is still open, whose remediation still runs
+	// or whose sequence has not ended (waiting, started or paused). The
+	// log lines integrations sent follow the same rule by the time they
+	// were logged.
 	Events time.Duration
 	// Jobs deletes done and failed jobs last changed longer ago. Their
 	// unique keys go with them; that is safe because a unique key
@@ -332,6 +334,10 @@ type Prune struct {
 	// remediations last changed longer ago that no remaining problem
 	// names.
 	Problems time.Duration
+	// Sequences deletes ended sequences (finished, aborted or timedOut)
+	// last changed longer ago; a waiting, started or paused sequence is
+	// never deleted, however old.
+	Sequences time.Duration
 	// Limit caps the records of each kind one call deletes; 0 means
 	// DefaultPruneLimit.
 	Limit int
@@ -342,8 +348,24 @@ const DefaultPruneLimit = 1000
 
 // Pruned counts the records one Prune call deleted.
 type Pruned struct {
-	Events, Jobs, Problems, Remediations int
+	Events, Jobs, Problems, Remediations, Sequences, Logs int
 }
 
 // Total is the number of records deleted.
-func (p Pruned) Total() int { return p.Events + p.Jobs + p.Problems + p.Remediations }
+func (p Pruned) Total() int {
+	return p.Events + p.Jobs + p.Problems + p.Remediations + p.Sequences + p.Logs
+}
+
+// Add returns the sum of p and q, kind by kind.
+func (p Pruned) Add(q Pruned) Pruned {
+	return Pruned{
+		Events: p.Events + q.Events, Jobs: p.Jobs + q.Jobs, Problems: p.Problems + q.Problems,
+		Remediations: p.Remediations + q.Remediations, Sequences: p.Sequences + q.Sequences, Logs: p.Logs + q.Logs,
+	}
+}
+
+// Exhausted reports whether no kind reached limit, so that another call
+// with the same policy would find nothing more to delete.
+func (p Pruned) Exhausted(limit int) bool {
+	return max(p.Events, p.Jobs, p.Problems, p.Remediations, p.Sequences, p.Logs) < limit
+}

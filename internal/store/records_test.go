@@ -73,3 +73,33 @@ func TestRetryDelayGrows(t *testing.T) {
 		prev = d
 	}
 }
+
+// TestPrunedExhausted checks that every kind, sequences and log lines
+// included, keeps the pruning job going while it fills a batch.
+func TestPrunedExhausted(t *testing.T) {
+	tests := []struct {
+		name string
+		p    Pruned
+		want bool
+	}{
+		{"nothing", Pruned{}, true},
+		{"all below the limit", Pruned{Events: 9, Jobs: 9, Problems: 9, Remediations: 9, Sequences: 9, Logs: 9}, true},
+		{"events full", Pruned{Events: 10}, false},
+		{"jobs full", Pruned{Jobs: 10}, false},
+		{"problems full", Pruned{Problems: 10}, false},
+		{"remediations full", Pruned{Remediations: 10}, false},
+		{"sequences full", Pruned{Sequences: 10}, false},
+		{"logs full", Pruned{Logs: 10}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.Exhausted(10); got != tt.want {
+				t.Errorf("%+v.Exhausted(10) = %v, want %v", tt.p, got, tt.want)
+			}
+		})
+	}
+	sum := Pruned{Events: 1, Logs: 2}.Add(Pruned{Events: 3, Sequences: 4})
+	if sum != (Pruned{Events: 4, Sequences: 4, Logs: 2}) || sum.Total() != 10 {
+		t.Errorf("Add = %+v (total %d)", sum, sum.Total())
+	}
+}

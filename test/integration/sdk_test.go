@@ -1,8 +1,9 @@
 // Package integration runs a real Keptn integration, built on Keptn's Go
 // SDK (github.com/keptn/go-utils pkg/sdk, v0.20.4), in-process against the
 // real `tend serve`: it registers through the uniform API, learns its
-// subscription from the ping, polls its task over HTTP, answers it through
-// /api/v1/event and sends a log line, exactly as it would against Keptn.
+// subscription from the ping, polls the task a shipyard sequence hands out
+// over HTTP, answers it through /api/v1/event and sends a log line,
+// exactly as it would against Keptn.
 // The SDK is a dependency of this test package only.
 package integration
 
@@ -10,6 +11,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,13 +50,15 @@ spec:
   stages:
     - name: dev
       sequences:
-        - name: greet
+        - name: hello-seq
           tasks:
             - name: hello
 `
 
 const (
 	helloTriggered = "sh.keptn.event.hello.triggered"
+	seqTriggered   = "sh.keptn.event.dev.hello-seq.triggered"
+	seqFinished    = "sh.keptn.event.dev.hello-seq.finished"
 	integrationNS  = "keptn"
 	integrationOn  = "node-1"
 	integrationApp = "hello-service"
@@ -109,31 +114,44 @@ func (h hello) Execute(k sdk.IKeptn, ev sdk.KeptnEvent) (any, *sdk.Error) {
 	return map[string]any{"hello": map[string]string{"greeting": "hello, tend"}}, nil
 }
 
-// startHello starts the task hello in project p (stage dev, service
-// carts) and returns its Keptn context and the id of its hello.triggered
-// event.
-//
-// Until the sequence engine runs shipyard sequences, the test posts the
-// task's triggered event itself, as the engine would emit it. Once it
-// does, this becomes: send dev.greet.triggered and find the engine's
-// hello.triggered in the Keptn context.
-func startHello(t *testing.T, c *client.Client, p string) (keptnContext, triggeredID string) {
+// triggerHello starts the sequence hello-seq in project p (stage dev,
+// service carts) as `keptn trigger sequence` does, by posting its
+// triggered event without a Keptn context, and returns the context tend
+// filed it under.
+func triggerHello(t *testing.T, c *client.Client, p string) string {
 	t.Helper()
-	keptnContext = "c1f0a7f2-5b7e-4f5a-9d0e-0b8e6c1d2a3b"
-	triggeredID = "7a0e3f4c-9b1d-4e2f-8a6b-5c4d3e2f1a0b"
 	ev := map[string]any{
-		"specversion": "1.0", "id": triggeredID, "source": "test", "type": helloTriggered,
-		"shkeptncontext": keptnContext, "datacontenttype": "application/json",
+		"specversion": "1.0", "source": "test", "type": seqTriggered, "datacontenttype": "application/json",
 		"data": map[string]any{"project": p, "stage": "dev", "service": "carts", "hello": map[string]string{"to": "tend"}},
 	}
 	b, err := json.Marshal(ev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.SendEvent(context.Background(), b); err != nil {
-		t.Fatalf("start hello: %v", err)
+	keptnContext, err := c.SendEvent(context.Background(), b)
+	if err != nil {
+		t.Fatalf("trigger hello-seq: %v", err)
 	}
-	return keptnContext, triggeredID
+	if keptnContext == "" {
+		t.Fatal("trigger hello-seq: no Keptn context in the answer")
+	}
+	return keptnContext
+}
+
+// contextEvents returns the events of a Keptn context, each decoded.
+func contextEvents(ctx context.Context, c *client.Client, project, keptnContext string) ([]map[string]any, error) {
+	var out []map[string]any
+	for raw, err := range c.Events(ctx, client.EventFilter{Project: project, KeptnContext: keptnContext}) {
+		if err != nil {
+			return nil, err
+		}
+		var ev map[string]any
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
 }
 
 // eventually polls cond until it holds; the SDK polls every second and
@@ -224,25 +242,42 @@ func TestGoSDKIntegration(t *testing.T) {
 		t.Fatalf("subscriptions %+v", reg.Subscriptions)
 	}
 
-	keptnContext, triggeredID := startHello(t, admin, "hello")
+	keptnContext := triggerHello(t, admin, "hello")
 
+	// The engine hands the sequence's task out as hello.triggered; the SDK
+	// polls it, answers started and finished, and the sequence ends.
+	var triggered map[string]any
 	answers := map[string]map[string]any{}
-	eventually(t, "hello.started and hello.finished", log, func() (bool, error) {
-		list, err := admin.ListEvents(ctx, client.EventFilter{Project: "hello", KeptnContext: keptnContext})
+	eventually(t, "hello.triggered, its answers and hello-seq.finished", log, func() (bool, error) {
+		evs, err := contextEvents(ctx, admin, "hello", keptnContext)
 		if err != nil {
 			return false, err
 		}
-		for _, raw := range list.Events {
-			var ev map[string]any
-			if err := json.Unmarshal(raw, &ev); err != nil {
-				return false, err
+		for _, ev := range evs {
+			if ev["type"] == helloTriggered {
+				triggered = ev
 			}
-			if ev["triggeredid"] == triggeredID {
+		}
+		if triggered == nil {
+			return false, nil
+		}
+		for _, ev := range evs {
+			if ev["triggeredid"] == triggered["id"] || ev["type"] == seqFinished {
 				answers[ev["type"].(string)] = ev
 			}
 		}
-		return answers["sh.keptn.event.hello.started"] != nil && answers["sh.keptn.event.hello.finished"] != nil, nil
+		return answers["sh.keptn.event.hello.started"] != nil && answers["sh.keptn.event.hello.finished"] != nil &&
+			answers[seqFinished] != nil, nil
 	})
+	triggeredID, _ := triggered["id"].(string)
+	if td, _ := triggered["data"].(map[string]any); td["project"] != "hello" || td["stage"] != "dev" || td["service"] != "carts" {
+		t.Errorf("the engine's hello.triggered %v, want project hello, stage dev, service carts", triggered)
+	} else if g, _ := td["hello"].(map[string]any); g["to"] != "tend" {
+		t.Errorf("the engine's hello.triggered data %v lacks the trigger's data", td)
+	}
+	if sd, _ := answers[seqFinished]["data"].(map[string]any); sd["result"] != "pass" || sd["status"] != "succeeded" {
+		t.Errorf("sequence finished event %v, want result pass, status succeeded", answers[seqFinished])
+	}
 	fin := answers["sh.keptn.event.hello.finished"]
 	d, _ := fin["data"].(map[string]any)
 	if fin["source"] != integrationApp || d["result"] != "pass" || d["status"] != "succeeded" || d["stage"] != "dev" || d["service"] != "carts" {
@@ -259,6 +294,20 @@ func TestGoSDKIntegration(t *testing.T) {
 	})
 	if l := logs.Logs[0]; l.Message != "hello from the Go SDK" || l.TriggeredID != triggeredID || l.KeptnContext != keptnContext || l.Task != "hello" {
 		t.Errorf("log line %+v", l)
+	}
+
+	// The sequence API shows the context's sequence finished.
+	_, raw, err := admin.Raw(ctx, http.MethodGet, "/api/controlPlane/v1/sequence/hello", url.Values{"keptnContext": {keptnContext}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states apitypes.KeptnSequenceStates
+	if err := json.Unmarshal(raw, &states); err != nil {
+		t.Fatal(err)
+	}
+	if len(states.States) != 1 || states.States[0].Name != "hello-seq" || states.States[0].State != "finished" ||
+		len(states.States[0].Stages) != 1 || states.States[0].Stages[0].Result != "pass" {
+		t.Errorf("sequence states %s, want hello-seq finished with result pass in dev", raw)
 	}
 
 	// Answered, the task is no longer handed out.

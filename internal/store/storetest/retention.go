@@ -123,3 +123,89 @@ func testPrune(t *testing.T, h Harness) {
 	_, err = s.GetProblem(c, "pr-open")
 	must(t, err)
 }
+
+// testPruneSequences checks that ended sequences go after their retention
+// while a waiting, started or paused one stays however old, and that the
+// events and integration log lines of a sequence that has not ended stay
+// with it.
+func testPruneSequences(t *testing.T, h Harness) {
+	s, clk := open(t, h)
+	c := ctx(t)
+	const day = 24 * time.Hour
+	longAgo := clk.Now().Add(-100 * day)
+
+	ended := []store.SequenceRecord{
+		sequenceRec("finished", "carts", "finished", false),
+		sequenceRec("aborted", "carts", "aborted", false),
+		sequenceRec("timed-out", "carts", "timedOut", false),
+	}
+	running := []store.SequenceRecord{
+		sequenceRec("waiting", "carts", "waiting", false),
+		sequenceRec("started", "carts", "started", true),
+		sequenceRec("paused", "orders", "paused", true),
+	}
+	var events []store.EventRecord
+	var logs []store.IntegrationLog
+	for i, r := range append(append([]store.SequenceRecord{}, ended...), running...) {
+		must(t, inTx(c, s, func(tx store.Tx) error { _, err := tx.CreateSequence(c, r); return err }))
+		e := ev(i+1, r.Project, r.Stage, r.Service, "sh.keptn.event.dev.delivery.triggered", r.KeptnContext)
+		e.Time = longAgo
+		events = append(events, e)
+		logs = append(logs, store.IntegrationLog{IntegrationID: "i1", Project: r.Project, KeptnContext: r.KeptnContext,
+			Task: "deployment", Message: "log of " + r.ID, Time: longAgo})
+	}
+	_, err := s.AppendEvents(c, events...)
+	must(t, err)
+	must(t, s.AppendIntegrationLogs(c, logs...))
+
+	clk.Advance(100 * day)
+	recent := sequenceRec("recent", "orders", "finished", false)
+	must(t, inTx(c, s, func(tx store.Tx) error { _, err := tx.CreateSequence(c, recent); return err }))
+
+	// Without a sequence retention, sequences stay.
+	got, err := s.Prune(c, store.Prune{Jobs: 90 * day})
+	must(t, err)
+	if got.Sequences != 0 || got.Logs != 0 {
+		t.Fatalf("Prune without sequence or event retention deleted %+v", got)
+	}
+	p := store.Prune{Events: 90 * day, Sequences: 90 * day, Limit: 1}
+	var total store.Pruned
+	for i := 0; ; i++ {
+		got, err := s.Prune(c, p)
+		must(t, err)
+		total = total.Add(got)
+		if got.Total() == 0 {
+			break
+		}
+		if i == 10 {
+			t.Fatalf("Prune keeps deleting: %+v so far", total)
+		}
+	}
+	// The ended sequences' events and log lines go with the events'
+	// retention; those of the sequences still running stay.
+	if want := (store.Pruned{Events: 3, Sequences: 3, Logs: 3}); total != want {
+		t.Errorf("Prune deleted %+v, want %+v", total, want)
+	}
+	for _, r := range ended {
+		_, err := s.GetSequence(c, r.ID)
+		mustErr(t, err, store.ErrNotFound)
+	}
+	for _, r := range append(running, recent) {
+		if _, err := s.GetSequence(c, r.ID); err != nil {
+			t.Errorf("sequence %s (%s) was pruned: %v", r.ID, r.State, err)
+		}
+	}
+	for _, r := range append(append([]store.SequenceRecord{}, ended...), running...) {
+		evs, err := s.ListEvents(c, store.EventFilter{KeptnContext: r.KeptnContext})
+		must(t, err)
+		ls, err := s.ListIntegrationLogs(c, store.IntegrationLogFilter{KeptnContext: r.KeptnContext})
+		must(t, err)
+		want := 0
+		if r.State != "finished" && r.State != "aborted" && r.State != "timedOut" {
+			want = 1
+		}
+		if len(evs.Events) != want || len(ls.Logs) != want {
+			t.Errorf("sequence %s (%s): %d events and %d log lines left, want %d of each", r.ID, r.State, len(evs.Events), len(ls.Logs), want)
+		}
+	}
+}

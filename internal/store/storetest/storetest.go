@@ -54,6 +54,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("cancel jobs", func(t *testing.T) { testCancelJobs(t, h) })
 	t.Run("list jobs", func(t *testing.T) { testListJobs(t, h) })
 	t.Run("retention", func(t *testing.T) { testPrune(t, h) })
+	t.Run("retention of sequences and logs", func(t *testing.T) { testPruneSequences(t, h) })
 	t.Run("sequences", func(t *testing.T) { testSequences(t, h) })
 	t.Run("integrations", func(t *testing.T) { testIntegrations(t, h) })
 	t.Run("integration races", func(t *testing.T) { testIntegrationRaces(t, h) })

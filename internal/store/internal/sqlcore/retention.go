@@ -36,12 +36,18 @@ func (c *Core) Prune(ctx context.Context, p store.Prune) (store.Pruned, error) {
 			return nil
 		}
 		if err := del(&out.Events, "events", p.Events, `DELETE FROM events WHERE seq IN (
-			SELECT e.seq FROM events e WHERE e.event_time < ?
-				AND NOT EXISTS (SELECT 1 FROM problems p
-					WHERE p.shkeptncontext = e.shkeptncontext AND p.shkeptncontext <> '' AND p.state = 'open')
-				AND NOT EXISTS (SELECT 1 FROM remediations r
-					WHERE r.shkeptncontext = e.shkeptncontext AND r.shkeptncontext <> '' AND r.running = 1)
+			SELECT e.seq FROM events e WHERE e.event_time < ?`+keptContext("e")+`
 			ORDER BY e.seq LIMIT ?)`); err != nil {
+			return err
+		}
+		if err := del(&out.Logs, "integration logs", p.Events, `DELETE FROM integration_logs WHERE seq IN (
+			SELECT l.seq FROM integration_logs l WHERE l.logged_at < ?`+keptContext("l")+`
+			ORDER BY l.seq LIMIT ?)`); err != nil {
+			return err
+		}
+		if err := del(&out.Sequences, "sequences", p.Sequences, `DELETE FROM sequences WHERE seq IN (
+			SELECT seq FROM sequences WHERE state IN ('finished', 'aborted', 'timedOut') AND active = 0 AND updated_at < ?
+			ORDER BY seq LIMIT ?)`); err != nil {
 			return err
 		}
 		if err := del(&out.Jobs, "jobs", p.Jobs, `DELETE FROM jobs WHERE id IN (
@@ -61,4 +67,19 @@ func (c *Core) Prune(ctx context.Context, p store.Prune) (store.Pruned, error) {
 		return store.Pruned{}, err
 	}
 	return out, nil
+}
+
+// keptContext is the condition that keeps the rows (of the table aliased
+// t, with a shkeptncontext column) of a Keptn context that is still in
+// use: its problem is open, its remediation runs or one of its sequences
+// has not ended.
+func keptContext(t string) string {
+	return `
+				AND NOT EXISTS (SELECT 1 FROM problems p
+					WHERE p.shkeptncontext = ` + t + `.shkeptncontext AND p.shkeptncontext <> '' AND p.state = 'open')
+				AND NOT EXISTS (SELECT 1 FROM remediations r
+					WHERE r.shkeptncontext = ` + t + `.shkeptncontext AND r.shkeptncontext <> '' AND r.running = 1)
+				AND NOT EXISTS (SELECT 1 FROM sequences s
+					WHERE s.shkeptncontext = ` + t + `.shkeptncontext AND s.shkeptncontext <> ''
+						AND s.state NOT IN ('finished', 'aborted', 'timedOut'))`
 }
