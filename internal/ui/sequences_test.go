@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -294,4 +295,57 @@ func TestSequenceDeclineAndControls(t *testing.T) {
 	if !strings.Contains(p.body, `badge status-fail">fail<`) || strings.Contains(p.body, `id="lane-production"`) {
 		t.Errorf("a declined delivery ends fail in staging:\n%s", p.body)
 	}
+}
+
+// TestSequenceLiveStream follows the stream a sequence page listens to:
+// answering the approval in the UI is the change it reports.
+func TestSequenceLiveStream(t *testing.T) {
+	f := newFixture(t, 0)
+	x := newExecutor(t, f)
+	kctx := startDelivery(t, f)
+	x.answer(t, "deployment", "staging")
+	waitOpen(t, f, event.TaskApproval, "staging")
+	seqPath := "/projects/" + project + "/sequences/" + kctx
+	b := newBrowser(t, f)
+	b.mustLogin(f.admin)
+	pg := b.get(seqPath)
+	i := strings.Index(pg.body, `data-live-stream="`)
+	if i < 0 {
+		t.Fatalf("no live stream on the page:\n%s", pg.body)
+	}
+	streamURL := pg.body[i+len(`data-live-stream="`):]
+	streamURL = strings.ReplaceAll(streamURL[:strings.Index(streamURL, `"`)], "&amp;", "&")
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.app.URL()+streamURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range b.cookies {
+		req.AddCookie(c)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("stream answered %d", res.StatusCode)
+	}
+	if p := b.do(http.MethodPost, approvalAction(t, pg.body), url.Values{"csrf": {b.csrf}, "answer": {"approve"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("approve: %d", p.status)
+	}
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		if want := event.TaskType(event.TaskApproval, event.PhaseFinished); data != want {
+			t.Fatalf("the stream's first change is %q, want %q", data, want)
+		}
+		return
+	}
+	t.Fatalf("the stream ended without a change: %v", sc.Err())
 }
