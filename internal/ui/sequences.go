@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tendhq/tend/internal/auth"
@@ -337,7 +338,7 @@ func buildSequence(in sequenceInput) seqView {
 					}
 					if !seen[a.Source] {
 						seen[a.Source] = true
-						tv.Answered = append(tv.Answered, answerer{Name: a.Source, Integration: in.Integrations[a.Source]})
+						tv.Answered = append(tv.Answered, answerer{Name: sourceName(a.Source), Integration: in.Integrations[a.Source]})
 					}
 				}
 				tv.Logs = logs[tv.TriggeredID]
@@ -363,6 +364,22 @@ func buildSequence(in sequenceInput) seqView {
 			ln.Tasks = append(ln.Tasks, tv)
 		}
 		v.Lanes = append(v.Lanes, ln)
+	}
+	// A finished stage's follow-ups are triggered in the same step, and
+	// their runs are created by the next one: a trigger without a run yet
+	// is a lane about to start, and the sequence has not ended.
+	have := map[string]bool{}
+	for _, run := range in.Runs {
+		have[run.Stage+"."+run.Name] = true
+	}
+	for _, e := range in.Events {
+		t, ok := event.ParseType(e.Type)
+		if !ok || t.Legacy || !t.IsSequence() || t.Phase != event.PhaseTriggered || !sequence.Engine(t.Task) || have[t.Stage+"."+t.Task] {
+			continue
+		}
+		have[t.Stage+"."+t.Task] = true
+		v.Ended, v.State, v.StateClass = false, string(sequence.Waiting), stateClass(string(sequence.Waiting))
+		v.Lanes = append(v.Lanes, lane{Stage: t.Stage, Name: t.Task, State: string(sequence.Waiting), StateClass: stateClass(string(sequence.Waiting))})
 	}
 	v.Chart = layoutLanes(v.Lanes, in.Now)
 	return v
@@ -599,7 +616,7 @@ type laneTick struct {
 // layoutLanes lays out the chart of lanes; tasks that never began have no
 // bar.
 func layoutLanes(lanes []lane, now time.Time) laneChart {
-	c := laneChart{Width: laneLabelW + laneW + 10, Height: laneHeadH + len(lanes)*laneH + 4,
+	c := laneChart{Width: laneLabelW + laneW + 60, Height: laneHeadH + len(lanes)*laneH + 4,
 		Label: "Tasks of each stage over time, coloured by result"}
 	var from, to time.Time
 	for _, ln := range lanes {
@@ -659,4 +676,13 @@ func taskEnd(t taskView, now time.Time) time.Time {
 		return now
 	}
 	return t.Start
+}
+
+// sourceName shortens the sources of tend's own clients
+// (https://github.com/tendhq/tend/cli, .../ui) to "tend cli", "tend ui".
+func sourceName(src string) string {
+	if rest, ok := strings.CutPrefix(src, "https://github.com/tendhq/tend/"); ok && rest != "" {
+		return "tend " + rest
+	}
+	return src
 }
