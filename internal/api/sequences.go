@@ -9,6 +9,7 @@ import (
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/eventlog"
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/sequence"
 	"github.com/tendhq/tend/internal/store"
@@ -186,25 +187,39 @@ func (s *Server) controlSequence(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	in, ok := controls[req.State]
-	if !ok {
-		s.writeError(w, r, errorf(http.StatusBadRequest, "state %q is not a control: use pause, resume or abort", req.State))
-		return
-	}
-	ctx := r.Context()
-	project, kc := r.PathValue("project"), keptnContextQuery(r.PathValue("keptnContext"))
-	pg, err := s.store.ListSequences(ctx, store.SequenceFilter{Project: project, KeptnContext: kc, Stage: req.Stage, PageSize: store.MaxPageSize})
+	ids, err := s.ControlSequence(r.Context(), r.PathValue("project"), r.PathValue("keptnContext"), req.Stage, req.State)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, apitypes.KeptnSequenceControlAnswer{Sequences: ids})
+}
+
+// ControlSequence queues pause, resume or abort (state) for the sequences
+// of a keptn context, in one stage or all, that can take it, and returns
+// their ids. The API's control route and the web UI's buttons both call
+// it. The error matches store.ErrNotFound when the project has no such
+// sequence, sequence.ErrIllegal when none can take the control, and
+// store.ErrInvalid for an unknown state. The caller checks the principal.
+func (s *Server) ControlSequence(ctx context.Context, project, keptnContext, stage, state string) ([]string, error) {
+	in, ok := controls[state]
+	if !ok {
+		e := errorf(http.StatusBadRequest, "state %q is not a control: use pause, resume or abort", state)
+		e.err = store.ErrInvalid
+		return nil, e
+	}
+	pg, err := s.store.ListSequences(ctx, store.SequenceFilter{Project: project, KeptnContext: keptnContextQuery(keptnContext), Stage: stage, PageSize: store.MaxPageSize})
+	if err != nil {
+		return nil, err
+	}
 	if len(pg.Sequences) == 0 {
 		where := ""
-		if req.Stage != "" {
-			where = " in stage " + req.Stage
+		if stage != "" {
+			where = " in stage " + stage
 		}
-		s.writeError(w, r, errorf(http.StatusNotFound, "project %s has no sequence with keptn context %s%s", project, r.PathValue("keptnContext"), where))
-		return
+		e := errorf(http.StatusNotFound, "project %s has no sequence with keptn context %s%s", project, keptnContext, where)
+		e.err = store.ErrNotFound
+		return nil, e
 	}
 	nonce := event.NewUUID()
 	var ids []string
@@ -220,14 +235,66 @@ func (s *Server) controlSequence(w http.ResponseWriter, r *http.Request) {
 		ids = append(ids, rec.ID)
 	}
 	if len(jobs) == 0 {
-		s.writeError(w, r, errorf(http.StatusConflict, "%v", refusal))
-		return
+		e := errorf(http.StatusConflict, "%v", refusal)
+		e.err = refusal
+		return nil, e
 	}
 	if err := s.store.WithTx(ctx, func(tx store.Tx) error { _, err := tx.EnqueueJobs(ctx, jobs...); return err }); err != nil {
-		s.writeError(w, r, fmt.Errorf("control sequence: %w", err))
-		return
+		return nil, fmt.Errorf("control sequence: %w", err)
 	}
-	writeJSON(w, http.StatusOK, apitypes.KeptnSequenceControlAnswer{Sequences: ids})
+	return ids, nil
+}
+
+// approvalSource is the CloudEvents source of the approvals answered in
+// the web UI.
+const approvalSource = "https://github.com/tendhq/tend/ui"
+
+// AnswerApproval approves or declines the waiting approval.triggered event
+// triggeredID of a project on behalf of p: it builds the approval.finished
+// that tend approve and tend decline send (sequence.ApprovalAnswer) and
+// stores it as POST /api/v1/event stores an answer, with the sequence
+// step it causes, after the same answer check. It returns the keptn
+// context. The error matches store.ErrNotFound when no approval of that
+// id waits in the project (never answered, or answered already) and
+// auth.ErrForbidden when p may not answer it.
+func (s *Server) AnswerApproval(ctx context.Context, p auth.Principal, project, triggeredID string, approve bool) (string, error) {
+	if err := p.Can(auth.ActionWriteProject, project); err != nil {
+		return "", err
+	}
+	typ := event.TaskType(event.TaskApproval, event.PhaseTriggered)
+	open, err := s.store.OpenTriggeredEvents(ctx, store.TriggeredFilter{
+		Type: typ, Finished: event.TaskType(event.TaskApproval, event.PhaseFinished), Project: project, ID: triggeredID, Limit: 1,
+	})
+	if err != nil {
+		return "", fmt.Errorf("read open approvals: %w", err)
+	}
+	if len(open) == 0 {
+		e := errorf(http.StatusNotFound, "no open approval with id %s in project %s", triggeredID, project)
+		e.err = store.ErrNotFound
+		return "", e
+	}
+	trig, err := event.Parser{Now: s.now}.Parse(open[0].JSON)
+	if err != nil {
+		return "", fmt.Errorf("read approval %s: %w", triggeredID, err)
+	}
+	ev, err := sequence.ApprovalAnswer(trig, approve, approvalSource)
+	if err != nil {
+		return "", err
+	}
+	ev.Time = s.now().UTC()
+	if err := s.checkAnswer(ctx, p, ev); err != nil {
+		return "", err
+	}
+	rec, err := eventlog.Record(ev)
+	if err != nil {
+		return "", fmt.Errorf("record approval answer: %w", err)
+	}
+	j, _ := sequenceJob(ev)
+	if err := s.appendWithJob(ctx, rec, j); err != nil {
+		return "", err
+	}
+	s.metrics.eventsAppended.Inc()
+	return ev.KeptnContext, nil
 }
 
 // isSequenceEvent reports whether an accepted event concerns the sequence

@@ -285,6 +285,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		Store:         a.store,
 		Resources:     repos,
 		Invalidator:   a.api,
+		Sequencer:     a.api,
 		Logger:        opts.Logger,
 		Now:           opts.Now,
 		SecureCookies: strings.HasPrefix(opts.Config.UIURL, "https://"),

@@ -223,9 +223,9 @@ func newApprovalCommand(s *streams, approve bool) *cobra.Command {
 		project, kctx, stage, id string
 		conn                     *connFlags
 	)
-	verb, result := "approve", event.ResultPass
+	verb := "approve"
 	if !approve {
-		verb, result = "decline", event.ResultFail
+		verb = "decline"
 	}
 	cmd := &cobra.Command{
 		Use:   verb + " --project P (--keptn-context ID --stage S | --id TRIGGERED_ID)",
@@ -253,16 +253,7 @@ server failed or could not be reached.`,
 			if err != nil {
 				return err
 			}
-			var d struct {
-				Project, Stage, Service string
-				Labels                  map[string]string
-			}
-			_ = json.Unmarshal(trig.Data, &d)
-			data := map[string]any{"project": d.Project, "stage": d.Stage, "service": d.Service, "result": result, "status": event.StatusSucceeded}
-			if len(d.Labels) > 0 {
-				data["labels"] = d.Labels
-			}
-			ev, err := event.Builder{Source: cliSource}.New(event.TaskType(event.TaskApproval, event.PhaseFinished), trig.KeptnContext, trig.ID, data)
+			ev, err := sequence.ApprovalAnswer(trig, approve, cliSource)
 			if err != nil {
 				return err
 			}
@@ -270,7 +261,8 @@ server failed or could not be reached.`,
 			if _, err := c.SendEvent(ctx, body); err != nil {
 				return apiFailure(err)
 			}
-			fmt.Fprintf(s.out, "%sd approval %s of stage %s (keptn context %s)\n", verb, trig.ID, d.Stage, trig.KeptnContext)
+			tc, _ := trig.Common()
+			fmt.Fprintf(s.out, "%sd approval %s of stage %s (keptn context %s)\n", verb, trig.ID, tc.Stage, trig.KeptnContext)
 			return nil
 		},
 	}

@@ -210,3 +210,52 @@ func TestBrowser(t *testing.T) {
 		screenshot(t, ctx, dir, "events")
 	})
 }
+
+// TestBrowserSequence watches a delivery wait for a manual approval, clicks
+// Approve and sees the sequence go on and finish while the page is open.
+func TestBrowserSequence(t *testing.T) {
+	f := newFixture(t, 0)
+	x := newExecutor(t, f)
+	kctx := startDelivery(t, f)
+	x.answer(t, "deployment", "staging")
+	waitOpen(t, f, "approval", "staging")
+	ctx := newChrome(t)
+	dir := screenshotDir(t)
+	seqURL := f.app.URL() + "/projects/" + project + "/sequences/" + kctx
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(seqURL),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), f.admin),
+		chromedp.Submit(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.CSS(`#sequence button.approve`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	before := text(t, ctx, `#sequence`)
+	for _, want := range []string{"approval waiting", "helm-service", "staging"} {
+		if !strings.Contains(before, want) {
+			t.Errorf("the waiting sequence lacks %q:\n%s", want, before)
+		}
+	}
+	screenshot(t, ctx, dir, "sequence-approval")
+	// The form's POST answers with the page again, so wait for the
+	// notice in a step of its own, after the navigation.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#sequence button.approve`))); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`p.notice`))); err != nil {
+		t.Fatal(err)
+	}
+	// The page is open; the executor carries out the remaining tasks.
+	x.answer(t, "release", "staging")
+	x.answer(t, "deployment", "production")
+	x.answer(t, "release", "production")
+	if err := chromedp.Do(ctx, waitFor(`document.querySelector('#sequence[data-ended][data-state="finished"]') !== null`)); err != nil {
+		t.Fatal(err)
+	}
+	after := text(t, ctx, `#sequence`)
+	if strings.Contains(after, "Approve") || !strings.Contains(after, "production") {
+		t.Errorf("the finished sequence:\n%s", after)
+	}
+	screenshot(t, ctx, dir, "sequence")
+}

@@ -45,11 +45,25 @@ spec:
         - name: evaluation
           tasks:
             - name: evaluation
+        - name: delivery
+          tasks:
+            - name: deployment
+            - name: approval
+              properties:
+                pass: manual
+                warning: manual
+            - name: release
     - name: production
       sequences:
         - name: evaluation
           tasks:
             - name: evaluation
+        - name: delivery
+          triggeredOn:
+            - event: staging.delivery.finished
+          tasks:
+            - name: deployment
+            - name: release
 `
 
 const sloFile = `---

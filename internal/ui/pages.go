@@ -63,6 +63,7 @@ var funcs = template.FuncMap{
 	"inc":            func(i int) int { return i + 1 },
 	"contextURL":     contextURL,
 	"remediationURL": remediationURL,
+	"sequencesURL":   sequencesURL,
 }
 
 // principal returns the request's principal; withSession guarantees one.

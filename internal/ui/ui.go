@@ -3,7 +3,8 @@
 // release. It owns the login with an API token and the browser session that
 // follows, the project board, a service's evaluation heatmap and charts
 // (SVG rendered on the server), the remediation timeline with its live
-// updates, the event browser of a keptn context and a service's resources
+// updates, shipyard sequences with their stages, tasks, approvals and
+// controls, live as well, the event browser of a keptn context and a service's resources
 // with their Git history, and the Keptn integrations connected to the
 // server.
 //
@@ -13,7 +14,7 @@
 // only spare full page loads.
 //
 // The package wires nothing. It declares the small interfaces it needs
-// (Store, Resources, Invalidator) and the composition root (internal/app)
+// (Store, Resources, Invalidator, Sequencer) and the composition root (internal/app)
 // mounts it beside the API on one http.ServeMux.
 package ui
 
@@ -69,6 +70,7 @@ type Store interface {
 	store.Problems
 	store.Remediations
 	store.Integrations
+	store.Sequences
 }
 
 // Resources reads the Git-backed resources; *resource.Repos satisfies it.
@@ -87,11 +89,13 @@ type Invalidator interface {
 	InvalidateEvaluation(ctx context.Context, project, stage, service, keptnContext string) error
 }
 
-// Options configure the UI. Store, Resources and Invalidator are required.
+// Options configure the UI. Store, Resources, Invalidator and Sequencer
+// are required.
 type Options struct {
 	Store       Store
 	Resources   Resources
 	Invalidator Invalidator
+	Sequencer   Sequencer
 	// Logger receives login and error logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -119,6 +123,7 @@ type UI struct {
 	store     Store
 	res       Resources
 	inv       Invalidator
+	seq       Sequencer
 	log       *slog.Logger
 	now       func() time.Time
 	secure    bool
@@ -136,11 +141,11 @@ type UI struct {
 
 // New checks opts, parses the templates and builds the UI's routes.
 func New(opts Options) (*UI, error) {
-	if opts.Store == nil || opts.Resources == nil || opts.Invalidator == nil {
-		return nil, errors.New("ui: Options.Store, Options.Resources and Options.Invalidator are required")
+	if opts.Store == nil || opts.Resources == nil || opts.Invalidator == nil || opts.Sequencer == nil {
+		return nil, errors.New("ui: Options.Store, Options.Resources, Options.Invalidator and Options.Sequencer are required")
 	}
 	u := &UI{
-		store: opts.Store, res: opts.Resources, inv: opts.Invalidator,
+		store: opts.Store, res: opts.Resources, inv: opts.Invalidator, seq: opts.Sequencer,
 		log: opts.Logger, now: opts.Now, secure: opts.SecureCookies,
 		idle: opts.IdleTimeout, lifetime: opts.MaxLifetime, keepAlive: opts.KeepAlive,
 		specs:   opts.Specs,
@@ -173,7 +178,7 @@ func New(opts Options) (*UI, error) {
 // Paths are the URL patterns the UI serves; the composition root sends
 // them to the UI and everything else to the API. None starts with /api/,
 // /v1/, /healthz, /readyz or /metrics.
-var Paths = []string{"/{$}", "/login", "/logout", "/static/", "/projects/", "/contexts/", "/remediations/", "/integrations", "/bridge", "/bridge/"}
+var Paths = []string{"/{$}", "/login", "/logout", "/static/", "/projects/", "/contexts/", "/remediations/", "/integrations", "/sequences", "/bridge", "/bridge/"}
 
 // Mount registers the UI's paths on mux.
 func (u *UI) Mount(mux *http.ServeMux) {
@@ -227,6 +232,13 @@ func (u *UI) routes() *http.ServeMux {
 	mux.Handle("GET /contexts/{keptnContext}/stream", u.withSession(u.stream))
 	mux.Handle("GET /remediations/{id}", u.withSession(u.remediationRedirect))
 	mux.Handle("GET /integrations", u.withSession(u.integrationsPage))
+	mux.Handle("GET /sequences", u.withSession(u.sequencesPage))
+	seqs := "/projects/{project}/sequences"
+	mux.Handle("GET "+seqs, u.withSession(u.sequencesPage))
+	mux.Handle("GET "+seqs+"/{keptnContext}", u.withSession(u.sequencePage))
+	mux.Handle("GET "+seqs+"/{keptnContext}/body", u.withSession(u.sequenceFragment))
+	mux.Handle("POST "+seqs+"/{keptnContext}/approvals/{triggeredID}", u.withSession(u.answerApproval))
+	mux.Handle("POST "+seqs+"/{keptnContext}/control", u.withSession(u.controlSequence))
 	mux.HandleFunc("GET /bridge", bridgeRedirect)
 	mux.HandleFunc("GET /bridge/", bridgeRedirect)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -237,7 +249,7 @@ func (u *UI) routes() *http.ServeMux {
 
 // pageFiles are the page templates; each is parsed with the layout and the
 // shared partials.
-var pageFiles = []string{"login", "projects", "board", "service", "resources", "events", "timeline", "integrations", "error"}
+var pageFiles = []string{"login", "projects", "board", "service", "resources", "events", "timeline", "integrations", "sequences", "sequence", "error"}
 
 func parsePages() (map[string]*template.Template, error) {
 	out := make(map[string]*template.Template, len(pageFiles))
