@@ -25,6 +25,7 @@ import (
 
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/client"
+	"github.com/tendhq/tend/internal/testenv"
 	"github.com/tendhq/tend/internal/testenv/tendapi"
 	"github.com/tendhq/tend/internal/testenv/tendproc"
 )
@@ -218,21 +219,17 @@ func (s *server) checkCLI(t *testing.T, r apitypes.Remediation) {
 	}
 }
 
-// waitFor polls cond until it holds, failing with its last word after
-// waitLimit.
+// waitFor polls cond until it holds, failing with its last word and the
+// server's stderr after waitLimit.
 func waitFor(t *testing.T, s *server, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
+	testenv.WaitFor(t, waitLimit, 100*time.Millisecond, what, func() (bool, string) {
 		ok, last := cond()
 		if ok {
-			return
+			return true, ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s after %s; last: %s\nserver stderr:\n%s", what, waitLimit, last, s.Stderr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return false, last + "\nserver stderr:\n" + s.Stderr.String()
+	})
 }
 
 // closedAddress returns a loopback address nothing listens on: a port
