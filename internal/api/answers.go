@@ -28,31 +28,9 @@ import (
 // Every refusal has the same message, so that it does not tell whether a
 // triggered event of that id exists in a project the sender cannot see.
 func (s *Server) checkAnswer(ctx context.Context, p auth.Principal, ev *event.Event) error {
-	if ev.TriggeredID == "" {
-		return nil
-	}
-	t, ok := event.ParseType(ev.Type)
-	if !ok || t.Legacy {
-		return nil
-	}
-	switch t.Phase {
-	case event.PhaseStarted, event.PhaseStatusChanged, event.PhaseFinished:
-	default:
-		return nil
-	}
-	pg, err := s.store.ListEvents(ctx, store.EventFilter{ID: ev.TriggeredID, Type: t.WithPhase(event.PhaseTriggered).String(), PageSize: store.MaxPageSize})
+	answered, err := s.answeredTasks(ctx, ev)
 	if err != nil {
 		return fmt.Errorf("look up the triggered event %s answers: %w", ev.Type, err)
-	}
-	answered := pg.Events
-	var own []store.EventRecord
-	for _, e := range answered {
-		if e.Source == event.DefaultSource {
-			own = append(own, e)
-		}
-	}
-	if len(own) > 0 {
-		answered = own
 	}
 	c, _ := ev.Common()
 	for _, trig := range answered {
@@ -64,4 +42,37 @@ func (s *Server) checkAnswer(ctx context.Context, p auth.Principal, ev *event.Ev
 		}
 	}
 	return nil
+}
+
+// answeredTasks returns the stored triggered events that ev answers, when
+// ev is an answer (a .started, .status.changed or .finished) with a
+// triggeredid, and nil otherwise. When tend emitted a triggered event of
+// that id, it returns only tend's own, in the log's order.
+func (s *Server) answeredTasks(ctx context.Context, ev *event.Event) ([]store.EventRecord, error) {
+	if ev.TriggeredID == "" {
+		return nil, nil
+	}
+	t, ok := event.ParseType(ev.Type)
+	if !ok || t.Legacy {
+		return nil, nil
+	}
+	switch t.Phase {
+	case event.PhaseStarted, event.PhaseStatusChanged, event.PhaseFinished:
+	default:
+		return nil, nil
+	}
+	pg, err := s.store.ListEvents(ctx, store.EventFilter{ID: ev.TriggeredID, Type: t.WithPhase(event.PhaseTriggered).String(), PageSize: store.MaxPageSize})
+	if err != nil {
+		return nil, err
+	}
+	var own []store.EventRecord
+	for _, e := range pg.Events {
+		if e.Source == event.DefaultSource {
+			own = append(own, e)
+		}
+	}
+	if len(own) > 0 {
+		return own, nil
+	}
+	return pg.Events, nil
 }

@@ -140,6 +140,17 @@ func decodeJSON(r *http.Request, v any) error {
 	return unmarshalStrict(b, v)
 }
 
+// readDecoded reads the request body and decodes it with decode, for
+// bodies with a decoder of their own (Keptn's shapes, the uniform's).
+func readDecoded[T any](r *http.Request, decode func([]byte) (T, error)) (T, error) {
+	b, err := readBody(r)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return decode(b)
+}
+
 // unmarshalStrict decodes exactly one JSON value from b into v.
 func unmarshalStrict(b []byte, v any) error {
 	if len(bytes.TrimSpace(b)) == 0 {

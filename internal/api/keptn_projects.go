@@ -83,11 +83,7 @@ func decodeKeptnProject(body []byte) (apitypes.CreateProjectRequest, error) {
 // readKeptnProject reads the request's body as Keptn's project body
 // (decodeKeptnProject).
 func readKeptnProject(r *http.Request) (apitypes.CreateProjectRequest, error) {
-	body, err := readBody(r)
-	if err != nil {
-		return apitypes.CreateProjectRequest{}, err
-	}
-	return decodeKeptnProject(body)
+	return readDecoded(r, decodeKeptnProject)
 }
 
 func (s *Server) keptnCreateProject(w http.ResponseWriter, r *http.Request) {

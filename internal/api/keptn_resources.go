@@ -59,12 +59,7 @@ func decodeKeptnResources(body []byte) ([]apitypes.Resource, error) {
 }
 
 func (s *Server) keptnWriteResources(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	res, err := decodeKeptnResources(body)
+	res, err := readDecoded(r, decodeKeptnResources)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

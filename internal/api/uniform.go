@@ -302,12 +302,7 @@ func (s *Server) registerIntegration(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	reg, err := decodeRegistration(body)
+	reg, err := readDecoded(r, decodeRegistration)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -474,11 +469,7 @@ func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request) {
 
 // subscriptionBody reads a subscription body and scopes its projects.
 func subscriptionBody(r *http.Request) (apitypes.KeptnSubscription, error) {
-	body, err := readBody(r)
-	if err != nil {
-		return apitypes.KeptnSubscription{}, err
-	}
-	sub, err := decodeSubscription(body)
+	sub, err := readDecoded(r, decodeSubscription)
 	if err != nil {
 		return apitypes.KeptnSubscription{}, err
 	}
@@ -575,12 +566,7 @@ func (s *Server) createLogs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	in, err := decodeLogs(body)
+	in, err := readDecoded(r, decodeLogs)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -671,25 +657,15 @@ func (s *Server) listLogs(w http.ResponseWriter, r *http.Request) {
 // id and the answer's .triggered type, tend's own event first) and fills
 // nothing when that is ambiguous: the check then refuses the answer.
 func (s *Server) answerScope(ctx context.Context, ev *event.Event) error {
-	if ev.TriggeredID == "" || ev.Project() != "" {
+	if ev.Project() != "" {
 		return nil
 	}
-	t, ok := event.ParseType(ev.Type)
-	if !ok || t.Legacy {
-		return nil
-	}
-	switch t.Phase {
-	case event.PhaseStarted, event.PhaseStatusChanged, event.PhaseFinished:
-	default:
-		return nil
-	}
-	pg, err := s.store.ListEvents(ctx, store.EventFilter{ID: ev.TriggeredID, Type: t.WithPhase(event.PhaseTriggered).String(), PageSize: store.MaxPageSize})
+	tasks, err := s.answeredTasks(ctx, ev)
 	if err != nil {
 		return fmt.Errorf("find the triggered event of an answer: %w", err)
 	}
-	tasks := pg.Events
-	if i := slices.IndexFunc(tasks, func(e store.EventRecord) bool { return e.Source == event.DefaultSource }); i >= 0 {
-		tasks = tasks[i : i+1]
+	if len(tasks) > 1 && tasks[0].Source == event.DefaultSource {
+		tasks = tasks[:1] // tend's own, the first of them
 	}
 	if len(tasks) != 1 || tasks[0].Project == "" {
 		return nil

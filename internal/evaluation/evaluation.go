@@ -25,8 +25,6 @@
 package evaluation
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -642,28 +640,8 @@ func indicators(s *slo.SLO) []string {
 // here, so tend's ids never collide with other name-based UUIDs).
 var idNamespace = [16]byte{0x6b, 0x1f, 0x3c, 0x52, 0x0e, 0x4d, 0x4a, 0x8b, 0x9e, 0x21, 0x5a, 0x77, 0xc0, 0x13, 0xd4, 0x2f}
 
-// deriveID returns the version 5 UUID of parts in idNamespace: the same
-// parts give the same id on every replica and every run.
-func deriveID(parts ...string) string {
-	h := sha1.New()
-	h.Write(idNamespace[:])
-	h.Write([]byte(strings.Join(parts, "\x00")))
-	var u [16]byte
-	copy(u[:], h.Sum(nil))
-	u[6] = (u[6] & 0x0f) | 0x50
-	u[8] = (u[8] & 0x3f) | 0x80
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
-	return string(b[:])
-}
+// deriveID returns the id of parts in idNamespace.
+func deriveID(parts ...string) string { return event.DerivedID(idNamespace, parts...) }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 

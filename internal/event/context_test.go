@@ -81,3 +81,15 @@ func TestIsUUID(t *testing.T) {
 		}
 	}
 }
+
+// TestDerivedID pins the ids the engines derive: they are idempotency
+// keys in stored event logs, so they must never change.
+func TestDerivedID(t *testing.T) {
+	ns := [16]byte{0x2d, 0x8e, 0x41, 0xa7, 0x5c, 0x13, 0x4f, 0x02, 0xb1, 0x6a, 0x93, 0x0e, 0x7d, 0xc4, 0x58, 0x21}
+	if got, want := DerivedID(ns, "ctx-1", "dev", "deployment"), "5bcb29e1-4c78-5208-bece-e464dce9c967"; got != want {
+		t.Errorf("DerivedID = %s, want %s", got, want)
+	}
+	if got, want := DerivedID(parseUUID(ContextNamespace), "ctx-1"), nameUUID(ContextNamespace, "ctx-1"); got != want {
+		t.Errorf("DerivedID of one part = %s, want nameUUID's %s", got, want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/hex"
+	"strings"
 )
 
 // ContextNamespace is the namespace of the name-based (version 5) UUIDs that
@@ -56,9 +57,21 @@ func isHex(c byte) bool {
 // namespace ns, as RFC 9562 section 5.5 defines it. ns must be a canonical
 // UUID.
 func nameUUID(ns, name string) string {
-	nsBytes := parseUUID(ns)
+	return v5(parseUUID(ns), name)
+}
+
+// DerivedID returns the version 5 UUID of parts, joined by NUL bytes, in
+// the namespace ns: the same parts give the same id on every replica and
+// every run, which makes the ids of the events an engine emits its
+// idempotency keys. Each engine has a namespace of its own, so its ids
+// never collide with another's.
+func DerivedID(ns [16]byte, parts ...string) string {
+	return v5(ns, strings.Join(parts, "\x00"))
+}
+
+func v5(ns [16]byte, name string) string {
 	h := sha1.New()
-	h.Write(nsBytes[:])
+	h.Write(ns[:])
 	h.Write([]byte(name))
 	var b [16]byte
 	copy(b[:], h.Sum(nil))

@@ -1,8 +1,6 @@
 package sequence
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -745,19 +743,8 @@ func contains(list []string, v string) bool {
 // engine's ids never collide with other name-based UUIDs).
 var idNamespace = [16]byte{0x2d, 0x8e, 0x41, 0xa7, 0x5c, 0x13, 0x4f, 0x02, 0xb1, 0x6a, 0x93, 0x0e, 0x7d, 0xc4, 0x58, 0x21}
 
-// deriveID returns the version 5 UUID of parts: the same parts give the
-// same id on every replica and every run.
-func deriveID(parts ...string) string {
-	h := sha1.New()
-	h.Write(idNamespace[:])
-	h.Write([]byte(strings.Join(parts, "\x00")))
-	var u [16]byte
-	copy(u[:], h.Sum(nil))
-	u[6] = (u[6] & 0x0f) | 0x50
-	u[8] = (u[8] & 0x3f) | 0x80
-	x := hex.EncodeToString(u[:])
-	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:]
-}
+// deriveID returns the id of parts in idNamespace.
+func deriveID(parts ...string) string { return event.DerivedID(idNamespace, parts...) }
 
 // Image is the artifact the sequence delivers: the trigger's
 // configurationChange.values.image, else "".

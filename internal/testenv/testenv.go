@@ -535,3 +535,22 @@ func writePrometheusSD(t testing.TB, dirEnv, what string, entry map[string]any) 
 		}
 	})
 }
+
+// WaitFor polls cond every interval until it holds, and fails the test
+// with what it waited for and cond's last word once limit has passed.
+// Tests wait this way for what a server does in the background, without
+// asserting how long it took.
+func WaitFor(t testing.TB, limit, interval time.Duration, what string, cond func() (ok bool, last string)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s after %s; last: %s", what, limit, last)
+		}
+		time.Sleep(interval)
+	}
+}

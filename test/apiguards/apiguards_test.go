@@ -6,120 +6,21 @@
 package apiguards
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tendhq/tend/internal/testenv/tendapi"
 	"github.com/tendhq/tend/internal/testenv/tendproc"
 	"github.com/tendhq/tend/internal/yamlnode/yamlnodetest"
 )
 
 var tendBin string
 
-func TestMain(m *testing.M) {
-	bin, cleanup, err := tendproc.BuildBinary("tend-apiguards-test-")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "apiguards test: %v\n", err)
-		os.Exit(1)
-	}
-	tendBin = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
-
-const shipyard = "stages:\n  - name: production\n    remediation_strategy: automated\n"
-
-type server struct {
-	t     *testing.T
-	url   string
-	admin string
-}
-
-// start runs tend serve with tendYAML as its tend.yaml ("" for none).
-func start(t *testing.T, tendYAML string) *server {
-	t.Helper()
-	dir := t.TempDir()
-	opts := tendproc.Options{DataDir: filepath.Join(dir, "data")}
-	if tendYAML != "" {
-		opts.Config = filepath.Join(dir, "tend.yaml")
-		if err := os.WriteFile(opts.Config, []byte(tendYAML), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p := tendproc.Start(t, tendBin, opts)
-	return &server{t: t, url: p.URL, admin: tendproc.AdminToken(t, opts.DataDir)}
-}
-
-// do sends body (a string, or JSON-encoded) with token and extra headers
-// and returns the answer.
-func (s *server) do(method, path, token string, body any, header map[string]string) (int, http.Header, []byte) {
-	s.t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		r = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, s.url+path, r)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	req.Header.Set("x-token", token)
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, out
-}
-
-func (s *server) must(want int, method, path, token string, body, out any) {
-	s.t.Helper()
-	code, _, b := s.do(method, path, token, body, nil)
-	if code != want {
-		s.t.Fatalf("%s %s: %d %s; want %d", method, path, code, b, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			s.t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
-		}
-	}
-}
-
-func (s *server) project(name string, services ...string) {
-	s.t.Helper()
-	s.must(http.StatusCreated, http.MethodPost, "/api/v1/project", s.admin, map[string]string{"name": name, "shipyard": shipyard}, nil)
-	for _, svc := range services {
-		s.must(http.StatusCreated, http.MethodPost, "/api/v1/project/"+name+"/service", s.admin, map[string]string{"serviceName": svc}, nil)
-	}
-}
-
-func (s *server) token(name, scope, project string) string {
-	s.t.Helper()
-	var out struct{ Token string }
-	s.must(http.StatusCreated, http.MethodPost, "/api/v1/token", s.admin, map[string]string{"name": name, "scope": scope, "project": project}, &out)
-	return out.Token
-}
+func TestMain(m *testing.M) { os.Exit(tendproc.Main(m, "apiguards", &tendBin)) }
 
 type storedEvent struct {
 	ID             string `json:"id"`
@@ -129,16 +30,14 @@ type storedEvent struct {
 }
 
 // events lists a project's events.
-func (s *server) events(project string) []storedEvent {
-	s.t.Helper()
-	var out struct{ Events []storedEvent }
-	s.must(http.StatusOK, http.MethodGet, "/api/v1/event?pageSize=100&project="+project, s.admin, nil, &out)
-	return out.Events
+func events(t testing.TB, s *tendapi.Server, project string) []storedEvent {
+	t.Helper()
+	return tendapi.Events[storedEvent](t, s, "project="+project)
 }
 
 func TestEventsOfSourceTendAreRefused(t *testing.T) {
-	s := start(t, "")
-	s.project("guard", "carts")
+	s := tendapi.Start(t, tendBin, "")
+	s.CreateProject(t, "guard", tendapi.Shipyard, "carts")
 	data := `{"project":"guard","stage":"production","service":"carts"}`
 	structured := func(source string) string {
 		return `{"specversion":"1.0","id":"own-1","source":"` + source + `","type":"sh.keptn.event.action.triggered","data":` + data + `}`
@@ -157,24 +56,24 @@ func TestEventsOfSourceTendAreRefused(t *testing.T) {
 			`{"project":"guard","stage":"production","service":"carts","problem":{"problemTitle":"response_time_p90","state":"OPEN"}}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, body := s.do(http.MethodPost, tc.path, s.admin, tc.body, tc.header)
+			code, _, body := s.DoWithHeader(t, http.MethodPost, tc.path, s.Admin, tc.body, tc.header)
 			if code != http.StatusForbidden || !strings.Contains(string(body), "reserved for the events tend emits itself") {
 				t.Fatalf("post = %d %s; want 403 saying the source is tend's own", code, body)
 			}
 		})
 	}
-	for _, e := range s.events("guard") {
+	for _, e := range events(t, s, "guard") {
 		t.Errorf("stored %+v; want nothing stored", e)
 	}
 
 	// tend's own emitters are unaffected: an evaluation triggered from
 	// outside is answered by events of source tend.
 	var ctx struct{ KeptnContext string }
-	s.must(http.StatusOK, http.MethodPost, "/api/v1/event", s.admin,
+	s.Must(t, http.StatusOK, http.MethodPost, "/api/v1/event", s.Admin,
 		`{"specversion":"1.0","id":"eval-1","source":"ci","type":"sh.keptn.event.evaluation.triggered","data":`+data+`}`, &ctx)
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		own := 0
-		for _, e := range s.events("guard") {
+		for _, e := range events(t, s, "guard") {
 			if e.Source == "tend" && e.ShKeptnContext == ctx.KeptnContext {
 				own++
 			}
@@ -189,27 +88,27 @@ func TestEventsOfSourceTendAreRefused(t *testing.T) {
 }
 
 func TestDuplicateEventGetsTheStoredContext(t *testing.T) {
-	s := start(t, "")
-	s.project("alpha", "carts")
-	s.project("beta", "carts")
+	s := tendapi.Start(t, tendBin, "")
+	s.CreateProject(t, "alpha", tendapi.Shipyard, "carts")
+	s.CreateProject(t, "beta", tendapi.Shipyard, "carts")
 	const first, second = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
 	ev := func(project, id, kctx string) string {
 		return `{"specversion":"1.0","id":"` + id + `","source":"ci","type":"sh.keptn.event.deployment.finished","shkeptncontext":"` + kctx +
 			`","data":{"project":"` + project + `","stage":"production","service":"carts","result":"pass"}}`
 	}
 	var got struct{ KeptnContext string }
-	s.must(http.StatusOK, http.MethodPost, "/api/v1/event", s.admin, ev("alpha", "dup-1", first), &got)
+	s.Must(t, http.StatusOK, http.MethodPost, "/api/v1/event", s.Admin, ev("alpha", "dup-1", first), &got)
 	if got.KeptnContext != first {
 		t.Fatalf("first post answered %q; want %q", got.KeptnContext, first)
 	}
 
 	t.Run("same project", func(t *testing.T) {
-		s.must(http.StatusOK, http.MethodPost, "/api/v1/event", s.admin, ev("alpha", "dup-1", second), &got)
+		s.Must(t, http.StatusOK, http.MethodPost, "/api/v1/event", s.Admin, ev("alpha", "dup-1", second), &got)
 		if got.KeptnContext != first {
 			t.Errorf("repeat answered %q; want the stored event's %q", got.KeptnContext, first)
 		}
 		n := 0
-		for _, e := range s.events("alpha") {
+		for _, e := range events(t, s, "alpha") {
 			if e.ID == "dup-1" {
 				n++
 				if e.ShKeptnContext != first {
@@ -224,13 +123,13 @@ func TestDuplicateEventGetsTheStoredContext(t *testing.T) {
 
 	t.Run("another project's event is not revealed", func(t *testing.T) {
 		betaCtx := "33333333-3333-4333-8333-333333333333"
-		s.must(http.StatusOK, http.MethodPost, "/api/v1/event", s.admin, ev("beta", "dup-2", betaCtx), nil)
-		alpha := s.token("alpha-ci", "write", "alpha")
-		code, _, body := s.do(http.MethodPost, "/api/v1/event", alpha, ev("alpha", "dup-2", second), nil)
+		s.Must(t, http.StatusOK, http.MethodPost, "/api/v1/event", s.Admin, ev("beta", "dup-2", betaCtx), nil)
+		alpha := s.CreateToken(t, "alpha-ci", "write", "alpha")
+		code, body := s.Do(t, http.MethodPost, "/api/v1/event", alpha, ev("alpha", "dup-2", second))
 		if code != http.StatusConflict || strings.Contains(string(body), betaCtx) {
 			t.Fatalf("post = %d %s; want 409 without beta's context", code, body)
 		}
-		for _, e := range s.events("alpha") {
+		for _, e := range events(t, s, "alpha") {
 			if e.ID == "dup-2" {
 				t.Errorf("stored %+v in alpha", e)
 			}
@@ -255,18 +154,18 @@ func alerts(project string, services ...string) map[string]any {
 }
 
 func TestUnmatchedProblemsPerIntakeTokenAreCapped(t *testing.T) {
-	s := start(t, "intake:\n  maxUnmatchedPerMinute: 2\n")
-	s.project("capped", "carts")
-	intake := s.token("capped-am", "intake", "capped")
+	s := tendapi.Start(t, tendBin, "intake:\n  maxUnmatchedPerMinute: 2\n")
+	s.CreateProject(t, "capped", tendapi.Shipyard, "carts")
+	intake := s.CreateToken(t, "capped-am", "intake", "capped")
 	const hook = "/api/v1/integrations/alertmanager"
 	unmatched := func() int {
 		var out struct{ Problems []struct{ ID string } }
-		s.must(http.StatusOK, http.MethodGet, "/api/v1/problem?project=capped&state=unmatched", s.admin, nil, &out)
+		s.Must(t, http.StatusOK, http.MethodGet, "/api/v1/problem?project=capped&state=unmatched", s.Admin, nil, &out)
 		return len(out.Problems)
 	}
 
 	var a amAnswer
-	s.must(http.StatusOK, http.MethodPost, hook, intake, alerts("capped", "ghost-1", "ghost-2"), &a)
+	s.Must(t, http.StatusOK, http.MethodPost, hook, intake, alerts("capped", "ghost-1", "ghost-2"), &a)
 	if len(a.Unmatched) != 2 {
 		t.Fatalf("answer %+v; want two unmatched", a)
 	}
@@ -274,7 +173,7 @@ func TestUnmatchedProblemsPerIntakeTokenAreCapped(t *testing.T) {
 	// More new unmatched problems than a minute allows: refused whole,
 	// with Retry-After, so that Alertmanager sends it again later. The
 	// bucket never holds more than the cap, whatever time passed.
-	code, h, body := s.do(http.MethodPost, hook, intake, alerts("capped", "ghost-3", "ghost-4", "ghost-5", "carts"), nil)
+	code, h, body := s.DoWithHeader(t, http.MethodPost, hook, intake, alerts("capped", "ghost-3", "ghost-4", "ghost-5", "carts"), nil)
 	if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || !strings.Contains(string(body), "intake.maxUnmatchedPerMinute") {
 		t.Fatalf("over the cap: %d (Retry-After %q) %s; want 503 with Retry-After naming the setting", code, h.Get("Retry-After"), body)
 	}
@@ -284,7 +183,7 @@ func TestUnmatchedProblemsPerIntakeTokenAreCapped(t *testing.T) {
 
 	// A problem event of an intake token is limited the same way; its
 	// senders honour 429.
-	code, h, body = s.do(http.MethodPost, "/api/v1/event", intake,
+	code, h, body = s.DoWithHeader(t, http.MethodPost, "/api/v1/event", intake,
 		`{"specversion":"1.0","id":"pe-1","source":"monitoring","type":"sh.keptn.event.production.remediation.triggered","data":`+
 			`{"project":"capped","stage":"production","service":"ghost-9","problem":{"problemTitle":"response_time_p90","state":"OPEN"}}}`, nil)
 	if code != http.StatusTooManyRequests || h.Get("Retry-After") == "" {
@@ -294,12 +193,12 @@ func TestUnmatchedProblemsPerIntakeTokenAreCapped(t *testing.T) {
 	// Repeats of recorded unmatched problems and matched alerts are not
 	// limited.
 	for i := range 3 {
-		s.must(http.StatusOK, http.MethodPost, hook, intake, alerts("capped", "ghost-1", "ghost-2"), &a)
+		s.Must(t, http.StatusOK, http.MethodPost, hook, intake, alerts("capped", "ghost-1", "ghost-2"), &a)
 		if len(a.Unmatched) != 2 {
 			t.Fatalf("repeat %d: %+v; want the two unmatched again", i, a)
 		}
 	}
-	s.must(http.StatusOK, http.MethodPost, hook, intake, alerts("capped", "carts"), &a)
+	s.Must(t, http.StatusOK, http.MethodPost, hook, intake, alerts("capped", "carts"), &a)
 	if len(a.Results) != 1 || a.Results[0].Status == "unmatched" {
 		t.Fatalf("matched alert: %+v", a)
 	}
@@ -309,7 +208,7 @@ func TestUnmatchedProblemsPerIntakeTokenAreCapped(t *testing.T) {
 
 	// Other tokens are not limited: a write token's unmatched alerts are
 	// recorded.
-	s.must(http.StatusOK, http.MethodPost, hook, s.admin, alerts("capped", "ghost-3", "ghost-4", "ghost-5"), &a)
+	s.Must(t, http.StatusOK, http.MethodPost, hook, s.Admin, alerts("capped", "ghost-3", "ghost-4", "ghost-5"), &a)
 	if n := unmatched(); n != 5 {
 		t.Errorf("%d unmatched problems after the admin's delivery; want 5", n)
 	}
@@ -321,8 +220,8 @@ func TestUnmatchedProblemsPerIntakeTokenAreCapped(t *testing.T) {
 // each is refused with 400 naming the limit, nothing is stored, and the
 // server goes on answering.
 func TestHostileYAMLIsRefused(t *testing.T) {
-	s := start(t, "")
-	s.project("sockshop", "carts")
+	s := tendapi.Start(t, tendBin, "")
+	s.CreateProject(t, "sockshop", tendapi.Shipyard, "carts")
 	wide, wideAlias := yamlnodetest.Wide(10000, 4000)
 	nested, nestedAlias := yamlnodetest.Nested(9, 10)
 	files := []struct{ uri, content string }{
@@ -334,13 +233,13 @@ func TestHostileYAMLIsRefused(t *testing.T) {
 		body := map[string]any{"resources": []map[string]string{{
 			"resourceURI": f.uri, "resourceContent": base64.StdEncoding.EncodeToString([]byte(f.content)),
 		}}}
-		code, _, b := s.do(http.MethodPost, level, s.admin, body, nil)
+		code, b := s.Do(t, http.MethodPost, level, s.Admin, body)
 		if code != http.StatusBadRequest || !strings.Contains(string(b), "limit") {
 			t.Errorf("add %s: %d %s; want 400 naming the limit", f.uri, code, b)
 		}
-		if code, _, _ := s.do(http.MethodGet, level+"/"+f.uri, s.admin, nil, nil); code != http.StatusNotFound {
+		if code, _ := s.Do(t, http.MethodGet, level+"/"+f.uri, s.Admin, nil); code != http.StatusNotFound {
 			t.Errorf("get %s after the refusal: %d; want 404", f.uri, code)
 		}
 	}
-	s.must(http.StatusOK, http.MethodGet, "/api/v1/project/sockshop", s.admin, nil, nil)
+	s.Must(t, http.StatusOK, http.MethodGet, "/api/v1/project/sockshop", s.Admin, nil, nil)
 }

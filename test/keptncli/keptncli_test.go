@@ -20,6 +20,7 @@ import (
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/client"
 	"github.com/tendhq/tend/internal/testenv"
+	"github.com/tendhq/tend/internal/testenv/tendapi"
 	"github.com/tendhq/tend/internal/testenv/tendproc"
 )
 
@@ -103,35 +104,29 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return p
 }
 
-func TestKeptnCLI(t *testing.T) {
-	bin := testenv.KeptnCLIPath(t)
-	tend, cleanup, err := tendproc.BuildBinary("tend-keptncli-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	// The upstream of `keptn update project` is a bare repository on this
-	// machine, which the outbound policy allows only when told to.
-	cfg := filepath.Join(dir, "tend.yaml")
-	if err := os.WriteFile(cfg, []byte("outbound:\n  allowFileUpstreams: true\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := tendproc.Start(t, tend, tendproc.Options{DataDir: data, Config: cfg})
-	token := tendproc.AdminToken(t, data)
-	c, err := client.New(srv.URL, token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
+// newKeptn returns the CLI bin with its HOME in dir, set up to work
+// offline: no version check against get.keptn.sh, no kubeconfig.
+func newKeptn(t *testing.T, bin, dir string) keptn {
+	t.Helper()
 	k := keptn{bin: bin, home: filepath.Join(dir, "home")}
 	if err := os.MkdirAll(k.home, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	// Offline: no version check against get.keptn.sh, no kubeconfig.
 	_, _ = k.try("set", "config", "AutomaticVersionCheck", "false")
 	_, _ = k.try("set", "config", "KubeContextCheck", "false")
+	return k
+}
+
+func TestKeptnCLI(t *testing.T) {
+	bin := testenv.KeptnCLIPath(t)
+	// The upstream of `keptn update project` is a bare repository on this
+	// machine, which the outbound policy allows only when told to.
+	srv := tendapi.Start(t, tendproc.Build(t, "tend-keptncli-test-"), "outbound:\n  allowFileUpstreams: true\n")
+	token := srv.Admin
+	c := srv.AdminClient(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	k := newKeptn(t, bin, dir)
 
 	t.Run("auth", func(t *testing.T) {
 		if out, err := k.try("auth", "--endpoint", srv.URL, "--api-token", "tend_wrong-token-0123456789abcdef"); err == nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/client"
 	"github.com/tendhq/tend/internal/testenv"
+	"github.com/tendhq/tend/internal/testenv/tendapi"
 	"github.com/tendhq/tend/internal/testenv/tendproc"
 )
 
@@ -131,25 +132,12 @@ func startedHold(t *testing.T, c *client.Client) string {
 // control (pause, resume, abort) through keptn's and tend's verbs.
 func TestKeptnCLISequences(t *testing.T) {
 	bin := testenv.KeptnCLIPath(t)
-	tend, cleanup, err := tendproc.BuildBinary("tend-keptncli-seq-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
+	tend := tendproc.Build(t, "tend-keptncli-seq-")
+	srv := tendapi.Start(t, tend, "")
+	token := srv.Admin
+	c := srv.AdminClient(t)
 	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	srv := tendproc.Start(t, tend, tendproc.Options{DataDir: data})
-	token := tendproc.AdminToken(t, data)
-	c, err := client.New(srv.URL, token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := keptn{bin: bin, home: filepath.Join(dir, "home")}
-	if err := os.MkdirAll(k.home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = k.try("set", "config", "AutomaticVersionCheck", "false")
-	_, _ = k.try("set", "config", "KubeContextCheck", "false")
+	k := newKeptn(t, bin, dir)
 	k.run(t, "auth", "--endpoint", srv.URL, "--api-token", token)
 	k.run(t, "create", "project", "sockshop", "--shipyard", writeFile(t, dir, "shipyard.yaml", approvalShipyard))
 	k.run(t, "create", "service", "carts", "--project", "sockshop")

@@ -378,17 +378,7 @@ func get(u string) string {
 // waitLimit.
 func waitFor(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		ok, last := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s after %s; last: %s", what, waitLimit, last)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	testenv.WaitFor(t, waitLimit, 200*time.Millisecond, what, cond)
 }
 
 // tend runs the tend command line in process and returns its stdout.

@@ -25,30 +25,19 @@ import (
 
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/client"
+	"github.com/tendhq/tend/internal/testenv"
+	"github.com/tendhq/tend/internal/testenv/tendapi"
 	"github.com/tendhq/tend/internal/testenv/tendproc"
 )
 
 // tendBin is the tend binary TestMain builds once for every test.
 var tendBin string
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	bin, cleanup, err := tendproc.BuildBinary("tend-outage-test-")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "outage test: %v\n", err)
-		return 1
-	}
-	defer cleanup()
-	tendBin = bin
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(tendproc.Main(m, "outage", &tendBin)) }
 
 const (
-	project  = "shop"
-	stage    = "production"
-	shipyard = "stages:\n  - name: production\n    remediation_strategy: automated\n"
-	sloFile  = "spec_version: \"1.0\"\nobjectives:\n  - sli: response_time_p90\n    pass: [{criteria: [\"<1000\"]}]\ntotal_score: {pass: \"90%\"}\n"
+	project = "shop"
+	stage   = "production"
 
 	// waitLimit bounds every wait for the server; the tests never assert
 	// how long anything took.
@@ -62,11 +51,8 @@ const (
 
 // server is one tend serve of a test with its admin client.
 type server struct {
-	proc    *tendproc.Proc
-	admin   *client.Client
-	token   string
-	dataDir string
-	config  string
+	*tendapi.Server
+	admin *client.Client
 }
 
 // start runs tend serve (SQLite) with cfg as tend.yaml, on top of what
@@ -74,27 +60,16 @@ type server struct {
 // worker.
 func start(t *testing.T, cfg string) *server {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "tend.yaml")
-	base := "kubernetes: {disabled: true}\n"
-	if err := os.WriteFile(path, []byte(base+cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{dataDir: filepath.Join(dir, "data"), config: path}
-	s.restart(t)
+	s := &server{Server: tendapi.Start(t, tendBin, "kubernetes: {disabled: true}\n"+cfg)}
+	s.admin = s.AdminClient(t)
 	return s
 }
 
-// restart starts the server (again) on its data directory.
+// restart starts the server again on its data directory.
 func (s *server) restart(t *testing.T) {
 	t.Helper()
-	s.proc = tendproc.Start(t, tendBin, tendproc.Options{DataDir: s.dataDir, Config: s.config})
-	s.token = tendproc.AdminToken(t, s.dataDir)
-	c, err := client.New(s.proc.URL, s.token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.admin = c
+	s.Restart(t)
+	s.admin = s.AdminClient(t)
 }
 
 // setup creates the project with service carts and uploads its SLO and
@@ -102,13 +77,13 @@ func (s *server) restart(t *testing.T) {
 func (s *server) setup(t *testing.T, remediationFile string) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := s.admin.CreateProject(ctx, apitypes.CreateProjectRequest{Name: project, Shipyard: shipyard}); err != nil {
+	if _, err := s.admin.CreateProject(ctx, apitypes.CreateProjectRequest{Name: project, Shipyard: tendapi.Shipyard}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.admin.CreateService(ctx, project, "carts"); err != nil {
 		t.Fatal(err)
 	}
-	files := []client.ResourceFile{{URI: "slo.yaml", Content: []byte(sloFile)}}
+	files := []client.ResourceFile{{URI: "slo.yaml", Content: []byte(tendapi.SLO)}}
 	if remediationFile != "" {
 		files = append(files, client.ResourceFile{URI: "remediation.yaml", Content: []byte(remediationFile)})
 	}
@@ -121,13 +96,7 @@ func (s *server) setup(t *testing.T, remediationFile string) {
 // fire sends Alertmanager's notification of a firing alert of carts.
 func (s *server) fire(t *testing.T) {
 	t.Helper()
-	alert := fmt.Sprintf(`{"version":"4","status":"firing","receiver":"tend","groupKey":"{}:{}","alerts":[{"status":"firing",
-		"labels":{"alertname":"response_time_p90","project":%q,"stage":%q,"service":"carts"},
-		"annotations":{"summary":"response_time_p90"},"startsAt":"2024-05-01T12:00:00Z","fingerprint":"fp-carts"}]}`, project, stage)
-	status, body, err := s.admin.Raw(context.Background(), http.MethodPost, "/api/v1/integrations/alertmanager", nil, []byte(alert))
-	if err != nil || status != http.StatusOK {
-		t.Fatalf("alert: %d %s %v", status, body, err)
-	}
+	tendapi.Fire(t, s.admin, project, stage, "carts", "fp-carts")
 }
 
 // remediation waits until carts has a remediation and returns it.
@@ -217,7 +186,7 @@ func (s *server) cli(t *testing.T, args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, tendBin, args...)
-	cmd.Env = append(os.Environ(), "TEND_ENDPOINT="+s.proc.URL, "TEND_API_TOKEN="+s.token,
+	cmd.Env = append(os.Environ(), "TEND_ENDPOINT="+s.URL, "TEND_API_TOKEN="+s.Admin,
 		"TEND_CONFIG="+filepath.Join(t.TempDir(), "cli.json"))
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -250,21 +219,17 @@ func (s *server) checkCLI(t *testing.T, r apitypes.Remediation) {
 	}
 }
 
-// waitFor polls cond until it holds, failing with its last word after
-// waitLimit.
+// waitFor polls cond until it holds, failing with its last word and the
+// server's stderr after waitLimit.
 func waitFor(t *testing.T, s *server, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
+	testenv.WaitFor(t, waitLimit, 100*time.Millisecond, what, func() (bool, string) {
 		ok, last := cond()
 		if ok {
-			return
+			return true, ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s after %s; last: %s\nserver stderr:\n%s", what, waitLimit, last, s.proc.Stderr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return false, last + "\nserver stderr:\n" + s.Stderr.String()
+	})
 }
 
 // closedAddress returns a loopback address nothing listens on: a port
@@ -335,10 +300,7 @@ spec:
 		if err != nil {
 			t.Fatal(err)
 		}
-		executor, err := client.New(s.proc.URL, tok.Token)
-		if err != nil {
-			t.Fatal(err)
-		}
+		executor := s.Client(t, tok.Token)
 		s.fire(t)
 		rem := s.remediation(t)
 
@@ -522,9 +484,9 @@ spec:
 		case <-target.seen:
 		case <-time.After(waitLimit):
 			gets, puts := target.counts()
-			t.Fatalf("attempt %d never reached the scale target (%d GETs, %d PUTs); remediation %+v\nstderr:\n%s", i+1, gets, puts, s.get(t, rem.ID), s.proc.Stderr)
+			t.Fatalf("attempt %d never reached the scale target (%d GETs, %d PUTs); remediation %+v\nstderr:\n%s", i+1, gets, puts, s.get(t, rem.ID), s.Stderr)
 		}
-		s.proc.Kill()
+		s.Kill()
 		s.restart(t)
 	}
 

@@ -20,29 +20,15 @@ import (
 
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/client"
+	"github.com/tendhq/tend/internal/testenv/tendapi"
 	"github.com/tendhq/tend/internal/testenv/tendproc"
 )
 
 var tendBin string
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
+func TestMain(m *testing.M) { os.Exit(tendproc.Main(m, "outbound", &tendBin)) }
 
-func run(m *testing.M) int {
-	bin, cleanup, err := tendproc.BuildBinary("tend-outbound-test-")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "outbound test: %v\n", err)
-		return 1
-	}
-	defer cleanup()
-	tendBin = bin
-	return m.Run()
-}
-
-const (
-	project  = "shop"
-	shipyard = "stages:\n  - name: production\n    remediation_strategy: automated\n"
-	sloFile  = "spec_version: \"1.0\"\nobjectives:\n  - sli: response_time_p90\n    pass: [{criteria: [\"<1000\"]}]\ntotal_score: {pass: \"90%\"}\n"
-)
+const project = "shop"
 
 // recorder is an HTTP server that records the Authorization header of
 // every request it gets.
@@ -76,20 +62,11 @@ func (r *recorder) seen() []string {
 // orders.
 func server(t *testing.T, cfg, namespaces string) (admin, write *client.Client) {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "tend.yaml")
 	base := "remediation:\n  settling: 1s\n  limits: {cooldown: 0, maxActionsPerHour: 0}\nkubernetes: {disabled: true, namespaces: {" + namespaces + "}}\nworker: {pollInterval: 100ms}\n"
-	if err := os.WriteFile(path, []byte(base+cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	dataDir := filepath.Join(dir, "data")
-	p := tendproc.Start(t, tendBin, tendproc.Options{DataDir: dataDir, Config: path})
-	admin, err := client.New(p.URL, tendproc.AdminToken(t, dataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := tendapi.Start(t, tendBin, base+cfg)
+	admin = s.AdminClient(t)
 	ctx := context.Background()
-	if _, err := admin.CreateProject(ctx, apitypes.CreateProjectRequest{Name: project, Shipyard: shipyard}); err != nil {
+	if _, err := admin.CreateProject(ctx, apitypes.CreateProjectRequest{Name: project, Shipyard: tendapi.Shipyard}); err != nil {
 		t.Fatal(err)
 	}
 	for _, svc := range []string{"carts", "orders"} {
@@ -101,10 +78,7 @@ func server(t *testing.T, cfg, namespaces string) (admin, write *client.Client) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if write, err = client.New(p.URL, tok.Token); err != nil {
-		t.Fatal(err)
-	}
-	return admin, write
+	return admin, s.Client(t, tok.Token)
 }
 
 // remediate uploads a remediation file for service with w, fires its alert
@@ -113,15 +87,10 @@ func remediate(t *testing.T, w *client.Client, service, remediation string) apit
 	t.Helper()
 	ctx := context.Background()
 	ref := client.ResourceRef{Project: project, Stage: "production", Service: service}
-	if _, err := w.PutResources(ctx, ref, []client.ResourceFile{{URI: "slo.yaml", Content: []byte(sloFile)}, {URI: "remediation.yaml", Content: []byte(remediation)}}); err != nil {
+	if _, err := w.PutResources(ctx, ref, []client.ResourceFile{{URI: "slo.yaml", Content: []byte(tendapi.SLO)}, {URI: "remediation.yaml", Content: []byte(remediation)}}); err != nil {
 		t.Fatal(err)
 	}
-	alert := fmt.Sprintf(`{"version":"4","status":"firing","receiver":"tend","groupKey":"{}:{}","alerts":[{"status":"firing",
-		"labels":{"alertname":"response_time_p90","project":%q,"stage":"production","service":%q},
-		"annotations":{"summary":"response_time_p90"},"startsAt":"2024-05-01T12:00:00Z"}]}`, project, service)
-	if status, body, err := w.Raw(ctx, http.MethodPost, "/api/v1/integrations/alertmanager", nil, []byte(alert)); err != nil || status != http.StatusOK {
-		t.Fatalf("alert: %d %s %v", status, body, err)
-	}
+	tendapi.Fire(t, w, project, "production", service, "")
 	deadline := time.Now().Add(time.Minute)
 	for {
 		rs, err := w.ListRemediations(ctx, client.ProblemFilter{Project: project})
@@ -218,11 +187,11 @@ func TestOutboundPolicy(t *testing.T) {
 			return err
 		}, "rule 127.0.0.0/8, outbound.deny"},
 		{"file upstream", func() error {
-			_, err := admin.CreateProject(ctx, apitypes.CreateProjectRequest{Name: "other", Shipyard: shipyard, GitRemoteURL: "file://" + local})
+			_, err := admin.CreateProject(ctx, apitypes.CreateProjectRequest{Name: "other", Shipyard: tendapi.Shipyard, GitRemoteURL: "file://" + local})
 			return err
 		}, "gitRemoteURL"},
 		{"local path upstream", func() error {
-			_, err := admin.CreateProject(ctx, apitypes.CreateProjectRequest{Name: "other", Shipyard: shipyard, GitRemoteURL: local})
+			_, err := admin.CreateProject(ctx, apitypes.CreateProjectRequest{Name: "other", Shipyard: tendapi.Shipyard, GitRemoteURL: local})
 			return err
 		}, "is a local path or file:// URL"},
 	} {

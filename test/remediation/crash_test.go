@@ -25,6 +25,7 @@ import (
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/client"
 	"github.com/tendhq/tend/internal/testenv"
+	"github.com/tendhq/tend/internal/testenv/tendapi"
 	"github.com/tendhq/tend/internal/testenv/tendproc"
 )
 
@@ -36,29 +37,9 @@ var tendBin string
 // replicas. The default (`make test`) keeps the short counts.
 var soak = flag.Bool("soak", os.Getenv("TEND_SOAK") != "", "run the crash tests at soak scale (make soak)")
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	bin, cleanup, err := tendproc.BuildBinary("tend-remediation-test-")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "remediation test: %v\n", err)
-		return 1
-	}
-	defer cleanup()
-	tendBin = bin
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(tendproc.Main(m, "remediation", &tendBin)) }
 
 const project = "crash"
-
-const shipyard = "stages:\n  - name: production\n    remediation_strategy: automated\n"
-
-const sloFile = `spec_version: "1.0"
-objectives:
-  - sli: response_time_p90
-    pass: [{criteria: ["<1000"]}]
-total_score: {pass: "90%"}
-`
 
 // targets are the systems the actions change, counting real effects.
 type targets struct {
@@ -138,11 +119,7 @@ worker:
   pollInterval: 100ms
   concurrency: 8
 `, urlFile)
-	path := filepath.Join(dir, "tend.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return tendproc.WriteConfig(t, dir, cfg)
 }
 
 // startServer runs `tend serve` with the test's config and returns once it
@@ -150,15 +127,6 @@ worker:
 func startServer(t testing.TB, dataDir, database, cfg string) *tendproc.Proc {
 	t.Helper()
 	return tendproc.Start(t, tendBin, tendproc.Options{DataDir: dataDir, Database: database, Config: cfg})
-}
-
-func adminClient(t testing.TB, url, dataDir string) *client.Client {
-	t.Helper()
-	c, err := client.New(url, tendproc.AdminToken(t, dataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 func service(i int) string { return fmt.Sprintf("svc-%03d", i) }
@@ -169,7 +137,7 @@ func service(i int) string { return fmt.Sprintf("svc-%03d", i) }
 func setup(t testing.TB, c *client.Client, tg *targets, n int) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := c.CreateProject(ctx, apitypes.CreateProjectRequest{Name: project, Shipyard: shipyard}); err != nil {
+	if _, err := c.CreateProject(ctx, apitypes.CreateProjectRequest{Name: project, Shipyard: tendapi.Shipyard}); err != nil {
 		t.Fatal(err)
 	}
 	rem := fmt.Sprintf(`apiVersion: spec.keptn.sh/0.1.4
@@ -188,7 +156,7 @@ spec:
 			t.Fatal(err)
 		}
 		ref := client.ResourceRef{Project: project, Stage: "production", Service: svc}
-		if _, err := c.PutResources(ctx, ref, []client.ResourceFile{{URI: "slo.yaml", Content: []byte(sloFile)}, {URI: "remediation.yaml", Content: []byte(rem)}}); err != nil {
+		if _, err := c.PutResources(ctx, ref, []client.ResourceFile{{URI: "slo.yaml", Content: []byte(tendapi.SLO)}, {URI: "remediation.yaml", Content: []byte(rem)}}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := c.PutSetting(ctx, project, "kubernetes", apitypes.KubernetesConfig{ScaleURL: tg.srv.URL + "/scale/" + svc, Service: svc}); err != nil {
@@ -333,11 +301,7 @@ func crashRun(t *testing.T, backend, database string, replicas int) {
 		srvs[i] = startServer(t, dataDirs[i], database, cfg)
 		// The first replica created the admin token; the others share
 		// its database.
-		c, err := client.New(srvs[i].URL, tendproc.AdminToken(t, dataDirs[0]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients[i] = c
+		clients[i] = tendproc.AdminClient(t, srvs[i].URL, dataDirs[0])
 	}
 	setup(t, clients[0], tg, n)
 
@@ -380,9 +344,7 @@ func crashRun(t *testing.T, backend, database string, replicas int) {
 			srvs[i].Kill()
 			kills++
 			srvs[i] = startServer(t, dataDirs[i], database, cfg)
-			if clients[i], err = client.New(srvs[i].URL, tendproc.AdminToken(t, dataDirs[0])); err != nil {
-				t.Fatal(err)
-			}
+			clients[i] = tendproc.AdminClient(t, srvs[i].URL, dataDirs[0])
 			continue
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -409,11 +371,8 @@ func TestTwoReplicasOneKilled(t *testing.T) {
 	dataA, dataB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	a := startServer(t, dataA, database, cfg)
 	b := startServer(t, dataB, database, cfg)
-	ca := adminClient(t, a.URL, dataA)
-	cb, err := client.New(b.URL, tendproc.AdminToken(t, dataA))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := tendproc.AdminClient(t, a.URL, dataA)
+	cb := tendproc.AdminClient(t, b.URL, dataA)
 	setup(t, ca, tg, n)
 	if !fire(ca, 0, n/2) || !fire(cb, n/2, n) {
 		t.Fatal("the replicas did not take the alerts")
@@ -432,7 +391,10 @@ func TestTwoReplicasOneKilled(t *testing.T) {
 		}
 	}
 	a.Kill()
-	var rs []apitypes.Remediation
+	var (
+		rs  []apitypes.Remediation
+		err error
+	)
 	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		rs, err = remediations(t, cb)
 		if err == nil && allEnded(rs, n) {

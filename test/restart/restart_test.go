@@ -31,20 +31,7 @@ import (
 // tendBin is the tend binary TestMain builds once for every test.
 var tendBin string
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	bin, cleanup, err := tendproc.BuildBinary("tend-restart-test-")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "restart test: %v\n", err)
-		return 1
-	}
-	defer cleanup()
-	tendBin = bin
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(tendproc.Main(m, "restart", &tendBin)) }
 
 // project is the project every test creates.
 const project = "sockshop"
@@ -100,16 +87,8 @@ func (s *server) stop(t testing.TB, sig syscall.Signal) {
 // client that uses it.
 func (s *server) adminClient(t testing.TB, dataDir string) (*client.Client, string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
-	if err != nil {
-		t.Fatalf("read the admin token: %v", err)
-	}
-	tok := strings.TrimSuffix(string(b), "\n")
-	c, err := client.New(s.URL, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, tok
+	tok := tendproc.AdminToken(t, dataDir)
+	return tendproc.Client(t, s.URL, tok), tok
 }
 
 // write is one acknowledged resource write.

@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/tendhq/tend/internal/client"
 	"github.com/tendhq/tend/internal/testenv/tendproc"
 )
 
@@ -27,10 +26,7 @@ func TestNoPrintToken(t *testing.T) {
 		t.Errorf("admin-token mode %v, want 0600", st.Mode().Perm())
 	}
 	tok := tendproc.AdminToken(t, dataDir)
-	c, err := client.New(p.URL, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := tendproc.Client(t, p.URL, tok)
 	if _, err := c.ListTokens(context.Background()); err != nil {
 		t.Fatalf("the admin token from the file does not work: %v", err)
 	}

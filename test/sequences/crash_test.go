@@ -27,18 +27,7 @@ import (
 
 var tendBin string
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	bin, cleanup, err := tendproc.BuildBinary("tend-sequences-test-")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "sequences test: %v\n", err)
-		return 1
-	}
-	defer cleanup()
-	tendBin = bin
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(tendproc.Main(m, "sequences", &tendBin)) }
 
 const project = "crash"
 
@@ -73,12 +62,7 @@ var tasksPerStage = map[string][]string{"dev": {"deployment", "test", "approval"
 
 func writeConfig(t testing.TB, dir string) string {
 	t.Helper()
-	cfg := "worker:\n  lease: 2s\n  pollInterval: 100ms\n  concurrency: 8\n"
-	path := filepath.Join(dir, "tend.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return tendproc.WriteConfig(t, dir, "worker:\n  lease: 2s\n  pollInterval: 100ms\n  concurrency: 8\n")
 }
 
 func service(i int) string { return fmt.Sprintf("svc-%03d", i) }
@@ -228,10 +212,7 @@ func TestCrashDuringSequences(t *testing.T) {
 	dataDir := filepath.Join(dir, "data")
 	cfg := writeConfig(t, dir)
 	srv := tendproc.Start(t, tendBin, tendproc.Options{DataDir: dataDir, Config: cfg})
-	c, err := client.New(srv.URL, tendproc.AdminToken(t, dataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := tendproc.AdminClient(t, srv.URL, dataDir)
 	setup(t, c, n)
 	ex := &executor{answered: map[string]bool{}}
 	ex.c.Store(c)
@@ -259,9 +240,7 @@ func TestCrashDuringSequences(t *testing.T) {
 			srv.Kill()
 			kills++
 			srv = tendproc.Start(t, tendBin, tendproc.Options{DataDir: dataDir, Config: cfg})
-			if c, err = client.New(srv.URL, tendproc.AdminToken(t, dataDir)); err != nil {
-				t.Fatal(err)
-			}
+			c = tendproc.AdminClient(t, srv.URL, dataDir)
 			ex.c.Store(c)
 			continue
 		}
@@ -282,15 +261,8 @@ func TestTwoReplicasOneKilled(t *testing.T) {
 	dataA, dataB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	a := tendproc.Start(t, tendBin, tendproc.Options{DataDir: dataA, Database: database, Config: cfg})
 	b := tendproc.Start(t, tendBin, tendproc.Options{DataDir: dataB, Database: database, Config: cfg})
-	token := tendproc.AdminToken(t, dataA)
-	ca, err := client.New(a.URL, token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := client.New(b.URL, token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := tendproc.AdminClient(t, a.URL, dataA)
+	cb := tendproc.AdminClient(t, b.URL, dataA)
 	setup(t, ca, n)
 	ex := &executor{answered: map[string]bool{}}
 	ex.c.Store(cb)

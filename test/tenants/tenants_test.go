@@ -6,12 +6,9 @@
 package tenants
 
 import (
-	"bytes"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,22 +18,13 @@ import (
 
 	_ "modernc.org/sqlite" // reads the server's job table in TestDeleteProjectEndsItsWork
 
+	"github.com/tendhq/tend/internal/testenv/tendapi"
 	"github.com/tendhq/tend/internal/testenv/tendproc"
 )
 
 var tendBin string
 
-func TestMain(m *testing.M) {
-	bin, cleanup, err := tendproc.BuildBinary("tend-tenants-test-")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "tenants test: %v\n", err)
-		os.Exit(1)
-	}
-	tendBin = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(tendproc.Main(m, "tenants", &tendBin)) }
 
 // shipyard enables self-healing in production.
 const shipyard = `apiVersion: spec.keptn.sh/0.2.2
@@ -69,83 +57,20 @@ spec:
 `
 
 // server is one tend serve with its admin token.
-type server struct {
-	t       *testing.T
-	url     string
-	admin   string
-	dataDir string
-}
+type server struct{ *tendapi.Server }
 
 func start(t *testing.T) *server {
 	t.Helper()
-	dir := t.TempDir()
-	p := tendproc.Start(t, tendBin, tendproc.Options{DataDir: dir})
-	return &server{t: t, url: p.URL, admin: tendproc.AdminToken(t, dir), dataDir: dir}
-}
-
-// do sends a request with token and returns the status and body.
-func (s *server) do(method, path, token string, body any) (int, []byte) {
-	s.t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(b)
-	case []byte:
-		r = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		r = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, s.url+path, r)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	req.Header.Set("x-token", token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
-}
-
-// must sends a request that must answer want, and decodes the answer
-// into out when out is not nil.
-func (s *server) must(want int, method, path, token string, body, out any) {
-	s.t.Helper()
-	code, b := s.do(method, path, token, body)
-	if code != want {
-		s.t.Fatalf("%s %s: %d %s; want %d", method, path, code, b, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			s.t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
-		}
-	}
+	return &server{tendapi.Start(t, tendBin, "")}
 }
 
 // project creates a project with self-healing in production and the
 // service carts with remediationFile.
-func (s *server) project(name string) {
-	s.t.Helper()
-	s.must(http.StatusCreated, http.MethodPost, "/api/v1/project", s.admin, map[string]string{"name": name, "shipyard": shipyard}, nil)
-	s.must(http.StatusCreated, http.MethodPost, "/api/v1/project/"+name+"/service", s.admin, map[string]string{"serviceName": "carts"}, nil)
-	s.must(http.StatusCreated, http.MethodPost, "/api/v1/project/"+name+"/stage/production/service/carts/resource", s.admin,
+func (s *server) project(t testing.TB, name string) {
+	t.Helper()
+	s.CreateProject(t, name, shipyard, "carts")
+	s.Must(t, http.StatusCreated, http.MethodPost, "/api/v1/project/"+name+"/stage/production/service/carts/resource", s.Admin,
 		map[string]any{"resources": []map[string]string{{"resourceURI": "remediation.yaml", "resourceContent": base64.StdEncoding.EncodeToString([]byte(remediationFile))}}}, nil)
-}
-
-// token makes a write token restricted to project.
-func (s *server) token(name, project string) string {
-	s.t.Helper()
-	var out struct{ Token string }
-	s.must(http.StatusCreated, http.MethodPost, "/api/v1/token", s.admin, map[string]string{"name": name, "scope": "write", "project": project}, &out)
-	return out.Token
 }
 
 type result struct {
@@ -168,8 +93,8 @@ const startsAt = "2025-03-01T10:00:00Z"
 
 // alert posts one alert of project's carts service and returns its result
 // and the whole answer. fingerprint is what the message claims.
-func (s *server) alert(token, status, project, fingerprint string) (result, string) {
-	s.t.Helper()
+func (s *server) alert(t testing.TB, token, status, project, fingerprint string) (result, string) {
+	t.Helper()
 	end := "0001-01-01T00:00:00Z"
 	if status == "resolved" {
 		end = "2025-03-01T10:30:00Z"
@@ -179,13 +104,13 @@ func (s *server) alert(token, status, project, fingerprint string) (result, stri
 		"labels":      map[string]string{"alertname": "response_time_p90", "project": project, "stage": "production", "service": "carts"},
 		"annotations": map[string]string{"summary": "response_time_p90"},
 	}}}
-	code, b := s.do(http.MethodPost, "/api/v1/integrations/alertmanager", token, msg)
+	code, b := s.Do(t, http.MethodPost, "/api/v1/integrations/alertmanager", token, msg)
 	if code != http.StatusOK {
-		s.t.Fatalf("alertmanager webhook: %d %s", code, b)
+		t.Fatalf("alertmanager webhook: %d %s", code, b)
 	}
 	var a amAnswer
 	if err := json.Unmarshal(b, &a); err != nil || len(a.Results) != 1 {
-		s.t.Fatalf("alertmanager answer %s: %v", b, err)
+		t.Fatalf("alertmanager answer %s: %v", b, err)
 	}
 	return a.Results[0], string(b)
 }
@@ -199,17 +124,17 @@ type remediationOut struct {
 	Running                                  bool
 }
 
-func (s *server) problem(id string) problem {
-	s.t.Helper()
+func (s *server) problem(t testing.TB, id string) problem {
+	t.Helper()
 	var p problem
-	s.must(http.StatusOK, http.MethodGet, "/api/v1/problem/"+id, s.admin, nil, &p)
+	s.Must(t, http.StatusOK, http.MethodGet, "/api/v1/problem/"+id, s.Admin, nil, &p)
 	return p
 }
 
-func (s *server) remediation(id string) remediationOut {
-	s.t.Helper()
+func (s *server) remediation(t testing.TB, id string) remediationOut {
+	t.Helper()
 	var r remediationOut
-	s.must(http.StatusOK, http.MethodGet, "/api/v1/remediation/"+id, s.admin, nil, &r)
+	s.Must(t, http.StatusOK, http.MethodGet, "/api/v1/remediation/"+id, s.Admin, nil, &r)
 	return r
 }
 
@@ -222,29 +147,27 @@ type storedEvent struct {
 	Data        json.RawMessage `json:"data"`
 }
 
-// events lists the events of a keptn context, newest first.
-func (s *server) events(query string) []storedEvent {
-	s.t.Helper()
-	var out struct{ Events []storedEvent }
-	s.must(http.StatusOK, http.MethodGet, "/api/v1/event?pageSize=500&"+query, s.admin, nil, &out)
-	return out.Events
+// events lists the events query selects, newest first.
+func (s *server) events(t testing.TB, query string) []storedEvent {
+	t.Helper()
+	return tendapi.Events[storedEvent](t, s.Server, query)
 }
 
 // applying waits until remediation id waits for its external executor
 // and returns its action.triggered event. It polls without asserting on
 // how long the loop takes.
-func (s *server) applying(id string) storedEvent {
-	s.t.Helper()
+func (s *server) applying(t testing.TB, id string) storedEvent {
+	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		r := s.remediation(id)
+		r := s.remediation(t, id)
 		if r.State == "applying" {
-			for _, e := range s.events("keptnContext=" + r.KeptnContext + "&type=sh.keptn.event.action.triggered") {
+			for _, e := range s.events(t, "keptnContext="+r.KeptnContext+"&type=sh.keptn.event.action.triggered") {
 				return e
 			}
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("remediation %s did not reach applying with an action.triggered: %+v", id, r)
+			t.Fatalf("remediation %s did not reach applying with an action.triggered: %+v", id, r)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -257,47 +180,47 @@ func (s *server) applying(id string) storedEvent {
 // beta under alpha, and cannot close beta's Dynatrace problem by its PID.
 func TestProblemsStayInTheirProject(t *testing.T) {
 	s := start(t)
-	s.project("alpha")
-	s.project("beta")
-	attacker := s.token("alpha-writer", "alpha")
+	s.project(t, "alpha")
+	s.project(t, "beta")
+	attacker := s.CreateToken(t, "alpha-writer", "write", "alpha")
 
-	b, _ := s.alert(s.admin, "firing", "beta", "")
+	b, _ := s.alert(t, s.Admin, "firing", "beta", "")
 	if b.Status != "started" || b.ProblemID == "" || b.RemediationID == "" {
 		t.Fatalf("beta's alert: %+v, want a started remediation", b)
 	}
 
 	// Alpha's labels with beta's fingerprint and start time.
-	got, answer := s.alert(attacker, "firing", "alpha", b.Fingerprint)
+	got, answer := s.alert(t, attacker, "firing", "alpha", b.Fingerprint)
 	if strings.Contains(answer, b.ProblemID) || strings.Contains(answer, b.RemediationID) {
 		t.Errorf("alpha's token got beta's ids back: %s", answer)
 	}
 	if got.Fingerprint == b.Fingerprint {
 		t.Errorf("alpha's alert was given beta's fingerprint %s", b.Fingerprint)
 	}
-	closing, answer := s.alert(attacker, "resolved", "alpha", b.Fingerprint)
+	closing, answer := s.alert(t, attacker, "resolved", "alpha", b.Fingerprint)
 	if strings.Contains(answer, b.ProblemID) || strings.Contains(answer, b.RemediationID) {
 		t.Errorf("alpha's token closing with beta's fingerprint got beta's ids back: %s", answer)
 	}
 	_ = closing
-	if p := s.problem(b.ProblemID); p.State != "open" {
+	if p := s.problem(t, b.ProblemID); p.State != "open" {
 		t.Errorf("beta's problem is %s after alpha's token sent a resolved alert with its fingerprint; want open", p.State)
 	}
 	// Beta's own resolved notification closes it, and its remediation
 	// hears of it.
-	if real, _ := s.alert(s.admin, "resolved", "beta", ""); real.Status != "closed" || real.ProblemID != b.ProblemID {
+	if real, _ := s.alert(t, s.Admin, "resolved", "beta", ""); real.Status != "closed" || real.ProblemID != b.ProblemID {
 		t.Errorf("beta's real resolved alert: %+v; want closed, problem %s", real, b.ProblemID)
 	}
 
 	// An alert for beta sent with alpha's token is filed under alpha.
-	u, answer := s.alert(attacker, "firing", "beta", "")
+	u, answer := s.alert(t, attacker, "firing", "beta", "")
 	if u.Status != "unmatched" || u.ProblemID == "" {
 		t.Fatalf("beta's alert with alpha's token: %s; want unmatched", answer)
 	}
-	if p := s.problem(u.ProblemID); p.Project != "alpha" {
+	if p := s.problem(t, u.ProblemID); p.Project != "alpha" {
 		t.Errorf("the unmatched alert is filed under %q, want alpha (the token's project)", p.Project)
 	}
 	var list struct{ Problems []problem }
-	s.must(http.StatusOK, http.MethodGet, "/api/v1/problem?project=beta&state=unmatched", s.admin, nil, &list)
+	s.Must(t, http.StatusOK, http.MethodGet, "/api/v1/problem?project=beta&state=unmatched", s.Admin, nil, &list)
 	if len(list.Problems) != 0 {
 		t.Errorf("beta has unmatched problems %+v sent by alpha's token", list.Problems)
 	}
@@ -308,10 +231,10 @@ func TestProblemsStayInTheirProject(t *testing.T) {
 		ev := map[string]any{"specversion": "1.0", "id": id, "source": "dynatrace", "type": "sh.keptn.events.problem",
 			"data": map[string]any{"State": state, "PID": "P-4242", "ProblemID": "4242", "ProblemTitle": "response_time_p90",
 				"Tags": "keptn_project:" + project + ", keptn_stage:production, keptn_service:carts"}}
-		s.must(http.StatusOK, http.MethodPost, "/api/v1/event", token, ev, nil)
+		s.Must(t, http.StatusOK, http.MethodPost, "/api/v1/event", token, ev, nil)
 	}
-	dt(s.admin, "beta", "OPEN", "dt-1")
-	s.must(http.StatusOK, http.MethodGet, "/api/v1/problem?project=beta&state=open", s.admin, nil, &list)
+	dt(s.Admin, "beta", "OPEN", "dt-1")
+	s.Must(t, http.StatusOK, http.MethodGet, "/api/v1/problem?project=beta&state=open", s.Admin, nil, &list)
 	var dtp *problem
 	for i := range list.Problems {
 		if list.Problems[i].ID != b.ProblemID {
@@ -322,7 +245,7 @@ func TestProblemsStayInTheirProject(t *testing.T) {
 		t.Fatalf("beta's Dynatrace problem is not open: %+v", list.Problems)
 	}
 	dt(attacker, "alpha", "RESOLVED", "dt-2")
-	if p := s.problem(dtp.ID); p.State != "open" {
+	if p := s.problem(t, dtp.ID); p.State != "open" {
 		t.Errorf("beta's Dynatrace problem is %s after alpha's token resolved P-4242; want open", p.State)
 	}
 }
@@ -333,16 +256,16 @@ func TestProblemsStayInTheirProject(t *testing.T) {
 // own token can.
 func TestAnswersOnlyFromWhoMayAnswer(t *testing.T) {
 	s := start(t)
-	s.project("alpha")
-	s.project("beta")
-	attacker := s.token("alpha-writer", "alpha")
-	executor := s.token("beta-writer", "beta")
+	s.project(t, "alpha")
+	s.project(t, "beta")
+	attacker := s.CreateToken(t, "alpha-writer", "write", "alpha")
+	executor := s.CreateToken(t, "beta-writer", "write", "beta")
 
-	b, _ := s.alert(s.admin, "firing", "beta", "")
-	trig := s.applying(b.RemediationID)
+	b, _ := s.alert(t, s.Admin, "firing", "beta", "")
+	trig := s.applying(t, b.RemediationID)
 
 	answer := func(token, phase, project, id string) (int, []byte) {
-		return s.do(http.MethodPost, "/api/v1/event", token, map[string]any{
+		return s.Do(t, http.MethodPost, "/api/v1/event", token, map[string]any{
 			"specversion": "1.0", "id": id, "source": "forger", "type": "sh.keptn.event.action." + phase,
 			"shkeptncontext": trig.Context, "triggeredid": trig.ID,
 			"data": map[string]any{"project": project, "stage": "production", "service": "carts", "status": "succeeded", "result": "pass", "message": "forged"},
@@ -355,22 +278,22 @@ func TestAnswersOnlyFromWhoMayAnswer(t *testing.T) {
 			t.Errorf("alpha's token answering beta's action.triggered with action.%s naming %s: %d %s; want 403", tt.phase, tt.project, code, out)
 		}
 	}
-	for _, e := range s.events("keptnContext=" + trig.Context) {
+	for _, e := range s.events(t, "keptnContext="+trig.Context) {
 		if e.Source == "forger" {
 			t.Errorf("a refused answer was stored: %+v", e)
 		}
 	}
-	for _, e := range s.events("project=alpha") {
+	for _, e := range s.events(t, "project=alpha") {
 		if e.TriggeredID == trig.ID {
 			t.Errorf("a refused answer was stored under alpha: %+v", e)
 		}
 	}
-	if r := s.remediation(b.RemediationID); r.State != "applying" {
+	if r := s.remediation(t, b.RemediationID); r.State != "applying" {
 		t.Errorf("beta's remediation is %s after refused answers; want applying", r.State)
 	}
 	// An answer naming another stage or service is refused too, even from
 	// beta's token.
-	code, out := s.do(http.MethodPost, "/api/v1/event", executor, map[string]any{
+	code, out := s.Do(t, http.MethodPost, "/api/v1/event", executor, map[string]any{
 		"specversion": "1.0", "id": "wrong-service", "source": "executor", "type": "sh.keptn.event.action.finished",
 		"shkeptncontext": trig.Context, "triggeredid": trig.ID,
 		"data": map[string]any{"project": "beta", "stage": "production", "service": "orders", "status": "succeeded", "result": "pass"},
@@ -379,7 +302,7 @@ func TestAnswersOnlyFromWhoMayAnswer(t *testing.T) {
 		t.Errorf("beta's token answering for another service: %d %s; want 403", code, out)
 	}
 	// The real executor, with beta's token, is heard.
-	s.must(http.StatusOK, http.MethodPost, "/api/v1/event", executor, map[string]any{
+	s.Must(t, http.StatusOK, http.MethodPost, "/api/v1/event", executor, map[string]any{
 		"specversion": "1.0", "id": "real", "source": "executor", "type": "sh.keptn.event.action.finished",
 		"shkeptncontext": trig.Context, "triggeredid": trig.ID,
 		"data": map[string]any{"project": "beta", "stage": "production", "service": "carts", "status": "succeeded", "result": "pass", "message": "restarted"},
@@ -393,18 +316,18 @@ func TestAnswersOnlyFromWhoMayAnswer(t *testing.T) {
 // new remediation instead of joining the old one.
 func TestDeleteProjectEndsItsWork(t *testing.T) {
 	s := start(t)
-	s.project("beta")
-	b, _ := s.alert(s.admin, "firing", "beta", "")
-	old := s.applying(b.RemediationID)
+	s.project(t, "beta")
+	b, _ := s.alert(t, s.Admin, "firing", "beta", "")
+	old := s.applying(t, b.RemediationID)
 
-	s.must(http.StatusNoContent, http.MethodDelete, "/api/v1/project/beta", s.admin, nil, nil)
+	s.Must(t, http.StatusNoContent, http.MethodDelete, "/api/v1/project/beta", s.Admin, nil, nil)
 
-	r := s.remediation(b.RemediationID)
+	r := s.remediation(t, b.RemediationID)
 	if r.Running || r.State != "stopped" || !strings.Contains(r.Reason, "cancelled") {
 		t.Errorf("beta's remediation after the delete: %+v; want stopped with a cancelled reason", r)
 	}
 	var finished *storedEvent
-	for _, e := range s.events("keptnContext=" + old.Context) {
+	for _, e := range s.events(t, "keptnContext="+old.Context) {
 		if e.Type == "sh.keptn.event.production.remediation.finished" {
 			e := e
 			finished = &e
@@ -419,7 +342,7 @@ func TestDeleteProjectEndsItsWork(t *testing.T) {
 			t.Errorf("remediation.finished data %s; want status aborted and a cancelled message", finished.Data)
 		}
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.dataDir, "tend.db")+"?mode=ro")
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.DataDir, "tend.db")+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,22 +356,22 @@ func TestDeleteProjectEndsItsWork(t *testing.T) {
 		t.Errorf("%d jobs of the deleted project's remediation are still pending or running", pending)
 	}
 
-	s.project("beta")
+	s.project(t, "beta")
 	var problems struct{ Problems []problem }
-	s.must(http.StatusOK, http.MethodGet, "/api/v1/problem?project=beta", s.admin, nil, &problems)
+	s.Must(t, http.StatusOK, http.MethodGet, "/api/v1/problem?project=beta", s.Admin, nil, &problems)
 	var rems struct{ Remediations []remediationOut }
-	s.must(http.StatusOK, http.MethodGet, "/api/v1/remediation?project=beta", s.admin, nil, &rems)
-	evs := s.events("project=beta")
+	s.Must(t, http.StatusOK, http.MethodGet, "/api/v1/remediation?project=beta", s.Admin, nil, &rems)
+	evs := s.events(t, "project=beta")
 	if len(problems.Problems) != 0 || len(rems.Remediations) != 0 || len(evs) != 0 {
 		t.Errorf("the new beta inherits %d problems, %d remediations, %d events", len(problems.Problems), len(rems.Remediations), len(evs))
 	}
-	again, answer := s.alert(s.admin, "firing", "beta", "")
+	again, answer := s.alert(t, s.Admin, "firing", "beta", "")
 	if again.Status != "started" || again.RemediationID == b.RemediationID || again.ProblemID == b.ProblemID {
 		t.Errorf("the same alert after the project was created again: %s; want a new problem and remediation", answer)
 	}
 	// A token of the new beta does not see the old beta's records.
-	tok := s.token("beta-reader", "beta")
-	if code, out := s.do(http.MethodGet, "/api/v1/remediation/"+b.RemediationID, tok, nil); code != http.StatusNotFound {
+	tok := s.CreateToken(t, "beta-reader", "write", "beta")
+	if code, out := s.Do(t, http.MethodGet, "/api/v1/remediation/"+b.RemediationID, tok, nil); code != http.StatusNotFound {
 		t.Errorf("the new beta's token reads the old beta's remediation: %d %s; want 404", code, out)
 	}
 }

@@ -188,3 +188,57 @@ func AdminToken(t testing.TB, dataDir string) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// Main is the body of a black-box test package's TestMain: it builds the
+// tend binary once, stores its path in *bin, runs the tests and removes
+// the binary again. name says which package failed to build it;
+// TestMain passes the result to os.Exit.
+func Main(m *testing.M, name string, bin *string) int {
+	b, cleanup, err := BuildBinary("tend-" + name + "-test-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s test: %v\n", name, err)
+		return 1
+	}
+	defer cleanup()
+	*bin = b
+	return m.Run()
+}
+
+// Build builds the tend binary for one test, for packages whose tests
+// may skip before they need it; it is removed when the test ends.
+func Build(t testing.TB, prefix string) string {
+	t.Helper()
+	bin, cleanup, err := BuildBinary(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	return bin
+}
+
+// WriteConfig writes content as dir/tend.yaml and returns its path.
+func WriteConfig(t testing.TB, dir, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, "tend.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatalf("write tend.yaml: %v", err)
+	}
+	return path
+}
+
+// Client returns a client of the server at url that sends token.
+func Client(t testing.TB, url, token string) *client.Client {
+	t.Helper()
+	c, err := client.New(url, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// AdminClient returns a client of the server at url with the admin token
+// written to dataDir.
+func AdminClient(t testing.TB, url, dataDir string) *client.Client {
+	t.Helper()
+	return Client(t, url, AdminToken(t, dataDir))
+}
