@@ -739,7 +739,11 @@ func TestShutdown(t *testing.T) {
 		forEachStore(t, func(t *testing.T, e *env) {
 			started := make(chan struct{})
 			var cause atomic.Value
-			r := start(t, e, e.st, worker.Options{DrainTimeout: 10 * time.Millisecond}, map[string]worker.Handler{
+			// The handler ignores the drain and returns as soon as it is
+			// cancelled; the second wait (as long as the first) must give
+			// it time to, also on a loaded machine under -race, or the
+			// runner abandons it and the test would read a running job.
+			r := start(t, e, e.st, worker.Options{DrainTimeout: time.Second}, map[string]worker.Handler{
 				"step": func(ctx context.Context, j store.Job) worker.Result {
 					close(started)
 					<-ctx.Done()
