@@ -14,7 +14,7 @@ func TestID(t *testing.T) {
 	if got := ID("hello-service", "keptn", "node-1"); got != "07b4b593adfcc764436f9762e9a9daf648f2d1db" {
 		t.Errorf("ID = %q", got)
 	}
-	if ID("a", "b", "c") == ID("a", "b", "d") || ID("a", "b", "c") != ID("a", "b", "c") {
+	if first, again := ID("a", "b", "c"), ID("a", "b", "c"); first != again || first == ID("a", "b", "d") {
 		t.Error("ID is not a function of name, namespace and node")
 	}
 }

@@ -311,16 +311,6 @@ func (u *UI) internalError(w http.ResponseWriter, r *http.Request, err error) {
 	u.renderError(w, r, http.StatusInternalServerError, "Something went wrong on the server; its log has the details.")
 }
 
-// closed reports whether Close was called.
-func (u *UI) closed() bool {
-	select {
-	case <-u.closing:
-		return true
-	default:
-		return false
-	}
-}
-
 // bridgeRedirect takes the links the keptn CLI prints (<endpoint>/bridge,
 // .../bridge/project/P/..., .../bridge/project/P/sequence/CTX/...) to the
 // matching page of tend's UI.
