@@ -382,8 +382,13 @@ EOF
 	local kc=$dir/kubeconfig
 	log "kube-apiserver ready: $("$BIN/kubectl" --kubeconfig "$kc" version -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])')"
 
+	# Every controller but the HPA's: the cluster has no metrics API, so
+	# that controller would only push Deployments up to an HPA's
+	# minReplicas, behind the back of the tests of tend's scaling, which
+	# check that tend changes the HPA and leaves its Deployment alone.
 	log "starting kube-controller-manager (https://127.0.0.1:$cm_port)"
 	launch kube-controller-manager CONTROLLER_MANAGER "$BIN/kube-controller-manager" \
+		--controllers='*,-horizontal-pod-autoscaler-controller' \
 		--kubeconfig="$kc" --authentication-kubeconfig="$kc" --authorization-kubeconfig="$kc" \
 		--service-account-private-key-file="$dir/sa.key" \
 		--root-ca-file="$dir/certs/apiserver.crt" \

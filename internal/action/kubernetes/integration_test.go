@@ -23,9 +23,8 @@ import (
 	"github.com/tendhq/tend/internal/testenv"
 )
 
-// These tests run against the real kube-apiserver of
-// scripts/kube-apiserver.sh. Namespaces are never finalized there (no
-// controller manager), so each test uses a project name of its own:
+// These tests run against the test cluster of scripts/kube-cluster.sh,
+// which all tests share, so each test uses a project name of its own:
 // "sockshop-<random>", stage "production", service "carts", which puts
 // Deployment carts-primary in namespace sockshop-<random>-production.
 
@@ -57,8 +56,8 @@ func sockshop(t testing.TB, cs kubernetes.Interface, value any) (action.Request,
 	return req, ns
 }
 
-// createDeployment creates a Deployment with replicas; without a kubelet
-// it never gets pods, which the scale subresource does not mind.
+// createDeployment creates a Deployment with replicas; its pods (kwok's,
+// running nothing) do not matter to the scale subresource.
 func createDeployment(t testing.TB, cs kubernetes.Interface, ns, name string, replicas int32) {
 	t.Helper()
 	labels := map[string]string{"app": name}
