@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/tendhq/tend/internal/testenv"
 )
@@ -49,14 +50,20 @@ func TestDeploymentsBecomeReady(t *testing.T) {
 	checkPodsOnFakeNode(t, cs, "carts-primary", 1)
 	checkKubectl(t, kubectl, kubeconfig, map[string]string{"carts": "0/0", "carts-primary": "1/1"})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// As tend's scaling does: through the scale subresource, reading it
+	// again when the controllers wrote the Deployment in between.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	scale, err := cs.AppsV1().Deployments(namespace).GetScale(ctx, "carts-primary", metav1.GetOptions{})
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		scale, err := cs.AppsV1().Deployments(namespace).GetScale(ctx, "carts-primary", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		scale.Spec.Replicas = 2
+		_, err = cs.AppsV1().Deployments(namespace).UpdateScale(ctx, "carts-primary", scale, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatalf("get scale of carts-primary: %v", err)
-	}
-	scale.Spec.Replicas = 2
-	if _, err := cs.AppsV1().Deployments(namespace).UpdateScale(ctx, "carts-primary", scale, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("scale carts-primary to 2: %v", err)
 	}
 	waitReady(t, cs, "carts-primary", 2)
@@ -81,6 +88,8 @@ func freshNamespace(t *testing.T, cs kubernetes.Interface, ns string) {
 			return apierrors.IsNotFound(err), fmt.Sprint(err)
 		})
 	}
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create namespace %s: %v", ns, err)
 	}
