@@ -354,7 +354,7 @@ start() {
 		--authorization-mode=RBAC \
 		--service-cluster-ip-range=10.0.0.0/24
 
-	log "waiting for /readyz (up to ${READY_TIMEOUT}s; usually about 20 s)"
+	log "waiting for /readyz (up to ${READY_TIMEOUT}s; usually a few seconds)"
 	wait_until "kube-apiserver /readyz" "$READY_TIMEOUT" \
 		bash -c '[ "$(curl -sk -m 2 -H "Authorization: Bearer $1" "$2/readyz")" = ok ]' _ "$token" "https://127.0.0.1:$port"
 	# The serving certificate kube-apiserver generated in --cert-dir is
