@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # What the component scripts (postgres.sh, prometheus.sh, alertmanager.sh,
-# unleash.sh, kube-apiserver.sh, chromium.sh, keptn-cli.sh) and the runners
+# unleash.sh, kube-cluster.sh, chromium.sh, keptn-cli.sh) and the runners
 # (test.sh, demo.sh) share. Each sources it:
 #
 #   . "$(dirname "$0")/lib.sh"

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-COMPONENTS=(postgres prometheus alertmanager unleash kube-apiserver chromium keptn-cli)
+COMPONENTS=(postgres prometheus alertmanager unleash kube-cluster chromium keptn-cli)
 GO=${GO:-go}
 GOTEST_FLAGS=${GOTEST_FLAGS:--race -count=1}
 

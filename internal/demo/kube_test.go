@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/util/retry"
 
 	kube "github.com/tendhq/tend/internal/action/kubernetes"
 	"github.com/tendhq/tend/internal/testenv"
@@ -107,16 +108,21 @@ func TestRunCartsFollowsARealDeployment(t *testing.T) {
 	}
 }
 
-// scale sets the Deployment's replicas through the scale subresource.
+// scale sets the Deployment's replicas through the scale subresource,
+// reading it again when the controllers wrote the Deployment in between.
 func scale(t testing.TB, cs kubernetes.Interface, ns, name string, n int32) {
 	t.Helper()
 	ctx := context.Background()
-	sc, err := cs.AppsV1().Deployments(ns).GetScale(ctx, name, metav1.GetOptions{})
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		sc, err := cs.AppsV1().Deployments(ns).GetScale(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		sc.Spec = autoscalingv1.ScaleSpec{Replicas: n}
+		_, err = cs.AppsV1().Deployments(ns).UpdateScale(ctx, name, sc, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatalf("get scale: %v", err)
-	}
-	sc.Spec = autoscalingv1.ScaleSpec{Replicas: n}
-	if _, err := cs.AppsV1().Deployments(ns).UpdateScale(ctx, name, sc, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("update scale: %v", err)
+		t.Fatalf("scale deployment %s/%s to %d: %v", ns, name, n, err)
 	}
 }

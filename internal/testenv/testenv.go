@@ -7,8 +7,8 @@
 // message saying how to run it; with CI=true the test fails instead, so CI
 // can never pass by skipping.
 //
-// Adding a component (Prometheus, Alertmanager, Unleash, kube-apiserver,
-// Chromium) means: a script in scripts/ that starts it on a free port and
+// Adding a component (Prometheus, Alertmanager, Unleash, the Kubernetes
+// cluster, Chromium) means: a script in scripts/ that starts it on a free port and
 // prints NAME=value lines, a Component value here, and a small accessor like
 // PostgresURL when tests need more than the raw value (such as a fresh
 // database per test).
@@ -293,21 +293,31 @@ func unleashCall(method, u, token, body string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
-// Kubernetes is the kube-apiserver (with etcd, without kubelet or
-// controllers) of the scaling tests (scripts/kube-apiserver.sh). Its
-// variable holds the path of a kubeconfig file with an admin
-// (system:masters) token. Deployments never get pods there, but their
-// scale subresource, HPAs and RBAC behave as on a real cluster. Namespaces
-// are never finalized without the controller manager, so tests create
-// namespaces with unique names and leave them.
-var Kubernetes = Component{Name: "kube-apiserver", Env: "TEND_TEST_KUBECONFIG", Script: "scripts/kube-apiserver.sh"}
+// Kubernetes is the test cluster of scripts/kube-cluster.sh: etcd,
+// kube-apiserver, kube-controller-manager, kube-scheduler and kwok, which
+// plays one fake node, kwok-node-0, without a kubelet. Its variable holds
+// the path of a kubeconfig file with an admin (system:masters) token.
+// Deployments get ReplicaSets and Pods; the Pods are scheduled onto the fake
+// node and become Running and Ready, but run nothing. The cluster is shared
+// by all tests, so each test uses namespaces of its own.
+var Kubernetes = Component{Name: "Kubernetes test cluster", Env: "TEND_TEST_KUBECONFIG", Script: "scripts/kube-cluster.sh"}
+
+// KubectlEnv names the variable holding the path of the kubectl that
+// scripts/kube-cluster.sh built with the cluster.
+const KubectlEnv = "TEND_TEST_KUBECTL"
+
+// KubectlPath returns the path of the test cluster's kubectl.
+func KubectlPath(t testing.TB) string {
+	t.Helper()
+	return RequireAlso(t, Kubernetes, KubectlEnv)
+}
 
 // KubeconfigPath returns the path of the test cluster's admin kubeconfig.
 func KubeconfigPath(t testing.TB) string {
 	t.Helper()
 	path := Require(t, Kubernetes)
 	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("%s names a kubeconfig that cannot be read (is the kube-apiserver still running? %s start): %v", Kubernetes.Env, Kubernetes.Script, err)
+		t.Fatalf("%s names a kubeconfig that cannot be read (is the cluster still running? %s start): %v", Kubernetes.Env, Kubernetes.Script, err)
 	}
 	return path
 }

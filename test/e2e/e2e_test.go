@@ -251,8 +251,8 @@ func assertChange(t *testing.T, r apitypes.Remediation, i int, target, from, to 
 }
 
 // createDeployment creates namespace ns and a Deployment with replicas;
-// without a kubelet it never gets pods, which neither tend's scaling nor
-// carts's replica count minds.
+// its pods (kwok's, running nothing) matter to neither tend's scaling nor
+// carts's replica count.
 func createDeployment(t *testing.T, cs k8s.Interface, ns, name string, replicas int32) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
