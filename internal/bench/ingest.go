@@ -125,14 +125,7 @@ func Ingest(ctx context.Context, opts IngestOptions) (*IngestResult, error) {
 
 	tr := opts.Transport
 	if tr == nil {
-		t := &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        opts.Concurrency * 2,
-			MaxIdleConnsPerHost: opts.Concurrency * 2,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-		}
+		t := newTransport(opts.Concurrency)
 		defer t.CloseIdleConnections()
 		tr = t
 	}
@@ -144,17 +137,43 @@ func Ingest(ctx context.Context, opts IngestOptions) (*IngestResult, error) {
 		target: target,
 		kctx:   newUUID(),
 		prefix: newRunID(),
+		ctype:  "application/cloudevents+json",
+		unit:   "events",
 	}
+	r.build = r.appendEvent
+	r.authKey, r.authVal = "X-Token", opts.Token
 	return r.do(ctx)
 }
 
-// run is the state of one Ingest call.
+// newTransport returns a transport with a keep-alive connection for each of
+// concurrency clients.
+func newTransport(concurrency int) *http.Transport {
+	return &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        concurrency * 2,
+		MaxIdleConnsPerHost: concurrency * 2,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+}
+
+// run is the state of one Ingest or Intake call.
 type run struct {
 	opts   IngestOptions
 	hc     *http.Client
 	target string
 	kctx   string
 	prefix string
+
+	// build appends request n's body; ctype is its content type and
+	// authKey: authVal the credential header (none when authVal is "").
+	build            func(b []byte, n int64) []byte
+	ctype            string
+	unit             string // what a request is called in the progress line
+	authKey, authVal string
+	// done, when set, learns each request's end: accepted or not.
+	done func(n int64, accepted bool)
 
 	issued   atomic.Int64 // requests started (closed loop) or scheduled (open loop)
 	accepted atomic.Int64
@@ -292,11 +311,15 @@ func (r *run) closedWorker(issue, ctx context.Context) []time.Duration {
 			break
 		}
 		t0 := time.Now()
-		body = r.appendEvent(body[:0], n)
-		if r.send(ctx, body) {
+		body = r.build(body[:0], n)
+		ok = r.send(ctx, body)
+		if ok {
 			d := time.Since(t0)
 			lat = append(lat, d)
 			r.hist.record(d)
+		}
+		if r.done != nil {
+			r.done(n, ok)
 		}
 	}
 	return lat
@@ -309,11 +332,15 @@ func (r *run) openWorker(ctx context.Context, tickets <-chan ticket) []time.Dura
 		if ctx.Err() != nil {
 			continue // drain
 		}
-		body = r.appendEvent(body[:0], t.n)
-		if r.send(ctx, body) {
+		body = r.build(body[:0], t.n)
+		ok := r.send(ctx, body)
+		if ok {
 			d := time.Since(t.due)
 			lat = append(lat, d)
 			r.hist.record(d)
+		}
+		if r.done != nil {
+			r.done(t.n, ok)
 		}
 	}
 	return lat
@@ -352,8 +379,10 @@ func (r *run) send(ctx context.Context, body []byte) bool {
 		r.fail(err.Error())
 		return false
 	}
-	req.Header["Content-Type"] = []string{"application/cloudevents+json"}
-	req.Header["X-Token"] = []string{r.opts.Token}
+	req.Header["Content-Type"] = []string{r.ctype}
+	if r.authVal != "" {
+		req.Header[r.authKey] = []string{r.authVal}
+	}
 	resp, err := r.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -461,8 +490,8 @@ func (r *run) progress(start time.Time) (stop func()) {
 				n := r.accepted.Load()
 				h := r.hist.snapshot()
 				el := now.Sub(start)
-				fmt.Fprintf(r.opts.Progress, "%6.1fs %9d events %7.0f events/s | last second: %6d events, p99 %7.1f ms | errors %d\n",
-					el.Seconds(), n, float64(n)/el.Seconds(), n-last,
+				fmt.Fprintf(r.opts.Progress, "%6.1fs %9d %s %7.0f %s/s | last second: %6d %s, p99 %7.1f ms | errors %d\n",
+					el.Seconds(), n, r.unit, float64(n)/el.Seconds(), r.unit, n-last, r.unit,
 					float64(quantile(&h, &lastHist, 0.99).Microseconds())/1000, r.errs.Load())
 				last, lastHist = n, h
 			}

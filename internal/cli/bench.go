@@ -29,10 +29,10 @@ func newBenchCommand(s *streams) *cobra.Command {
 docs/PERFORMANCE.md, with the commands that produced them.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return &usageError{err: errors.New("bench needs a subcommand: ingest")}
+			return &usageError{err: errors.New("bench needs a subcommand: ingest or intake")}
 		},
 	}
-	cmd.AddCommand(newBenchIngestCommand(s))
+	cmd.AddCommand(newBenchIngestCommand(s), newBenchIntakeCommand(s), newBenchTrivialServerCommand(s))
 	return cmd
 }
 

@@ -46,7 +46,7 @@ func TestBenchIngestBadFlagsExit2(t *testing.T) {
 		args       []string
 		wantStderr string
 	}{
-		{"no subcommand", []string{"bench"}, "bench needs a subcommand: ingest"},
+		{"no subcommand", []string{"bench"}, "bench needs a subcommand: ingest or intake"},
 		{"zero concurrency", []string{"bench", "ingest", "-c", "0"}, "--concurrency must be at least 1"},
 		{"negative rate", []string{"bench", "ingest", "--rate", "-5"}, "--rate must not be negative"},
 		{"zero duration", []string{"bench", "ingest", "--duration", "0s"}, "--duration must be positive"},
