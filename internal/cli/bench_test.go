@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tendhq/tend/internal/bench"
+	"github.com/tendhq/tend/internal/testenv/tendproc"
 )
 
 func TestBenchIngestInProcess(t *testing.T) {
@@ -76,5 +77,71 @@ func TestBenchIngestUnreachableEndpointExit3(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "accepted no event") {
 		t.Errorf("stderr %q does not say that nothing was accepted", r.stderr)
+	}
+}
+
+func TestBenchIntakeBadFlagsExit2(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantStderr string
+	}{
+		{"unknown load", []string{"--load", "old"}, "--load: load \"old\" is unknown: use repeats, new or mix"},
+		{"zero concurrency", []string{"-c", "0"}, "--concurrency must be at least 1"},
+		{"zero alerts", []string{"--alerts", "0"}, "--alerts 0: give 1 to 1000"},
+		{"zero groups", []string{"--groups", "0"}, "--groups must be at least 1"},
+		{"long duration", []string{"--duration", "2h"}, "is over an hour"},
+		{"database not postgres", []string{"--database", "mysql://h/db"}, "--database must be a postgres:// URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runTend(t, "", append([]string{"bench", "intake"}, tt.args...)...)
+			if r.code != ExitBadInput {
+				t.Errorf("exit %d, want %d; stderr %q", r.code, ExitBadInput, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tt.wantStderr) {
+				t.Errorf("stderr %q lacks %q", r.stderr, tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestBenchIntakeTwoProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the tend binary: skipped with -short")
+	}
+	bin, cleanup, err := tendproc.BuildBinary("tend-bench-intake-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	for _, load := range []string{"repeats", "new"} {
+		t.Run(load, func(t *testing.T) {
+			r := runTend(t, "", "bench", "intake", "--tend-binary", bin, "--load", load, "--count", "120", "-c", "4",
+				"--alerts", "1,3", "--groups", "10", "-o", "json")
+			if r.code != ExitOK {
+				t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+			}
+			var out []IntakeComparison
+			if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+				t.Fatalf("-o json output is not JSON: %v\n%s", err, r.stdout)
+			}
+			if len(out) != 2 {
+				t.Fatalf("%d comparisons; want one for 1 and one for 3 alerts", len(out))
+			}
+			for _, c := range out {
+				want := int64(120 * c.Alerts)
+				if load == "repeats" {
+					want = int64(10 * c.Alerts)
+				}
+				if !c.Exact || c.Problems.Problems != want || c.Tend.Accepted != 120 || c.Trivial.Accepted != 120 {
+					t.Errorf("%d alerts: exact %v, %d problems (want %d), accepted trivial %d tend %d (want 120)",
+						c.Alerts, c.Exact, c.Problems.Problems, want, c.Trivial.Accepted, c.Tend.Accepted)
+				}
+				if c.Ratio <= 0 {
+					t.Errorf("%d alerts: ratio %g", c.Alerts, c.Ratio)
+				}
+			}
+		})
 	}
 }
