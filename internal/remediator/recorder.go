@@ -21,6 +21,9 @@ import (
 type RecorderStore interface {
 	GetProject(ctx context.Context, name string) (store.Project, error)
 	GetService(ctx context.Context, project, name string) (store.Service, error)
+	// GetProblemByKey reads a problem outside any transaction: a repeat
+	// of a known problem is answered from it without writing.
+	GetProblemByKey(ctx context.Context, key string) (store.ProblemRecord, error)
 	WithTx(ctx context.Context, fn func(tx store.Tx) error) error
 }
 
@@ -119,6 +122,12 @@ func (r *Recorder) Record(ctx context.Context, b intake.Batch, events ...store.E
 	if err != nil {
 		return nil, err
 	}
+	if len(events) == 0 {
+		outcomes, err := r.repeats(ctx, b, targets)
+		if err != nil || outcomes != nil {
+			return outcomes, err
+		}
+	}
 	files := map[location]*spec.Remediation{}
 	for attempt := 1; ; attempt++ {
 		var outcomes []intake.Outcome
@@ -180,6 +189,51 @@ func (r *Recorder) Record(ctx context.Context, b intake.Batch, events ...store.E
 }
 
 var errNeedFile = errors.New("remediation file needed")
+
+// repeats answers a batch in which every notification repeats a problem
+// already recorded, in the state it is in (Alertmanager re-sends every
+// firing alert each repeat_interval, from every replica): such a batch
+// changes nothing, so it needs no write transaction. It reads each
+// problem's current row from the database rather than from a cache, so a
+// close or reopen committed by another replica is seen at once; the
+// answer is the one the transaction would have given at the moment of the
+// read. It returns nil outcomes as soon as one notification would change
+// something, and the batch then goes through the transaction.
+func (r *Recorder) repeats(ctx context.Context, b intake.Batch, targets []placement) ([]intake.Outcome, error) {
+	now := r.now()
+	outcomes := make([]intake.Outcome, 0, len(b.Notifications))
+	for i := range b.Notifications {
+		n, t := &b.Notifications[i], targets[i]
+		key := n.Key
+		if t.reason != "" {
+			key = "unmatched/" + t.file + "/" + n.Key
+		}
+		rec, err := r.st.GetProblemByKey(ctx, key)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("record problems: %w", err)
+		}
+		if t.reason != "" {
+			outcomes = append(outcomes, intake.Outcome{Key: n.Key, Verdict: intake.Unmatched, Reason: t.reason, ProblemID: rec.ID})
+			continue
+		}
+		known := toProblem(rec)
+		in := n.Problem()
+		if known.State == remediation.ProblemStateOpen && in.State == remediation.ProblemStateClosed {
+			return nil, nil // a close: the transaction reads the running remediation
+		}
+		// Decide needs the running remediation only for a new problem and
+		// for a close, neither of which comes here.
+		d := remediation.Decide(in, &known, nil, now)
+		if d.Verdict != remediation.Ignore {
+			return nil, nil
+		}
+		outcomes = append(outcomes, intake.Outcome{Key: n.Key, Verdict: intake.Duplicate, Reason: d.Reason, ProblemID: rec.ID, RemediationID: rec.RemediationID})
+	}
+	return outcomes, nil
+}
 
 // resolve checks where each notification's problem is, outside the
 // transaction: the project, the stage in its shipyard and the service must

@@ -58,6 +58,10 @@ func (c *conflictStore) GetService(_ context.Context, project, name string) (sto
 	return store.Service{Project: project, Name: name}, nil
 }
 
+func (c *conflictStore) GetProblemByKey(context.Context, string) (store.ProblemRecord, error) {
+	return store.ProblemRecord{}, store.ErrNotFound
+}
+
 func (c *conflictStore) WithTx(context.Context, func(store.Tx) error) error {
 	c.calls++
 	return fmt.Errorf("update remediation: %w", store.ErrConflict)
