@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -283,6 +284,12 @@ func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
 	}
 	if n.Kind == yaml.ScalarNode {
 		if n.ShortTag() == "!!bool" {
+			switch n.Value {
+			case "true":
+				return true, true
+			case "false":
+				return false, true
+			}
 			var b bool
 			if err := n.Decode(&b); err == nil {
 				return b, true
@@ -296,9 +303,39 @@ func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
 	return false, false
 }
 
+// plainDecimal reads the common spelling of a YAML number (an optional sign,
+// digits, a decimal point, an exponent) without yaml.v3's Node.Decode, which
+// builds a decoder per call. Anything else (0x1F, 1_000, .inf) is left to
+// yaml.v3, so both read every number the same way.
+func plainDecimal(s string) (float64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c == '.', c == 'e', c == 'E':
+		case (c == '-' || c == '+') && (i == 0 || s[i-1] == 'e' || s[i-1] == 'E'):
+		default:
+			return 0, false
+		}
+	}
+	digits := strings.TrimLeft(s, "+-")
+	if len(digits) > 1 && digits[0] == '0' && digits[1] >= '0' && digits[1] <= '9' {
+		return 0, false // a leading zero: yaml.v3 may read it as octal
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}
+
 // number reads a finite number.
 func (d *decoder) number(n *yaml.Node, what, example string) (float64, bool) {
 	if n != nil && n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" || n.ShortTag() == "!!float") {
+		if f, ok := plainDecimal(n.Value); ok {
+			return f, true
+		}
 		var f float64
 		if err := n.Decode(&f); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
 			return f, true
@@ -311,6 +348,9 @@ func (d *decoder) number(n *yaml.Node, what, example string) (float64, bool) {
 // integer reads a whole number.
 func (d *decoder) integer(n *yaml.Node, what, example string) (int, bool) {
 	if n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
+		if f, ok := plainDecimal(n.Value); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 && !strings.ContainsAny(n.Value, ".eE") {
+			return int(f), true
+		}
 		var i int
 		if err := n.Decode(&i); err == nil {
 			return i, true

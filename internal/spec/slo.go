@@ -253,26 +253,47 @@ func (d *decoder) objective(n *yaml.Node) (slo.Objective, bool) {
 
 // blocks reads a pass or warning list: blocks OR-ed, criteria AND-ed. It also
 // returns each criterion's node for positions.
+// blockTexts are the names blocks gives its parts in diagnostics, made
+// once rather than on every entry of every objective.
+type blockTexts struct {
+	each, empty, entry, criteria string
+}
+
+func newBlockTexts(what string) *blockTexts {
+	return &blockTexts{
+		each:     "each " + what + " entry",
+		empty:    "empty " + what + " entry: write - criteria: [\"<=800\"]",
+		entry:    "a " + what + " entry",
+		criteria: what + " criteria",
+	}
+}
+
+var blockTextsOf = map[string]*blockTexts{"pass": newBlockTexts("pass"), "warning": newBlockTexts("warning")}
+
 func (d *decoder) blocks(n *yaml.Node, what string) ([]slo.Block, [][]*yaml.Node, bool) {
 	items, ok := d.list(n, what, "- criteria: [\"<=800\"]")
 	if !ok {
 		return nil, nil, false
 	}
-	var blocks []slo.Block
-	var nodes [][]*yaml.Node
+	txt := blockTextsOf[what]
+	if txt == nil {
+		txt = newBlockTexts(what)
+	}
+	blocks := make([]slo.Block, 0, len(items))
+	nodes := make([][]*yaml.Node, 0, len(items))
 	for _, item := range items {
-		if !d.listEntry(item, "each "+what+" entry", "criteria: [\"<=800\", ...]", "empty "+what+" entry: write - criteria: [\"<=800\"]") {
+		if !d.listEntry(item, txt.each, "criteria: [\"<=800\", ...]", txt.empty) {
 			ok = false
 			continue
 		}
-		f := d.mapFields(item, "a "+what+" entry", blockKeys, nil)
+		f := d.mapFields(item, txt.entry, blockKeys, nil)
 		e, has := f["criteria"]
 		if !has {
 			d.errorf(item, "%s entry without criteria: write - criteria: [\"<=800\"]", what)
 			ok = false
 			continue
 		}
-		crit, good := d.list(e.val, what+" criteria", "- \"<=800\"")
+		crit, good := d.list(e.val, txt.criteria, "- \"<=800\"")
 		if !good {
 			ok = false
 			continue
@@ -280,8 +301,8 @@ func (d *decoder) blocks(n *yaml.Node, what string) ([]slo.Block, [][]*yaml.Node
 		if len(crit) == 0 {
 			d.warnf(e.key, "empty %s criteria list is always met: list at least one criterion such as \"<=800\"", what)
 		}
-		var b slo.Block
-		var bn []*yaml.Node
+		b := make(slo.Block, 0, len(crit))
+		bn := make([]*yaml.Node, 0, len(crit))
 		for _, cn := range crit {
 			c, good := d.criterion(cn)
 			if !good {
