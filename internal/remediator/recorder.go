@@ -219,7 +219,9 @@ func (r *Recorder) repeats(ctx context.Context, b intake.Batch, targets []placem
 			outcomes = append(outcomes, intake.Outcome{Key: n.Key, Verdict: intake.Unmatched, Reason: t.reason, ProblemID: rec.ID})
 			continue
 		}
-		known := toProblem(rec)
+		// A repeat's decision reads only the two states, so the stored
+		// document (the alert's labels and annotations) is not decoded.
+		known := remediation.Problem{ID: rec.ID, Key: rec.Key, State: remediation.ProblemState(rec.State), RemediationID: rec.RemediationID}
 		in := n.Problem()
 		if known.State == remediation.ProblemStateOpen && in.State == remediation.ProblemStateClosed {
 			return nil, nil // a close: the transaction reads the running remediation
