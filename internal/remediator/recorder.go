@@ -21,9 +21,9 @@ import (
 type RecorderStore interface {
 	GetProject(ctx context.Context, name string) (store.Project, error)
 	GetService(ctx context.Context, project, name string) (store.Service, error)
-	// GetProblemByKey reads a problem outside any transaction: a repeat
+	// GetProblemsByKeys reads problems outside any transaction: a repeat
 	// of a known problem is answered from it without writing.
-	GetProblemByKey(ctx context.Context, key string) (store.ProblemRecord, error)
+	GetProblemsByKeys(ctx context.Context, keys []string) (map[string]store.ProblemRecord, error)
 	WithTx(ctx context.Context, fn func(tx store.Tx) error) error
 }
 
@@ -200,20 +200,27 @@ var errNeedFile = errors.New("remediation file needed")
 // read. It returns nil outcomes as soon as one notification would change
 // something, and the batch then goes through the transaction.
 func (r *Recorder) repeats(ctx context.Context, b intake.Batch, targets []placement) ([]intake.Outcome, error) {
+	if len(b.Notifications) > store.MaxKeysPerLookup {
+		return nil, nil
+	}
+	keys := make([]string, len(b.Notifications))
+	for i := range b.Notifications {
+		keys[i] = b.Notifications[i].Key
+		if t := targets[i]; t.reason != "" {
+			keys[i] = "unmatched/" + t.file + "/" + keys[i]
+		}
+	}
+	recs, err := r.st.GetProblemsByKeys(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("record problems: %w", err)
+	}
 	now := r.now()
 	outcomes := make([]intake.Outcome, 0, len(b.Notifications))
 	for i := range b.Notifications {
 		n, t := &b.Notifications[i], targets[i]
-		key := n.Key
-		if t.reason != "" {
-			key = "unmatched/" + t.file + "/" + n.Key
-		}
-		rec, err := r.st.GetProblemByKey(ctx, key)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
+		rec, ok := recs[keys[i]]
+		if !ok {
 			return nil, nil
-		case err != nil:
-			return nil, fmt.Errorf("record problems: %w", err)
 		}
 		if t.reason != "" {
 			outcomes = append(outcomes, intake.Outcome{Key: n.Key, Verdict: intake.Unmatched, Reason: t.reason, ProblemID: rec.ID})

@@ -58,8 +58,8 @@ func (c *conflictStore) GetService(_ context.Context, project, name string) (sto
 	return store.Service{Project: project, Name: name}, nil
 }
 
-func (c *conflictStore) GetProblemByKey(context.Context, string) (store.ProblemRecord, error) {
-	return store.ProblemRecord{}, store.ErrNotFound
+func (c *conflictStore) GetProblemsByKeys(context.Context, []string) (map[string]store.ProblemRecord, error) {
+	return map[string]store.ProblemRecord{}, nil
 }
 
 func (c *conflictStore) WithTx(context.Context, func(store.Tx) error) error {

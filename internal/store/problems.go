@@ -144,6 +144,10 @@ type RemediationPage struct {
 	NextPageKey  string
 }
 
+// MaxKeysPerLookup bounds the keys of one GetProblemsByKeys call (SQLite's
+// and PostgreSQL's limits on bound parameters are far above it).
+const MaxKeysPerLookup = 500
+
 // Problems reads problem records. Writes happen in transactions (Tx), where
 // the deduplication decision and its outcome are one unit.
 type Problems interface {
@@ -152,6 +156,10 @@ type Problems interface {
 	// GetProblemByKey returns the problem of a notification key in the
 	// current generation of the project the key names, or ErrNotFound.
 	GetProblemByKey(ctx context.Context, key string) (ProblemRecord, error)
+	// GetProblemsByKeys returns the problems of the keys that have one,
+	// as GetProblemByKey would, in one query; keys without a problem are
+	// missing from the result. At most MaxKeysPerLookup keys.
+	GetProblemsByKeys(ctx context.Context, keys []string) (map[string]ProblemRecord, error)
 	// ListProblems returns one page of matching problems, newest first.
 	ListProblems(ctx context.Context, f ProblemFilter) (ProblemPage, error)
 }

@@ -54,6 +54,12 @@ func testProblems(t *testing.T, h Harness) {
 	if byKey, err := s.GetProblemByKey(c, got.Key); err != nil || byKey.ID != "p1" {
 		t.Errorf("GetProblemByKey = %+v, %v", byKey, err)
 	}
+	if byKeys, err := s.GetProblemsByKeys(c, []string{got.Key, "nope", got.Key}); err != nil || len(byKeys) != 1 || byKeys[got.Key].ID != "p1" {
+		t.Errorf("GetProblemsByKeys = %+v, %v; want only p1", byKeys, err)
+	}
+	if none, err := s.GetProblemsByKeys(c, nil); err != nil || len(none) != 0 {
+		t.Errorf("GetProblemsByKeys(nil) = %+v, %v", none, err)
+	}
 	_, err = s.GetProblem(c, "nope")
 	mustErr(t, err, store.ErrNotFound)
 	_, err = s.GetProblemByKey(c, "nope")

@@ -88,6 +88,39 @@ func (c *Core) GetProblemByKey(ctx context.Context, key string) (store.ProblemRe
 	return getProblem(ctx, c.read, "problem_key", key)
 }
 
+// GetProblemsByKeys implements store.Problems.
+func (c *Core) GetProblemsByKeys(ctx context.Context, keys []string) (map[string]store.ProblemRecord, error) {
+	out := make(map[string]store.ProblemRecord, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	if len(keys) > store.MaxKeysPerLookup {
+		return nil, fmt.Errorf("get problems by key: %d keys, over the limit of %d per lookup", len(keys), store.MaxKeysPerLookup)
+	}
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	// As getProblem: of the records of a key, the current generation's.
+	rows, err := c.read.Query(ctx, `SELECT `+problemCols+` FROM problems p WHERE problem_key IN (?`+strings.Repeat(", ?", len(keys)-1)+`)
+		AND project_uid = COALESCE((SELECT uid FROM projects WHERE name = p.project), '')`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("get problems by key: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		p, err := scanProblem(rows)
+		if err != nil {
+			return nil, fmt.Errorf("get problems by key: %w", err)
+		}
+		out[p.Key] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("get problems by key: %w", err)
+	}
+	return out, nil
+}
+
 // ListProblems implements store.Problems.
 func (c *Core) ListProblems(ctx context.Context, f store.ProblemFilter) (store.ProblemPage, error) {
 	before, err := store.DecodePageKey(f.PageKey)
