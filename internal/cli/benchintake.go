@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -109,6 +110,10 @@ type IntakeComparison struct {
 }
 
 func runBenchIntake(ctx context.Context, s *streams, f benchIntakeFlags, durationGiven bool) error {
+	// Both child processes copy their stderr into s.err from goroutines of
+	// their own while this one prints progress there: one lock serialises
+	// the writes.
+	s = &streams{in: s.in, out: s.out, err: &lockedWriter{w: s.err}}
 	load, err := bench.ParseLoad(f.load)
 	switch {
 	case err != nil:
@@ -440,4 +445,16 @@ func runTrivialServer(ctx context.Context, s *streams, listen string) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// lockedWriter serialises writes to w, which several goroutines share.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

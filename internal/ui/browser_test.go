@@ -231,7 +231,12 @@ func TestBrowserSequence(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	before := text(t, ctx, `#sequence`)
+	before, err := chromedp.Run(ctx, chromedp.Poll[string](
+		`(() => { const e = document.querySelector('#sequence'); return e && e.querySelector('button.approve') ? e.innerText : null; })()`,
+		chromedp.WithPollingInterval(100*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{"approval waiting", "helm-service", "staging"} {
 		if !strings.Contains(before, want) {
 			t.Errorf("the waiting sequence lacks %q:\n%s", want, before)
@@ -250,10 +255,15 @@ func TestBrowserSequence(t *testing.T) {
 	x.answer(t, "release", "staging")
 	x.answer(t, "deployment", "production")
 	x.answer(t, "release", "production")
-	if err := chromedp.Do(ctx, waitFor(`document.querySelector('#sequence[data-ended][data-state="finished"]') !== null`)); err != nil {
+	// The live update swaps #sequence in place, so the finished state and
+	// its text are read in one step: a node found in one call may be gone
+	// by the next.
+	after, err := chromedp.Run(ctx, chromedp.Poll[string](
+		`(() => { const e = document.querySelector('#sequence[data-ended][data-state="finished"]'); return e ? e.innerText : null; })()`,
+		chromedp.WithPollingInterval(100*time.Millisecond)))
+	if err != nil {
 		t.Fatal(err)
 	}
-	after := text(t, ctx, `#sequence`)
 	if strings.Contains(after, "Approve") || !strings.Contains(after, "production") {
 		t.Errorf("the finished sequence:\n%s", after)
 	}
