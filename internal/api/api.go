@@ -80,8 +80,8 @@ type ActionAnswers interface {
 	AnswerJobs(ctx context.Context, ev *event.Event) ([]store.JobSpec, error)
 }
 
-// Options configure the API. Store, Resources, Problems and ActionAnswers
-// are required.
+// Options configure the API. Store, Resources, Problems, ActionAnswers and
+// Cancel are required.
 type Options struct {
 	Store     Store
 	Resources Resources
@@ -90,6 +90,8 @@ type Options struct {
 	Problems ProblemRecorder
 	// ActionAnswers routes external executors' answers to remediations.
 	ActionAnswers ActionAnswers
+	// Cancel ends a deleted project's running remediations.
+	Cancel RemediationCanceller
 	// Logger receives access logs and errors; nil discards them.
 	Logger *slog.Logger
 	// Registry receives the API's metrics and is served at /metrics; nil
@@ -147,6 +149,7 @@ type Server struct {
 	metrics   *metrics
 	intake    *intakeGate
 	answers   ActionAnswers
+	cancel    RemediationCanceller
 	// alertQueries is Options.AlertQueries.
 	alertQueries alertrules.Querier
 	settings     *settings.Registry
@@ -167,8 +170,8 @@ type Server struct {
 // New builds the API. It registers its metrics on opts.Registry and fails
 // when they are registered there already.
 func New(opts Options) (*Server, error) {
-	if opts.Store == nil || opts.Resources == nil || opts.Problems == nil || opts.ActionAnswers == nil {
-		return nil, errors.New("api: Options.Store, Options.Resources, Options.Problems and Options.ActionAnswers are required")
+	if opts.Store == nil || opts.Resources == nil || opts.Problems == nil || opts.ActionAnswers == nil || opts.Cancel == nil {
+		return nil, errors.New("api: Options.Store, Options.Resources, Options.Problems, Options.ActionAnswers and Options.Cancel are required")
 	}
 	s := &Server{
 		store:     opts.Store,
@@ -182,6 +185,7 @@ func New(opts Options) (*Server, error) {
 		mux:       http.NewServeMux(),
 		closing:   make(chan struct{}),
 		answers:   opts.ActionAnswers,
+		cancel:    opts.Cancel,
 
 		alertQueries: opts.AlertQueries,
 		settings:     opts.Settings,

@@ -96,6 +96,9 @@ func withSelfHealing(t testing.TB, o *api.Options) {
 	if o.ActionAnswers == nil {
 		o.ActionAnswers = remediator.NewAnswers(o.Store)
 	}
+	if o.Cancel == nil {
+		o.Cancel = remediator.Canceller{}
+	}
 }
 
 func withMaxBody(n int64) serverOption { return func(o *api.Options) { o.MaxBodyBytes = n } }

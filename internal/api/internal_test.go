@@ -36,9 +36,11 @@ type nopResources struct{ Resources }
 type nopProblems struct{ ProblemRecorder }
 type nopAnswers struct{ ActionAnswers }
 
+type nopCancel struct{ RemediationCanceller }
+
 func newTestServer(t testing.TB, log *slog.Logger) *Server {
 	t.Helper()
-	s, err := New(Options{Store: nopStore{}, Resources: nopResources{}, Problems: nopProblems{}, ActionAnswers: nopAnswers{}, Logger: log, Settings: testSettings(t)})
+	s, err := New(Options{Store: nopStore{}, Resources: nopResources{}, Problems: nopProblems{}, ActionAnswers: nopAnswers{}, Cancel: nopCancel{}, Logger: log, Settings: testSettings(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,8 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/tendhq/tend/internal/event"
-	"github.com/tendhq/tend/internal/eventlog"
-	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -31,15 +27,8 @@ func (s *Server) deleteProjectRecords(ctx context.Context, name string) error {
 	reason := "project " + name + " was deleted"
 	for attempt := 1; ; attempt++ {
 		err := s.store.WithTx(ctx, func(tx store.Tx) error {
-			running, err := tx.RunningRemediations(ctx, name)
-			if err != nil {
+			if err := s.cancel.CancelProject(ctx, tx, name, reason, s.now()); err != nil {
 				return err
-			}
-			now := s.now()
-			for _, rec := range running {
-				if err := cancelRemediation(ctx, tx, rec, reason, now); err != nil {
-					return err
-				}
 			}
 			return tx.DeleteProject(ctx, name)
 		})
@@ -49,48 +38,9 @@ func (s *Server) deleteProjectRecords(ctx context.Context, name string) error {
 	}
 }
 
-// cancelRemediation applies remediation.Cancelled to rec and records the
-// outcome in tx: the new state (compare-and-set on rec's version), the
-// events it emits, and the withdrawal of its jobs.
-func cancelRemediation(ctx context.Context, tx store.Tx, rec store.RemediationRecord, reason string, now time.Time) error {
-	rem, err := remediation.Decode(rec.ID, rec.Doc)
-	if err != nil {
-		return fmt.Errorf("cancel remediation %s: %w", rec.ID, err)
-	}
-	cmds, err := rem.Apply(remediation.Cancelled{Reason: reason}, now)
-	if err != nil {
-		return fmt.Errorf("cancel remediation %s: %w", rec.ID, err)
-	}
-	var evs []store.EventRecord
-	for _, c := range cmds {
-		e, ok := c.(remediation.Emit)
-		if !ok {
-			continue
-		}
-		id := e.ID
-		b := event.Builder{Source: event.DefaultSource, Now: func() time.Time { return now }, NewID: func() string { return id }}
-		ev, err := b.New(e.Type, rem.KeptnContext, e.TriggeredID, e.Data)
-		if err != nil {
-			return fmt.Errorf("cancel remediation %s: %w", rec.ID, err)
-		}
-		r, err := eventlog.Record(ev)
-		if err != nil {
-			return fmt.Errorf("cancel remediation %s: %w", rec.ID, err)
-		}
-		evs = append(evs, r)
-	}
-	upd := rec
-	upd.State, upd.Running, upd.Doc = string(rem.State), !rem.State.Terminal(), rem.Encode()
-	if _, err := tx.UpdateRemediation(ctx, upd); err != nil {
-		return err
-	}
-	// The events are appended before the project row goes, so they are
-	// filed under the generation they belong to.
-	if _, err := tx.AppendEvents(ctx, evs...); err != nil {
-		return fmt.Errorf("cancel remediation %s: append events: %w", rec.ID, err)
-	}
-	if _, err := tx.CancelJobs(ctx, remediation.JobKeyPrefix(rec.ID)); err != nil {
-		return fmt.Errorf("cancel remediation %s: %w", rec.ID, err)
-	}
-	return nil
+// RemediationCanceller ends a project's running remediations inside the
+// transaction that deletes the project; *remediator.Canceller is the
+// self-healing runner's, which app hands in.
+type RemediationCanceller interface {
+	CancelProject(ctx context.Context, tx store.Tx, project, reason string, now time.Time) error
 }

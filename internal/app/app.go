@@ -263,6 +263,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		Resources:     repos,
 		Problems:      problems,
 		ActionAnswers: remediator.NewAnswers(a.store),
+		Cancel:        remediator.Canceller{},
 		Logger:        opts.Logger,
 		Registry:      opts.Registry,
 		MaxBodyBytes:  opts.MaxBodyBytes,

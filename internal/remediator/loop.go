@@ -741,6 +741,13 @@ func (s *step) move(ctx context.Context, ev remediation.Event) (worker.CommitFun
 
 // events builds the event records of the Emit commands.
 func (s *step) events(cmds []remediation.Command, now time.Time) ([]store.EventRecord, error) {
+	return emitted(s.rem, cmds, now)
+}
+
+// emitted turns the Emit commands of a transition of r into event records,
+// with the IDs the state machine chose, so that a replayed transition
+// emits the same events.
+func emitted(r *remediation.Remediation, cmds []remediation.Command, now time.Time) ([]store.EventRecord, error) {
 	var out []store.EventRecord
 	for _, c := range cmds {
 		e, ok := c.(remediation.Emit)
@@ -749,13 +756,13 @@ func (s *step) events(cmds []remediation.Command, now time.Time) ([]store.EventR
 		}
 		id := e.ID
 		b := event.Builder{Source: event.DefaultSource, Now: func() time.Time { return now }, NewID: func() string { return id }}
-		ev, err := b.New(e.Type, s.rem.KeptnContext, e.TriggeredID, e.Data)
+		ev, err := b.New(e.Type, r.KeptnContext, e.TriggeredID, e.Data)
 		if err != nil {
-			return nil, fmt.Errorf("remediation %s: %w", s.rem.ID, err)
+			return nil, fmt.Errorf("remediation %s: %w", r.ID, err)
 		}
 		rec, err := eventlog.Record(ev)
 		if err != nil {
-			return nil, fmt.Errorf("remediation %s: %w", s.rem.ID, err)
+			return nil, fmt.Errorf("remediation %s: %w", r.ID, err)
 		}
 		out = append(out, rec)
 	}
