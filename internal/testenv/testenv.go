@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -563,4 +564,24 @@ func WaitFor(t testing.TB, limit, interval time.Duration, what string, cond func
 		}
 		time.Sleep(interval)
 	}
+}
+
+// KeptnExamples returns the folder of Keptn's example files kept beside the
+// module (../shared/keptn-examples from the module root, or
+// $TEND_KEPTN_EXAMPLES). They are not part of the repository: tests that
+// read them skip when the folder is absent.
+func KeptnExamples(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("TEND_KEPTN_EXAMPLES")
+	if dir == "" {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil || strings.TrimSpace(string(out)) == "" {
+			t.Skipf("keptn examples: cannot find the module root: %v", err)
+		}
+		dir = filepath.Join(filepath.Dir(strings.TrimSpace(string(out))), "..", "shared", "keptn-examples")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("keptn examples not found at %s (set TEND_KEPTN_EXAMPLES): %v", dir, err)
+	}
+	return dir
 }
