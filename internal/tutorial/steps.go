@@ -50,12 +50,11 @@ func (s *Story) startCarts(ctx context.Context) (time.Time, error) {
 		UnleashAppName:  "carts",
 		UnleashFlag:     Flag,
 		UnleashInterval: UnleashInterval,
-		KubeInterval:    time.Second,
 	}
 	source := "its scale endpoint (PUT /scale)"
 	if k := s.opts.Kube; k != nil {
 		cfg.Kubeconfig, cfg.Namespace, cfg.Deployment = k.Kubeconfig, k.Namespace, k.Deployment
-		source = fmt.Sprintf("Deployment %s/%s (spec.replicas)", k.Namespace, k.Deployment)
+		source = fmt.Sprintf("Deployment %s/%s (ready replicas)", k.Namespace, k.Deployment)
 	}
 	listening := make(chan string, 1)
 	cfg.OnListen = func(u string) { listening <- u }
