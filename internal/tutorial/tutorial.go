@@ -180,7 +180,8 @@ func ComponentsFromEnv(getenv func(string) string) Components {
 }
 
 // Validate says which required components are missing, naming the
-// variables that would set them.
+// variables that would set them. The cluster is checked by New, which
+// also reads it from the environment.
 func (c Components) Validate() error {
 	var missing []string
 	for _, f := range []struct{ name, v string }{
@@ -188,7 +189,6 @@ func (c Components) Validate() error {
 		{"PrometheusTargetsDir", c.PrometheusTargetsDir}, {"PrometheusAlertmanagersDir", c.PrometheusAlertmanagersDir},
 		{"AlertmanagerURL", c.AlertmanagerURL}, {"AlertmanagerConfig", c.AlertmanagerConfig},
 		{"UnleashURL", c.UnleashURL}, {"UnleashAdminToken", c.UnleashAdminToken},
-		{"Kubeconfig", c.Kubeconfig}, {"Kubectl", c.Kubectl},
 	} {
 		if f.v == "" {
 			missing = append(missing, EnvNames[f.name])
@@ -286,6 +286,9 @@ func New(opts Options) (*Story, error) {
 	}
 	if err := opts.Components.Validate(); err != nil {
 		return nil, err
+	}
+	if opts.Components.Kubeconfig == "" || opts.Components.Kubectl == "" {
+		return nil, fmt.Errorf("tutorial: the Kubernetes cluster is missing: set %s and %s (scripts/demo.sh starts it; or eval \"$(scripts/kube-cluster.sh start)\")", EnvNames["Kubeconfig"], EnvNames["Kubectl"])
 	}
 	if opts.WorkDir == "" || opts.CLI == nil {
 		return nil, errors.New("tutorial: Options.WorkDir and Options.CLI are required")
