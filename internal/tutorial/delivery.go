@@ -131,7 +131,8 @@ func (s *Story) followSequence(ctx context.Context, kctx string, done func(typ s
 			for _, line := range deliveryLine(ev.typ, e.Data) {
 				s.n.say("%s", line)
 			}
-			if strings.HasSuffix(ev.typ, ".deployment.finished") || strings.HasSuffix(ev.typ, ".release.finished") || strings.HasSuffix(ev.typ, ".rollback.finished") {
+			switch strings.TrimPrefix(ev.typ, "sh.keptn.event.") {
+			case "deployment.finished", "release.finished", "rollback.finished":
 				s.tellServing(ctx, e.Data)
 			}
 			if done(ev.typ, e.Data) {
@@ -163,6 +164,22 @@ func (s *Story) tellServing(ctx context.Context, d eventData) {
 		slow = " (the slow build)"
 	}
 	s.n.say("  carts of %s now plays %s%s: Deployment %s, %d ready replica(s)", d.Stage, orDash(r.Version), slow, strings.Join(r.Deployments, "+"), r.Ready)
+}
+
+// tellCapacity says how many ready replicas carts of production plays
+// once the scaling's new replica is ready (or after a few seconds, what
+// it plays).
+func (s *Story) tellCapacity(ctx context.Context) {
+	var r demo.Release
+	_ = waitUntil(ctx, 10*time.Second, func() (bool, string) {
+		var err error
+		r, err = cartsRelease(ctx, s.carts[Stage])
+		if err != nil {
+			return false, err.Error()
+		}
+		return r.Ready > 1, r.String()
+	}, "carts of "+Stage+" to see the new replica")
+	s.n.say("  carts of %s now plays %d ready replica(s) of %s: more capacity, the same promotion cost per request", Stage, r.Ready, strings.Join(r.Deployments, "+"))
 }
 
 // awaitServing waits until carts of stage serves version from the
@@ -264,7 +281,7 @@ func deliveryLine(typ string, d eventData) []string {
 	case len(parts) == 3 && phase == "triggered": // <stage>.<sequence>.triggered
 		return []string{fmt.Sprintf("%s: sequence %s starts", parts[0], parts[1])}
 	case len(parts) == 3 && phase == "finished":
-		return []string{fmt.Sprintf("%s: sequence %s finished: %s %s", parts[0], parts[1], outcome, d.Message)}
+		return []string{strings.TrimSpace(fmt.Sprintf("%s: sequence %s finished: %s %s", parts[0], parts[1], outcome, d.Message))}
 	case len(parts) != 2 || phase != "finished":
 		return nil
 	}

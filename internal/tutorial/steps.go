@@ -379,6 +379,9 @@ func (s *Story) followRemediation(ctx context.Context, kctx, told string) (*apit
 			for _, line := range s.n.tell.line(ev.typ, ev.raw, changes) {
 				s.n.say("%s", line)
 			}
+			if ev.typ == "sh.keptn.event.action.finished" && s.n.tell.kind == "scaling" {
+				s.tellCapacity(ctx)
+			}
 			if ev.typ == remediationType("finished") {
 				return s.finalRemediation(ctx, kctx)
 			}

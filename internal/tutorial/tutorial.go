@@ -366,7 +366,7 @@ func (s *Story) Run(ctx context.Context) (*Result, error) {
 	s.n.start = s.start
 	res := &Result{}
 	s.n.say("Keptn's tutorial from delivery to self-healing, played by tend on a Kubernetes cluster. It takes")
-	s.n.say("about 6 minutes: carts %s through staging (a %s test, then the quality gate) to production,", GoodVersion, duration(LoadTestDuration))
+	s.n.say("about 4 to 5 minutes: carts %s through staging (a %s test, then the quality gate) to production,", GoodVersion, duration(LoadTestDuration))
 	s.n.say("carts %s, whose gate fails and which is rolled back, then a %s baseline under load, the release", SlowVersion, duration(BaselineWindow))
 	s.n.say("of EnablePromotion, ~%s until the alert fires, and two remediation actions, each verified %s after it ran.", duration(expectedAlert()), duration(Settling))
 

@@ -1,7 +1,11 @@
-{{/* The labels the Service selects the Deployment's Pods by. */}}
+{{/*
+The labels the Service selects the Deployment's Pods by. They hold the
+service's name only: a blue/green deployer derives the primary's by
+appending -primary (carts-primary), as Keptn's helm-service did.
+*/}}
 {{- define "carts.selector" -}}
 app.kubernetes.io/name: {{ .Values.keptn.service }}
-app.kubernetes.io/instance: {{ printf "%s-%s" .Values.keptn.service .Values.keptn.deployment }}
+app.kubernetes.io/instance: {{ .Values.keptn.service }}
 {{- end }}
 
 {{/* The labels every object of the chart carries, the selector's among them. */}}
