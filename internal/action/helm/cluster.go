@@ -538,6 +538,12 @@ func transient(err error) bool {
 	if errors.As(err, &ue) || errors.As(err, &ne) {
 		return true
 	}
+	if apierrors.IsInternalError(err) && strings.Contains(err.Error(), "failed to create typed") {
+		// Server-side apply answers a manifest its schema refuses (a
+		// string for replicas) with a 500: the manifest is wrong, and
+		// retrying does not mend it.
+		return false
+	}
 	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
 		apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsUnexpectedServerError(err) ||
 		apierrors.IsConflict(err) || strings.Contains(err.Error(), "kubernetes cluster unreachable")

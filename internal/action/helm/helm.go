@@ -146,6 +146,9 @@ func (d *Deployer) Deploy(ctx context.Context, req delivery.DeployRequest) (deli
 		deps := deploymentNames(objs)
 		wait := slices.Clone(deps)
 		primaryName := delivery.PrimaryReleaseName(ns, req.Service)
+		if err := recoverPending(d.log, hc, primaryName); err != nil {
+			return delivery.Deployed{}, err
+		}
 		if _, err := hc.Releases.Deployed(primaryName); err != nil {
 			if !isNotFound(err) {
 				return delivery.Deployed{}, classify("read release "+primaryName, err)
