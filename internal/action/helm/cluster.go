@@ -501,7 +501,7 @@ func podReady(p *corev1.Pod) bool {
 func podReason(p *corev1.Pod) string {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
-			return strings.TrimSpace(c.Reason + " " + c.Message)
+			return strings.TrimSpace(c.Reason + ": " + c.Message)
 		}
 	}
 	for _, cs := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {

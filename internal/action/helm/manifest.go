@@ -24,7 +24,7 @@ import (
 // Limits of one rendered manifest stream: a chart archive unpacks to at
 // most 20 MiB, and templates may expand it, but a service's manifests are
 // kilobytes.
-var manifestLimits = yamlnode.Limits{Bytes: 32 << 20, Nodes: 2_000_000}
+var manifestLimits = yamlnode.Limits{Bytes: 16 << 20, Nodes: 500_000}
 
 // object is one document of a manifest stream.
 type object struct {
