@@ -97,6 +97,11 @@ func (d *Deployer) Deploy(ctx context.Context, req delivery.DeployRequest) (deli
 	if err := checkTarget(req.Target); err != nil {
 		return delivery.Deployed{}, err
 	}
+	switch req.Strategy {
+	case delivery.Direct, delivery.BlueGreen, "":
+	default:
+		return delivery.Deployed{}, &delivery.RolloutError{Reason: fmt.Sprintf("deploymentstrategy %q is not one tend carries out (direct, blue_green_service)", req.Strategy)}
+	}
 	ch, err := chart.Load(req.Chart)
 	if err != nil {
 		return delivery.Deployed{}, &delivery.RolloutError{Reason: fmt.Sprintf("chart %s: %v", chart.ResourceURI(req.Service), err)}
@@ -113,26 +118,7 @@ func (d *Deployer) Deploy(ctx context.Context, req delivery.DeployRequest) (deli
 	name := delivery.ReleaseName(ns, req.Service)
 	log := d.log.With("namespace", ns, "service", req.Service, "release", name, "strategy", string(req.Strategy))
 
-	switch req.Strategy {
-	case delivery.Direct, "":
-		pr := &postRender{}
-		rel, err := d.upgrade(ctx, hc, ns, name, ch, req.Values, pr, timeout)
-		if err != nil {
-			return delivery.Deployed{}, err
-		}
-		logConverted(log, pr.converted)
-		objs, err := parseManifests([]byte(rel.Manifest))
-		if err != nil {
-			return delivery.Deployed{}, &delivery.RolloutError{Reason: fmt.Sprintf("release %s: %v", name, err)}
-		}
-		deps := deploymentNames(objs)
-		if err := d.waitRollout(ctx, ns, deps, timeout); err != nil {
-			return delivery.Deployed{}, err
-		}
-		log.Info("deployed", "revision", rel.Version)
-		return delivery.Deployed{Strategy: delivery.Direct, Kind: delivery.KindDirect, Deployments: deps, URIsLocal: serviceURIs(objs, ns), Image: image(objs, req.Service), Revision: rel.Version}, nil
-
-	case delivery.BlueGreen:
+	if req.Strategy == delivery.BlueGreen {
 		pr := &postRender{blueGreen: true}
 		rel, err := d.upgrade(ctx, hc, ns, name, ch, req.Values, pr, timeout)
 		if err != nil {
@@ -181,7 +167,22 @@ func (d *Deployer) Deploy(ctx context.Context, req delivery.DeployRequest) (deli
 		log.Info("deployed canary", "revision", rel.Version)
 		return delivery.Deployed{Strategy: delivery.BlueGreen, Kind: delivery.KindCanary, Deployments: deps, URIsLocal: uris, Image: image(objs, req.Service), Revision: rel.Version}, nil
 	}
-	return delivery.Deployed{}, &delivery.RolloutError{Reason: fmt.Sprintf("deploymentstrategy %q is not one tend carries out (direct, blue_green_service)", req.Strategy)}
+	pr := &postRender{}
+	rel, err := d.upgrade(ctx, hc, ns, name, ch, req.Values, pr, timeout)
+	if err != nil {
+		return delivery.Deployed{}, err
+	}
+	logConverted(log, pr.converted)
+	objs, err := parseManifests([]byte(rel.Manifest))
+	if err != nil {
+		return delivery.Deployed{}, &delivery.RolloutError{Reason: fmt.Sprintf("release %s: %v", name, err)}
+	}
+	deps := deploymentNames(objs)
+	if err := d.waitRollout(ctx, ns, deps, timeout); err != nil {
+		return delivery.Deployed{}, err
+	}
+	log.Info("deployed", "revision", rel.Version)
+	return delivery.Deployed{Strategy: delivery.Direct, Kind: delivery.KindDirect, Deployments: deps, URIsLocal: serviceURIs(objs, ns), Image: image(objs, req.Service), Revision: rel.Version}, nil
 }
 
 // Release gives a blue/green service's primary the canary's version, waits

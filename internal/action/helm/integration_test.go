@@ -234,7 +234,9 @@ func persistentVolume(t testing.TB, cs kubernetes.Interface, ns, claim string) {
 	if _, err := cs.CoreV1().PersistentVolumes().Create(context.Background(), pv, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create persistent volume: %v", err)
 	}
-	t.Cleanup(func() { _ = cs.CoreV1().PersistentVolumes().Delete(context.Background(), pv.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = cs.CoreV1().PersistentVolumes().Delete(context.Background(), pv.Name, metav1.DeleteOptions{})
+	})
 }
 
 // TestKeptnChartsInstall installs Keptn's carts and carts-db charts of
@@ -574,6 +576,10 @@ func TestUnreachable(t *testing.T) {
 	_, err = d.Deploy(context.Background(), delivery.DeployRequest{Target: target, Chart: ch, Strategy: delivery.Direct, Timeout: time.Second})
 	if err == nil || delivery.IsRolloutError(err) {
 		t.Errorf("Deploy = %v, want a plain error", err)
+	}
+	_, err = d.Deploy(context.Background(), delivery.DeployRequest{Target: target, Chart: ch, Strategy: "canary"})
+	if !delivery.IsRolloutError(err) || !strings.Contains(err.Error(), `deploymentstrategy "canary"`) {
+		t.Errorf("Deploy with an unknown strategy = %v, want a RolloutError naming it", err)
 	}
 	for name, f := range map[string]func(context.Context, delivery.ReleaseRequest) (delivery.Deployed, error){"Release": d.Release, "Rollback": d.Rollback} {
 		if _, err := f(context.Background(), delivery.ReleaseRequest{Target: target}); err == nil || delivery.IsRolloutError(err) {
