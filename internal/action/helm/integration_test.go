@@ -468,7 +468,9 @@ func TestRolloutTimeout(t *testing.T) {
 }
 
 // TestPendingRecovery: a release left pending by a process killed mid-way
-// does not block the next deployment.
+// does not block the next deployment or release. A first install killed
+// mid-way leaves revision 1 pending-install; an upgrade or a rollback
+// leaves the deployed revision and a pending one above it.
 func TestPendingRecovery(t *testing.T) {
 	t.Parallel()
 	d, cs := testCluster(t)
@@ -480,25 +482,30 @@ func TestPendingRecovery(t *testing.T) {
 				req := delivery.DeployRequest{Target: delivery.Target{Namespace: ns, Service: "carts"}, Chart: keptnChart(t, "0.11.0/onboarding-carts/carts.tgz"), Strategy: strategy, Values: values(project, "staging", "carts", delivery.KindCanary, carts0111), Timeout: time.Minute}
 				mustDeploy(t, d, req)
 				name := delivery.ReleaseName(ns, "carts")
-				// As if killed during the operation: the revision stays pending.
-				setStatus(t, cs, ns, name, pending)
+				interrupted := leavePending(t, cs, ns, name, pending)
 				if strategy == delivery.BlueGreen {
-					setStatus(t, cs, ns, delivery.PrimaryReleaseName(ns, "carts"), pending)
+					leavePending(t, cs, ns, delivery.PrimaryReleaseName(ns, "carts"), pending)
 				}
 				req.Values = values(project, "staging", "carts", delivery.KindCanary, carts0112)
 				res := mustDeploy(t, d, req)
-				if res.Image != carts0112 || res.Revision != 2 {
-					t.Errorf("Deploy after a pending release answered %+v, want %s at revision 2", res, carts0112)
+				if res.Image != carts0112 || res.Revision != interrupted+1 {
+					t.Errorf("Deploy after a pending release answered %+v, want %s at revision %d", res, carts0112, interrupted+1)
 				}
-				if st, rev := releaseStatus(t, cs, ns, name); st != rcommon.StatusDeployed || rev != 2 {
-					t.Errorf("release is %s at revision %d, want deployed at 2", st, rev)
+				if st, rev := releaseStatus(t, cs, ns, name); st != rcommon.StatusDeployed || rev != interrupted+1 {
+					t.Errorf("release is %s at revision %d, want deployed at %d", st, rev, interrupted+1)
 				}
-				r, err := releases(cs, ns).Get(name, 1)
+				r, err := releases(cs, ns).Get(name, interrupted)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if st := r.(*release.Release).Info.Status; st != rcommon.StatusFailed && st != rcommon.StatusSuperseded {
-					t.Errorf("the interrupted revision is %s, want failed or superseded", st)
+				// Recovered as failed; Helm supersedes a failed first
+				// install when it upgrades from it.
+				want := rcommon.StatusFailed
+				if pending == rcommon.StatusPendingInstall {
+					want = rcommon.StatusSuperseded
+				}
+				if st := r.(*release.Release).Info.Status; st != want {
+					t.Errorf("the interrupted revision is %s, want %s", st, want)
 				}
 				checkState(t, cs, ns, "carts", deploymentState{Image: carts0112, Replicas: 1, Ready: 1, Selector: "app=carts"})
 				if strategy == delivery.BlueGreen {
@@ -506,15 +513,20 @@ func TestPendingRecovery(t *testing.T) {
 						t.Fatalf("Release after a pending primary: %v", err)
 					}
 					checkState(t, cs, ns, "carts-primary", deploymentState{Image: carts0112, Replicas: 1, Ready: 1, Selector: "app=carts-primary"})
+					if st, _ := releaseStatus(t, cs, ns, delivery.PrimaryReleaseName(ns, "carts")); st != rcommon.StatusDeployed {
+						t.Errorf("primary release is %s, want deployed", st)
+					}
 				}
 			})
 		}
 	}
 }
 
-// setStatus writes a release's newest revision's status through Helm's
-// storage, as a process killed mid-operation leaves it.
-func setStatus(t testing.TB, cs kubernetes.Interface, ns, name string, st rcommon.Status) {
+// leavePending writes what a process killed mid-operation leaves in
+// Helm's storage and returns the pending revision: the first revision
+// itself for an install, a new revision above the deployed one for an
+// upgrade or a rollback.
+func leavePending(t testing.TB, cs kubernetes.Interface, ns, name string, st rcommon.Status) int {
 	t.Helper()
 	s := releases(cs, ns)
 	r, err := s.Last(name)
@@ -522,10 +534,22 @@ func setStatus(t testing.TB, cs kubernetes.Interface, ns, name string, st rcommo
 		t.Fatalf("release %s: %v", name, err)
 	}
 	rel := r.(*release.Release)
-	rel.SetStatus(st, "interrupted by the test")
-	if err := s.Update(rel); err != nil {
-		t.Fatalf("update release %s: %v", name, err)
+	if st == rcommon.StatusPendingInstall {
+		rel.SetStatus(st, "Initial install underway")
+		if err := s.Update(rel); err != nil {
+			t.Fatalf("update release %s: %v", name, err)
+		}
+		return rel.Version
 	}
+	next := *rel
+	info := *rel.Info
+	next.Info = &info
+	next.Version++
+	next.SetStatus(st, "interrupted by the test")
+	if err := s.Create(&next); err != nil {
+		t.Fatalf("create release %s revision %d: %v", name, next.Version, err)
+	}
+	return next.Version
 }
 
 // TestBadCharts: charts that cannot be rendered or applied fail the task
