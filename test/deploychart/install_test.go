@@ -276,49 +276,10 @@ func TestInstallIntoCluster(t *testing.T) {
 	})
 
 	t.Run("delivery as the service account", func(t *testing.T) {
-		// A service's chart installed, upgraded and uninstalled with Helm's
-		// SDK and the ServiceAccount's rights, waiting for the rollout as
-		// the deployment executor does.
+		in.deliverAs(t, in.staging)
 		ch, err := chart.LoadPath("testdata/carts")
 		if err != nil {
 			t.Fatal(err)
-		}
-		hc := helmConfig(t, in.kubeconfig, in.staging, in.sa)
-		inst := action.NewInstall(hc)
-		inst.ReleaseName = in.staging + "-carts"
-		inst.Namespace = in.staging
-		inst.WaitStrategy = kube.StatusWatcherStrategy
-		inst.Timeout = 2 * time.Minute
-		if _, err := inst.RunWithContext(ctx(t), ch, nil); err != nil {
-			t.Fatalf("install carts into %s as %s: %v", in.staging, in.sa, err)
-		}
-		up := action.NewUpgrade(hc)
-		up.Namespace = in.staging
-		up.WaitStrategy = kube.StatusWatcherStrategy
-		up.Timeout = 2 * time.Minute
-		image := "docker.io/keptnexamples/carts:0.11.2"
-		if _, err := up.RunWithContext(ctx(t), inst.ReleaseName, ch, map[string]any{"image": image, "replicas": 2}); err != nil {
-			t.Fatalf("upgrade carts in %s as %s: %v", in.staging, in.sa, err)
-		}
-		d, err := in.admin.AppsV1().Deployments(in.staging).Get(ctx(t), "carts", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := d.Spec.Template.Spec.Containers[0].Image; got != image || d.Status.ReadyReplicas != 2 {
-			t.Errorf("carts runs %s with %d ready replicas after the upgrade, want %s with 2", got, d.Status.ReadyReplicas, image)
-		}
-		records, err := in.admin.CoreV1().Secrets(in.staging).List(ctx(t), metav1.ListOptions{LabelSelector: "owner=helm,name=" + inst.ReleaseName})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(records.Items) != 2 {
-			t.Errorf("%d Helm release records in %s, want 2 (install and upgrade)", len(records.Items), in.staging)
-		}
-		un := action.NewUninstall(hc)
-		un.WaitStrategy = kube.StatusWatcherStrategy
-		un.Timeout = 2 * time.Minute
-		if _, err := un.Run(inst.ReleaseName); err != nil {
-			t.Fatalf("uninstall carts from %s as %s: %v", in.staging, in.sa, err)
 		}
 
 		// Outside the RBAC: tend's own namespace.
@@ -374,6 +335,15 @@ func TestInstallClusterRoleMode(t *testing.T) {
 			t.Errorf("%s may %s %s/%s %q in %q: %v, want %v", in.sa, c.verb, c.group, c.resource, c.name, c.ns, got.Status.Allowed, c.want)
 		}
 	}
+
+	// A stage's namespace that does not exist yet: tend creates it (as
+	// the delivery executor does, with a plain create) and delivers there.
+	dev := in.project + "-dev"
+	if _, err := in.clientAs(t).CoreV1().Namespaces().Create(ctx(t), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: dev}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create namespace %s as %s: %v", dev, in.sa, err)
+	}
+	t.Cleanup(func() { in.deleteNamespace(t, dev) })
+	in.deliverAs(t, dev)
 }
 
 // newInstall prepares namespaces of random names for one install and
@@ -412,15 +382,21 @@ func newInstall(t *testing.T) *install {
 		// The delivery namespaces are kept by Helm (resource policy keep),
 		// as an operator's would be; the test removes them itself.
 		for _, ns := range []string{in.staging, in.production, in.extra, in.namespace} {
-			c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := cs.CoreV1().Namespaces().Delete(c, ns, metav1.DeleteOptions{})
-			cancel()
-			if err != nil && !apierrors.IsNotFound(err) {
-				t.Errorf("delete namespace %s: %v", ns, err)
-			}
+			in.deleteNamespace(t, ns)
 		}
 	})
 	return in
+}
+
+// deleteNamespace deletes ns, when it exists; the namespace controller
+// empties and removes it in the background.
+func (in *install) deleteNamespace(t *testing.T, ns string) {
+	t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := in.admin.CoreV1().Namespaces().Delete(c, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Errorf("delete namespace %s: %v", ns, err)
+	}
 }
 
 // databaseSecret creates the Secret tend-db with a PostgreSQL URL made up
@@ -471,6 +447,55 @@ func (in *install) manifest(t *testing.T) string {
 		t.Fatalf("get returned a %T, not a v1 release", rel)
 	}
 	return r.Manifest
+}
+
+// deliverAs installs a service's chart into ns, upgrades it to a new image
+// and two replicas, and uninstalls it, with Helm's SDK and the rights of
+// tend's ServiceAccount, waiting for the rollout as the deployment
+// executor does.
+func (in *install) deliverAs(t *testing.T, ns string) {
+	t.Helper()
+	ch, err := chart.LoadPath("testdata/carts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := helmConfig(t, in.kubeconfig, ns, in.sa)
+	inst := action.NewInstall(hc)
+	inst.ReleaseName = ns + "-carts"
+	inst.Namespace = ns
+	inst.WaitStrategy = kube.StatusWatcherStrategy
+	inst.Timeout = 2 * time.Minute
+	if _, err := inst.RunWithContext(ctx(t), ch, nil); err != nil {
+		t.Fatalf("install carts into %s as %s: %v", ns, in.sa, err)
+	}
+	up := action.NewUpgrade(hc)
+	up.Namespace = ns
+	up.WaitStrategy = kube.StatusWatcherStrategy
+	up.Timeout = 2 * time.Minute
+	image := "docker.io/keptnexamples/carts:0.11.2"
+	if _, err := up.RunWithContext(ctx(t), inst.ReleaseName, ch, map[string]any{"image": image, "replicas": 2}); err != nil {
+		t.Fatalf("upgrade carts in %s as %s: %v", ns, in.sa, err)
+	}
+	d, err := in.admin.AppsV1().Deployments(ns).Get(ctx(t), "carts", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Spec.Template.Spec.Containers[0].Image; got != image || d.Status.ReadyReplicas != 2 {
+		t.Errorf("carts runs %s with %d ready replicas after the upgrade, want %s with 2", got, d.Status.ReadyReplicas, image)
+	}
+	records, err := in.admin.CoreV1().Secrets(ns).List(ctx(t), metav1.ListOptions{LabelSelector: "owner=helm,name=" + inst.ReleaseName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records.Items) != 2 {
+		t.Errorf("%d Helm release records in %s, want 2 (install and upgrade)", len(records.Items), ns)
+	}
+	un := action.NewUninstall(hc)
+	un.WaitStrategy = kube.StatusWatcherStrategy
+	un.Timeout = 2 * time.Minute
+	if _, err := un.Run(inst.ReleaseName); err != nil {
+		t.Fatalf("uninstall carts from %s as %s: %v", ns, in.sa, err)
+	}
 }
 
 // helmConfig is Helm's action configuration for namespace, acting as user

@@ -46,6 +46,16 @@ func loadChart(t testing.TB) *chart.Chart {
 // vals over values.yaml, into namespace ns.
 func render(t testing.TB, ns string, vals map[string]any) (string, error) {
 	t.Helper()
+	r, err := renderRelease(t, ns, vals)
+	if err != nil {
+		return "", err
+	}
+	return r.Manifest, nil
+}
+
+// renderRelease is render's whole release, NOTES.txt included.
+func renderRelease(t testing.TB, ns string, vals map[string]any) (*release.Release, error) {
+	t.Helper()
 	inst := action.NewInstall(action.NewConfiguration())
 	inst.DryRunStrategy = action.DryRunClient
 	inst.ReleaseName = "tend"
@@ -53,13 +63,13 @@ func render(t testing.TB, ns string, vals map[string]any) (string, error) {
 	inst.KubeVersion = &common.KubeVersion{Version: "v1.37.2", Major: "1", Minor: "37"}
 	rel, err := inst.Run(loadChart(t), vals)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	r, ok := rel.(*release.Release)
 	if !ok {
 		t.Fatalf("install returned a %T, not a v1 release", rel)
 	}
-	return r.Manifest, nil
+	return r, nil
 }
 
 // objects decodes a rendered manifest into typed objects by kind/name.
@@ -100,6 +110,9 @@ func meta(obj runtime.Object) (string, error) {
 	return n.GetNamespace() + "/" + n.GetName(), nil
 }
 
+// noDatabase clears the default database Secret: SQLite.
+var noDatabase = map[string]any{"existingSecret": ""}
+
 // postgresValues are the values of a PostgreSQL install with replicas.
 func postgresValues(replicas int, extra map[string]any) map[string]any {
 	v := map[string]any{
@@ -118,12 +131,12 @@ func TestRenderRefusesValuesThatCannotWork(t *testing.T) {
 	}{
 		{
 			name: "replicas 3 without a database secret",
-			vals: map[string]any{"replicas": 3},
+			vals: map[string]any{"replicas": 3, "database": noDatabase},
 			want: "replicas is 3, but tend runs more than one replica only on PostgreSQL: set database.existingSecret",
 		},
 		{
 			name: "the default two replicas without a database secret",
-			vals: map[string]any{},
+			vals: map[string]any{"database": noDatabase},
 			want: "replicas is 2, but tend runs more than one replica only on PostgreSQL",
 		},
 		{
@@ -148,7 +161,7 @@ func TestRenderRefusesValuesThatCannotWork(t *testing.T) {
 		},
 		{
 			name: "dataDir in tend.yaml",
-			vals: map[string]any{"replicas": 1, "config": map[string]any{"dataDir": "/data"}},
+			vals: map[string]any{"replicas": 1, "database": noDatabase, "config": map[string]any{"dataDir": "/data"}},
 			want: "config.dataDir is set by the chart",
 		},
 		{
@@ -233,7 +246,7 @@ func TestRenderPostgres(t *testing.T) {
 }
 
 func TestRenderSQLite(t *testing.T) {
-	manifest, err := render(t, "tend", map[string]any{"replicas": 1})
+	manifest, err := render(t, "tend", map[string]any{"replicas": 1, "database": noDatabase})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,10 +293,39 @@ func TestConfigChangeRollsPods(t *testing.T) {
 	}
 }
 
+func TestNotes(t *testing.T) {
+	tests := []struct {
+		name string
+		vals map[string]any
+		want []string
+	}{
+		{"PostgreSQL and a ClusterRole", postgresValues(2, nil), []string{
+			"2 replica(s) on PostgreSQL (Secret tend-db, key url)", "port-forward svc/tend 8080:8080", "grep -A 3 \"first start\"", "RBAC: tend has a ClusterRole",
+		}},
+		{"SQLite and Roles", map[string]any{"replicas": 1, "database": noDatabase, "printAdminToken": false, "rbac": map[string]any{"namespaces": []any{"shop-dev"}}}, []string{
+			"1 replica on SQLite, data on the claim tend-data", "tend may deliver to and scale in shop-dev only",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := renderRelease(t, "tend", tt.vals)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.Info.Notes, w) {
+					t.Errorf("NOTES.txt lacks %q:\n%s", w, r.Info.Notes)
+				}
+			}
+		})
+	}
+}
+
 func TestLint(t *testing.T) {
 	for name, vals := range map[string]map[string]any{
-		"defaults on PostgreSQL": postgresValues(2, nil),
-		"SQLite":                 {"replicas": 1},
+		"defaults":   nil,
+		"PostgreSQL": postgresValues(3, nil),
+		"SQLite":     {"replicas": 1, "database": noDatabase},
 		"roles": postgresValues(2, map[string]any{"rbac": map[string]any{
 			"namespaces": []any{"shop-dev", "shop-prod"}, "createNamespaces": true, "scalingOnlyNamespaces": []any{"shop"},
 		}}),
@@ -291,6 +333,7 @@ func TestLint(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			lint := action.NewLint()
 			lint.Namespace = "tend"
+			lint.Strict = true // warnings fail too
 			res := lint.Run([]string{chartDir}, vals)
 			for _, m := range res.Messages {
 				t.Logf("lint: %s", m)
