@@ -348,7 +348,7 @@ func TestInstallClusterRoleMode(t *testing.T) {
 
 // newInstall prepares namespaces of random names for one install and
 // removes everything when the test ends.
-func newInstall(t *testing.T) *install {
+func newInstall(t testing.TB) *install {
 	t.Helper()
 	kubeconfig := testenv.KubeconfigPath(t)
 	// Helm's client keeps a discovery cache under $HOME/.kube unless told.
@@ -390,7 +390,7 @@ func newInstall(t *testing.T) *install {
 
 // deleteNamespace deletes ns, when it exists; the namespace controller
 // empties and removes it in the background.
-func (in *install) deleteNamespace(t *testing.T, ns string) {
+func (in *install) deleteNamespace(t testing.TB, ns string) {
 	t.Helper()
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -401,7 +401,7 @@ func (in *install) deleteNamespace(t *testing.T, ns string) {
 
 // databaseSecret creates the Secret tend-db with a PostgreSQL URL made up
 // here (no database runs: kwok's Pods run nothing) and returns the URL.
-func (in *install) databaseSecret(t *testing.T) string {
+func (in *install) databaseSecret(t testing.TB) string {
 	t.Helper()
 	url := fmt.Sprintf("postgres://tend:%s@postgres.%s.svc:5432/tend?sslmode=require", randomHex(t, 16), in.namespace)
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "tend-db"}, StringData: map[string]string{"url": url}}
@@ -413,7 +413,7 @@ func (in *install) databaseSecret(t *testing.T) string {
 
 // helmInstall installs tend's chart as release "tend", waiting until
 // every object is ready, and uninstalls it when the test ends.
-func (in *install) helmInstall(t *testing.T, vals map[string]any) {
+func (in *install) helmInstall(t testing.TB, vals map[string]any) {
 	t.Helper()
 	hc := helmConfig(t, in.kubeconfig, in.namespace, "")
 	inst := action.NewInstall(hc)
@@ -435,7 +435,7 @@ func (in *install) helmInstall(t *testing.T, vals map[string]any) {
 }
 
 // manifest is what the release "tend" stored as its manifest.
-func (in *install) manifest(t *testing.T) string {
+func (in *install) manifest(t testing.TB) string {
 	t.Helper()
 	get := action.NewGet(helmConfig(t, in.kubeconfig, in.namespace, ""))
 	rel, err := get.Run(releaseName)
@@ -453,7 +453,7 @@ func (in *install) manifest(t *testing.T) string {
 // and two replicas, and uninstalls it, with Helm's SDK and the rights of
 // tend's ServiceAccount, waiting for the rollout as the deployment
 // executor does.
-func (in *install) deliverAs(t *testing.T, ns string) {
+func (in *install) deliverAs(t testing.TB, ns string) {
 	t.Helper()
 	ch, err := chart.LoadPath("testdata/carts")
 	if err != nil {
@@ -500,7 +500,7 @@ func (in *install) deliverAs(t *testing.T, ns string) {
 
 // helmConfig is Helm's action configuration for namespace, acting as user
 // (impersonated) when user is not "".
-func helmConfig(t *testing.T, kubeconfig, namespace, user string) *action.Configuration {
+func helmConfig(t testing.TB, kubeconfig, namespace, user string) *action.Configuration {
 	t.Helper()
 	settings := cli.New()
 	fs := pflag.NewFlagSet("helm", pflag.ContinueOnError)
@@ -520,7 +520,7 @@ func helmConfig(t *testing.T, kubeconfig, namespace, user string) *action.Config
 }
 
 // clientAs is a Kubernetes client acting as tend's ServiceAccount.
-func (in *install) clientAs(t *testing.T) kubernetes.Interface {
+func (in *install) clientAs(t testing.TB) kubernetes.Interface {
 	t.Helper()
 	rc := rest.CopyConfig(in.restConfig)
 	rc.Impersonate = rest.ImpersonationConfig{UserName: in.sa}
@@ -533,7 +533,7 @@ func (in *install) clientAs(t *testing.T) kubernetes.Interface {
 
 // waitReady waits until Deployment name in tend's namespace has observed
 // its spec and has want replicas, all ready, and returns it.
-func (in *install) waitReady(t *testing.T, name string, want int32) *appsv1.Deployment {
+func (in *install) waitReady(t testing.TB, name string, want int32) *appsv1.Deployment {
 	t.Helper()
 	var d *appsv1.Deployment
 	testenv.WaitFor(t, 2*time.Minute, 200*time.Millisecond, fmt.Sprintf("deployment %s/%s to have %d ready replicas", in.namespace, name, want), func() (bool, string) {
@@ -550,7 +550,7 @@ func (in *install) waitReady(t *testing.T, name string, want int32) *appsv1.Depl
 }
 
 // pods are the Pods of Deployment d.
-func (in *install) pods(t *testing.T, d *appsv1.Deployment) []corev1.Pod {
+func (in *install) pods(t testing.TB, d *appsv1.Deployment) []corev1.Pod {
 	t.Helper()
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
@@ -572,7 +572,7 @@ func podReady(p corev1.Pod) bool {
 	})
 }
 
-func (in *install) role(t *testing.T, ns, suffix string) *rbacv1.Role {
+func (in *install) role(t testing.TB, ns, suffix string) *rbacv1.Role {
 	t.Helper()
 	name := in.namespace + "-" + suffix
 	r, err := in.admin.RbacV1().Roles(ns).Get(ctx(t), name, metav1.GetOptions{})
@@ -584,7 +584,7 @@ func (in *install) role(t *testing.T, ns, suffix string) *rbacv1.Role {
 
 // checkBinding checks that the RoleBinding of the Role binds it to tend's
 // ServiceAccount and nobody else.
-func (in *install) checkBinding(t *testing.T, ns, suffix string) {
+func (in *install) checkBinding(t testing.TB, ns, suffix string) {
 	t.Helper()
 	name := in.namespace + "-" + suffix
 	b, err := in.admin.RbacV1().RoleBindings(ns).Get(ctx(t), name, metav1.GetOptions{})
@@ -597,7 +597,7 @@ func (in *install) checkBinding(t *testing.T, ns, suffix string) {
 	}
 }
 
-func (in *install) createDeployment(t *testing.T, ns, name string, replicas int32) {
+func (in *install) createDeployment(t testing.TB, ns, name string, replicas int32) {
 	t.Helper()
 	l := map[string]string{"app": name}
 	d := &appsv1.Deployment{
@@ -617,13 +617,13 @@ func (in *install) createDeployment(t *testing.T, ns, name string, replicas int3
 }
 
 // ctx bounds one API call.
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	t.Cleanup(cancel)
 	return c
 }
 
-func randomHex(t *testing.T, n int) string {
+func randomHex(t testing.TB, n int) string {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {

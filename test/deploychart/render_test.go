@@ -352,7 +352,7 @@ func TestLint(t *testing.T) {
 // /healthz and /readyz, the database URL from the Secret (never a value),
 // tend.yaml passed with --config from the ConfigMap, an unprivileged user,
 // a read-only root and a writable /tmp.
-func checkPodSpec(t *testing.T, spec corev1.PodSpec, secret, key string) {
+func checkPodSpec(t testing.TB, spec corev1.PodSpec, secret, key string) {
 	t.Helper()
 	if len(spec.Containers) != 1 {
 		t.Fatalf("%d containers, want 1", len(spec.Containers))

@@ -96,7 +96,7 @@ func ruleDiff(got, want []rbacv1.PolicyRule) string {
 // checkRulesLeastPrivilege fails on any wildcard and on the verbs that
 // grant more than they say (escalate, bind, impersonate) in every Role and
 // ClusterRole rendered.
-func checkRulesLeastPrivilege(t *testing.T, objs map[string]runtime.Object) {
+func checkRulesLeastPrivilege(t testing.TB, objs map[string]runtime.Object) {
 	t.Helper()
 	n := 0
 	for key, obj := range objs {
