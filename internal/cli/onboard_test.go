@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tendhq/tend/internal/app"
 	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/app"
 	"github.com/tendhq/tend/internal/chart"
 	"github.com/tendhq/tend/internal/client"
 	"github.com/tendhq/tend/internal/testenv"
