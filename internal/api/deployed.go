@@ -64,11 +64,11 @@ func (s *Server) serviceAnswers(ctx context.Context, project string, svcs []stor
 // finished event: deployment.image, configurationChange.values.image,
 // legacy image and tag.
 func carriedImage(run sequence.Sequence) string {
-	body, err := json.Marshal(map[string]any{"data": run.Data})
+	data, err := json.Marshal(run.Data)
 	if err != nil {
 		return run.Image()
 	}
-	img, _ := store.ImageOf(body)
+	img, _ := store.ImageOfData(data)
 	return img
 }
 

@@ -59,33 +59,43 @@ type DeployedImage struct {
 }
 
 // ImageOf reads a delivery finished event (the whole CloudEvent) and
-// returns the image it reports and its result. The image is
-// data.deployment.image (tend's executors write it), else
-// data.configurationChange.values.image (Keptn 0.8+), else the legacy
-// data.image with ":"+data.tag appended when a tag is given (Keptn 0.6).
-// A body that is not such JSON yields "".
+// returns the image it reports and its result, as ImageOfData reads its
+// data. A body that is not such JSON yields "".
 func ImageOf(body []byte) (image, result string) {
 	var ev struct {
-		Data struct {
-			Result     any `json:"result"`
-			Deployment struct {
-				Image any `json:"image"`
-			} `json:"deployment"`
-			ConfigurationChange struct {
-				Values struct {
-					Image any `json:"image"`
-				} `json:"values"`
-			} `json:"configurationChange"`
-			Image any `json:"image"`
-			Tag   any `json:"tag"`
-		} `json:"data"`
+		Data json.RawMessage `json:"data"`
 	}
-	// Fields of an unexpected JSON type are read as any and ignored, so
-	// one odd field does not hide the others.
-	if err := json.Unmarshal(body, &ev); err != nil {
+	if err := json.Unmarshal(body, &ev); err != nil || len(ev.Data) == 0 {
 		return "", ""
 	}
-	d := ev.Data
+	return ImageOfData(ev.Data)
+}
+
+// ImageOfData reads the data of a delivery event and returns the image
+// it names and its result. The image is deployment.image (tend's
+// executors write it), else configurationChange.values.image (Keptn
+// 0.8+), else the legacy image with ":"+tag appended when a tag is given
+// (Keptn 0.6). Data that is not such JSON yields "".
+func ImageOfData(data []byte) (image, result string) {
+	var d struct {
+		Result     any `json:"result"`
+		Deployment struct {
+			Image any `json:"image"`
+		} `json:"deployment"`
+		ConfigurationChange struct {
+			Values struct {
+				Image any `json:"image"`
+			} `json:"values"`
+		} `json:"configurationChange"`
+		Image any `json:"image"`
+		Tag   any `json:"tag"`
+	}
+	// Fields are read as any and those of an unexpected JSON type
+	// ignored, so one odd field does not hide the others. An object of
+	// the wrong type (deployment: 5) fails the whole decoding.
+	if err := json.Unmarshal(data, &d); err != nil {
+		return "", ""
+	}
 	result, _ = d.Result.(string)
 	if img, ok := d.Deployment.Image.(string); ok && img != "" {
 		return img, result
