@@ -126,7 +126,7 @@ func (u *UI) boardPage(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			if d, ok := images[[2]string{stage, svc.Name}]; ok {
-				c.Image, c.ImageTime, c.ImageHref = d.Image, d.Time, sequenceURL(project, d.KeptnContext)
+				c.Image, c.ImageTime, c.ImageHref = d.Image, d.Time, contextURL(d.KeptnContext)
 			}
 			c.Problems = open[[2]string{stage, svc.Name}]
 			c.Running = runningBy[[2]string{stage, svc.Name}]

@@ -274,7 +274,7 @@ func TestSequencePages(t *testing.T) {
 			t.Errorf("%d tasks show the image, want 4", n)
 		}
 		board := admin.get("/projects/" + project)
-		if n := strings.Count(board.body, `<code>`+deliveredImage+`</code>`); n != 2 || !strings.Contains(board.body, `class="deployed" href="`+seqPath+`"`) {
+		if n := strings.Count(board.body, `<code>`+deliveredImage+`</code>`); n != 2 || !strings.Contains(board.body, `class="deployed" href="/contexts/`+kctx+`"`) {
 			t.Errorf("the board shows the image in %d cells, want 2 linked to the delivery:\n%s", n, board.body)
 		}
 		svc := admin.get("/projects/" + project + "/stages/production/services/" + service)

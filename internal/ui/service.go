@@ -80,7 +80,7 @@ func (u *UI) servicePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if dep, ok := images[[2]string{stage, service}]; ok {
-		d.Deployed = &deployedView{Image: dep.Image, EventType: dep.EventType, Href: sequenceURL(project, dep.KeptnContext), Time: dep.Time}
+		d.Deployed = &deployedView{Image: dep.Image, EventType: dep.EventType, Href: contextURL(dep.KeptnContext), Time: dep.Time}
 	}
 	selected := r.URL.Query().Get("evaluation")
 	if selected == "" && len(evals) > 0 {
