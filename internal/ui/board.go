@@ -36,7 +36,7 @@ type boardCell struct {
 	Problems    int
 	Running     []remediationItem
 	// Image is what the service runs in the stage, ImageTime when the
-	// delivery event said so, ImageHref the delivery's sequence.
+	// delivery event said so, ImageHref the events of its keptn context.
 	Image     string
 	ImageTime time.Time
 	ImageHref string
