@@ -9,6 +9,9 @@ import (
 	"github.com/tendhq/tend/internal/store"
 )
 
+// deliveryTypes is the predicate of the partial index events_delivery.
+const deliveryTypes = `type IN ('` + store.TypeDeploymentFinished + `', '` + store.TypeReleaseFinished + `', '` + store.TypeRollbackFinished + `')`
+
 // DeployedImages implements store.Deployments. The delivery events of the
 // project are read newest first in one query; the JSON of an event is
 // decoded only while its stage and service have no image yet. Which
@@ -18,8 +21,11 @@ func (c *Core) DeployedImages(ctx context.Context, f store.DeployedFilter) ([]st
 	if f.Project == "" {
 		return nil, fmt.Errorf("deployed images: a project is required: %w", store.ErrInvalid)
 	}
-	where := []string{"project = ?", "project_uid = " + currentUID, "type IN (?, ?, ?)"}
-	args := []any{f.Project, f.Project, store.TypeDeploymentFinished, store.TypeReleaseFinished, store.TypeRollbackFinished}
+	// The types are literals, as in the predicate of the partial index
+	// events_delivery (migration 0008): with parameters SQLite could not
+	// tell that the query stays within the index.
+	where := []string{"project = ?", "project_uid = " + currentUID, deliveryTypes}
+	args := []any{f.Project, f.Project}
 	more, moreArgs := equalities([]colValue{{"stage", f.Stage}, {"service", f.Service}, {"shkeptncontext", f.KeptnContext}})
 	where, args = append(where, more...), append(args, moreArgs...)
 	rows, err := c.read.Query(ctx, `SELECT id, type, event_time, shkeptncontext, stage, service, body FROM events
