@@ -67,9 +67,9 @@ type seqSummary struct {
 	// Image is the image the sequence delivers, from its trigger.
 	Image             string
 	State, StateClass string
-	Time                                 time.Time
-	Stages                               []stageChip
-	Href                                 string
+	Time              time.Time
+	Stages            []stageChip
+	Href              string
 }
 
 type stageChip struct {
