@@ -225,3 +225,25 @@ func writeEvent(t *testing.T, n int, members string) string {
 	}
 	return p
 }
+
+func TestGetSequencesShowsImagesAndGates(t *testing.T) {
+	answer := `{"states":[{"name":"delivery","service":"carts","project":"sockshop","shkeptncontext":"c1","state":"started","time":"2026-12-04T10:00:00Z",
+		"stages":[{"name":"staging","sequence":"delivery","image":"carts:0.11.2","state":"finished","result":"pass","latestEvaluation":{"result":"pass","score":95.5}},
+		{"name":"production","sequence":"delivery","image":"carts:0.11.2","state":"started","currentTask":"approval","currentTriggeredId":"t1"}]}],"totalCount":1}`
+	srv := newFakeServer(t, exchange{method: "GET", path: "/api/controlPlane/v1/sequence/sockshop", query: "pageSize=500", answer: answer})
+	useConfig(t, srv.url)
+	r := runOnline(t, "", "get", "sequences", "--project", "sockshop")
+	wantExit(t, r, ExitOK)
+	var rows []string
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		rows = append(rows, strings.Join(strings.Fields(l), " "))
+	}
+	want := []string{
+		"KEPTN CONTEXT SERVICE SEQUENCE STAGE IMAGE STATE TASK EVALUATION RESULT TIME",
+		"c1 carts delivery staging carts:0.11.2 finished - pass (95.5) pass 2026-12-04T10:00:00Z",
+		"c1 carts delivery production carts:0.11.2 started approval (t1) - - 2026-12-04T10:00:00Z",
+	}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("get sequences:\n%s", r.stdout)
+	}
+}
