@@ -23,9 +23,15 @@ func (c *Core) DeployedImages(ctx context.Context, f store.DeployedFilter) ([]st
 	}
 	// The types are literals, as in the predicate of the partial index
 	// events_delivery (migration 0008): with parameters SQLite could not
-	// tell that the query stays within the index.
+	// tell that the query stays within the index. One Keptn context has
+	// few events, and its index (events_context) serves it better than
+	// all delivery events of the project: there the types are parameters.
 	where := []string{"project = ?", "project_uid = " + currentUID, deliveryTypes}
 	args := []any{f.Project, f.Project}
+	if f.KeptnContext != "" {
+		where[2] = "type IN (?, ?, ?)"
+		args = append(args, store.TypeDeploymentFinished, store.TypeReleaseFinished, store.TypeRollbackFinished)
+	}
 	more, moreArgs := equalities([]colValue{{"stage", f.Stage}, {"service", f.Service}, {"shkeptncontext", f.KeptnContext}})
 	where, args = append(where, more...), append(args, moreArgs...)
 	rows, err := c.read.Query(ctx, `SELECT id, type, event_time, shkeptncontext, stage, service, body FROM events
