@@ -22,7 +22,7 @@ func (c *Core) DeployedImages(ctx context.Context, f store.DeployedFilter) ([]st
 		return nil, fmt.Errorf("deployed images: a project is required: %w", store.ErrInvalid)
 	}
 	// The types are literals, as in the predicate of the partial index
-	// events_delivery (migration 0008): with parameters SQLite could not
+	// events_delivery (migration 0007): with parameters SQLite could not
 	// tell that the query stays within the index. One Keptn context has
 	// few events, and its index (events_context) serves it better than
 	// all delivery events of the project: there the types are parameters.
