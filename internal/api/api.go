@@ -51,6 +51,7 @@ type Store interface {
 	store.Remediations
 	store.Sequences
 	store.Integrations
+	store.Deployments
 	WithTx(ctx context.Context, fn func(tx store.Tx) error) error
 }
 

@@ -230,6 +230,10 @@ func (s *Server) keptnStages(ctx context.Context, p store.Project) ([]apitypes.K
 	if err != nil {
 		return nil, "", err
 	}
+	images, err := s.deployedImages(ctx, store.DeployedFilter{Project: p.Name})
+	if err != nil {
+		return nil, "", err
+	}
 	out := make([]apitypes.KeptnStage, 0, len(sy.Stages))
 	for _, name := range sy.StageNames() {
 		st := apitypes.KeptnStage{StageName: name, Services: make([]apitypes.KeptnService, 0, len(svcs))}
@@ -238,6 +242,7 @@ func (s *Server) keptnStages(ctx context.Context, p store.Project) ([]apitypes.K
 			if err != nil {
 				return nil, "", err
 			}
+			ks.DeployedImage = images[place{name, sv.Name}].Image
 			st.Services = append(st.Services, ks)
 		}
 		out = append(out, st)

@@ -349,11 +349,12 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := apitypes.ServiceList{Services: make([]apitypes.Service, 0, len(svcs))}
-	for _, sv := range svcs {
-		out.Services = append(out.Services, apitypes.Service{ServiceName: sv.Name, CreationDate: sv.CreatedAt})
+	services, err := s.serviceAnswers(r.Context(), r.PathValue("project"), svcs, "")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, apitypes.ServiceList{Services: services})
 }
 
 func (s *Server) getService(w http.ResponseWriter, r *http.Request) {
@@ -362,7 +363,12 @@ func (s *Server) getService(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, apitypes.Service{ServiceName: sv.Name, CreationDate: sv.CreatedAt})
+	services, err := s.serviceAnswers(r.Context(), r.PathValue("project"), []store.Service{sv}, sv.Name)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, services[0])
 }
 
 // deleteService removes the service from the store, then its folder from

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/chart"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/spec"
 )
@@ -82,8 +83,9 @@ func (s *Server) levelResources(r *http.Request, ref resource.Ref) (listPage[res
 }
 
 // putResources writes every resource of the request in one commit. Known
-// spec files are validated first and a bad one refuses the whole write with
-// its FILE:LINE:COL diagnostics. A project-level shipyard.yaml also replaces
+// spec files and Helm charts (helm/<name>.tgz) are validated first and a
+// bad one refuses the whole write with its FILE:LINE:COL diagnostics, or
+// the chart's problem. A project-level shipyard.yaml also replaces
 // the stored shipyard and creates the branches of new stages.
 func (s *Server) putResources(w http.ResponseWriter, r *http.Request) {
 	ref := refOf(r)
@@ -125,6 +127,12 @@ func (s *Server) writeResources(w http.ResponseWriter, r *http.Request, ref reso
 		if kind := specKind(uri); kind != "" {
 			if _, diags := spec.Validate(uri, content, kind); diags.HasErrors() {
 				problems = append(problems, diags.Error())
+				continue
+			}
+		}
+		if chart.IsChartURI(uri) {
+			if _, err := chart.Load(content); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: not a Helm chart archive tend can deploy: %v", uri, err))
 				continue
 			}
 		}

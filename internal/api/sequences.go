@@ -125,7 +125,14 @@ func (s *Server) listSequences(w http.ResponseWriter, r *http.Request) {
 		states = append(states, st)
 	}
 	from, to, next := indexPage(len(states), size, after)
-	writeJSON(w, http.StatusOK, apitypes.KeptnSequenceStates{States: append([]apitypes.KeptnSequenceState{}, states[from:to]...), NextPageKey: next, TotalCount: len(states)})
+	pg := append([]apitypes.KeptnSequenceState{}, states[from:to]...)
+	for i := range pg {
+		if err := s.fillDeployedImages(r.Context(), &pg[i]); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, apitypes.KeptnSequenceStates{States: pg, NextPageKey: next, TotalCount: len(states)})
 }
 
 func knownSequenceState(st string) bool {
@@ -148,7 +155,7 @@ func sequenceState(runs []sequence.Sequence) apitypes.KeptnSequenceState {
 		if !run.State.Ended() {
 			out.State = string(run.State)
 		}
-		stage := apitypes.KeptnSequenceStateStage{Name: run.Stage, Sequence: run.Name, Image: run.Image(), State: string(run.State),
+		stage := apitypes.KeptnSequenceStateStage{Name: run.Stage, Sequence: run.Name, Image: carriedImage(run), State: string(run.State),
 			LatestEvent: eventRef(run.LatestEvent), LatestFailedEvent: eventRef(run.LatestFailedEvent)}
 		if run.State.Ended() {
 			stage.Result, stage.Status = run.Result, run.Status

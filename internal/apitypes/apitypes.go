@@ -89,6 +89,25 @@ type Stage struct {
 type Service struct {
 	ServiceName  string    `json:"serviceName"`
 	CreationDate time.Time `json:"creationDate"`
+	// Stages are the project's stages in shipyard order with what the
+	// service runs there. Service answers carry them; the services listed
+	// in a project's stages do not.
+	Stages []ServiceStage `json:"stages,omitempty"`
+}
+
+// ServiceStage is what a service runs in one stage, as the event log says:
+// the newest deployment, release or rollback finished event with result
+// pass or warning that names an image.
+type ServiceStage struct {
+	StageName string `json:"stageName"`
+	// DeployedImage is "" (and the other fields absent) when no delivery
+	// reported an image in the stage.
+	DeployedImage string `json:"deployedImage,omitempty"`
+	// DeployedAt is the time of that event; KeptnContext its delivery's
+	// context; EventType its type.
+	DeployedAt   *time.Time `json:"deployedAt,omitempty"`
+	KeptnContext string     `json:"keptnContext,omitempty"`
+	EventType    string     `json:"eventType,omitempty"`
 }
 
 // ProjectList answers GET /api/v1/project.

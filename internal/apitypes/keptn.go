@@ -86,6 +86,11 @@ type KeptnService struct {
 	// of the service in the stage.
 	LastEventTypes   map[string]KeptnEventContextInfo `json:"lastEventTypes,omitempty"`
 	OpenRemediations []json.RawMessage                `json:"openRemediations"`
+	// DeployedImage is the image the service runs in the stage, as
+	// Keptn's Bridge showed it: that of the newest deployment, release or
+	// rollback finished event with result pass or warning; absent when
+	// none reported one.
+	DeployedImage string `json:"deployedImage,omitempty"`
 }
 
 // KeptnStage is a stage with its services.

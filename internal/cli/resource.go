@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/chart"
 	"github.com/tendhq/tend/internal/client"
 	"github.com/tendhq/tend/internal/spec"
 )
@@ -100,7 +101,9 @@ defaults to the path of --resource as given. --service needs --stage.
 
 Files that tend reads (slo.yaml, remediation.yaml, shipyard.yaml and
 PROVIDER/sli.yaml, by the URI's name) are validated here first: problems are
-printed as FILE:LINE:COL: message and nothing is sent.
+printed as FILE:LINE:COL: message and nothing is sent. A Helm chart archive
+(helm/<service>.tgz, as Keptn 0.8+ onboarded charts) is checked too and
+stored byte for byte.
 
 It prints the commit. When the project has an upstream repository and the
 push fails, the commit is still stored: the failure is printed and the exit
@@ -112,7 +115,9 @@ failed, could not be reached, or could not push to the upstream repository.`,
 		Example: `  tend add-resource --project sockshop --stage production --service carts \
     --resource slo-self-healing.yaml --resourceUri slo.yaml
   tend add-resource --project sockshop --stage production --service carts \
-    --resource sli.yaml --resourceUri prometheus/sli.yaml`,
+    --resource sli.yaml --resourceUri prometheus/sli.yaml
+  tend add-resource --project sockshop --stage dev --service carts \
+    --resource carts.tgz --resourceUri helm/carts.tgz`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ref, err := level.ref()
@@ -135,6 +140,11 @@ failed, could not be reached, or could not push to the upstream repository.`,
 			if kind, ok := specKindOfURI(uri); ok {
 				if err := checkSpecFile(s, name, data, kind); err != nil {
 					return inputError(fmt.Errorf("%s is not a valid %s file; it was not added", name, kind))
+				}
+			}
+			if chart.IsChartURI(uri) {
+				if _, err := chart.Load(data); err != nil {
+					return inputError(fmt.Errorf("%s is not a Helm chart archive tend can deploy (%s): %w; it was not added", name, uri, err))
 				}
 			}
 			c, err := conn.client(s)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -364,7 +365,10 @@ func newGetSequencesCommand(s *streams) *cobra.Command {
 		Long: `Get sequences lists the shipyard sequences of a project, newest first, one
 line per stage they ran in: the keptn context, the sequence, the stage, its
 state (waiting, started, paused, finished, aborted, timedOut), the task it
-runs or waits for, and its result once ended.`,
+runs or waits for, and its result once ended. IMAGE is the image the
+sequence deployed in the stage (from its deployment, release or rollback
+finished events), else the image it delivers; EVALUATION is the stage's
+quality gate, result and score.`,
 		Example: "  tend get sequences --project sockshop --state started",
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -417,7 +421,7 @@ func validState(st string) bool {
 
 func writeSequences(w io.Writer, out apitypes.KeptnSequenceStates) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEPTN CONTEXT\tSERVICE\tSEQUENCE\tSTAGE\tSTATE\tTASK\tRESULT\tTIME")
+	fmt.Fprintln(tw, "KEPTN CONTEXT\tSERVICE\tSEQUENCE\tSTAGE\tIMAGE\tSTATE\tTASK\tEVALUATION\tRESULT\tTIME")
 	sort.SliceStable(out.States, func(i, j int) bool { return out.States[i].Time > out.States[j].Time })
 	for _, st := range out.States {
 		for _, sg := range st.Stages {
@@ -425,7 +429,12 @@ func writeSequences(w io.Writer, out apitypes.KeptnSequenceStates) error {
 			if task != "" && sg.CurrentTriggeredID != "" {
 				task += " (" + sg.CurrentTriggeredID + ")"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.KeptnContext, dash(st.Service), sg.Sequence, sg.Name, sg.State, dash(task), dash(sg.Result), st.Time)
+			gate := ""
+			if e := sg.LatestEvaluation; e != nil {
+				gate = fmt.Sprintf("%s (%s)", e.Result, strconv.FormatFloat(e.Score, 'f', -1, 64))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.KeptnContext, dash(st.Service), sg.Sequence, sg.Name, dash(sg.Image),
+				sg.State, dash(task), dash(gate), dash(sg.Result), st.Time)
 		}
 	}
 	return tw.Flush()

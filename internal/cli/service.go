@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -62,9 +63,12 @@ func newGetServicesCommand(s *streams) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "services --project P",
-		Short: "List a project's services",
-		Long: `Get services lists the services of a project. -o json prints the server's
-answer unchanged.
+		Short: "List a project's services and the image each runs per stage",
+		Long: `Get services lists the services of a project with a column per stage of the
+shipyard: the image the service runs there, as Keptn's Bridge showed it (the
+newest deployment, release or rollback that finished with pass or warning
+and named an image; "-" when none did). -o json prints the server's answer
+unchanged.
 
 Exit status 0, 2 on an unknown project or a refused token, 3 when the server
 failed or could not be reached.`,
@@ -82,8 +86,12 @@ failed or could not be reached.`,
 			if err != nil {
 				return apiFailure(err)
 			}
-			return printList(s, "services in project "+project, "NAME\tCREATED", services, func(w io.Writer, sv *apitypes.Service) {
-				fmt.Fprintf(w, "%s\t%s\n", sv.ServiceName, formatTime(sv.CreationDate))
+			return printList(s, "services in project "+project, servicesHeader(services), services, func(w io.Writer, sv *apitypes.Service) {
+				fmt.Fprint(w, sv.ServiceName)
+				for _, st := range sv.Stages {
+					fmt.Fprint(w, "\t"+dash(st.DeployedImage))
+				}
+				fmt.Fprintf(w, "\t%s\n", formatTime(sv.CreationDate))
 			})
 		},
 	}
@@ -124,6 +132,16 @@ the server failed or could not be reached.`,
 			tw := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tPROJECT\tCREATED")
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", sv.ServiceName, project, formatTime(sv.CreationDate))
+			if len(sv.Stages) > 0 {
+				fmt.Fprintln(tw, "\nSTAGE\tIMAGE\tDEPLOYED\tKEPTN CONTEXT")
+				for _, st := range sv.Stages {
+					at := "-"
+					if st.DeployedAt != nil {
+						at = formatTime(*st.DeployedAt)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", st.StageName, dash(st.DeployedImage), at, dash(st.KeptnContext))
+				}
+			}
 			return tw.Flush()
 		},
 	}
@@ -162,4 +180,17 @@ token, 3 when the server failed or could not be reached.`,
 	conn = addConnFlags(cmd)
 	addProjectFlag(cmd, &project)
 	return cmd
+}
+
+// servicesHeader is the header of get services: the name, a column per
+// stage (the stages of the first service; every service has the same),
+// the creation time.
+func servicesHeader(services []apitypes.Service) string {
+	h := "NAME"
+	if len(services) > 0 {
+		for _, st := range services[0].Stages {
+			h += "\t" + strings.ToUpper(st.StageName)
+		}
+	}
+	return h + "\tCREATED"
 }

@@ -50,16 +50,19 @@ func newValidateCommand(s *streams) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
-		Short: "Check SLO, SLI, remediation and shipyard files",
+		Short: "Check SLO, SLI, remediation and shipyard files and Helm charts",
 		Long: `Validate checks Keptn SLO, SLI, remediation and shipyard files and prints
 every problem as FILE:LINE:COL: message (warnings as FILE:LINE:COL: warning:
 message). The kind of each file comes from its apiVersion and kind, else its
 name, else its top-level keys; --kind overrides. "-" reads standard input.
+A folder or a .tgz file is taken as a Helm chart and checked as onboard
+service and the server check charts.
 
 Exit status 0 when every file is valid, 2 otherwise. Warnings (constructs
 Keptn ignored, such as unknown keys) leave the status 0 unless --strict.`,
 		Example: `  tend validate slo.yaml prometheus/sli.yaml remediation.yaml
-  tend validate --strict --kind slo - < slo.yaml`,
+  tend validate --strict --kind slo - < slo.yaml
+  tend validate ./carts carts.tgz`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(_ *cobra.Command, args []string) error {
 			return runValidate(s, args, spec.Kind(kind), strict)
@@ -76,9 +79,12 @@ func runValidate(s *streams, files []string, kind spec.Kind, strict bool) error 
 		stdinRead            bool
 	)
 	for _, file := range files {
-		name, data, err := readInput(s, file, &stdinRead)
 		var diags spec.Diagnostics
-		if err != nil {
+		if kind == "" && isChartPath(file) {
+			if _, _, err := readChart(file); err != nil {
+				diags = spec.Diagnostics{{File: file, Severity: spec.SeverityError, Message: "Helm chart: " + err.Error()}}
+			}
+		} else if name, data, err := readInput(s, file, &stdinRead); err != nil {
 			diags = spec.Diagnostics{{File: name, Severity: spec.SeverityError, Message: err.Error()}}
 		} else {
 			_, diags = spec.Validate(name, data, kind)
@@ -103,6 +109,16 @@ func runValidate(s *streams, files []string, kind spec.Kind, strict bool) error 
 		return silentExit(ExitBadInput)
 	}
 	return nil
+}
+
+// isChartPath reports whether a file named on the command line is a Helm
+// chart: a folder, or a .tgz archive.
+func isChartPath(file string) bool {
+	if strings.HasSuffix(file, ".tgz") {
+		return true
+	}
+	fi, err := os.Stat(file)
+	return err == nil && fi.IsDir()
 }
 
 // validateSummary is the one line validate prints to stderr, e.g.

@@ -75,9 +75,7 @@ func newAbortCommand(s *streams) *cobra.Command {
 }
 
 // newOnboardCommand keeps keptn's older verb: `onboard service` is
-// `create service`.
+// `create service` that also stores the service's Helm chart (--chart).
 func newOnboardCommand(s *streams) *cobra.Command {
-	sub := newCreateServiceCommand(s)
-	sub.Short = "Create a service (keptn's older name for create service)"
-	return groupCommand("onboard", "Keptn's older verb for create service", sub)
+	return groupCommand("onboard", "Keptn's older verb for create service, with the service's Helm chart", newOnboardServiceCommand(s))
 }

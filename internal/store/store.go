@@ -48,6 +48,7 @@ type Store interface {
 	Retention
 	Sequences
 	Integrations
+	Deployments
 
 	// WithTx runs fn in one write transaction and commits it when fn returns
 	// nil; any error rolls back everything fn did. It is how an event append

@@ -35,6 +35,11 @@ type boardCell struct {
 	Time        time.Time
 	Problems    int
 	Running     []remediationItem
+	// Image is what the service runs in the stage, ImageTime when the
+	// delivery event said so, ImageHref the events of its keptn context.
+	Image     string
+	ImageTime time.Time
+	ImageHref string
 }
 
 type problemItem struct {
@@ -98,6 +103,11 @@ func (u *UI) boardPage(w http.ResponseWriter, r *http.Request) {
 		k := [2]string{rec.Stage, rec.Service}
 		runningBy[k] = append(runningBy[k], remediationItem{State: rec.State, Href: remediationURL(rec.KeptnContext), Running: true})
 	}
+	images, err := u.deployedImages(ctx, store.DeployedFilter{Project: project})
+	if err != nil {
+		u.internalError(w, r, err)
+		return
+	}
 	for _, svc := range svcs {
 		row := boardRow{Service: svc.Name}
 		for _, stage := range d.Stages {
@@ -114,6 +124,9 @@ func (u *UI) boardPage(w http.ResponseWriter, r *http.Request) {
 						c.Score = formatNumber(it.Score)
 					}
 				}
+			}
+			if d, ok := images[[2]string{stage, svc.Name}]; ok {
+				c.Image, c.ImageTime, c.ImageHref = d.Image, d.Time, contextURL(d.KeptnContext)
 			}
 			c.Problems = open[[2]string{stage, svc.Name}]
 			c.Running = runningBy[[2]string{stage, svc.Name}]

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/testenv"
 )
 
@@ -110,6 +111,10 @@ func TestBrowser(t *testing.T) {
 	// Seed the remediation up to its first action's end; the rest arrives
 	// while the timeline is open.
 	f := newFixture(t, 5)
+	// What production runs, as a delivery executor reported it.
+	f.send(t, cloudEvent(event.NewUUID(), "sh.keptn.event.release.finished", "helm-service", event.NewUUID(), "", f.t0.Add(-time.Hour),
+		map[string]any{"project": project, "stage": stage, "service": service, "result": "pass", "status": "succeeded",
+			"deployment": map[string]any{"image": "docker.io/keptnexamples/carts:0.13.1"}}))
 	ctx := newChrome(t)
 	dir := screenshotDir(t)
 	base := f.app.URL()
@@ -142,7 +147,7 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(`table.board`)),
 		)
 		board := text(t, ctx, `table.board`)
-		for _, want := range []string{"carts", "fail · 25", "1 open problem"} {
+		for _, want := range []string{"carts", "fail · 25", "1 open problem", "docker.io/keptnexamples/carts:0.13.1"} {
 			if !strings.Contains(board, want) {
 				t.Errorf("board lacks %q:\n%s", want, board)
 			}
@@ -237,7 +242,7 @@ func TestBrowserSequence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"approval waiting", "helm-service", "staging"} {
+	for _, want := range []string{"approval waiting", "helm-service", "staging", "deployed " + deliveredImage} {
 		if !strings.Contains(before, want) {
 			t.Errorf("the waiting sequence lacks %q:\n%s", want, before)
 		}
@@ -264,7 +269,7 @@ func TestBrowserSequence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(after, "Approve") || !strings.Contains(after, "production") {
+	if strings.Contains(after, "Approve") || !strings.Contains(after, "production") || strings.Count(after, "released "+deliveredImage) != 2 {
 		t.Errorf("the finished sequence:\n%s", after)
 	}
 	screenshot(t, ctx, dir, "sequence")

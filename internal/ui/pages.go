@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/auth"
+	"github.com/tendhq/tend/internal/store"
 )
 
 // pageBase is what the layout needs on every page.
@@ -64,6 +65,19 @@ var funcs = template.FuncMap{
 	"contextURL":     contextURL,
 	"remediationURL": remediationURL,
 	"sequencesURL":   sequencesURL,
+	"typeShort":      typeShort,
+}
+
+// typeShort says in words which delivery event reported an image:
+// "deployed", "released", "rolled back".
+func typeShort(typ string) string {
+	switch typ {
+	case store.TypeReleaseFinished:
+		return "released"
+	case store.TypeRollbackFinished:
+		return "rolled back"
+	}
+	return "deployed"
 }
 
 // principal returns the request's principal; withSession guarantees one.

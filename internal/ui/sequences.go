@@ -64,10 +64,12 @@ func stateClass(s string) string {
 // seqSummary is one keptn context's sequence in the list.
 type seqSummary struct {
 	Project, KeptnContext, Name, Service string
-	State, StateClass                    string
-	Time                                 time.Time
-	Stages                               []stageChip
-	Href                                 string
+	// Image is the image the sequence delivers, from its trigger.
+	Image             string
+	State, StateClass string
+	Time              time.Time
+	Stages            []stageChip
+	Href              string
 }
 
 type stageChip struct {
@@ -148,7 +150,7 @@ func (u *UI) sequencesPage(w http.ResponseWriter, r *http.Request) {
 		if d.State != "" && string(st) != d.State {
 			continue
 		}
-		it := seqSummary{Project: first.Project, KeptnContext: kc, Name: first.Name, Service: first.Service,
+		it := seqSummary{Project: first.Project, KeptnContext: kc, Name: first.Name, Service: first.Service, Image: carriedImage(first),
 			State: string(st), StateClass: stateClass(string(st)), Time: first.CreatedAt, Href: sequenceURL(first.Project, kc)}
 		for _, run := range runs {
 			wd := runWord(run)
@@ -210,6 +212,10 @@ type lane struct {
 	Stage, Name       string
 	State, StateClass string
 	Result, Message   string
+	// Image is what the sequence deployed in the stage (ImageWord says
+	// how: deployed, released, rolled back) or, before any delivery
+	// event named one, the image it delivers (ImageWord "delivers").
+	Image, ImageWord string
 	// Controls are the controls the run can take now.
 	Controls []string
 	Tasks    []taskView
@@ -231,6 +237,9 @@ type taskView struct {
 	Waiting bool
 	Events  []taskEvent
 	Logs    []logView
+	// Score is an evaluation's score; Image the image a deployment,
+	// release or rollback reported in its finished event.
+	Score, Image string
 }
 
 type answerer struct {
@@ -253,7 +262,10 @@ type sequenceInput struct {
 	Logs         []logView
 	// Integrations are the names of the registered integrations.
 	Integrations map[string]bool
-	Now          time.Time
+	// Deployed is what the context's delivery events say it deployed,
+	// by stage.
+	Deployed map[string]store.DeployedImage
+	Now      time.Time
 }
 
 // buildSequence lays out the stage runs of one keptn context with their
@@ -285,6 +297,11 @@ func buildSequence(in sequenceInput) seqView {
 		}
 		ln := lane{Stage: run.Stage, Name: run.Name, State: string(run.State), StateClass: stateClass(string(run.State)),
 			Result: run.Result, Message: run.Message}
+		if d, ok := in.Deployed[run.Stage]; ok {
+			ln.Image, ln.ImageWord = d.Image, typeShort(d.EventType)
+		} else if img := carriedImage(run); img != "" {
+			ln.Image, ln.ImageWord = img, "delivers"
+		}
 		for _, c := range []struct {
 			name string
 			in   sequence.Input
@@ -302,6 +319,9 @@ func buildSequence(in sequenceInput) seqView {
 				d := run.Done[i]
 				tv.TriggeredID, tv.Message = d.TriggeredID, d.Message
 				tv.Word = resultWord(d.Status, d.Result)
+				if d.Score != nil {
+					tv.Score = formatNumber(*d.Score)
+				}
 			case i == run.Current && !run.State.Ended() && run.State != sequence.Waiting:
 				tv.TriggeredID = run.TaskTriggeredID
 				switch run.Phase {
@@ -333,8 +353,15 @@ func buildSequence(in sequenceInput) seqView {
 				seen := map[string]bool{}
 				for _, a := range answers[tv.TriggeredID] {
 					tv.Events = append(tv.Events, taskEvent{Type: a.Type, Source: a.Source, Time: a.Time, Href: contextURL(in.KeptnContext) + "#event-" + strconv.FormatInt(a.Seq, 10)})
-					if t, ok := event.ParseType(a.Type); ok && t.Phase == event.PhaseFinished && a.Time.After(tv.End) {
-						tv.End = a.Time
+					if t, ok := event.ParseType(a.Type); ok && t.Phase == event.PhaseFinished {
+						if a.Time.After(tv.End) {
+							tv.End = a.Time
+						}
+						if slices.Contains(store.DeliveryFinishedTypes, a.Type) {
+							if img, _ := store.ImageOf(a.JSON); img != "" {
+								tv.Image = img
+							}
+						}
 					}
 					if !seen[a.Source] {
 						seen[a.Source] = true
@@ -424,7 +451,16 @@ func (u *UI) loadSequence(ctx context.Context, r *http.Request, project, kctx st
 	if len(runs) == 0 {
 		return seqView{}, false, nil
 	}
-	in := sequenceInput{KeptnContext: kctx, Runs: runs, Now: u.now(), Integrations: map[string]bool{}}
+	in := sequenceInput{KeptnContext: kctx, Runs: runs, Now: u.now(), Integrations: map[string]bool{}, Deployed: map[string]store.DeployedImage{}}
+	if runs[0].Service != "" {
+		images, err := u.deployedImages(ctx, store.DeployedFilter{Project: project, Service: runs[0].Service, KeptnContext: kc})
+		if err != nil {
+			return seqView{}, false, err
+		}
+		for k, d := range images {
+			in.Deployed[k[0]] = d
+		}
+	}
 	pageKey := ""
 	for len(in.Events) < maxTimelineEvents {
 		pg, err := u.store.ListEvents(ctx, store.EventFilter{KeptnContext: kc, Project: project, PageSize: store.MaxPageSize, PageKey: pageKey})

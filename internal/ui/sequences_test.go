@@ -39,6 +39,9 @@ func newExecutor(t testing.TB, f *fixture) *executor {
 	return &executor{f: f, id: reg.ID}
 }
 
+// deliveredImage is the image the test's deliveries deploy.
+const deliveredImage = "docker.io/keptnexamples/carts:0.13.2"
+
 // startDelivery triggers the staging delivery and returns its keptn
 // context.
 func startDelivery(t testing.TB, f *fixture) string {
@@ -46,7 +49,7 @@ func startDelivery(t testing.TB, f *fixture) string {
 	kctx := event.NewUUID()
 	f.send(t, cloudEvent(event.NewUUID(), event.SequenceType("staging", "delivery", "triggered"), "test", kctx, "", time.Now().UTC(),
 		map[string]any{"project": project, "stage": "staging", "service": service,
-			"configurationChange": map[string]any{"values": map[string]any{"image": "docker.io/keptnexamples/carts:0.13.2"}}}))
+			"configurationChange": map[string]any{"values": map[string]any{"image": deliveredImage}}}))
 	return kctx
 }
 
@@ -91,6 +94,10 @@ func (x *executor) answer(t testing.TB, task, stg string) {
 	fin := map[string]any{"result": "pass", "status": "succeeded"}
 	for k, v := range data {
 		fin[k] = v
+	}
+	if task == "deployment" || task == "release" {
+		// As tend's executors report it.
+		fin["deployment"] = map[string]any{"image": deliveredImage, "deploymentstrategy": "blue_green_service"}
 	}
 	x.f.send(t, cloudEvent(event.NewUUID(), event.TaskType(task, event.PhaseFinished), "helm-service", kctx, id, time.Now().UTC(), fin))
 }
@@ -257,6 +264,33 @@ func TestSequencePages(t *testing.T) {
 		p = waitPage(t, admin, seqPath, `data-state="finished"`)
 		if !strings.Contains(p.body, `id="lane-production"`) || !strings.Contains(p.body, `data-ended="true"`) {
 			t.Errorf("the finished sequence:\n%s", p.body)
+		}
+		// Each stage shows what the delivery released there, each
+		// deployment and release task the image it reported.
+		if n := strings.Count(p.body, `<span class="muted">released</span> <code>`+deliveredImage+`</code>`); n != 2 {
+			t.Errorf("%d stages show the released image, want 2:\n%s", n, p.body)
+		}
+		if n := strings.Count(p.body, `<p class="small task-image"><code>`+deliveredImage+`</code>`); n != 4 {
+			t.Errorf("%d tasks show the image, want 4", n)
+		}
+		board := admin.get("/projects/" + project)
+		if n := strings.Count(board.body, `<code>`+deliveredImage+`</code>`); n != 2 || !strings.Contains(board.body, `class="deployed" href="/contexts/`+kctx+`"`) {
+			t.Errorf("the board shows the image in %d cells, want 2 linked to the delivery:\n%s", n, board.body)
+		}
+		svc := admin.get("/projects/" + project + "/stages/production/services/" + service)
+		if !strings.Contains(svc.body, `Deployed: <code>`+deliveredImage+`</code>`) || !strings.Contains(svc.body, "released") {
+			t.Errorf("the service page does not show the deployed image:\n%s", svc.body)
+		}
+		if list := admin.get("/projects/" + project + "/sequences"); !strings.Contains(list.body, `<code class="small">`+deliveredImage+`</code>`) {
+			t.Errorf("the sequence list does not show the image")
+		}
+		// A token of another project sees none of it.
+		other := newBrowser(t, f)
+		other.mustLogin(f.newToken(t, "other-reader", apitypes.ScopeRead, "other"))
+		for _, target := range []string{"/projects/" + project, "/projects/" + project + "/stages/production/services/" + service, seqPath, "/sequences", "/"} {
+			if p := other.get(target); strings.Contains(p.body, deliveredImage) {
+				t.Errorf("%s shows another project's image to a token of project other (%d)", target, p.status)
+			}
 		}
 		if p := admin.do(http.MethodPost, seqPath+"/control", url.Values{"csrf": {admin.csrf}, "state": {"pause"}}); p.status != http.StatusConflict {
 			t.Errorf("pausing a finished sequence: %d", p.status)

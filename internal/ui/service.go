@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/event"
@@ -21,6 +22,15 @@ type serviceData struct {
 	Breakdown               *breakdown
 	ResourcesHref           string
 	Notice                  string
+	// Deployed is what the service runs in the stage; nil when no
+	// delivery reported an image.
+	Deployed *deployedView
+}
+
+// deployedView is a deployed image with the delivery that reported it.
+type deployedView struct {
+	Image, EventType, Href string
+	Time                   time.Time
 }
 
 type breakdown struct {
@@ -63,6 +73,14 @@ func (u *UI) servicePage(w http.ResponseWriter, r *http.Request) {
 		pageBase: base(sess(r), service+" in "+stage, crumb{"Projects", "/"}, crumb{project, projectURL(project)}, crumb{Label: stage + " / " + service}),
 		Project:  project, Stage: stage, Service: service, Evaluations: evals,
 		ResourcesHref: serviceURL(project, stage, service) + "/resources",
+	}
+	images, err := u.deployedImages(ctx, store.DeployedFilter{Project: project, Stage: stage, Service: service})
+	if err != nil {
+		u.internalError(w, r, err)
+		return
+	}
+	if dep, ok := images[[2]string{stage, service}]; ok {
+		d.Deployed = &deployedView{Image: dep.Image, EventType: dep.EventType, Href: contextURL(dep.KeptnContext), Time: dep.Time}
 	}
 	selected := r.URL.Query().Get("evaluation")
 	if selected == "" && len(evals) > 0 {

@@ -71,6 +71,7 @@ type Store interface {
 	store.Remediations
 	store.Integrations
 	store.Sequences
+	store.Deployments
 }
 
 // Resources reads the Git-backed resources; *resource.Repos satisfies it.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/chart"
 	"github.com/tendhq/tend/internal/client"
 	"github.com/tendhq/tend/internal/testenv"
 	"github.com/tendhq/tend/internal/testenv/tendapi"
@@ -219,6 +220,40 @@ func TestKeptnCLI(t *testing.T) {
 			if _, err := c.GetResource(ctx, want.ref, want.uri, ""); err != nil {
 				t.Errorf("%+v %s: %v", want.ref, want.uri, err)
 			}
+		}
+	})
+
+	t.Run("add-resource of Keptn's carts chart", func(t *testing.T) {
+		// Keptn 0.8+'s onboarding: create service, then the chart as
+		// helm/<service>.tgz in every stage. The archive's entries start
+		// with "./"; tend stores it byte for byte and it loads as a chart.
+		tgz := filepath.Join(testenv.KeptnExamples(t), "examples", "0.11.0", "onboarding-carts", "carts.tgz")
+		want, err := os.ReadFile(tgz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.run(t, "add-resource", "--project", "sockshop", "--service", "carts", "--all-stages", "--resource", tgz, "--resourceUri", "helm/carts.tgz")
+		for _, st := range []string{"dev", "production"} {
+			rf, err := c.GetResource(ctx, client.ResourceRef{Project: "sockshop", Stage: st, Service: "carts"}, "helm/carts.tgz", "")
+			if err != nil {
+				t.Fatalf("stage %s: %v", st, err)
+			}
+			if !bytes.Equal(rf.Content, want) {
+				t.Errorf("stage %s: the stored chart differs from carts.tgz", st)
+			}
+			ch, err := chart.Load(rf.Content)
+			if err != nil || ch.Name() != "carts" {
+				t.Errorf("stage %s: the stored chart does not load as carts: %v", st, err)
+			}
+		}
+		// A broken chart is refused with the server's reason.
+		bad := writeFile(t, dir, "broken.tgz", "not a chart")
+		out, err := k.try("add-resource", "--project", "sockshop", "--stage", "dev", "--service", "carts", "--resource", bad, "--resourceUri", "helm/carts.tgz")
+		if err == nil || !strings.Contains(out, "not a Helm chart archive") {
+			t.Errorf("a broken chart: %v\n%s", err, out)
+		}
+		if rf, err := c.GetResource(ctx, client.ResourceRef{Project: "sockshop", Stage: "dev", Service: "carts"}, "helm/carts.tgz", ""); err != nil || !bytes.Equal(rf.Content, want) {
+			t.Errorf("the refused write changed the stored chart: %v", err)
 		}
 	})
 

@@ -59,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("integrations", func(t *testing.T) { testIntegrations(t, h) })
 	t.Run("integration races", func(t *testing.T) { testIntegrationRaces(t, h) })
 	t.Run("integration logs", func(t *testing.T) { testIntegrationLogs(t, h) })
+	t.Run("deployed images", func(t *testing.T) { testDeployedImages(t, h) })
 	t.Run("reopen", func(t *testing.T) { testReopen(t, h) })
 	t.Run("closed", func(t *testing.T) { testClosed(t, h) })
 }
