@@ -41,6 +41,9 @@ func (s *Story) deliverGood(ctx context.Context) (string, error) {
 		return kctx, err
 	}
 	s.n.say("As in Keptn's tutorial: carts scaled to 0 (the canary), carts-primary serving %s:%s.", Image, GoodVersion)
+	if _, err := s.tend(ctx, true, "get", "services", "--project", s.project); err != nil {
+		return kctx, err
+	}
 	return kctx, nil
 }
 
@@ -75,6 +78,9 @@ func (s *Story) deliverSlow(ctx context.Context) (string, error) {
 		}
 	}
 	s.n.say("Staging serves %s again from carts-primary; production was never asked and keeps %s.", GoodVersion, GoodVersion)
+	if _, err := s.tend(ctx, true, "get", "services", "--project", s.project); err != nil {
+		return kctx, err
+	}
 	return kctx, nil
 }
 
