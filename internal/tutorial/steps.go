@@ -376,11 +376,11 @@ func (s *Story) followRemediation(ctx context.Context, kctx, told string) (*apit
 			if ev.typ == "sh.keptn.event.action.finished" {
 				changes = s.actionChanges(ctx, kctx, s.n.tell.action-1)
 			}
-			for _, line := range s.n.tell.line(ev.typ, ev.raw, changes) {
+			for i, line := range s.n.tell.line(ev.typ, ev.raw, changes) {
 				s.n.say("%s", line)
-			}
-			if ev.typ == "sh.keptn.event.action.finished" && s.n.tell.kind == "scaling" {
-				s.tellCapacity(ctx)
+				if i == 0 && ev.typ == "sh.keptn.event.action.finished" && s.n.tell.kind == "scaling" {
+					s.tellCapacity(ctx)
+				}
 			}
 			if ev.typ == remediationType("finished") {
 				return s.finalRemediation(ctx, kctx)
