@@ -46,7 +46,7 @@ import (
 // story's reason instead of the test binary's timeout.
 const storyLimit = 14 * time.Minute
 
-func TestSelfHealingTutorial(t *testing.T) {
+func TestTutorialFromDeliveryToHealing(t *testing.T) {
 	comp := components(t)
 	unique := "e2e" + randomHex(t, 4)
 	// The cluster is shared, so the project, and with it the namespaces
