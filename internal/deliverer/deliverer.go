@@ -164,7 +164,9 @@ type decline struct{ reason string }
 
 func (d *decline) Error() string { return d.reason }
 
-func declined(format string, args ...any) error { return &decline{reason: fmt.Sprintf(format, args...)} }
+func declined(format string, args ...any) error {
+	return &decline{reason: fmt.Sprintf(format, args...)}
+}
 
 // failure is a decision to take the task and fail it at once (a namespace
 // outside the policy, a chart that does not load).
