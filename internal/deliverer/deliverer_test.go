@@ -12,6 +12,8 @@ import (
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/eventlog"
 	"github.com/tendhq/tend/internal/store"
+	"github.com/tendhq/tend/internal/store/postgres"
+	"github.com/tendhq/tend/internal/testenv"
 )
 
 func TestDeploymentBlueGreen(t *testing.T) {
@@ -292,10 +294,30 @@ func TestRunnerDiesDuringDeploy(t *testing.T) {
 // runs the task at the same time, and the task is deployed once.
 func TestLongDeployKeepsItsLease(t *testing.T) {
 	e := newEnv(t)
+	longDeploy(t, e, e.st, e.st)
+}
+
+// The same with two replicas on one PostgreSQL, each with its own pool.
+func TestLongDeployKeepsItsLeasePostgres(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	open := func() store.Store {
+		st, err := postgres.Open(context.Background(), url, postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		return st
+	}
+	a, b := open(), open()
+	longDeploy(t, newEnvOn(t, a), a, b)
+}
+
+func longDeploy(t *testing.T, e *env, a, b store.Store) {
+	t.Helper()
 	e.deployer.hold = make(chan struct{})
 	lease := 150 * time.Millisecond
-	e.run(t, e.handler(t, nil), lease)
-	e.run(t, e.handler(t, nil), lease)
+	e.runOn(t, a, e.handler(t, nil), lease)
+	e.runOn(t, b, e.handler(t, nil), lease)
 	id := e.enqueue(t, triggered(t, "deployment", "dep-long", ""), "", nil, 0)
 	for e.deployer.deployCount() == 0 {
 		time.Sleep(10 * time.Millisecond)

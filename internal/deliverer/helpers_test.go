@@ -178,6 +178,12 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	return newEnvOn(t, st)
+}
+
+// newEnvOn is newEnv on a store of the test's.
+func newEnvOn(t *testing.T, st store.Store) *env {
+	t.Helper()
 	res := &fakeResources{files: map[string][]byte{}, commit: strings.Repeat("ab", 20)}
 	res.files["staging/carts/helm/carts.tgz"] = chartArchive(t)
 	now := time.Now()
@@ -202,7 +208,13 @@ func (e *env) handler(t *testing.T, change func(*Options)) *Handler {
 // run starts a worker with h until the test ends (or stop is called).
 func (e *env) run(t *testing.T, h *Handler, lease time.Duration) (stop func()) {
 	t.Helper()
-	r, err := worker.New(e.st, worker.Options{PollInterval: 10 * time.Millisecond, Lease: lease, DrainTimeout: 200 * time.Millisecond})
+	return e.runOn(t, e.st, h, lease)
+}
+
+// runOn is run on another store (another replica's connection).
+func (e *env) runOn(t *testing.T, st store.Store, h *Handler, lease time.Duration) (stop func()) {
+	t.Helper()
+	r, err := worker.New(st, worker.Options{PollInterval: 10 * time.Millisecond, Lease: lease, DrainTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
