@@ -221,3 +221,54 @@ func TestBuiltInDeliveryTwoStages(t *testing.T) {
 		t.Errorf("evaluation window %s..%s deployment %q, want the test's %s..%s and canary", r.Start, r.End, r.Deployment, start, end)
 	}
 }
+
+// A Keptn 0.6 shipyard's blue/green stage whose quality gate fails rolls
+// back: the delivery finishes fail and its rollback sequence puts traffic
+// back on the primary through the Deployer.
+func TestLegacyBlueGreenFailedGateRollsBack(t *testing.T) {
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+	t.Cleanup(svc.Close)
+	dep := &appDeployer{url: svc.URL, images: map[string]string{}, primary: map[string]string{}}
+	cfg := config.Default()
+	cfg.Worker.PollInterval = 10 * time.Millisecond
+	slow := func(settings.Selection) (sli.Provider, error) { return latency{func() float64 { return 5000 }}, nil }
+	ta := startTestApp(t, Options{Config: &cfg, Delivery: DeliveryOptions{Deployer: dep}, SLIProviders: slow})
+	ctx := context.Background()
+	const legacy = "stages:\n  - name: production\n    deployment_strategy: blue_green_service\n    test_strategy: functional\n"
+	if _, err := ta.c.CreateProject(ctx, apitypes.CreateProjectRequest{Name: "sockshop", Shipyard: legacy}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ta.c.CreateService(ctx, "sockshop", "carts"); err != nil {
+		t.Fatal(err)
+	}
+	ref := client.ResourceRef{Project: "sockshop", Stage: "production", Service: "carts"}
+	if _, err := ta.c.PutResources(ctx, ref, []client.ResourceFile{{URI: "slo.yaml", Content: []byte(healSLO)}, {URI: "helm/carts.tgz", Content: appChart(t)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ta.c.PutMonitoring(ctx, "sockshop", apitypes.MonitoringConfig{Provider: "prometheus", URL: "http://prometheus.invalid:9090"}); err != nil {
+		t.Fatal(err)
+	}
+	kctx := ta.triggerSequence(t, "production", "delivery", `"image":"docker.io/keptnexamples/carts","tag":"0.11.2"`)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var names []string
+		for _, s := range ta.sequences(t, map[string][]string{"keptnContext": {kctx}}).States {
+			for _, st := range s.Stages {
+				if st.State == "finished" {
+					names = append(names, st.Sequence+"/"+st.Result)
+				}
+			}
+		}
+		if slices.Contains(names, "rollback/pass") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("finished sequences %v, want a passed rollback; logs:\n%s", names, tail(ta.logs.String()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	want := []string{"deploy sockshop-production docker.io/keptnexamples/carts:0.11.2", "rollback sockshop-production"}
+	if !slices.Equal(dep.calls, want) {
+		t.Errorf("cluster calls %v, want %v", dep.calls, want)
+	}
+}
