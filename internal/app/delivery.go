@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tendhq/tend/internal/action/helm"
 	"github.com/tendhq/tend/internal/action/httpcheck"
 	"github.com/tendhq/tend/internal/action/kubernetes"
 	"github.com/tendhq/tend/internal/deliverer"
@@ -83,8 +84,17 @@ func (a *App) newDeployer() (delivery.Deployer, string) {
 	if cfg.Disabled {
 		return nil, "kubernetes.disabled is set in tend.yaml"
 	}
-	if _, err := kubernetes.RESTConfig(cfg.Kubeconfig); err != nil {
+	rc, err := kubernetes.RESTConfig(cfg.Kubeconfig)
+	if err != nil {
+		a.log.Info("delivery_no_cluster", "reason", err.Error(),
+			"hint", "deployment, release and rollback tasks go to integrations; set kubernetes.kubeconfig in tend.yaml or TEND_KUBECONFIG")
 		return nil, err.Error()
 	}
-	return nil, "tend's Helm deployer is not built into this version"
+	// A rollout waits for minutes; the adapter's own calls are bounded by
+	// the REST config's timeout.
+	d, err := helm.New(rc, helm.Options{Logger: a.log})
+	if err != nil {
+		return nil, err.Error()
+	}
+	return d, ""
 }
