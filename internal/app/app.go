@@ -100,6 +100,9 @@ type Options struct {
 	// Remediation replaces parts of the remediation loop; tests use it.
 	// The zero value is right for production.
 	Remediation RemediationOptions
+	// Delivery replaces parts of the built-in delivery executors; tests
+	// use it. The zero value is right for production.
+	Delivery DeliveryOptions
 }
 
 // App is a running (or runnable) tend server.

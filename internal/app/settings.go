@@ -13,6 +13,7 @@ import (
 	"github.com/tendhq/tend/internal/action/kubernetes"
 	"github.com/tendhq/tend/internal/action/unleash"
 	"github.com/tendhq/tend/internal/action/webhook"
+	"github.com/tendhq/tend/internal/deliverer"
 	"github.com/tendhq/tend/internal/outbound"
 	"github.com/tendhq/tend/internal/secret"
 	"github.com/tendhq/tend/internal/settings"
@@ -96,7 +97,7 @@ func Settings() *settings.Registry {
 			schemas = append(schemas, at.settings)
 		}
 	}
-	schemas = append(schemas, settings.PauseSchema)
+	schemas = append(schemas, deliverer.DeliverySchema, deliverer.TestsSchema, settings.PauseSchema)
 	r, err := settings.NewRegistry(schemas...)
 	if err != nil {
 		panic(err) // two schemas with one key: a program error the app tests catch

@@ -56,6 +56,10 @@ func (a *App) newWorker(repos *resource.Repos) error {
 	for _, kind := range sequencer.Kinds {
 		r.Register(kind, seq.Handle)
 	}
+	// The built-in delivery executors (see delivery.go).
+	if err := a.newDelivery(r, repos); err != nil {
+		return err
+	}
 	// The remediation loop, which verifies actions with the same
 	// evaluations (see remediation.go).
 	if err := a.newRemediation(r, h); err != nil {

@@ -12,7 +12,7 @@ var edgePackages = []string{"internal/api", "internal/ui"}
 
 // runnerPackages carry work out: the durable job runner and the loops it
 // drives, which call SLI providers and action executors.
-var runnerPackages = []string{"internal/worker", "internal/evaluator", "internal/remediator", "internal/sequencer"}
+var runnerPackages = []string{"internal/worker", "internal/evaluator", "internal/remediator", "internal/sequencer", "internal/deliverer"}
 
 // reachAdapters are the adapters an edge must not reach through any import:
 // the systems that runners call.

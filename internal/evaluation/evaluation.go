@@ -79,6 +79,10 @@ type State struct {
 	TriggeredID string `json:"triggeredId"`
 	// GitCommitID is the triggering event's gitcommitid, carried on.
 	GitCommitID string `json:"gitCommitId,omitempty"`
+	// Deployment is the deployment kind the trigger's data reports
+	// (deployment.deploymentNames[0]: canary, primary, direct), the
+	// $DEPLOYMENT of SLI queries, as Keptn's lighthouse passed it on.
+	Deployment string `json:"deployment,omitempty"`
 	// Sequence is true when a task of a shipyard sequence (the sequence
 	// engine) triggered the evaluation; its answers are handed to the
 	// sequence.
@@ -338,8 +342,9 @@ func (st State) Begin(now time.Time, in StartInput) (Outcome, error) {
 	}
 	trig, err := next.build(now, next.GetSLIID, event.TypeGetSLITriggered, "", struct {
 		common
-		GetSLI getSLITriggered `json:"get-sli"`
-	}{st.common(), getSLITriggered{
+		Deployment string          `json:"deployment,omitempty"`
+		GetSLI     getSLITriggered `json:"get-sli"`
+	}{st.common(), st.Deployment, getSLITriggered{
 		SLIProvider: sliProvider, Start: formatTime(st.Start), End: formatTime(st.End),
 		Indicators: next.Indicators, CustomFilters: filters,
 	}})

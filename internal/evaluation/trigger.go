@@ -77,7 +77,7 @@ func PlanFromEvent(ev *event.Event, now time.Time) (plan Plan, ok bool, err erro
 	st := State{
 		Step: StepStart, KeptnContext: ev.KeptnContext,
 		Project: c.Project, Stage: stage, Service: c.Service, Labels: cloneLabels(c.Labels),
-		Start: start, End: end, GitCommitID: ev.GitCommitID,
+		Start: start, End: end, GitCommitID: ev.GitCommitID, Deployment: deploymentKind(ev.Data),
 	}
 	var evs []*event.Event
 	switch {
@@ -135,9 +135,27 @@ func PlanForSequence(ev *event.Event, now time.Time) (plan Plan, ok bool, err er
 	st := State{
 		Step: StepStart, KeptnContext: ev.KeptnContext, TriggeredID: ev.ID, Sequence: true,
 		Project: c.Project, Stage: c.Stage, Service: c.Service, Labels: cloneLabels(c.Labels),
-		Start: start, End: end, GitCommitID: ev.GitCommitID,
+		Start: start, End: end, GitCommitID: ev.GitCommitID, Deployment: deploymentKind(ev.Data),
 	}
 	return st.plan(), true, nil
+}
+
+// deploymentKind is the first of the data's deployment.deploymentNames:
+// the kind a deployment executor reported (canary, primary, direct), or "".
+func deploymentKind(data json.RawMessage) string {
+	var d struct {
+		Deployment struct {
+			Names []json.RawMessage `json:"deploymentNames"`
+		} `json:"deployment"`
+	}
+	if json.Unmarshal(data, &d) != nil || len(d.Deployment.Names) == 0 {
+		return ""
+	}
+	var name string
+	if json.Unmarshal(d.Deployment.Names[0], &name) != nil {
+		return ""
+	}
+	return name
 }
 
 // eventWindow is the window an event's data asks for.

@@ -286,7 +286,7 @@ func (h *Handler) fetch(ctx context.Context, st evaluation.State) ([]slo.SLIResu
 		layers[i] = f.Indicators
 	}
 	req := sli.Request{
-		Project: st.Project, Stage: st.Stage, Service: st.Service,
+		Project: st.Project, Stage: st.Stage, Service: st.Service, Deployment: st.Deployment,
 		Start: st.Start, End: st.End,
 		Indicators: st.Indicators,
 		Queries:    sli.Merge(layers[0], layers[1], layers[2]),

@@ -384,3 +384,48 @@ func TestLegacyShipyard(t *testing.T) {
 		t.Error("an unknown sequence was started")
 	}
 }
+
+// A failed delivery into a blue/green stage of a legacy shipyard starts the
+// stage's rollback; a passing one and a direct stage's failure do not.
+func TestLegacyShipyardRollsBackFailedBlueGreen(t *testing.T) {
+	sy := shipyard(t, legacy)
+	if _, ok := Lookup(sy, "dev", "rollback"); ok {
+		t.Error("the direct stage dev has a rollback sequence")
+	}
+	rb, ok := Lookup(sy, "production", "rollback")
+	if !ok {
+		t.Fatal("production has no rollback sequence")
+	}
+	if len(rb.Tasks) != 1 || rb.Tasks[0].Name != "rollback" || rb.Tasks[0].Properties["deploymentstrategy"] != "blue_green_service" {
+		t.Errorf("rollback tasks %+v", rb.Tasks)
+	}
+	if len(rb.TriggeredOn) != 1 || rb.TriggeredOn[0].Event != "production.delivery.finished" || rb.TriggeredOn[0].Match["result"] != "fail" {
+		t.Errorf("rollback triggeredOn %+v", rb.TriggeredOn)
+	}
+	for _, tc := range []struct {
+		name, stage, result string
+		want                []string
+	}{
+		{"failed blue/green delivery", "production", event.ResultFail, []string{"production.rollback"}},
+		{"passed blue/green delivery", "production", event.ResultPass, nil},
+		{"failed direct delivery", "dev", event.ResultFail, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(sy, trigger(t, tc.stage, "delivery", ""), t0, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, o := run(t, s, map[string]string{"deployment": tc.result})
+			var got []string
+			for _, f := range o.FollowUps {
+				tp, _ := event.ParseType(f.Type)
+				if tp.Task == "rollback" {
+					got = append(got, tp.Stage+"."+tp.Task)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("rollback follow-ups %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -10,7 +10,11 @@ import (
 // test_strategy, approval_strategy) has the delivery sequence Keptn derived
 // from it: deployment, test (with a test_strategy), evaluation, approval
 // (with an approval_strategy) and release, triggered in every stage after
-// the first by the previous stage's delivery.finished.
+// the first by the previous stage's delivery.finished. A blue/green stage
+// (deployment_strategy blue_green_service) also has a rollback sequence of
+// one rollback task, triggered by its own delivery.finished with result
+// fail, so a failed delivery puts traffic back on the primary as Keptn 0.6
+// did.
 func Sequences(sy *spec.Shipyard, stage string) []spec.Sequence {
 	st, ok := sy.Stage(stage)
 	if !ok {
@@ -38,7 +42,15 @@ func Sequences(sy *spec.Shipyard, stage string) []spec.Sequence {
 		seq.Tasks = append(seq.Tasks, spec.Task{Name: event.TaskApproval, Properties: map[string]any{"pass": orDefault(a.Pass), "warning": orDefault(a.Warning)}})
 	}
 	seq.Tasks = append(seq.Tasks, spec.Task{Name: event.TaskRelease})
-	return []spec.Sequence{seq}
+	out := []spec.Sequence{seq}
+	if strategy == "blue_green_service" || strategy == "blue_green" {
+		out = append(out, spec.Sequence{
+			Name:        event.TaskRollback,
+			TriggeredOn: []spec.Trigger{{Event: stage + "." + event.SequenceDelivery + ".finished", Match: map[string]string{"result": event.ResultFail}}},
+			Tasks:       []spec.Task{{Name: event.TaskRollback, Properties: map[string]any{"deploymentstrategy": strategy}}},
+		})
+	}
+	return out
 }
 
 func orDefault(mode string) string {

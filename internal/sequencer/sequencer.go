@@ -2,8 +2,8 @@
 // a project's shipyard and a sequence's stored state, hands them with the
 // job's input to internal/sequence, which decides, and records the decision
 // (the sequence's new state, its events, its timer, the built-in
-// evaluation's first job, the follow-up sequences, the next queued
-// sequence) in the job's own transaction (worker.Result.WithCommit). A
+// evaluation's first job, the built-in delivery executors' jobs, the
+// follow-up sequences, the next queued sequence) in the job's own transaction (worker.Result.WithCommit). A
 // crash at any point loses no step: the job runs again and, the event ids
 // being derived, emits nothing twice.
 //
@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/tendhq/tend/internal/delivery"
 	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/sequence"
@@ -290,6 +291,14 @@ func (h *Handler) apply(ctx context.Context, tx store.Tx, rec store.SequenceReco
 	for _, f := range out.FollowUps {
 		jobs = append(jobs, jobSpec(sequence.StartJob(f), time.Time{}))
 	}
+	// The built-in delivery executors (internal/deliverer) decide, in a
+	// job of their own, whether they carry a deployment, test, release or
+	// rollback task out.
+	for _, ev := range out.Events {
+		if j, ok := deliveryJob(ev); ok {
+			jobs = append(jobs, j)
+		}
+	}
 	if len(jobs) > 0 {
 		if _, err := tx.EnqueueJobs(ctx, jobs...); err != nil {
 			return err
@@ -335,6 +344,16 @@ func (h *Handler) answerAtOnce(now time.Time, out sequence.Outcome, msg string) 
 	more.Events = append(append(out.Events, fin), more.Events...)
 	more.Released = more.Released || out.Released
 	return more, nil
+}
+
+// deliveryJob is the delivery job of a delivery task's .triggered event.
+func deliveryJob(ev *event.Event) (store.JobSpec, bool) {
+	t, ok := event.ParseType(ev.Type)
+	if !ok || t.IsSequence() || t.Phase != event.PhaseTriggered || !delivery.IsTask(t.Task) {
+		return store.JobSpec{}, false
+	}
+	j := delivery.TaskJob(ev)
+	return store.JobSpec{Kind: j.Kind, Payload: j.Payload, UniqueKey: j.UniqueKey, MaxAttempts: delivery.MaxAttempts}, true
 }
 
 func jobSpec(j sequence.Job, runAt time.Time) store.JobSpec {

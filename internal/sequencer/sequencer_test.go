@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tendhq/tend/internal/delivery"
 	"github.com/tendhq/tend/internal/evaluation"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/sequence"
@@ -216,5 +217,32 @@ func TestEvaluationTaskPlansTheEvaluation(t *testing.T) {
 	pg, _ := st.ListEvents(context.Background(), store.EventFilter{KeptnContext: noService.KeptnContext, Type: "sh.keptn.event.dev.gate.finished"})
 	if len(pg.Events) != 1 || !strings.Contains(string(pg.Events[0].JSON), `"result":"fail"`) {
 		t.Errorf("events %v; finished %v", got, pg.Events)
+	}
+}
+
+// A deployment task's .triggered enqueues the built-in delivery executors'
+// job in the same step, once, keyed by the event's id.
+func TestDeliveryTaskEnqueuesDeliveryJob(t *testing.T) {
+	st := harness(t)
+	ev := triggerEvent(t, "sh.keptn.event.dev.delivery.triggered", `{"project":"sockshop","stage":"dev","service":"carts"}`)
+	waitDone(t, st, send(t, st, ev, "start-1"))
+	waitTypes(t, st, "deployment.triggered")
+	jobs, err := st.ListJobs(context.Background(), store.JobFilter{KeyPrefix: delivery.JobKind + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 1 || jobs[0].Kind != delivery.JobKind {
+		t.Fatalf("delivery jobs %+v, want one", jobs)
+	}
+	full, err := st.GetJob(context.Background(), jobs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := delivery.DecodePayload(full.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Event.Type != "sh.keptn.event.deployment.triggered" || jobs[0].UniqueKey != delivery.JobKind+"/"+p.Event.ID || p.Plan != nil {
+		t.Errorf("job %s carries %s (plan %v)", jobs[0].UniqueKey, p.Event.Type, p.Plan)
 	}
 }
