@@ -21,8 +21,8 @@ import (
 )
 
 // The story onboards examples/sockshop's carts chart and uses its
-// shipyard (with the story's settling time): files/ holds copies, since
-// go:embed cannot reach examples/.
+// shipyard (with the story's settling time): files/ holds copies, since an
+// embed directive cannot reach examples/.
 func TestFilesAreTheSockshopExample(t *testing.T) {
 	root := filepath.Join("..", "..", "examples", "sockshop", "carts")
 	var n int
