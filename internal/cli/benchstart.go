@@ -38,8 +38,10 @@ the data directory (a temporary one unless --data-dir is given) so that it
 exists, with its database migrated and its admin token written, and stops
 it. Then, --runs times, it starts tend serve on 127.0.0.1, measures the time
 from starting the process to the first answer 200 of /readyz, waits --idle,
-reads the process's resident memory (VmRSS in /proc, Linux only) and stops
-it with an interrupt.
+reads the process's resident memory (VmRSS in /proc, Linux only, also split
+into anonymous memory and pages of mapped files such as the binary) and
+stops it with an interrupt. The file part depends on how much of the binary
+the OS holds in its page cache, so compare the anonymous part across builds.
 
 The result goes to stdout: each run, and the median, minimum and maximum.`,
 		Example: `  tend bench start
@@ -65,8 +67,15 @@ type StartRun struct {
 	// answer.
 	Ready time.Duration `json:"readyNanos"`
 	// RSS is the resident memory after the idle wait, in bytes; 0 when
-	// it cannot be read.
-	RSS int64 `json:"rssBytes"`
+	// it cannot be read. It is Anon, the process's own memory (heap,
+	// stacks, SQLite's caches), plus File, the pages of the binary (and
+	// other mapped files) it touched: how many of those count depends on
+	// how much of the binary the OS holds in its page cache (the kernel
+	// maps cached pages around each page touched), so File varies
+	// between runs and machines while Anon does not.
+	RSS  int64 `json:"rssBytes"`
+	Anon int64 `json:"rssAnonBytes"`
+	File int64 `json:"rssFileBytes"`
 }
 
 // StartResult is what bench start measured.
@@ -78,6 +87,8 @@ type StartResult struct {
 	RSSMedian   int64         `json:"rssMedianBytes"`
 	RSSMin      int64         `json:"rssMinBytes"`
 	RSSMax      int64         `json:"rssMaxBytes"`
+	AnonMedian  int64         `json:"rssAnonMedianBytes"`
+	FileMedian  int64         `json:"rssFileMedianBytes"`
 }
 
 func runBenchStart(ctx context.Context, s *streams, f benchStartFlags) error {
@@ -114,23 +125,29 @@ func runBenchStart(ctx context.Context, s *streams, f benchStartFlags) error {
 		if err != nil {
 			return withExit(ExitServer, err)
 		}
-		fmt.Fprintf(s.err, "run %d: ready after %s, %s resident\n", i+1, run.Ready.Round(time.Microsecond), megabytes(run.RSS))
+		fmt.Fprintf(s.err, "run %d: ready after %s, %s resident (%s anonymous, %s file)\n", i+1, run.Ready.Round(time.Microsecond),
+			megabytes(run.RSS), megabytes(run.Anon), megabytes(run.File))
 		res.Runs = append(res.Runs, run)
 	}
 	readies := make([]time.Duration, len(res.Runs))
 	rss := make([]int64, len(res.Runs))
+	anon := make([]int64, len(res.Runs))
+	file := make([]int64, len(res.Runs))
 	for i, r := range res.Runs {
-		readies[i], rss[i] = r.Ready, r.RSS
+		readies[i], rss[i], anon[i], file[i] = r.Ready, r.RSS, r.Anon, r.File
 	}
 	slices.Sort(readies)
 	slices.Sort(rss)
+	slices.Sort(anon)
+	slices.Sort(file)
+	res.AnonMedian, res.FileMedian = anon[len(anon)/2], file[len(file)/2]
 	res.ReadyMedian, res.ReadyMin, res.ReadyMax = readies[len(readies)/2], readies[0], readies[len(readies)-1]
 	res.RSSMedian, res.RSSMin, res.RSSMax = rss[len(rss)/2], rss[0], rss[len(rss)-1]
 	return writeOutput(s.out, f.output, res, func(w io.Writer) error {
 		fmt.Fprintf(w, "start to ready   median %s, min %s, max %s (%d runs)\n", res.ReadyMedian.Round(time.Microsecond),
 			res.ReadyMin.Round(time.Microsecond), res.ReadyMax.Round(time.Microsecond), len(res.Runs))
-		_, err := fmt.Fprintf(w, "idle RSS         median %s, min %s, max %s (after %s idle)\n", megabytes(res.RSSMedian),
-			megabytes(res.RSSMin), megabytes(res.RSSMax), f.idle)
+		_, err := fmt.Fprintf(w, "idle RSS         median %s, min %s, max %s (after %s idle); median %s anonymous, %s file\n", megabytes(res.RSSMedian),
+			megabytes(res.RSSMin), megabytes(res.RSSMax), f.idle, megabytes(res.AnonMedian), megabytes(res.FileMedian))
 		return err
 	})
 }
@@ -165,27 +182,30 @@ func startOnce(ctx context.Context, s *streams, bin, dataDir string, idle time.D
 	case <-ctx.Done():
 		return StartRun{}, ctx.Err()
 	}
-	run.RSS = residentBytes(c.cmd.Process.Pid)
+	m := residentBytes(c.cmd.Process.Pid)
+	run.RSS, run.Anon, run.File = m["VmRSS"], m["RssAnon"], m["RssFile"]
 	return run, nil
 }
 
-// residentBytes reads a process's VmRSS from /proc; 0 when it cannot.
-func residentBytes(pid int) int64 {
+// residentBytes reads a process's memory lines (VmRSS, RssAnon, RssFile,
+// ...) from /proc in bytes; empty when it cannot.
+func residentBytes(pid int) map[string]int64 {
+	out := map[string]int64{}
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return 0
+		return out
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				return 0
-			}
-			return kb * 1024
+		name, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || !strings.HasSuffix(v, " kB") {
+			continue
+		}
+		if kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(v, " kB")), 10, 64); err == nil {
+			out[name] = kb * 1024
 		}
 	}
-	return 0
+	return out
 }
 
 func megabytes(b int64) string {
