@@ -96,8 +96,9 @@ type ProblemPage struct {
 }
 
 // RemediationRecord is one stored remediation: the columns queries need and
-// the remediation itself as a JSON document that only its owner (the
-// remediation loop) interprets.
+// the remediation itself as a JSON document that its owner, package
+// remediation, defines; the store only folds recorded joins into it, with
+// that package's remediation.FoldJoins.
 type RemediationRecord struct {
 	// Seq orders remediations by creation; it is the list's page key.
 	Seq     int64
