@@ -32,7 +32,7 @@ docs/PERFORMANCE.md, with the commands that produced them.`,
 			return &usageError{err: errors.New("bench needs a subcommand: ingest or intake")}
 		},
 	}
-	cmd.AddCommand(newBenchIngestCommand(s), newBenchIntakeCommand(s), newBenchTrivialServerCommand(s))
+	cmd.AddCommand(newBenchIngestCommand(s), newBenchIntakeCommand(s), newBenchStartCommand(s), newBenchTrivialServerCommand(s))
 	return cmd
 }
 

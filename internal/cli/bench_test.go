@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -143,5 +144,52 @@ func TestBenchIntakeTwoProcesses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestBenchStartBadFlagsExit2(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantStderr string
+	}{
+		{"zero runs", []string{"--runs", "0"}, "--runs must be 1 to 1000"},
+		{"negative idle", []string{"--idle", "-1s"}, "--idle must be 0 to 10m"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runTend(t, "", append([]string{"bench", "start"}, tt.args...)...)
+			if r.code != ExitBadInput {
+				t.Errorf("exit %d, want %d; stderr %q", r.code, ExitBadInput, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tt.wantStderr) {
+				t.Errorf("stderr %q lacks %q", r.stderr, tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestBenchStartMeasuresTheBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the tend binary: skipped with -short")
+	}
+	bin, cleanup, err := tendproc.BuildBinary("tend-bench-start-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	r := runTend(t, "", "bench", "start", "--tend-binary", bin, "--runs", "2", "--idle", "0s", "-o", "json")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	var out StartResult
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("-o json output is not JSON: %v\n%s", err, r.stdout)
+	}
+	if len(out.Runs) != 2 || out.ReadyMin <= 0 || out.ReadyMin > out.ReadyMax {
+		t.Errorf("result %+v; want two runs with a start to ready time", out)
+	}
+	if runtime.GOOS == "linux" && out.RSSMin <= 0 {
+		t.Errorf("result %+v; want the resident memory on Linux", out)
 	}
 }

@@ -293,17 +293,24 @@ func Baseline(finished, invalidations [][]byte) []slo.Previous {
 	return out
 }
 
+// Wanted is how many usable earlier evaluations the comparison c compares
+// with: a reader of the baseline needs no more than that many, after
+// skipping the ones that do not count (Enough).
+func Wanted(c slo.Comparison) int {
+	if c.CompareWith != slo.SeveralResults {
+		return 1
+	}
+	if c.NumberOfResults < 1 {
+		return 3
+	}
+	return c.NumberOfResults
+}
+
 // Enough reports whether previous (newest first) already holds the
 // evaluations the comparison uses, so the caller can stop reading older
 // ones.
 func Enough(c slo.Comparison, previous []slo.Previous) bool {
-	want := 1
-	if c.CompareWith == slo.SeveralResults {
-		want = c.NumberOfResults
-		if want < 1 {
-			want = 3
-		}
-	}
+	want := Wanted(c)
 	n := 0
 	for _, p := range previous {
 		if p.Invalidated {

@@ -170,7 +170,8 @@ type Decision struct {
 // Decide deduplicates one notification, given as the problem it describes
 // (in, with Key and State set), the problem already recorded under the same
 // key (known, nil when none) and the service's running remediation
-// (running, nil when none; a terminal one counts as none). It is the whole
+// (running, nil when none; a terminal one counts as none; only its ID and
+// State are read, so a caller may pass just those). It is the whole
 // deduplication rule; the caller must call it and record its outcome in one
 // transaction per service, so that concurrent duplicates see each other.
 func Decide(in Problem, known *Problem, running *Remediation, now time.Time) Decision {
@@ -188,7 +189,11 @@ func Decide(in Problem, known *Problem, running *Remediation, now time.Time) Dec
 		p := *known
 		p.State, p.ClosedAt = ProblemStateClosed, orNow(in.ClosedAt, now)
 		d := Decision{Verdict: Close, Problem: p, Reason: "the problem closed"}
-		if running != nil && p.RemediationID == running.ID && running.HasProblem(p.ID) {
+		// A problem names the remediation it is one of the problems of
+		// (Start and Join set it), so the running remediation's list,
+		// which may not include recent joins yet (PendingJoin), is not
+		// read.
+		if running != nil && p.RemediationID == running.ID {
 			d.RemediationID = running.ID
 		}
 		return d

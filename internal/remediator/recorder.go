@@ -358,6 +358,15 @@ func (r *Recorder) loadFile(ctx context.Context, l location) *spec.Remediation {
 // of one service reads and writes its remediation once, not once per alert.
 // Nothing else writes in the transaction while the batch runs, so the copy
 // stays current.
+//
+// A remediation's document lists every problem it acts on, so reading and
+// rewriting it for each joining problem would cost more with every problem
+// that joined. The remediation is therefore read without its document
+// (RunningRemediationHead), which deciding needs no more than its id and
+// state; and a join that changes nothing but the list of problems
+// (Joinable) is recorded beside the document (store.Tx.JoinRemediation),
+// whose readers fold it in. Only a join that would clear a pending stop
+// reads, changes and rewrites the document.
 type txRun struct {
 	tx      store.Tx
 	files   map[location]*spec.Remediation
@@ -366,24 +375,41 @@ type txRun struct {
 }
 
 type runningEntry struct {
-	rem     *remediation.Remediation // nil: the service has none
-	version int64
-	dirty   bool
+	id       string // "": the service has none
+	state    remediation.State
+	version  int64
+	joinable bool
+	// rem is the decoded remediation once it was needed: created in this
+	// transaction, or read to apply a join that is not joinable.
+	rem   *remediation.Remediation
+	dirty bool // rem changed: rewrite it
+	// joins are the joins to record beside the document (rem is nil).
+	joins []store.RemediationJoin
 }
 
-// runningOf returns the service's running remediation (nil when none).
+// decision returns what Decide needs of the running remediation: nil when
+// there is none, else its id and state.
+func (e *runningEntry) decision() *remediation.Remediation {
+	switch {
+	case e.id == "":
+		return nil
+	case e.rem != nil:
+		return e.rem
+	}
+	return &remediation.Remediation{ID: e.id, State: e.state}
+}
+
+// runningOf returns the service's running remediation's entry (its id is
+// "" when there is none).
 func (tr *txRun) runningOf(ctx context.Context, loc location) (*runningEntry, error) {
 	if e, ok := tr.running[loc]; ok {
 		return e, nil
 	}
 	e := &runningEntry{}
-	rr, err := tr.tx.RunningRemediation(ctx, loc.project, loc.stage, loc.service)
+	rr, err := tr.tx.RunningRemediationHead(ctx, loc.project, loc.stage, loc.service)
 	switch {
 	case err == nil:
-		if e.rem, err = decodeRemediation(rr); err != nil {
-			return nil, err
-		}
-		e.version = rr.Version
+		e.id, e.state, e.version, e.joinable = rr.ID, remediation.State(rr.State), rr.Version, rr.Joinable
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
@@ -391,15 +417,42 @@ func (tr *txRun) runningOf(ctx context.Context, loc location) (*runningEntry, er
 	return e, nil
 }
 
+// join records that problem id joined e's remediation.
+func (tr *txRun) join(ctx context.Context, loc location, e *runningEntry, id string) error {
+	if e.rem == nil && e.joinable {
+		e.joins = append(e.joins, store.RemediationJoin{ProblemID: id, At: tr.now})
+		return nil
+	}
+	if e.rem == nil {
+		rr, err := tr.tx.RunningRemediation(ctx, loc.project, loc.stage, loc.service)
+		if err != nil {
+			return err
+		}
+		if e.rem, err = decodeRemediation(rr); err != nil {
+			return err
+		}
+		e.version = rr.Version
+	}
+	if _, err := e.rem.Apply(remediation.ProblemJoined{ProblemID: id}, tr.now); err != nil {
+		return fmt.Errorf("join remediation %s: %w", e.id, err)
+	}
+	e.dirty = true
+	return nil
+}
+
 // flush writes the remediations that problems joined, each with a
 // compare-and-set on the version it was read at.
 func (tr *txRun) flush(ctx context.Context) error {
 	for _, e := range tr.running {
-		if !e.dirty {
-			continue
-		}
-		if _, err := tr.tx.UpdateRemediation(ctx, remediationRecord(e.rem, e.version)); err != nil {
-			return err
+		switch {
+		case e.dirty:
+			if _, err := tr.tx.UpdateRemediation(ctx, remediationRecord(e.rem, e.version)); err != nil {
+				return err
+			}
+		case len(e.joins) > 0:
+			if _, err := tr.tx.JoinRemediation(ctx, e.id, e.version, e.joins); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -446,7 +499,7 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 		if entry, err = tr.runningOf(ctx, loc); err != nil {
 			return o, nil, err
 		}
-		running = entry.rem
+		running = entry.decision()
 	}
 
 	d := remediation.Decide(in, known, running, now)
@@ -483,10 +536,9 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 	case remediation.Join:
 		p := d.Problem
 		p.ID = event.NewUUID()
-		if _, err := running.Apply(remediation.ProblemJoined{ProblemID: p.ID}, now); err != nil {
-			return o, nil, fmt.Errorf("join remediation %s: %w", running.ID, err)
+		if err := tr.join(ctx, loc, entry, p.ID); err != nil {
+			return o, nil, err
 		}
-		entry.dirty = true
 		stored, err := tx.InsertProblem(ctx, toRecord(p, n, ""))
 		if err != nil {
 			return o, nil, err
@@ -523,7 +575,7 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 		if err != nil {
 			return o, nil, err
 		}
-		tr.running[loc] = &runningEntry{rem: rem, version: created.Version}
+		tr.running[loc] = &runningEntry{id: rid, state: rem.State, version: created.Version, rem: rem}
 		stored, err := tx.InsertProblem(ctx, toRecord(p, n, ""))
 		if err != nil {
 			return o, nil, err
@@ -617,7 +669,7 @@ func remediationRecord(rem *remediation.Remediation, version int64) store.Remedi
 	return store.RemediationRecord{
 		ID: rem.ID, Project: rem.Project, Stage: rem.Stage, Service: rem.Service,
 		State: string(rem.State), Running: !rem.State.Terminal(), KeptnContext: rem.KeptnContext,
-		Doc: rem.Encode(), Version: version,
+		Doc: rem.Encode(), Joinable: rem.JoinsInPlace(), Version: version,
 	}
 }
 

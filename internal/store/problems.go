@@ -96,8 +96,9 @@ type ProblemPage struct {
 }
 
 // RemediationRecord is one stored remediation: the columns queries need and
-// the remediation itself as a JSON document that only its owner (the
-// remediation loop) interprets.
+// the remediation itself as a JSON document that its owner, package
+// remediation, defines; the store only folds recorded joins into it, with
+// that package's remediation.FoldJoins.
 type RemediationRecord struct {
 	// Seq orders remediations by creation; it is the list's page key.
 	Seq     int64
@@ -116,13 +117,29 @@ type RemediationRecord struct {
 	// cannot start two.
 	Running      bool
 	KeptnContext string
-	// Doc is the remediation as JSON.
+	// Doc is the remediation as JSON. Reads return it with the joins
+	// recorded by JoinRemediation since it was written folded in
+	// (remediation.FoldJoins), so every reader sees the whole remediation.
 	Doc []byte
+	// Joinable says a problem joining the remediation changes nothing of
+	// it but its list of problems (remediation.Remediation.JoinsInPlace):
+	// JoinRemediation may then record the join without rewriting Doc.
+	// UpdateRemediation and CreateRemediation store it with the document.
+	Joinable bool
 	// Version is 1 when created and grows by one with every update;
 	// UpdateRemediation compares it.
 	Version   int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// RemediationJoin is a problem that joined a remediation, recorded by
+// JoinRemediation beside the remediation's document.
+type RemediationJoin struct {
+	ProblemID string
+	// At is the time the join was decided at, which the folded document
+	// records as the remediation's UpdatedAt.
+	At time.Time
 }
 
 // RemediationFilter selects remediations for ListRemediations. A Project
@@ -213,4 +230,17 @@ type ProblemTx interface {
 	// moved, or when r would make a second running remediation of its
 	// service; ErrNotFound when there is no such remediation.
 	UpdateRemediation(ctx context.Context, r RemediationRecord) (RemediationRecord, error)
+	// RunningRemediationHead is RunningRemediation without the document:
+	// what deciding on a notification needs (id, state, version, Joinable).
+	RunningRemediationHead(ctx context.Context, project, stage, service string) (RemediationRecord, error)
+	// JoinRemediation records problems that joined remediation id, beside
+	// its document, if its stored version is still version and it is
+	// Joinable (compare-and-set, as UpdateRemediation), and returns the new
+	// version. Its cost does not grow with the remediation's problems,
+	// where rewriting the document would. Reads fold the joins into the
+	// document, and the next UpdateRemediation, which writes a document
+	// read with them, drops them. It returns ErrConflict when the version
+	// moved or the remediation is not Joinable, ErrNotFound when there is
+	// no such remediation.
+	JoinRemediation(ctx context.Context, id string, version int64, joins []RemediationJoin) (int64, error)
 }

@@ -49,6 +49,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("problems", func(t *testing.T) { testProblems(t, h) })
 	t.Run("problem lists", func(t *testing.T) { testProblemList(t, h) })
 	t.Run("remediations", func(t *testing.T) { testRemediations(t, h) })
+	t.Run("remediation joins", func(t *testing.T) { testRemediationJoins(t, h) })
 	t.Run("problem races", func(t *testing.T) { testProblemRaces(t, h) })
 	t.Run("project generations", func(t *testing.T) { testProjectGenerations(t, h) })
 	t.Run("cancel jobs", func(t *testing.T) { testCancelJobs(t, h) })

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -29,18 +31,71 @@ func scanProblem(row interface{ Scan(...any) error }) (store.ProblemRecord, erro
 	return p, nil
 }
 
-const remediationCols = `seq, id, project, stage, service, state, running, shkeptncontext, doc, version, created_at, updated_at, project_uid`
+const remediationCols = `seq, id, project, stage, service, state, running, shkeptncontext, doc, version, created_at, updated_at, project_uid, joinable, pending_joins`
 
-func scanRemediation(row interface{ Scan(...any) error }) (store.RemediationRecord, error) {
-	var r store.RemediationRecord
-	var running, created, updated int64
+// remediationRow is a scanned remediation with the number of joins not yet
+// folded into its document.
+type remediationRow struct {
+	store.RemediationRecord
+	pending int64
+}
+
+func scanRemediation(row interface{ Scan(...any) error }) (remediationRow, error) {
+	var r remediationRow
+	var running, created, updated, joinable int64
 	if err := row.Scan(&r.Seq, &r.ID, &r.Project, &r.Stage, &r.Service, &r.State, &running, &r.KeptnContext,
-		&r.Doc, &r.Version, &created, &updated, &r.ProjectUID); err != nil {
-		return store.RemediationRecord{}, err
+		&r.Doc, &r.Version, &created, &updated, &r.ProjectUID, &joinable, &r.pending); err != nil {
+		return remediationRow{}, err
 	}
-	r.Running = running != 0
+	r.Running, r.Joinable = running != 0, joinable != 0
 	r.CreatedAt, r.UpdatedAt = fromMicro(created), fromMicro(updated)
 	return r, nil
+}
+
+// errJoinsMoved says that a remediation's joins were read at another
+// version than its row, by a read outside a transaction that raced a write:
+// the read is repeated.
+var errJoinsMoved = errors.New("the remediation moved between reads")
+
+// folded returns the record with the joins recorded beside its document
+// folded into it (see JoinRemediation). Call it after the query that read
+// the row is closed: a PostgreSQL connection runs one query at a time.
+// Outside a transaction the two reads may see different commits; the joins
+// are read only at the row's version (every join and every rewrite moves
+// it), and errJoinsMoved says they were not all there.
+func (r remediationRow) folded(ctx context.Context, q Querier) (store.RemediationRecord, error) {
+	if r.pending == 0 {
+		return r.RemediationRecord, nil
+	}
+	rows, err := q.Query(ctx, `SELECT j.problem_id, j.joined_at FROM remediation_joins j JOIN remediations r ON r.id = j.remediation_id
+		WHERE j.remediation_id = ? AND r.version = ? ORDER BY j.seq`, r.ID, r.Version)
+	if err != nil {
+		return store.RemediationRecord{}, fmt.Errorf("read the joins of remediation %q: %w", r.ID, err)
+	}
+	defer rows.Close()
+	joins := make([]remediation.PendingJoin, 0, r.pending)
+	for rows.Next() {
+		var j remediation.PendingJoin
+		var at int64
+		if err := rows.Scan(&j.ProblemID, &at); err != nil {
+			return store.RemediationRecord{}, fmt.Errorf("read the joins of remediation %q: %w", r.ID, err)
+		}
+		j.At = time.Unix(0, at)
+		joins = append(joins, j)
+	}
+	if err := rows.Err(); err != nil {
+		return store.RemediationRecord{}, fmt.Errorf("read the joins of remediation %q: %w", r.ID, err)
+	}
+	if int64(len(joins)) != r.pending {
+		return store.RemediationRecord{}, errJoinsMoved
+	}
+	doc, err := remediation.FoldJoins(r.ID, r.Doc, joins)
+	if err != nil {
+		return store.RemediationRecord{}, err
+	}
+	rec := r.RemediationRecord
+	rec.Doc = doc
+	return rec, nil
 }
 
 func boolInt(b bool) int64 {
@@ -238,6 +293,21 @@ func (w *txw) UpdateProblem(ctx context.Context, p store.ProblemRecord) (store.P
 // --- remediations -----------------------------------------------------
 
 func getRemediation(ctx context.Context, q Querier, id string) (store.RemediationRecord, error) {
+	return rereadMoved(func() (store.RemediationRecord, error) { return getRemediationOnce(ctx, q, id) })
+}
+
+// rereadMoved repeats a read that raced a write (errJoinsMoved); a few
+// times are plenty, since it loses only to a commit in between.
+func rereadMoved(read func() (store.RemediationRecord, error)) (store.RemediationRecord, error) {
+	for i := 0; ; i++ {
+		r, err := read()
+		if !errors.Is(err, errJoinsMoved) || i == 16 {
+			return r, err
+		}
+	}
+}
+
+func getRemediationOnce(ctx context.Context, q Querier, id string) (store.RemediationRecord, error) {
 	r, err := scanRemediation(q.QueryRow(ctx, `SELECT `+remediationCols+` FROM remediations WHERE id = ?`, id))
 	if errors.Is(err, ErrNoRows) {
 		return store.RemediationRecord{}, fmt.Errorf("remediation %q: %w", id, store.ErrNotFound)
@@ -245,10 +315,16 @@ func getRemediation(ctx context.Context, q Querier, id string) (store.Remediatio
 	if err != nil {
 		return store.RemediationRecord{}, fmt.Errorf("get remediation %q: %w", id, err)
 	}
-	return r, nil
+	return r.folded(ctx, q)
 }
 
 func runningRemediation(ctx context.Context, q Querier, project, stage, service string) (store.RemediationRecord, error) {
+	return rereadMoved(func() (store.RemediationRecord, error) {
+		return runningRemediationOnce(ctx, q, project, stage, service)
+	})
+}
+
+func runningRemediationOnce(ctx context.Context, q Querier, project, stage, service string) (store.RemediationRecord, error) {
 	r, err := scanRemediation(q.QueryRow(ctx, `SELECT `+remediationCols+` FROM remediations
 		WHERE project = ? AND stage = ? AND service = ? AND running = 1`, project, stage, service))
 	if errors.Is(err, ErrNoRows) {
@@ -257,7 +333,65 @@ func runningRemediation(ctx context.Context, q Querier, project, stage, service 
 	if err != nil {
 		return store.RemediationRecord{}, fmt.Errorf("get running remediation of project %q, stage %q, service %q: %w", project, stage, service, err)
 	}
+	return r.folded(ctx, q)
+}
+
+// RunningRemediationHead implements store.Tx.
+func (w *txw) RunningRemediationHead(ctx context.Context, project, stage, service string) (store.RemediationRecord, error) {
+	if err := w.check(); err != nil {
+		return store.RemediationRecord{}, err
+	}
+	if err := w.lockProblems(ctx); err != nil {
+		return store.RemediationRecord{}, err
+	}
+	var r store.RemediationRecord
+	var running, created, updated, joinable int64
+	err := w.q.QueryRow(ctx, `SELECT seq, id, project, stage, service, state, running, shkeptncontext, version, created_at, updated_at, project_uid, joinable
+		FROM remediations WHERE project = ? AND stage = ? AND service = ? AND running = 1`, project, stage, service).
+		Scan(&r.Seq, &r.ID, &r.Project, &r.Stage, &r.Service, &r.State, &running, &r.KeptnContext, &r.Version, &created, &updated, &r.ProjectUID, &joinable)
+	if errors.Is(err, ErrNoRows) {
+		return store.RemediationRecord{}, fmt.Errorf("running remediation of project %q, stage %q, service %q: %w", project, stage, service, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.RemediationRecord{}, fmt.Errorf("get running remediation of project %q, stage %q, service %q: %w", project, stage, service, err)
+	}
+	r.Running, r.Joinable = running != 0, joinable != 0
+	r.CreatedAt, r.UpdatedAt = fromMicro(created), fromMicro(updated)
 	return r, nil
+}
+
+// JoinRemediation implements store.Tx.
+func (w *txw) JoinRemediation(ctx context.Context, id string, version int64, joins []store.RemediationJoin) (int64, error) {
+	if err := w.check(); err != nil {
+		return 0, err
+	}
+	if err := w.lockProblems(ctx); err != nil {
+		return 0, err
+	}
+	if len(joins) == 0 {
+		return version, nil
+	}
+	n, err := w.q.Exec(ctx, `UPDATE remediations SET version = version + 1, pending_joins = pending_joins + ?, updated_at = ?
+		WHERE id = ? AND version = ? AND joinable = 1`, int64(len(joins)), micro(w.c.now()), id, version)
+	if err != nil {
+		return 0, fmt.Errorf("join remediation %q: %w", id, err)
+	}
+	if n == 0 {
+		if _, err := getRemediation(ctx, w.q, id); errors.Is(err, store.ErrNotFound) {
+			return 0, fmt.Errorf("join remediation: %w", err)
+		}
+		return 0, fmt.Errorf("join remediation %q at version %d: it moved or is not joinable: %w", id, version, store.ErrConflict)
+	}
+	for _, j := range joins {
+		if j.ProblemID == "" {
+			return 0, fmt.Errorf("join remediation %q: a join without a problem id: %w", id, store.ErrInvalid)
+		}
+		if _, err := w.q.Exec(ctx, `INSERT INTO remediation_joins (remediation_id, problem_id, joined_at) VALUES (?, ?, ?)`,
+			id, j.ProblemID, j.At.UnixNano()); err != nil {
+			return 0, fmt.Errorf("join remediation %q: %w", id, err)
+		}
+	}
+	return version + 1, nil
 }
 
 // GetRemediation implements store.Remediations.
@@ -288,15 +422,20 @@ func (c *Core) ListRemediations(ctx context.Context, f store.RemediationFilter) 
 		return store.RemediationPage{}, fmt.Errorf("list remediations: %w", err)
 	}
 	defer rows.Close()
-	var page store.RemediationPage
+	var found []remediationRow
 	for rows.Next() {
 		r, err := scanRemediation(rows)
 		if err != nil {
 			return store.RemediationPage{}, fmt.Errorf("list remediations: %w", err)
 		}
-		page.Remediations = append(page.Remediations, r)
+		found = append(found, r)
 	}
 	if err := rows.Err(); err != nil {
+		return store.RemediationPage{}, fmt.Errorf("list remediations: %w", err)
+	}
+	rows.Close()
+	var page store.RemediationPage
+	if page.Remediations, err = foldAll(ctx, c.read, found); err != nil {
 		return store.RemediationPage{}, fmt.Errorf("list remediations: %w", err)
 	}
 	if len(page.Remediations) > size {
@@ -341,16 +480,38 @@ func (w *txw) RunningRemediations(ctx context.Context, project string) ([]store.
 		return nil, fmt.Errorf("list running remediations of project %q: %w", project, err)
 	}
 	defer rows.Close()
-	var out []store.RemediationRecord
+	var found []remediationRow
 	for rows.Next() {
 		r, err := scanRemediation(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list running remediations of project %q: %w", project, err)
 		}
-		out = append(out, r)
+		found = append(found, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list running remediations of project %q: %w", project, err)
+	}
+	rows.Close()
+	out, err := foldAll(ctx, w.q, found)
+	if err != nil {
+		return nil, fmt.Errorf("list running remediations of project %q: %w", project, err)
+	}
+	return out, nil
+}
+
+// foldAll returns the records of rows, each with its joins folded in.
+func foldAll(ctx context.Context, q Querier, rows []remediationRow) ([]store.RemediationRecord, error) {
+	var out []store.RemediationRecord
+	for _, r := range rows {
+		rec, err := r.folded(ctx, q)
+		if errors.Is(err, errJoinsMoved) {
+			// Written since the list was read: its current state.
+			rec, err = getRemediation(ctx, q, r.ID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
 	}
 	return out, nil
 }
@@ -390,9 +551,9 @@ func (w *txw) CreateRemediation(ctx context.Context, r store.RemediationRecord) 
 	r.Doc = orEmpty(r.Doc)
 	// ON CONFLICT DO NOTHING covers the id and the one-running-per-service
 	// index; a conflicting transaction still in flight is waited for.
-	err := w.q.QueryRow(ctx, `INSERT INTO remediations (id, project, stage, service, state, running, shkeptncontext, doc, version, created_at, updated_at, project_uid)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, `+currentUID+`) ON CONFLICT DO NOTHING RETURNING seq, project_uid`,
-		r.ID, r.Project, r.Stage, r.Service, r.State, boolInt(r.Running), r.KeptnContext, r.Doc, micro(now), micro(now), r.Project).Scan(&r.Seq, &r.ProjectUID)
+	err := w.q.QueryRow(ctx, `INSERT INTO remediations (id, project, stage, service, state, running, shkeptncontext, doc, version, created_at, updated_at, project_uid, joinable)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, `+currentUID+`, ?) ON CONFLICT DO NOTHING RETURNING seq, project_uid`,
+		r.ID, r.Project, r.Stage, r.Service, r.State, boolInt(r.Running), r.KeptnContext, r.Doc, micro(now), micro(now), r.Project, boolInt(r.Joinable)).Scan(&r.Seq, &r.ProjectUID)
 	if errors.Is(err, ErrNoRows) {
 		if _, err := getRemediation(ctx, w.q, r.ID); err == nil {
 			return store.RemediationRecord{}, fmt.Errorf("create remediation %q: %w", r.ID, store.ErrExists)
@@ -420,9 +581,9 @@ func (w *txw) UpdateRemediation(ctx context.Context, r store.RemediationRecord) 
 	// The columns the checks need and the answer keeps, without the
 	// document, which can be large.
 	var cur store.RemediationRecord
-	var running, created int64
-	err := w.q.QueryRow(ctx, `SELECT seq, project, stage, service, shkeptncontext, running, version, created_at, project_uid FROM remediations WHERE id = ?`, r.ID).
-		Scan(&cur.Seq, &cur.Project, &cur.Stage, &cur.Service, &cur.KeptnContext, &running, &cur.Version, &created, &cur.ProjectUID)
+	var running, created, pending int64
+	err := w.q.QueryRow(ctx, `SELECT seq, project, stage, service, shkeptncontext, running, version, created_at, project_uid, pending_joins FROM remediations WHERE id = ?`, r.ID).
+		Scan(&cur.Seq, &cur.Project, &cur.Stage, &cur.Service, &cur.KeptnContext, &running, &cur.Version, &created, &cur.ProjectUID, &pending)
 	if errors.Is(err, ErrNoRows) {
 		return store.RemediationRecord{}, fmt.Errorf("update remediation: remediation %q: %w", r.ID, store.ErrNotFound)
 	}
@@ -442,18 +603,26 @@ func (w *txw) UpdateRemediation(ctx context.Context, r store.RemediationRecord) 
 	}
 	now := micro(w.c.now())
 	doc := orEmpty(r.Doc)
-	n, err := w.q.Exec(ctx, `UPDATE remediations SET state = ?, running = ?, doc = ?, version = version + 1, updated_at = ?
+	// The document was read at r.Version with the pending joins folded
+	// in, and every join moves the version: at an unchanged version it
+	// holds them all, so they are dropped.
+	n, err := w.q.Exec(ctx, `UPDATE remediations SET state = ?, running = ?, doc = ?, joinable = ?, pending_joins = 0, version = version + 1, updated_at = ?
 		WHERE id = ? AND version = ?`,
-		r.State, boolInt(r.Running), doc, now, r.ID, r.Version)
+		r.State, boolInt(r.Running), doc, boolInt(r.Joinable), now, r.ID, r.Version)
 	if err != nil {
 		return store.RemediationRecord{}, fmt.Errorf("update remediation %q: %w", r.ID, err)
 	}
 	if n == 0 {
 		return store.RemediationRecord{}, fmt.Errorf("update remediation %q at version %d: %w", r.ID, r.Version, store.ErrConflict)
 	}
+	if pending > 0 {
+		if _, err := w.q.Exec(ctx, `DELETE FROM remediation_joins WHERE remediation_id = ?`, r.ID); err != nil {
+			return store.RemediationRecord{}, fmt.Errorf("update remediation %q: %w", r.ID, err)
+		}
+	}
 	return store.RemediationRecord{
 		Seq: cur.Seq, ID: r.ID, Project: cur.Project, ProjectUID: cur.ProjectUID, Stage: cur.Stage, Service: cur.Service, State: r.State, Running: r.Running,
-		KeptnContext: cur.KeptnContext, Doc: doc, Version: r.Version + 1, CreatedAt: fromMicro(created), UpdatedAt: fromMicro(now),
+		KeptnContext: cur.KeptnContext, Doc: doc, Joinable: r.Joinable, Version: r.Version + 1, CreatedAt: fromMicro(created), UpdatedAt: fromMicro(now),
 	}, nil
 }
 
