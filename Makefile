@@ -43,9 +43,10 @@ endef
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tend
 
-## demo: build tend, then play Keptn's self-healing tutorial against a
-## Prometheus, Alertmanager, PostgreSQL and Unleash of its own, installed when
-## missing (scripts/demo.sh); stops what it started
+## demo: build tend, then play Keptn's tutorial from onboarding and delivery
+## to self-healing on a Kubernetes cluster, Prometheus, Alertmanager,
+## PostgreSQL and Unleash of its own, installed or built when missing
+## (scripts/demo.sh); stops what it started
 demo: build
 	scripts/demo.sh
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Plays Keptn's self-healing tutorial with tend: `make demo` builds tend and
-# calls this script.
+# Plays Keptn's tutorial with tend, from delivery to self-healing: `make
+# demo` builds tend and calls this script.
 #
 # It installs what is missing (Prometheus, Alertmanager, PostgreSQL and
-# Unleash through the component scripts, Node.js for Unleash), starts one
-# private instance of each on free loopback ports, and runs
-# `tend demo tutorial`, which starts tend, the carts demo service and its
-# load in its own process and tells the story (docs/demo.md). Everything
-# started here is stopped on exit, also on failure or Ctrl-C.
+# Unleash through the component scripts, Node.js for Unleash, and the
+# Kubernetes cluster's programs, built once from source with progress),
+# starts one private instance of each on free loopback ports, and runs
+# `tend demo tutorial`, which starts tend, the carts demo processes and
+# their load in its own process and tells the story (docs/demo.md).
+# Everything started here is stopped on exit, also on failure or Ctrl-C.
 #
 # The instances are the demo's own: their state files live in a directory
 # of their own ($DEMO_DIR), so test instances of `make test` are never
@@ -23,8 +24,9 @@ export TEND_PG_STATE=$DEMO_DIR/postgres.env
 export TEND_PROMETHEUS_STATE=$DEMO_DIR/prometheus.env
 export TEND_ALERTMANAGER_STATE=$DEMO_DIR/alertmanager.env
 export TEND_UNLEASH_STATE=$DEMO_DIR/unleash.env
+export TEND_KUBE_STATE=$DEMO_DIR/kube.env
 
-COMPONENTS=(postgres prometheus alertmanager unleash)
+COMPONENTS=(kube-cluster postgres prometheus alertmanager unleash)
 
 stop_all() {
 	local rc=$? i
@@ -76,6 +78,9 @@ if [ ! -x "$TEND" ]; then
 	exit 2
 fi
 phase "Node.js for Unleash" need_node
+# The cluster's programs are built from source the first time (about 15
+# minutes on 2 cores, progress every 20 seconds); later runs find them.
+phase "Kubernetes cluster programs (built once, cached in ~/.cache/tend/tools)" scripts/kube-cluster.sh build
 for c in "${COMPONENTS[@]}"; do
 	# Not through phase: eval must reach this shell.
 	echo "==> start $c"

@@ -185,3 +185,32 @@ func every(d, until time.Duration) []time.Duration {
 	}
 	return out
 }
+
+// TestQualityGateHoldsInTheModel checks the delivery's numbers: under a
+// staging test's load within one replica's capacity (1 to 10 requests/s),
+// the p90 of 0.11.1 passes the SLO (< 1000 ms) and that of the slow 0.11.2
+// (DefaultSlowLatency more per request) fails it outright (> 1200 ms, not
+// a warning), exactly and as Prometheus estimates it from the buckets.
+func TestQualityGateHoldsInTheModel(t *testing.T) {
+	m := DefaultModel()
+	slow := float64(DefaultSlowLatency / time.Millisecond)
+	for _, load := range []float64{1, 5, 10} {
+		t.Run(fmt.Sprintf("%.0f req per s", load), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(2, uint64(load)))
+			fast := sampleModel(m, load, 1, false, 20000, rng)
+			slowed := make([]float64, len(fast))
+			for i, v := range fast {
+				slowed[i] = v + slow
+			}
+			fastExact, fastProm := exactQuantile(fast, 0.9), histogramQuantile(fast, LatencyBuckets, 0.9)
+			slowExact, slowProm := exactQuantile(slowed, 0.9), histogramQuantile(slowed, LatencyBuckets, 0.9)
+			t.Logf("p90 exact/Prometheus estimate: 0.11.1 %.0f/%.0f, 0.11.2 %.0f/%.0f", fastExact, fastProm, slowExact, slowProm)
+			if fastExact >= 1000 || fastProm >= 1000 {
+				t.Error("0.11.1 does not pass: p90 >= 1000")
+			}
+			if slowExact <= 1200 || slowProm <= 1200 {
+				t.Error("0.11.2 does not fail: p90 <= 1200")
+			}
+		})
+	}
+}

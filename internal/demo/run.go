@@ -44,10 +44,16 @@ type CartsConfig struct {
 	UnleashFlag     string
 	UnleashInterval time.Duration
 
-	Kubeconfig   string
-	Namespace    string
-	Deployment   string
-	KubeInterval time.Duration
+	Kubeconfig string
+	Namespace  string
+	// Service is the Kubernetes Service whose selected Deployments carts
+	// plays (default carts); Deployment names one Deployment instead.
+	Service    string
+	Deployment string
+	Container  string
+
+	SlowVersions []string
+	SlowLatency  time.Duration
 
 	// OnListen, when set, is called with the service's base URL once it
 	// listens (tests use it with port 0).
@@ -73,10 +79,13 @@ func (c *CartsConfig) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.UnleashAppName, "unleash-app-name", "carts", "application name reported to Unleash")
 	fs.StringVar(&c.UnleashFlag, "unleash-flag", DefaultFlag, "feature flag that switches the promotion")
 	fs.DurationVar(&c.UnleashInterval, "unleash-interval", 2*time.Second, "how often Unleash is polled")
-	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig of the cluster of --deployment (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
-	fs.StringVar(&c.Namespace, "namespace", "", "namespace of --deployment")
-	fs.StringVar(&c.Deployment, "deployment", "", "Kubernetes Deployment whose spec.replicas is the replica count; without it PUT /scale sets the count")
-	fs.DurationVar(&c.KubeInterval, "kube-interval", time.Second, "how often the Deployment is read")
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig of the cluster carts follows (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
+	fs.StringVar(&c.Namespace, "namespace", "", "follow the release in this Kubernetes namespace: the version (image tag) and ready replicas of what --service selects; without it PUT /scale sets the replicas")
+	fs.StringVar(&c.Service, "service", "", "Kubernetes Service whose selected Deployments carts plays (default carts)")
+	fs.StringVar(&c.Deployment, "deployment", "", "follow this one Deployment instead of what --service selects")
+	fs.StringVar(&c.Container, "container", "", "container whose image tag is the version (default: the one named after --service, else the first)")
+	fs.StringSliceVar(&c.SlowVersions, "slow-versions", DefaultSlowVersions, "versions (image tags) that answer every request --slow-latency later")
+	fs.DurationVar(&c.SlowLatency, "slow-latency", DefaultSlowLatency, "what a slow version adds to every request")
 }
 
 // resolveSecret turns "file:PATH" and "env:NAME" into the secret they
@@ -140,11 +149,17 @@ func RunCarts(ctx context.Context, c CartsConfig, out, errOut io.Writer) error {
 	if c.UnleashURL != "" && token == "" {
 		return usagef("--unleash-url needs --unleash-token (or %s): a client token, e.g. from scripts/unleash.sh client-token", EnvUnleashToken)
 	}
-	if c.Deployment == "" && (c.Namespace != "" || c.Kubeconfig != "") {
-		return usagef("--namespace and --kubeconfig need --deployment, the Deployment to read the replica count from")
+	if c.Namespace == "" && (c.Kubeconfig != "" || c.Service != "" || c.Deployment != "") {
+		return usagef("--kubeconfig, --service and --deployment need --namespace, the namespace carts runs in, e.g. sockshop-production")
 	}
-	if c.Deployment != "" && c.Namespace == "" {
-		return usagef("--deployment %s needs --namespace, e.g. sockshop-production", c.Deployment)
+	if c.Service != "" && c.Deployment != "" {
+		return usagef("--service %s and --deployment %s: give one, what to follow", c.Service, c.Deployment)
+	}
+	if c.Namespace != "" && c.Service == "" && c.Deployment == "" {
+		c.Service = "carts"
+	}
+	if c.Container == "" {
+		c.Container = c.Service
 	}
 
 	model := c.Model
@@ -156,6 +171,9 @@ func RunCarts(ctx context.Context, c CartsConfig, out, errOut io.Writer) error {
 		Promotion:  c.Promotion,
 		Registry:   prometheus.NewRegistry(),
 		Logger:     log,
+
+		SlowVersions: c.SlowVersions,
+		SlowLatency:  c.SlowLatency,
 	})
 	if err != nil {
 		return usagef("%v", err)
@@ -166,20 +184,18 @@ func RunCarts(ctx context.Context, c CartsConfig, out, errOut io.Writer) error {
 	done := make(chan struct{})
 	pollers := 0
 
-	if c.Deployment != "" {
+	if c.Namespace != "" {
 		cs, err := kubernetes.NewClientset(c.Kubeconfig)
 		if err != nil {
 			return fmt.Errorf("carts: %w", err)
 		}
-		src := &DeploymentReplicas{Client: cs, Namespace: c.Namespace, Name: c.Deployment, Interval: c.KubeInterval, Logger: log}
-		n, err := src.Fetch(ctx)
-		if err != nil {
+		f := &Follower{Client: cs, Namespace: c.Namespace, Service: c.Service, Deployment: c.Deployment, Container: c.Container, Logger: log}
+		if err := f.Check(ctx); err != nil {
 			return fmt.Errorf("carts: %w", err)
 		}
-		svc.SetReplicas(n)
-		svc.UseReplicaSource(src.String())
+		svc.Follow(f.String())
 		pollers++
-		go func() { defer func() { done <- struct{}{} }(); src.Run(ctx, svc.SetReplicas) }()
+		go func() { defer func() { done <- struct{}{} }(); f.Run(ctx, svc.SetRelease) }()
 	}
 	if c.UnleashURL != "" {
 		p := &UnleashPoller{URL: c.UnleashURL, Token: token, AppName: c.UnleashAppName, Flag: c.UnleashFlag, Interval: c.UnleashInterval, Logger: log}
@@ -217,7 +233,15 @@ func RunCarts(ctx context.Context, c CartsConfig, out, errOut io.Writer) error {
 		// modelled latency end at once instead of delaying Shutdown.
 		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
-	fmt.Fprintf(out, "carts is serving on %s (replicas %d, promotion %v)\n", base, svc.Replicas(), svc.Promotion())
+	if _, ok := svc.Release(); ok {
+		what := "Deployment " + c.Deployment
+		if c.Deployment == "" {
+			what = "what Service " + c.Service + " selects"
+		}
+		fmt.Fprintf(out, "carts is serving on %s (following %s in namespace %s, promotion %v)\n", base, what, c.Namespace, svc.Promotion())
+	} else {
+		fmt.Fprintf(out, "carts is serving on %s (replicas %d, promotion %v)\n", base, svc.Replicas(), svc.Promotion())
+	}
 	if c.OnListen != nil {
 		c.OnListen(base)
 	}

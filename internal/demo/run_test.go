@@ -41,11 +41,8 @@ func startCarts(t testing.TB, cfg CartsConfig) string {
 	def.AddFlags(pflag.NewFlagSet("carts", pflag.ContinueOnError))
 	def.Listen = "127.0.0.1:0"
 	def.TimeScale = 0
-	def.Kubeconfig, def.Namespace, def.Deployment = cfg.Kubeconfig, cfg.Namespace, cfg.Deployment
+	def.Kubeconfig, def.Namespace, def.Service, def.Deployment = cfg.Kubeconfig, cfg.Namespace, cfg.Service, cfg.Deployment
 	def.UnleashURL, def.UnleashToken = cfg.UnleashURL, cfg.UnleashToken
-	if cfg.KubeInterval != 0 {
-		def.KubeInterval = cfg.KubeInterval
-	}
 	if cfg.UnleashInterval != 0 {
 		def.UnleashInterval = cfg.UnleashInterval
 	}
@@ -110,8 +107,10 @@ func TestRunCartsUsageErrors(t *testing.T) {
 	}{
 		{"unleash URL without token", func(c *CartsConfig) { c.UnleashURL = srv }, "--unleash-url needs --unleash-token", true},
 		{"token file missing", func(c *CartsConfig) { c.UnleashURL, c.UnleashToken = srv, "file:/nonexistent/token" }, "--unleash-token file:/nonexistent/token", true},
-		{"namespace without deployment", func(c *CartsConfig) { c.Namespace = "x" }, "need --deployment", true},
-		{"deployment without namespace", func(c *CartsConfig) { c.Deployment = "carts-primary" }, "needs --namespace", true},
+		{"deployment without namespace", func(c *CartsConfig) { c.Deployment = "carts-primary" }, "need --namespace", true},
+		{"service without namespace", func(c *CartsConfig) { c.Service = "carts" }, "need --namespace", true},
+		{"service and deployment", func(c *CartsConfig) { c.Namespace, c.Service, c.Deployment = "x", "carts", "carts-primary" }, "give one", true},
+		{"kubeconfig unreadable", func(c *CartsConfig) { c.Namespace, c.Kubeconfig = "x", "/nonexistent/kubeconfig" }, "/nonexistent/kubeconfig", false},
 		{"negative capacity", func(c *CartsConfig) { c.Model.CapacityPerReplica = -1 }, "capacity per replica", true},
 		{"wrong token fails at start", func(c *CartsConfig) { c.UnleashURL, c.UnleashToken = srv, "wrong" }, "401", false},
 		{"listen address taken or bad", func(c *CartsConfig) { c.Listen = "256.0.0.1:0" }, "listen on 256.0.0.1:0", false},

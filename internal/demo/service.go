@@ -65,7 +65,24 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Logger receives changes of replicas and promotion; nil discards.
 	Logger *slog.Logger
+	// SlowVersions are the versions (image tags) that answer every carts
+	// request SlowLatency later, as Keptn's slow carts build did; nil
+	// means DefaultSlowVersions. They matter only while a Release is
+	// followed.
+	SlowVersions []string
+	// SlowLatency is what a slow version adds; 0 means DefaultSlowLatency.
+	SlowLatency time.Duration
 }
+
+// The version-to-behaviour table of the tutorial: carts 0.11.2 is the slow
+// build whose staging quality gate fails; every other version (0.11.1,
+// 0.11.3, ...) answers at the model's speed. One second more per request
+// puts the p90 of a replica within its capacity at about 1.4 s, above the
+// SLO's 1000 ms pass and 1200 ms warning limits.
+var DefaultSlowVersions = []string{"0.11.2"}
+
+// DefaultSlowLatency is what a slow version adds to every request.
+const DefaultSlowLatency = time.Second
 
 // Service is the carts demo service: its HTTP handler, its carts and the
 // state of the latency model. Replicas and promotion can change at any
@@ -80,8 +97,11 @@ type Service struct {
 	duration  *prometheus.HistogramVec
 	requests  *prometheus.CounterVec
 	now       func() time.Time
+	slow      map[string]bool
+	slowBy    time.Duration
 
 	mu             sync.Mutex
+	release        *Release // nil unless a Follower is the source
 	replicas       int
 	promotion      bool
 	replicaSource  string // "" while PUT /scale is the source
@@ -121,6 +141,19 @@ func NewService(o Options) (*Service, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.SlowVersions == nil {
+		o.SlowVersions = DefaultSlowVersions
+	}
+	if o.SlowLatency == 0 {
+		o.SlowLatency = DefaultSlowLatency
+	}
+	if o.SlowLatency < 0 {
+		return nil, fmt.Errorf("carts: slow latency must not be negative, got %s", o.SlowLatency)
+	}
+	slow := map[string]bool{}
+	for _, v := range o.SlowVersions {
+		slow[v] = true
+	}
 	s := &Service{
 		model:     m,
 		timeScale: o.TimeScale,
@@ -129,6 +162,8 @@ func NewService(o Options) (*Service, error) {
 		log:       o.Logger,
 		reg:       o.Registry,
 		now:       time.Now,
+		slow:      slow,
+		slowBy:    o.SlowLatency,
 		replicas:  o.Replicas,
 		promotion: o.Promotion,
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -146,7 +181,7 @@ func NewService(o Options) (*Service, error) {
 		s.requests,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "carts_replicas",
-			Help: "Replicas the latency model assumes: from the Kubernetes Deployment, or as set through PUT /scale.",
+			Help: "Replicas the latency model assumes: the ready replicas of the Kubernetes Deployments that serve, or as set through PUT /scale.",
 		}, func() float64 { return float64(s.Replicas()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "carts_promotion_enabled",
@@ -162,6 +197,15 @@ func NewService(o Options) (*Service, error) {
 			Help: "Carts requests per second over the load window, the load of the latency model.",
 		}, func() float64 { return s.meter.rate(s.now()) }),
 	}
+	collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "carts_slow_version",
+		Help: "1 while the version served is a slow one (each request is slower), else 0.",
+	}, func() float64 {
+		if s.slowNow() {
+			return 1
+		}
+		return 0
+	}))
 	for _, c := range collectors {
 		if err := o.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("carts: register metrics: %w", err)
@@ -188,6 +232,45 @@ func (s *Service) SetReplicas(n int) {
 	if old != n {
 		s.log.Info("replicas changed", "from", old, "to", n)
 	}
+}
+
+// Follow makes the cluster the source of the release, described by
+// source (e.g. "Kubernetes Service sockshop-staging/carts"): until the
+// first SetRelease nothing serves, and PUT /scale is refused.
+func (s *Service) Follow(source string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replicaSource = source
+	s.release = &Release{Reason: "the cluster has not been read yet"}
+}
+
+// SetRelease takes the release a Follower reports: its ready replicas
+// become the model's replicas, its version says whether carts is slow.
+func (s *Service) SetRelease(r Release) {
+	s.mu.Lock()
+	old := s.release
+	s.release = &r
+	s.replicas = r.Ready
+	s.mu.Unlock()
+	if old == nil || old.Version != r.Version || old.Ready != r.Ready {
+		s.log.Info("release", "release", r.String(), "slow", s.slow[r.Version])
+	}
+}
+
+// Release returns the release followed; ok is false without a Follower.
+func (s *Service) Release() (r Release, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.release == nil {
+		return Release{}, false
+	}
+	return *s.release, true
+}
+
+func (s *Service) slowNow() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.release != nil && s.slow[s.release.Version]
 }
 
 // Promotion reports whether EnablePromotion is on.
@@ -228,6 +311,7 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "OK"})
 	})
+	mux.HandleFunc("GET /release", s.getRelease)
 	mux.HandleFunc("GET /scale", s.getScale)
 	mux.HandleFunc("PUT /scale", s.putScale)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
@@ -263,15 +347,28 @@ func (s *Service) instrument(name string, h http.HandlerFunc) http.Handler {
 		start := time.Now()
 		load := s.meter.add(s.now())
 		s.mu.Lock()
-		replicas, promotion := s.replicas, s.promotion
+		replicas, promotion, rel := s.replicas, s.promotion, s.release
 		s.mu.Unlock()
-		lat := s.model.Latency(load, replicas, promotion, rand.Float64(), rand.Float64())
+		var lat time.Duration
+		handle := h
+		switch {
+		case rel != nil && !rel.Serves():
+			// Like a Service without ready endpoints: nothing answers.
+			handle = func(w http.ResponseWriter, _ *http.Request) {
+				writeError(w, http.StatusServiceUnavailable, "carts does not serve: "+rel.String())
+			}
+		default:
+			lat = s.model.Latency(load, replicas, promotion, rand.Float64(), rand.Float64())
+			if rel != nil && s.slow[rel.Version] {
+				lat += s.slowBy
+			}
+		}
 		slept, err := s.sleep(r.Context(), lat)
 		if err != nil {
 			return
 		}
 		sw := &statusWriter{ResponseWriter: w}
-		h(sw, r)
+		handle(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
@@ -358,6 +455,17 @@ func (s *Service) deleteCart(w http.ResponseWriter, r *http.Request) {
 // shape tend's http scale target reads and writes.
 type scaleBody struct {
 	Replicas *int `json:"replicas"`
+}
+
+// getRelease answers what serves, as the Follower last saw it; 404
+// without one.
+func (s *Service) getRelease(w http.ResponseWriter, _ *http.Request) {
+	r, ok := s.Release()
+	if !ok {
+		writeError(w, http.StatusNotFound, "carts follows no Kubernetes release (run it with --namespace)")
+		return
+	}
+	writeJSON(w, http.StatusOK, r)
 }
 
 func (s *Service) getScale(w http.ResponseWriter, _ *http.Request) {

@@ -235,7 +235,7 @@ func promQuery(ctx context.Context, base, query string) (float64, error) {
 
 // ruleState says what Prometheus reports about the alerting rule alert
 // of the story's group.
-func ruleState(ctx context.Context, base, alert string) (string, error) {
+func ruleState(ctx context.Context, base, group, alert string) (string, error) {
 	var data struct {
 		Groups []struct {
 			Name  string `json:"name"`
@@ -250,7 +250,7 @@ func ruleState(ctx context.Context, base, alert string) (string, error) {
 	if err := promGet(ctx, base, "/api/v1/rules?type=alert", &data); err != nil {
 		return "", err
 	}
-	group := "tend-" + Project + "-" + Stage + "-" + Service
+
 	for _, g := range data.Groups {
 		for _, r := range g.Rules {
 			if g.Name == group && r.Name == alert {

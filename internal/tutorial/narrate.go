@@ -57,7 +57,7 @@ func (n *narrator) command(args []string) {
 		q[i] = shellQuote(a)
 	}
 	name := "tend"
-	if len(args) > 0 && args[0] == "curl" {
+	if len(args) > 0 && (args[0] == "curl" || args[0] == "kubectl") {
 		name = ""
 	}
 	fmt.Fprintf(n.out, "%s    $ %s\n", n.stamp(), strings.TrimSpace(name+" "+strings.Join(q, " ")))
@@ -146,6 +146,22 @@ type eventData struct {
 		Plan   string `json:"plan"`
 	} `json:"action"`
 	Evaluation json.RawMessage `json:"evaluation"`
+	// Deployment is what a deployment, release or rollback task reported.
+	Deployment *struct {
+		Names    []string `json:"deploymentNames"`
+		Strategy string   `json:"deploymentstrategy"`
+		Image    string   `json:"image"`
+	} `json:"deployment"`
+	// Test is what a test task reported.
+	Test *struct {
+		Strategy     string  `json:"teststrategy"`
+		Start        string  `json:"start"`
+		End          string  `json:"end"`
+		URL          string  `json:"url"`
+		Requests     int     `json:"requests"`
+		Failures     int     `json:"failures"`
+		LatencyP90Ms float64 `json:"latencyP90Ms"`
+	} `json:"test"`
 }
 
 func decode(raw []byte) eventBody {

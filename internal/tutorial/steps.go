@@ -16,16 +16,16 @@ import (
 	"github.com/tendhq/tend/internal/demo"
 )
 
-// startCarts makes sure the flag exists (off), runs the carts service and
-// its load, and has Prometheus scrape it. It returns when the load
-// started.
-func (s *Story) startCarts(ctx context.Context) (time.Time, error) {
+// startCarts makes sure the flag exists (off), runs one carts process per
+// stage, each playing what the cluster runs in its namespace, and has
+// Prometheus scrape each as its stage's job.
+func (s *Story) startCarts(ctx context.Context) error {
 	c := s.opts.Components
-	s.n.step("Run the carts service and its load")
+	s.n.step("Run carts in each stage")
 	un := &unleash{url: c.UnleashURL, token: c.UnleashAdminToken}
 	created, err := un.ensureFlag(ctx, UnleashProject, Flag, UnleashEnvironment)
 	if err != nil {
-		return time.Time{}, err
+		return err
 	}
 	if created {
 		s.n.say("Unleash: created feature flag %s, off in environment %s", Flag, UnleashEnvironment)
@@ -35,74 +35,92 @@ func (s *Story) startCarts(ctx context.Context) (time.Time, error) {
 	clientToken := c.UnleashClientToken
 	if clientToken == "" {
 		if clientToken, err = un.clientToken(ctx, "carts-"+orDefault(s.opts.Unique, "demo"), UnleashEnvironment); err != nil {
-			return time.Time{}, err
-		}
-	}
-
-	cfg := demo.CartsConfig{
-		Listen:          "127.0.0.1:0",
-		Model:           demo.DefaultModel(),
-		TimeScale:       1,
-		LoadWindow:      10 * time.Second,
-		Replicas:        1,
-		UnleashURL:      c.UnleashURL,
-		UnleashToken:    clientToken,
-		UnleashAppName:  "carts",
-		UnleashFlag:     Flag,
-		UnleashInterval: UnleashInterval,
-		KubeInterval:    time.Second,
-	}
-	source := "its scale endpoint (PUT /scale)"
-	if k := s.opts.Kube; k != nil {
-		cfg.Kubeconfig, cfg.Namespace, cfg.Deployment = k.Kubeconfig, k.Namespace, k.Deployment
-		source = fmt.Sprintf("Deployment %s/%s (spec.replicas)", k.Namespace, k.Deployment)
-	}
-	listening := make(chan string, 1)
-	cfg.OnListen = func(u string) { listening <- u }
-	cctx, stopCarts := context.WithCancel(context.WithoutCancel(ctx))
-	cartsDone := make(chan error, 1)
-	go func() { cartsDone <- demo.RunCarts(cctx, cfg, s.opts.Log, s.opts.Log) }()
-	s.onClose("stop carts", func() error {
-		stopCarts()
-		if err := <-cartsDone; err != nil && !errors.Is(err, context.Canceled) {
 			return err
 		}
-		return nil
-	})
-	select {
-	case s.cartsURL = <-listening:
-	case err := <-cartsDone:
-		cartsDone <- err
-		return time.Time{}, fmt.Errorf("carts did not start: %w", err)
-	case <-ctx.Done():
-		return time.Time{}, ctx.Err()
 	}
-	s.n.say("carts serves on %s; its replicas come from %s, %s from Unleash every %s", s.cartsURL, source, Flag, UnleashInterval)
+	s.n.say("The cluster's Pods run nothing, so a carts process per stage plays what Kubernetes runs there: the")
+	s.n.say("version (image tag) of the Deployment that Service carts selects, its ready replicas as capacity.")
+	s.n.say("%s is the slow build: every request takes %s more.", SlowVersion, duration(demo.DefaultSlowLatency))
+	for _, stage := range Stages {
+		ns := s.namespace(stage)
+		cfg := demo.CartsConfig{
+			Listen:          "127.0.0.1:0",
+			Model:           demo.DefaultModel(),
+			TimeScale:       1,
+			LoadWindow:      10 * time.Second,
+			Replicas:        1,
+			UnleashURL:      c.UnleashURL,
+			UnleashToken:    clientToken,
+			UnleashAppName:  "carts",
+			UnleashFlag:     Flag,
+			UnleashInterval: UnleashInterval,
+			Kubeconfig:      c.Kubeconfig,
+			Namespace:       ns,
+			Service:         Service,
+			SlowVersions:    demo.DefaultSlowVersions,
+			SlowLatency:     demo.DefaultSlowLatency,
+		}
+		listening := make(chan string, 1)
+		cfg.OnListen = func(u string) { listening <- u }
+		cctx, stopCarts := context.WithCancel(context.WithoutCancel(ctx))
+		cartsDone := make(chan error, 1)
+		go func() { cartsDone <- demo.RunCarts(cctx, cfg, s.opts.Log, s.opts.Log) }()
+		s.onClose("stop carts of "+stage, func() error {
+			stopCarts()
+			if err := <-cartsDone; err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		})
+		var u string
+		select {
+		case u = <-listening:
+		case err := <-cartsDone:
+			cartsDone <- err
+			return fmt.Errorf("carts of %s did not start: %w", stage, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.carts[stage] = u
+		addr := strings.TrimPrefix(u, "http://")
+		job := s.job(stage)
+		name, err := writeSD(c.PrometheusTargetsDir, "tend-demo-carts-"+stage+"-"+orDefault(s.opts.Unique, "demo"), []sdGroup{{Targets: []string{addr}, Labels: map[string]string{"job": job}}})
+		if err != nil {
+			return fmt.Errorf("announce carts of %s to Prometheus: %w", stage, err)
+		}
+		s.onClose("remove the Prometheus target of "+stage, func() error { return removeIfExists(name) })
+		if err := waitTargetUp(ctx, c.PrometheusURL, job, addr); err != nil {
+			return err
+		}
+		s.n.say("carts of %s serves on %s, following Service %s in namespace %s; Prometheus scrapes it as job %s", stage, u, Service, ns, job)
+	}
+	s.n.say("Nothing is deployed yet, so both answer 503. %s comes from Unleash every %s.", Flag, UnleashInterval)
+	return nil
+}
 
+// startLoad sends production's carts its steady load and returns when
+// it started.
+func (s *Story) startLoad(ctx context.Context) (time.Time, error) {
+	target := s.carts[Stage]
 	lctx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
 	loadDone := make(chan struct{})
 	go func() {
 		defer close(loadDone)
-		if _, err := demo.RunLoad(lctx, demo.LoadConfig{Target: s.cartsURL, Rate: LoadRate, Concurrency: 64, Customers: 50, Progress: 10 * time.Second}, s.opts.Log); err != nil && lctx.Err() == nil {
+		if _, err := demo.RunLoad(lctx, demo.LoadConfig{Target: target, Rate: LoadRate, Concurrency: 64, Customers: 50, Progress: 10 * time.Second}, s.opts.Log); err != nil && lctx.Err() == nil {
 			s.log.Error("load generator stopped", "err", err)
 		}
 	}()
-	started := time.Now()
 	s.onClose("stop the load", func() error { stopLoad(); <-loadDone; return nil })
-	s.n.say("load: %g requests/s (1.5 times what one replica serves at full speed)", LoadRate)
-
-	addr := strings.TrimPrefix(s.cartsURL, "http://")
-	name, err := writeSD(c.PrometheusTargetsDir, "tend-demo-carts-"+orDefault(s.opts.Unique, "demo"), []sdGroup{{Targets: []string{addr}, Labels: map[string]string{"job": Job}}})
-	if err != nil {
-		return started, fmt.Errorf("announce carts to Prometheus: %w", err)
-	}
-	s.onClose("remove the Prometheus target", func() error { return removeIfExists(name) })
-	if err := waitTargetUp(ctx, c.PrometheusURL, Job, addr); err != nil {
-		return started, err
-	}
-	s.n.say("Prometheus scrapes carts every second as job %s", Job)
-	return started, nil
+	s.n.say("load on carts in %s: %g requests/s (1.5 times what one replica serves at full speed), from now on", Stage, LoadRate)
+	return time.Now(), nil
 }
+
+// namespace is where a stage's carts runs.
+func (s *Story) namespace(stage string) string { return s.project + "-" + stage }
+
+// job is the Prometheus job label of a stage's carts, the one tend's SLIs
+// filter on ($SERVICE-$PROJECT-$STAGE).
+func (s *Story) job(stage string) string { return Service + "-" + s.project + "-" + stage }
 
 // configure sets up monitoring (provider, alert rules), the Alertmanager
 // route, and where the actions act.
@@ -117,16 +135,16 @@ func (s *Story) configure(ctx context.Context) error {
 	// Alertmanager would reach this tend as soon as its route is in, and
 	// open a problem before the release. Resolve such leftovers now, and
 	// this run's alert once its rules are gone (cleanups run in reverse).
-	if n, err := resolveAlerts(ctx, c.AlertmanagerURL, Project); err != nil {
-		return fmt.Errorf("resolve earlier alerts of project %s in Alertmanager: %w", Project, err)
+	if n, err := resolveAlerts(ctx, c.AlertmanagerURL, s.project); err != nil {
+		return fmt.Errorf("resolve earlier alerts of project %s in Alertmanager: %w", s.project, err)
 	} else if n > 0 {
 		s.log.Info("resolved alerts of an earlier run in Alertmanager", "alerts", n)
 	}
 	s.onClose("resolve the story's alert in Alertmanager", func() error {
-		_, err := resolveAlerts(context.Background(), c.AlertmanagerURL, Project)
+		_, err := resolveAlerts(context.Background(), c.AlertmanagerURL, s.project)
 		return err
 	})
-	if _, err := s.tend(ctx, true, "configure", "monitoring", "prometheus", "--project", Project, "--service", Service,
+	if _, err := s.tend(ctx, true, "configure", "monitoring", "prometheus", "--project", s.project, "--service", Service,
 		"--url", c.PrometheusURL, "--rules-file", s.rulesFile, "--reload-url", c.PrometheusURL,
 		"--window", duration(RuleWindow), "--for", duration(RuleFor)); err != nil {
 		return err
@@ -138,7 +156,7 @@ func (s *Story) configure(ctx context.Context) error {
 		return postReload(context.Background(), c.PrometheusURL)
 	})
 
-	out, err := s.tendQuiet(ctx, true, "create", "token", "alertmanager-"+orDefault(s.opts.Unique, Project), "--scope", "intake", "--project", Project, "-o", "json")
+	out, err := s.tendQuiet(ctx, true, "create", "token", "alertmanager-"+orDefault(s.opts.Unique, s.project), "--scope", "intake", "--project", s.project, "-o", "json")
 	if err != nil {
 		return err
 	}
@@ -178,22 +196,19 @@ func (s *Story) configure(ctx context.Context) error {
 	if err := os.WriteFile(unleashToken, []byte(c.UnleashAdminToken+"\n"), 0o600); err != nil {
 		return err
 	}
-	if _, err := s.tend(ctx, true, "configure", "unleash", "--project", Project, "--stage", Stage,
+	if _, err := s.tend(ctx, true, "configure", "unleash", "--project", s.project, "--stage", Stage,
 		"--url", c.UnleashURL, "--token", "file:"+unleashToken, "--environment", UnleashEnvironment); err != nil {
 		return err
 	}
-	if k := s.opts.Kube; k != nil {
-		if _, err := s.tend(ctx, true, "configure", "kubernetes", "--project", Project, "--stage", Stage, "--service", Service,
-			"--namespace", k.Namespace, "--deployment", k.Deployment); err != nil {
-			return err
-		}
-	} else {
-		if _, err := s.tend(ctx, true, "configure", "kubernetes", "--project", Project, "--stage", Stage, "--service", Service,
-			"--scale-url", s.cartsURL+"/scale"); err != nil {
-			return err
-		}
+	// The Pods run nothing, so staging's test requests carts of staging,
+	// which plays what the Deployment runs, instead of the Service's
+	// cluster address the deployment reports.
+	if _, err := s.tend(ctx, true, "configure", "tests", "--project", s.project, "--stage", StagingStage, "--service", Service,
+		"--url", s.carts[StagingStage], "--paths", "/carts/1/items,/carts/2", "--rate", fmt.Sprint(LoadTestRate), "--duration", duration(LoadTestDuration)); err != nil {
+		return err
 	}
-	_, err = s.tend(ctx, true, "get", "config", "--project", Project)
+	s.n.say("Scaling needs no setting: tend scales Deployment %s-primary in namespace %s by default.", Service, s.namespace(Stage))
+	_, err = s.tend(ctx, true, "get", "config", "--project", s.project)
 	return err
 }
 
@@ -204,7 +219,7 @@ func (s *Story) mergeAlertmanager(ctx context.Context, show bool) error {
 	c := s.opts.Components
 	s.amMu.Lock()
 	defer s.amMu.Unlock()
-	args := []string{"generate", "alertmanager-config", "--project", Project, "--intake-url", s.app.URL(),
+	args := []string{"generate", "alertmanager-config", "--project", s.project, "--intake-url", s.app.URL(),
 		"--intake-token", "file:" + filepath.Join(s.opts.WorkDir, "intake-token"), "--merge", c.AlertmanagerConfig}
 	if s.receiver != "tend" {
 		args = append(args, "--receiver-name", s.receiver)
@@ -260,7 +275,7 @@ func (s *Story) baseline(ctx context.Context, loadStarted time.Time) (string, er
 			return "", err
 		}
 	}
-	out, err := s.tend(ctx, true, "trigger", "evaluation", "--project", Project, "--stage", Stage, "--service", Service,
+	out, err := s.tend(ctx, true, "trigger", "evaluation", "--project", s.project, "--stage", Stage, "--service", Service,
 		"--timeframe", duration(BaselineWindow), "--watch", "--watch-timeout", "2m")
 	kctx := ""
 	if i := strings.Index(out, "ID of Keptn context: "); i >= 0 {
@@ -304,7 +319,7 @@ func (s *Story) awaitProblem(ctx context.Context) (string, string, error) {
 			return "", "", fmt.Errorf("no problem opened within %s of the release; %s", alertLimit, s.diagnose(context.WithoutCancel(ctx)))
 		case <-tick.C:
 			s.keepRoute(ctx)
-			if v, err := promQuery(ctx, s.opts.Components.PrometheusURL, p90Query("30s")); err == nil {
+			if v, err := promQuery(ctx, s.opts.Components.PrometheusURL, p90Query(s.job(Stage), "30s")); err == nil {
 				s.n.say("carts p90 over the last 30s: %.0f ms (Prometheus)", v)
 			}
 		case ev := <-s.events:
@@ -361,8 +376,11 @@ func (s *Story) followRemediation(ctx context.Context, kctx, told string) (*apit
 			if ev.typ == "sh.keptn.event.action.finished" {
 				changes = s.actionChanges(ctx, kctx, s.n.tell.action-1)
 			}
-			for _, line := range s.n.tell.line(ev.typ, ev.raw, changes) {
+			for i, line := range s.n.tell.line(ev.typ, ev.raw, changes) {
 				s.n.say("%s", line)
+				if i == 0 && ev.typ == "sh.keptn.event.action.finished" && s.n.tell.kind == "scaling" {
+					s.tellCapacity(ctx)
+				}
 			}
 			if ev.typ == remediationType("finished") {
 				return s.finalRemediation(ctx, kctx)
@@ -383,7 +401,7 @@ func (s *Story) actionChanges(ctx context.Context, kctx string, i int) []apitype
 
 // remediation returns the remediation in kctx.
 func (s *Story) remediation(ctx context.Context, kctx string) (*apitypes.Remediation, error) {
-	rems, err := s.admin.ListRemediations(ctx, client.ProblemFilter{Project: Project, Stage: Stage, Service: Service})
+	rems, err := s.admin.ListRemediations(ctx, client.ProblemFilter{Project: s.project, Stage: Stage, Service: Service})
 	if err != nil {
 		return nil, fmt.Errorf("read the remediation: %w", err)
 	}
@@ -397,7 +415,7 @@ func (s *Story) remediation(ctx context.Context, kctx string) (*apitypes.Remedia
 
 // contextEvents lists the events of a keptn context, oldest first.
 func (s *Story) contextEvents(ctx context.Context, kctx string) ([]streamEvent, error) {
-	evs, err := ContextEvents(ctx, s.admin, kctx)
+	evs, err := ContextEvents(ctx, s.admin, s.project, kctx)
 	if err != nil {
 		return nil, err
 	}
@@ -414,9 +432,9 @@ func (s *Story) contextEvents(ctx context.Context, kctx string) ([]streamEvent, 
 
 // ContextEvents returns the events of a keptn context from tend's event
 // log, oldest first.
-func ContextEvents(ctx context.Context, c *client.Client, kctx string) ([]json.RawMessage, error) {
+func ContextEvents(ctx context.Context, c *client.Client, project, kctx string) ([]json.RawMessage, error) {
 	var out []json.RawMessage
-	for e, err := range c.Events(ctx, client.EventFilter{Project: Project, KeptnContext: kctx, PageSize: 500}) {
+	for e, err := range c.Events(ctx, client.EventFilter{Project: project, KeptnContext: kctx, PageSize: 500}) {
 		if err != nil {
 			return nil, err
 		}
@@ -445,24 +463,24 @@ func (s *Story) finalRemediation(ctx context.Context, kctx string) (*apitypes.Re
 func (s *Story) diagnose(ctx context.Context) string {
 	c := s.opts.Components
 	var parts []string
-	if v, err := promQuery(ctx, c.PrometheusURL, p90Query("30s")); err == nil {
+	if v, err := promQuery(ctx, c.PrometheusURL, p90Query(s.job(Stage), "30s")); err == nil {
 		parts = append(parts, fmt.Sprintf("carts p90 over 30s is %.0f ms", v))
 	} else {
 		parts = append(parts, fmt.Sprintf("carts p90: %v", err))
 	}
-	if st, err := ruleState(ctx, c.PrometheusURL, "response_time_p90"); err == nil {
+	if st, err := ruleState(ctx, c.PrometheusURL, "tend-"+s.project+"-"+Stage+"-"+Service, "response_time_p90"); err == nil {
 		parts = append(parts, "alert rule: "+st)
 	} else {
 		parts = append(parts, fmt.Sprintf("alert rule: %v", err))
 	}
-	if ps, err := s.admin.ListProblems(ctx, client.ProblemFilter{Project: Project}); err == nil {
+	if ps, err := s.admin.ListProblems(ctx, client.ProblemFilter{Project: s.project}); err == nil {
 		var ss []string
 		for _, p := range ps {
 			ss = append(ss, fmt.Sprintf("%s %s %s (remediation %s %s)", short(p.ID), p.State, p.Title, short(p.RemediationID), p.RemediationState))
 		}
 		parts = append(parts, fmt.Sprintf("tend's problems: [%s]", strings.Join(ss, ", ")))
 	}
-	if rs, err := s.admin.ListRemediations(ctx, client.ProblemFilter{Project: Project}); err == nil {
+	if rs, err := s.admin.ListRemediations(ctx, client.ProblemFilter{Project: s.project}); err == nil {
 		for _, r := range rs {
 			parts = append(parts, fmt.Sprintf("remediation %s: %s %s", short(r.ID), r.State, r.Reason))
 		}
@@ -470,8 +488,8 @@ func (s *Story) diagnose(ctx context.Context) string {
 	return strings.Join(parts, "; ")
 }
 
-func p90Query(window string) string {
-	return fmt.Sprintf("histogram_quantile(0.9, sum by(le) (rate(http_response_time_milliseconds_bucket{job='%s'}[%s])))", Job, window)
+func p90Query(job, window string) string {
+	return fmt.Sprintf("histogram_quantile(0.9, sum by(le) (rate(http_response_time_milliseconds_bucket{job='%s'}[%s])))", job, window)
 }
 
 func remediationType(phase string) string {

@@ -1,10 +1,14 @@
-// Package tutorial plays Keptn's self-healing tutorial end to end against
-// real components: a tend server in process, the carts demo service with
-// its load generator, a real Prometheus that scrapes carts and evaluates
-// the alerting rules tend generates, a real Alertmanager that delivers the
-// alert to tend's intake, and a real Unleash whose EnablePromotion flag is
-// the release that misbehaves. The scaling target is the carts service's
-// own scale endpoint, or a Kubernetes Deployment that carts watches.
+// Package tutorial plays Keptn's tutorial from delivery to self-healing
+// end to end against real components: a tend server in process that
+// onboards carts with its Helm chart and delivers it into a real
+// Kubernetes cluster (staging with a quality gate, then production,
+// blue/green), one carts demo process per stage that plays what the
+// cluster runs there (the version of the Deployment its Service selects,
+// and its ready replicas), a load generator, a real Prometheus that scrapes
+// carts and evaluates the alerting rules tend generates, a real
+// Alertmanager that delivers the alert to tend's intake, and a real
+// Unleash whose EnablePromotion flag is the release that misbehaves. The
+// scaling action scales Deployment carts-primary in production.
 //
 // The same Story is `tend demo tutorial` (make demo) and the end-to-end
 // test (test/e2e), so the test proves what the demo shows. The story
@@ -33,6 +37,9 @@ import (
 	"github.com/tendhq/tend/internal/client"
 	"github.com/tendhq/tend/internal/config"
 	"github.com/tendhq/tend/internal/demo"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // The tutorial's names: Keptn's sockshop project, its production stage
@@ -46,9 +53,21 @@ const (
 	UnleashEnvironment = "production"
 )
 
-// Job is the Prometheus job label of carts, the one tend's SLIs filter on
-// ($SERVICE-$PROJECT-$STAGE).
-const Job = Service + "-" + Project + "-" + Stage
+// The stages of the tutorial's shipyard, in delivery order; Stage
+// (production) is the one that heals itself.
+const StagingStage = "staging"
+
+// Stages lists the shipyard's stages in delivery order.
+var Stages = []string{StagingStage, Stage}
+
+// The versions the story delivers: GoodVersion passes staging's quality
+// gate, SlowVersion (carts's slow build, see internal/demo's
+// DefaultSlowVersions) fails it and is rolled back.
+const (
+	Image       = "docker.io/keptnexamples/carts"
+	GoodVersion = "0.11.1"
+	SlowVersion = "0.11.2"
+)
 
 // The story's timing. Each value is as short as the story allows; why
 // each is what it is, see docs/demo.md ("Timing").
@@ -65,6 +84,12 @@ const (
 	RuleWindow = 2 * time.Minute
 	// RuleFor is how long the violation lasts before the alert fires.
 	RuleFor = 10 * time.Second
+	// LoadTestDuration and LoadTestRate are staging's performance test: its window
+	// is the quality gate's evaluation window, and its rate stays within
+	// one replica's capacity (10 requests/s), so 0.11.1 passes and only
+	// the slow build fails.
+	LoadTestDuration = 30 * time.Second
+	LoadTestRate     = 5
 	// Warmup is how long the load runs before the baseline's window starts:
 	// carts measures its load over 10 s.
 	Warmup = 15 * time.Second
@@ -81,10 +106,11 @@ const (
 // broken setup fails with a reason instead of hanging.
 const (
 	alertLimit       = 5 * time.Minute
+	deliveryLimit    = 6 * time.Minute
 	remediationLimit = 2*Settling + 5*time.Minute
 )
 
-//go:embed files
+//go:embed all:files
 var files embed.FS
 
 // File returns one of the tutorial's files (shipyard.yaml, slo.yaml,
@@ -113,6 +139,11 @@ type Components struct {
 	// UnleashClientToken is the carts service's client token; "" makes
 	// the story create one.
 	UnleashClientToken string
+	// Kubeconfig is the cluster's admin kubeconfig and Kubectl its
+	// kubectl (scripts/kube-cluster.sh). New reads them from the
+	// environment when they are empty.
+	Kubeconfig string
+	Kubectl    string
 }
 
 // EnvNames maps each field of Components to the variable the component
@@ -127,6 +158,8 @@ var EnvNames = map[string]string{
 	"UnleashURL":                 "TEND_TEST_UNLEASH_URL",
 	"UnleashAdminToken":          "TEND_TEST_UNLEASH_ADMIN_TOKEN",
 	"UnleashClientToken":         "TEND_DEMO_UNLEASH_CLIENT_TOKEN",
+	"Kubeconfig":                 "TEND_TEST_KUBECONFIG",
+	"Kubectl":                    "TEND_TEST_KUBECTL",
 }
 
 // ComponentsFromEnv reads Components from the variables of EnvNames.
@@ -141,11 +174,14 @@ func ComponentsFromEnv(getenv func(string) string) Components {
 		UnleashURL:                 getenv(EnvNames["UnleashURL"]),
 		UnleashAdminToken:          getenv(EnvNames["UnleashAdminToken"]),
 		UnleashClientToken:         getenv(EnvNames["UnleashClientToken"]),
+		Kubeconfig:                 getenv(EnvNames["Kubeconfig"]),
+		Kubectl:                    getenv(EnvNames["Kubectl"]),
 	}
 }
 
 // Validate says which required components are missing, naming the
-// variables that would set them.
+// variables that would set them. The cluster is checked by New, which
+// also reads it from the environment.
 func (c Components) Validate() error {
 	var missing []string
 	for _, f := range []struct{ name, v string }{
@@ -159,18 +195,9 @@ func (c Components) Validate() error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("tutorial: components missing: set %s (scripts/demo.sh starts them; or eval \"$(scripts/prometheus.sh start)\" and the same for alertmanager.sh and unleash.sh)", strings.Join(missing, ", "))
+		return fmt.Errorf("tutorial: components missing: set %s (scripts/demo.sh starts them; or eval \"$(scripts/prometheus.sh start)\" and the same for alertmanager.sh, unleash.sh and kube-cluster.sh)", strings.Join(missing, ", "))
 	}
 	return nil
-}
-
-// Kube makes a Kubernetes Deployment the scaling target instead of the
-// carts service's scale endpoint: tend scales it, carts follows its
-// spec.replicas. The Deployment must exist.
-type Kube struct {
-	Kubeconfig string
-	Namespace  string
-	Deployment string
 }
 
 // CLI runs the tend command line in process; cli.Run is one. The story
@@ -181,9 +208,10 @@ type CLI func(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 // Options configure a Story.
 type Options struct {
 	Components Components
-	// Kube, when set, is the scaling target; nil scales carts through
-	// its scale endpoint (the documented http scale target).
-	Kube *Kube
+	// Project is the project's name, Project ("sockshop") when empty; its
+	// stages deploy into namespaces <project>-<stage>, which must not
+	// hold anything yet. Tests sharing a cluster give each run its own.
+	Project string
 	// WorkDir receives the tutorial's files, tend's data directory and
 	// the token files; it must exist.
 	WorkDir string
@@ -203,6 +231,9 @@ type Options struct {
 type Result struct {
 	// TendURL is the in-process tend server's address.
 	TendURL string
+	// Deliveries are the keptn contexts of the deliveries of GoodVersion
+	// and SlowVersion.
+	Deliveries []string
 	// Baseline is the keptn context of the baseline evaluation.
 	Baseline string
 	// KeptnContext is the problem's (and its remediation's) context.
@@ -216,15 +247,17 @@ type Result struct {
 // Story is one run of the tutorial. Run it once, then Close it, which
 // stops and removes everything it started or wrote.
 type Story struct {
-	opts  Options
-	n     *narrator
-	log   *slog.Logger
-	start time.Time
+	opts    Options
+	project string
+	kube    kubernetes.Interface
+	n       *narrator
+	log     *slog.Logger
+	start   time.Time
 
 	app       *app.App
 	admin     *client.Client
 	tokenFile string
-	cartsURL  string
+	carts     map[string]string // stage → carts's URL
 	rulesFile string
 	receiver  string
 	amMu      sync.Mutex
@@ -242,8 +275,20 @@ type cleanup struct {
 
 // New checks opts and returns a Story that has not started anything yet.
 func New(opts Options) (*Story, error) {
+	// `tend demo tutorial` fills in the components it has flags for;
+	// the cluster comes from the variables kube-cluster.sh prints.
+	env := ComponentsFromEnv(os.Getenv)
+	if opts.Components.Kubeconfig == "" {
+		opts.Components.Kubeconfig = env.Kubeconfig
+	}
+	if opts.Components.Kubectl == "" {
+		opts.Components.Kubectl = env.Kubectl
+	}
 	if err := opts.Components.Validate(); err != nil {
 		return nil, err
+	}
+	if opts.Components.Kubeconfig == "" || opts.Components.Kubectl == "" {
+		return nil, fmt.Errorf("tutorial: the Kubernetes cluster is missing: set %s and %s (scripts/demo.sh starts it; or eval \"$(scripts/kube-cluster.sh start)\")", EnvNames["Kubeconfig"], EnvNames["Kubectl"])
 	}
 	if opts.WorkDir == "" || opts.CLI == nil {
 		return nil, errors.New("tutorial: Options.WorkDir and Options.CLI are required")
@@ -257,16 +302,25 @@ func New(opts Options) (*Story, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
-	if opts.Kube != nil && (opts.Kube.Namespace == "" || opts.Kube.Deployment == "") {
-		return nil, errors.New("tutorial: Options.Kube needs Namespace and Deployment")
+	kc, err := clientcmd.BuildConfigFromFlags("", opts.Components.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("tutorial: kubeconfig %s: %w", opts.Components.Kubeconfig, err)
+	}
+	kc.Timeout = 15 * time.Second
+	cs, err := kubernetes.NewForConfig(kc)
+	if err != nil {
+		return nil, fmt.Errorf("tutorial: kubernetes client: %w", err)
 	}
 	s := &Story{
-		opts:   opts,
-		n:      newNarrator(opts.Out),
-		log:    slog.New(slog.NewTextHandler(opts.Log, nil)),
-		events: make(chan streamEvent, 4096),
+		opts:    opts,
+		project: orDefault(opts.Project, Project),
+		kube:    cs,
+		carts:   map[string]string{},
+		n:       newNarrator(opts.Out),
+		log:     slog.New(slog.NewTextHandler(opts.Log, nil)),
+		events:  make(chan streamEvent, 4096),
 	}
-	name := "tend-" + Project + "-" + Service
+	name := "tend-" + s.project + "-" + Service
 	receiver := "tend"
 	if opts.Unique != "" {
 		name += "-" + opts.Unique
@@ -311,9 +365,10 @@ func (s *Story) Run(ctx context.Context) (*Result, error) {
 	s.start = time.Now()
 	s.n.start = s.start
 	res := &Result{}
-	s.n.say("Keptn's self-healing tutorial, played by tend. It takes about 3 to 4 minutes: a %s baseline", duration(BaselineWindow))
-	s.n.say("after %s of load, ~%s from the release until the alert fires, then two actions,", duration(Warmup), duration(expectedAlert()))
-	s.n.say("each verified by an evaluation %s after it ran.", duration(Settling))
+	s.n.say("Keptn's tutorial from delivery to self-healing, played by tend on a Kubernetes cluster. It takes")
+	s.n.say("about 4 to 5 minutes: carts %s through staging (a %s test, then the quality gate) to production,", GoodVersion, duration(LoadTestDuration))
+	s.n.say("carts %s, whose gate fails and which is rolled back, then a %s baseline under load, the release", SlowVersion, duration(BaselineWindow))
+	s.n.say("of EnablePromotion, ~%s until the alert fires, and two remediation actions, each verified %s after it ran.", duration(expectedAlert()), duration(Settling))
 
 	if err := s.startTend(ctx); err != nil {
 		return res, err
@@ -322,11 +377,24 @@ func (s *Story) Run(ctx context.Context) (*Result, error) {
 	if err := s.setUpProject(ctx); err != nil {
 		return res, err
 	}
-	loadStarted, err := s.startCarts(ctx)
-	if err != nil {
+	if err := s.startCarts(ctx); err != nil {
 		return res, err
 	}
 	if err := s.configure(ctx); err != nil {
+		return res, err
+	}
+	kctx, err := s.deliverGood(ctx)
+	res.Deliveries = append(res.Deliveries, kctx)
+	if err != nil {
+		return res, err
+	}
+	loadStarted, err := s.startLoad(ctx)
+	if err != nil {
+		return res, err
+	}
+	kctx, err = s.deliverSlow(ctx)
+	res.Deliveries = append(res.Deliveries, kctx)
+	if err != nil {
 		return res, err
 	}
 	if res.Baseline, err = s.baseline(ctx, loadStarted); err != nil {
@@ -417,13 +485,9 @@ func (s *Story) startTend(ctx context.Context) error {
 	s.n.step("Start tend")
 	cfg := config.Default()
 	cfg.Remediation.Settling = Settling
-	if s.opts.Kube != nil {
-		cfg.Kubernetes.Kubeconfig = s.opts.Kube.Kubeconfig
-	} else {
-		// Scaling goes to carts's scale endpoint; never to whatever
-		// cluster ~/.kube/config names.
-		cfg.Kubernetes.Disabled = true
-	}
+	// Delivery and scaling act on the story's cluster, never on whatever
+	// cluster ~/.kube/config names.
+	cfg.Kubernetes.Kubeconfig = s.opts.Components.Kubeconfig
 	dataDir := filepath.Join(s.opts.WorkDir, "tend-data")
 	a, err := app.New(ctx, app.Options{
 		Listen:  "127.0.0.1:0",
@@ -449,6 +513,7 @@ func (s *Story) startTend(ctx context.Context) error {
 	s.n.say("tend serves on %s (SQLite and Git in %s; settling time %s)", a.URL(), dataDir, duration(Settling))
 	s.n.say("Its admin token is in %s. To look around from another terminal:", s.tokenFile)
 	s.n.say("  export TEND_ENDPOINT=%s TEND_API_TOKEN=$(cat %s)", a.URL(), s.tokenFile)
+	s.n.say("  export KUBECONFIG=%s; alias kubectl=%s", s.opts.Components.Kubeconfig, s.opts.Components.Kubectl)
 	if ui := s.uiURL(ctx); ui != "" {
 		s.n.say("Web UI: %s (log in with the admin token)", ui)
 	}
@@ -529,22 +594,26 @@ func (s *Story) setUpProject(ctx context.Context) error {
 		return fmt.Errorf("write the tutorial's files: %w", err)
 	}
 
-	s.n.step("Create project %s (self-healing in %s, settling %s) and service %s", Project, Stage, duration(Settling), Service)
-	if _, err := s.tend(ctx, true, "create", "project", Project, "--shipyard", s.path("shipyard.yaml")); err != nil {
+	s.n.step("Create project %s and onboard service %s with its Helm chart", s.project, Service)
+	s.n.say("Staging: blue/green deployment, a %s performance test, the SLO as quality gate, release; a failed", duration(LoadTestDuration))
+	s.n.say("delivery is rolled back. Production: blue/green deployment and release; self-healing, settling %s.", duration(Settling))
+	if _, err := s.tend(ctx, true, "create", "project", s.project, "--shipyard", s.path("shipyard.yaml")); err != nil {
 		return err
 	}
-	if _, err := s.tend(ctx, true, "create", "service", Service, "--project", Project); err != nil {
+	if _, err := s.tend(ctx, true, "onboard", "service", Service, "--project", s.project, "--chart", s.path("carts")); err != nil {
 		return err
 	}
 	s.watchEvents(ctx)
 
-	s.n.step("Add the service's SLO, SLI and remediation files")
-	for _, f := range []struct{ file, uri string }{
-		{"slo.yaml", "slo.yaml"},
-		{"prometheus/sli.yaml", "prometheus/sli.yaml"},
-		{"remediation.yaml", "remediation.yaml"},
+	s.n.step("Add the service's SLO and SLI (both stages) and its remediation (production)")
+	for _, f := range []struct{ file, uri, stage string }{
+		{"slo.yaml", "slo.yaml", StagingStage},
+		{"prometheus/sli.yaml", "prometheus/sli.yaml", StagingStage},
+		{"slo.yaml", "slo.yaml", Stage},
+		{"prometheus/sli.yaml", "prometheus/sli.yaml", Stage},
+		{"remediation.yaml", "remediation.yaml", Stage},
 	} {
-		if _, err := s.tend(ctx, true, "add-resource", "--project", Project, "--stage", Stage, "--service", Service,
+		if _, err := s.tend(ctx, true, "add-resource", "--project", s.project, "--stage", f.stage, "--service", Service,
 			"--resource", s.path(f.file), "--resourceUri", f.uri); err != nil {
 			return err
 		}
@@ -567,7 +636,7 @@ func (s *Story) watchEvents(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		err := s.admin.StreamEvents(sctx, Project, "", func(id, typ string, data []byte) error {
+		err := s.admin.StreamEvents(sctx, s.project, "", func(id, typ string, data []byte) error {
 			select {
 			case s.events <- streamEvent{id: id, typ: typ, raw: append([]byte(nil), data...)}:
 			default:

@@ -1,16 +1,20 @@
-// Package e2e plays Keptn's self-healing tutorial end to end, the story of
-// `make demo` (internal/tutorial), against the real components `make test`
-// starts: Prometheus scrapes the carts demo service and evaluates the
-// alerting rules tend generated, Alertmanager delivers the alert to tend's
-// intake, Unleash holds the EnablePromotion flag, and a real kube-apiserver
-// holds Deployment carts-primary, which tend scales and carts follows. The
-// test asserts on tend's event log (the order of the remediation's events),
-// on the actions' effects at their targets (the Deployment's replicas read
-// from the API server, the flag's state read from Unleash's admin API), and
-// on the final result: the remediation resolved.
+// Package e2e plays Keptn's tutorial end to end, from onboarding and
+// delivery to self-healing, the story of `make demo` (internal/tutorial),
+// against the real components `make test` starts: tend onboards carts with
+// its Helm chart and delivers it into the test cluster (0.11.1 through
+// staging's quality gate to production, then the slow 0.11.2, which
+// staging's gate stops and the rollback undoes); the carts demo processes
+// play what each stage's Service selects; Prometheus scrapes them and
+// evaluates the alerting rules tend generated, Alertmanager delivers the
+// alert to tend's intake, Unleash holds the EnablePromotion flag, and tend
+// scales Deployment carts-primary. The test asserts on tend's event log
+// (the order of the remediation's events, the deliveries' results), on
+// what the cluster runs (Deployments, images and replicas read from the
+// API server), on the flag's state read from Unleash's admin API, and on
+// the final result: the remediation resolved.
 //
-// It takes about four minutes: the story's settling time and windows are
-// as short as its numbers allow (docs/demo.md, "Timing").
+// It takes about six minutes: the story's test, settling time and windows
+// are as short as its numbers allow (docs/demo.md, "Timing").
 package e2e
 
 import (
@@ -27,8 +31,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8s "k8s.io/client-go/kubernetes"
 
@@ -42,23 +44,25 @@ import (
 
 // storyLimit bounds the whole story, so that a broken setup fails with the
 // story's reason instead of the test binary's timeout.
-const storyLimit = 9 * time.Minute
+const storyLimit = 14 * time.Minute
 
-func TestSelfHealingTutorial(t *testing.T) {
+func TestTutorialFromDeliveryToHealing(t *testing.T) {
 	comp := components(t)
-	kubeconfig := testenv.KubeconfigPath(t)
 	unique := "e2e" + randomHex(t, 4)
-
-	// The scaling target: the components are shared and a namespace is
-	// never deleted without a controller manager, so it is one of this
-	// run's own; tend is told with `tend configure kubernetes`.
-	cs, err := kubernetes.NewClientset(kubeconfig)
+	// The cluster is shared, so the project, and with it the namespaces
+	// <project>-<stage> tend deploys into, is this run's own.
+	project := tutorial.Project + "-" + unique
+	cs, err := kubernetes.NewClientset(comp.Kubeconfig)
 	if err != nil {
 		t.Fatalf("kubernetes client: %v", err)
 	}
-	ns := tutorial.Project + "-" + tutorial.Stage + "-" + unique
+	t.Cleanup(func() {
+		for _, st := range tutorial.Stages {
+			_ = cs.CoreV1().Namespaces().Delete(context.Background(), project+"-"+st, metav1.DeleteOptions{})
+		}
+	})
+	ns := project + "-" + tutorial.Stage
 	const deployment = "carts-primary"
-	createDeployment(t, cs, ns, deployment, 1)
 
 	work := t.TempDir()
 	logPath := filepath.Join(work, "story.log")
@@ -69,7 +73,7 @@ func TestSelfHealingTutorial(t *testing.T) {
 	t.Cleanup(func() { _ = logFile.Close() })
 	story, err := tutorial.New(tutorial.Options{
 		Components: comp,
-		Kube:       &tutorial.Kube{Kubeconfig: kubeconfig, Namespace: ns, Deployment: deployment},
+		Project:    project,
 		WorkDir:    work,
 		Unique:     unique,
 		Out:        &lineLogger{t: t},
@@ -102,7 +106,7 @@ func TestSelfHealingTutorial(t *testing.T) {
 	})
 
 	t.Run("the problem came from the alert", func(t *testing.T) {
-		ps, err := admin.ListProblems(ctx, client.ProblemFilter{Project: tutorial.Project})
+		ps, err := admin.ListProblems(ctx, client.ProblemFilter{Project: project})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,8 +126,45 @@ func TestSelfHealingTutorial(t *testing.T) {
 		}
 	})
 
+	t.Run("0.11.1 passed staging and production", func(t *testing.T) {
+		got := sequenceResults(t, ctx, admin, project, res.Deliveries[0])
+		want := []string{
+			"evaluation.finished (staging) succeeded/pass",
+			"staging.delivery.finished succeeded/pass",
+			"production.delivery.finished succeeded/pass",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("sequences of the delivery of 0.11.1:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
+
+	t.Run("0.11.2 failed staging's gate and was rolled back", func(t *testing.T) {
+		got := sequenceResults(t, ctx, admin, project, res.Deliveries[1])
+		want := []string{
+			"evaluation.finished (staging) succeeded/fail",
+			"staging.delivery.finished succeeded/fail",
+			"rollback.finished (staging) succeeded/pass",
+			"staging.rollback.finished succeeded/pass",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("sequences of the delivery of 0.11.2:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
+
+	t.Run("the cluster runs what the tutorial shows", func(t *testing.T) {
+		good := tutorial.Image + ":" + tutorial.GoodVersion
+		slow := tutorial.Image + ":" + tutorial.SlowVersion
+		// Production: carts scaled to 0 and carts-primary serving
+		// 0.11.1 (2 replicas once healed); staging: carts-primary
+		// serving 0.11.1 after the rollback, the canary at 0 with 0.11.2.
+		checkDeployment(t, cs, ns, "carts", good, 0)
+		checkDeployment(t, cs, ns, "carts-primary", good, 2)
+		checkDeployment(t, cs, project+"-"+tutorial.StagingStage, "carts", slow, 0)
+		checkDeployment(t, cs, project+"-"+tutorial.StagingStage, "carts-primary", good, 1)
+	})
+
 	t.Run("the event log tells the story in order", func(t *testing.T) {
-		raw, err := tutorial.ContextEvents(ctx, admin, res.KeptnContext)
+		raw, err := tutorial.ContextEvents(ctx, admin, project, res.KeptnContext)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,14 +194,7 @@ func TestSelfHealingTutorial(t *testing.T) {
 		}
 	})
 
-	t.Run("scaling changed the Deployment from 1 to 2 replicas", func(t *testing.T) {
-		d, err := cs.AppsV1().Deployments(ns).Get(ctx, deployment, metav1.GetOptions{})
-		if err != nil {
-			t.Fatalf("read deployment %s/%s: %v", ns, deployment, err)
-		}
-		if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 {
-			t.Errorf("deployment %s/%s has spec.replicas %v, want 2", ns, deployment, d.Spec.Replicas)
-		}
+	t.Run("scaling changed carts-primary from 1 to 2 replicas", func(t *testing.T) {
 		assertChange(t, res.Remediation, 0, "deployment/"+ns+"/"+deployment+" replicas", "1", "2")
 	})
 
@@ -181,6 +215,8 @@ func TestSelfHealingTutorial(t *testing.T) {
 func components(t *testing.T) tutorial.Components {
 	t.Helper()
 	c := tutorial.Components{
+		Kubeconfig:         testenv.KubeconfigPath(t),
+		Kubectl:            testenv.KubectlPath(t),
 		PrometheusURL:      testenv.PrometheusURL(t),
 		AlertmanagerURL:    testenv.AlertmanagerURL(t),
 		AlertmanagerConfig: testenv.AlertmanagerConfigPath(t),
@@ -250,31 +286,60 @@ func assertChange(t *testing.T, r apitypes.Remediation, i int, target, from, to 
 	t.Errorf("action %d (%s) recorded changes %+v, want %+v", i+1, r.Actions[i].Action, r.Actions[i].Changes, want)
 }
 
-// createDeployment creates namespace ns and a Deployment with replicas;
-// its pods (kwok's, running nothing) matter to neither tend's scaling nor
-// carts's replica count.
-func createDeployment(t *testing.T, cs k8s.Interface, ns, name string, replicas int32) {
+// checkDeployment reads a Deployment from the API server and checks its
+// image and its wanted and ready replicas.
+func checkDeployment(t *testing.T, cs k8s.Interface, ns, name, image string, replicas int32) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("create namespace %s: %v", ns, err)
+	d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Errorf("read deployment %s/%s: %v", ns, name, err)
+		return
 	}
-	labels := map[string]string{"app": name}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "carts", Image: "docker.io/keptnexamples/carts:0.13.1"}}},
-			},
-		},
+	var images []string
+	for _, c := range d.Spec.Template.Spec.Containers {
+		images = append(images, c.Image)
 	}
-	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("create deployment %s/%s: %v", ns, name, err)
+	if len(images) != 1 || images[0] != image {
+		t.Errorf("deployment %s/%s runs %v, want %s", ns, name, images, image)
 	}
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != replicas || d.Status.ReadyReplicas != replicas {
+		t.Errorf("deployment %s/%s wants %v replicas, %d ready; want %d", ns, name, d.Spec.Replicas, d.Status.ReadyReplicas, replicas)
+	}
+}
+
+// sequenceResults lists, oldest first, the sequence ends of a delivery's
+// keptn context and the evaluation and rollback tasks' ends, as
+// "<type> status/result".
+func sequenceResults(t *testing.T, ctx context.Context, admin *client.Client, project, kctx string) []string {
+	t.Helper()
+	raw, err := tutorial.ContextEvents(ctx, admin, project, kctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range raw {
+		var e struct {
+			Type string `json:"type"`
+			Data struct {
+				Stage  string `json:"stage"`
+				Status string `json:"status"`
+				Result string `json:"result"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(r, &e); err != nil {
+			t.Fatalf("read event: %v", err)
+		}
+		typ := strings.TrimPrefix(e.Type, "sh.keptn.event.")
+		switch {
+		case typ == "evaluation.finished" || typ == "rollback.finished":
+			out = append(out, fmt.Sprintf("%s (%s) %s/%s", typ, e.Data.Stage, e.Data.Status, e.Data.Result))
+		case strings.Count(typ, ".") == 2 && strings.HasSuffix(typ, ".finished"):
+			out = append(out, fmt.Sprintf("%s %s/%s", typ, e.Data.Status, e.Data.Result))
+		}
+	}
+	return out
 }
 
 // lineLogger writes the story's narration to the test log line by line.
