@@ -34,13 +34,18 @@ Its latency is modelled: a base latency, multiplied by the overload once
 the load exceeds --capacity-per-replica per replica, plus
 --promotion-latency while the Unleash flag EnablePromotion is on.
 
-The replica count comes from a Kubernetes Deployment (--deployment and
---namespace) or else from its own scale endpoint: PUT /scale
-{"replicas": N}, GET /scale, which tend's scaling action can target.
+With --namespace it follows a release on Kubernetes: it plays what the
+Service --service (default carts) selects there, the primary or the
+canary: the version is that Deployment's image tag (--slow-versions answer
+--slow-latency later) and the capacity its ready replicas, so tend's
+delivery and scaling change what it serves. --deployment follows one
+Deployment instead. Without --namespace its own scale endpoint sets the
+replicas: PUT /scale {"replicas": N}, GET /scale.
 
 It runs until interrupted. docs/demo.md describes the model and its numbers.`,
 		Example: `  tend demo carts
   tend demo carts --listen 127.0.0.1:0 --unleash-url http://127.0.0.1:4242 --unleash-token file:client-token
+  tend demo carts --kubeconfig kubeconfig --namespace sockshop-production
   tend demo carts --kubeconfig kubeconfig --namespace sockshop-production --deployment carts-primary`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -28,20 +28,24 @@ func newDemoTutorialCommand(s *streams) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "tutorial",
-		Short: "Play Keptn's self-healing tutorial against real Prometheus, Alertmanager and Unleash",
-		Long: `Play Keptn's self-healing tutorial end to end, narrating each step from
-tend's own events: a tend server (in this process), project sockshop with
-service carts and the tutorial's SLO, SLI and remediation files, alerting
-rules generated into Prometheus, tend's route in Alertmanager, the carts
-demo service under load, a passing baseline; then the release switches the
-Unleash flag EnablePromotion on, the alert fires, tend scales carts up (not
-enough: the verification fails), switches EnablePromotion off (the
-verification passes) and the remediation ends resolved. It takes about 5
-minutes.
+		Short: "Play Keptn's tutorial, from onboarding carts to self-healing, on a real cluster",
+		Long: `Play Keptn's tutorial end to end, narrating each step from tend's own
+events: a tend server (in this process), project sockshop with stages
+staging and production, service carts onboarded with its Helm chart, the
+delivery of carts 0.11.1 through staging (a performance test, a passing
+quality gate, the release) into production, where kubectl shows carts 0/0
+and carts-primary 1/1; then a slower 0.11.2 whose staging gate fails, so it
+is rolled back and production keeps 0.11.1; then the self-healing story:
+the carts demo service under load, the release that switches the Unleash
+flag EnablePromotion on, the alert Prometheus fires through Alertmanager,
+tend scaling carts-primary up (not enough: the verification fails),
+switching EnablePromotion off (the verification passes) and the remediation
+ending resolved. It takes about 4 minutes.
 
 It needs a running Prometheus, Alertmanager and Unleash, given by the flags
-or by the variables the scripts print: make demo (scripts/demo.sh) starts
-them and runs this command.
+or by the variables the scripts print, and a Kubernetes cluster given by
+TEND_TEST_KUBECONFIG and TEND_TEST_KUBECTL (scripts/kube-cluster.sh prints
+them): make demo (scripts/demo.sh) starts them all and runs this command.
 
 With a terminal, everything keeps running after the story until Ctrl-C, so
 you can look around with tend's CLI (and web UI). Without one (CI, scripts)
@@ -49,7 +53,8 @@ it exits when the story ends: 0 when the remediation ended resolved as told,
 1 when it ended otherwise, 2 for bad flags, 3 when a step failed or
 --timeout passed (the message says which and why).`,
 		Example: `  make demo
-  eval "$(scripts/prometheus.sh start)"; eval "$(scripts/alertmanager.sh start)"; eval "$(scripts/unleash.sh start)"
+  eval "$(scripts/kube-cluster.sh start)"; eval "$(scripts/prometheus.sh start)"
+  eval "$(scripts/alertmanager.sh start)"; eval "$(scripts/unleash.sh start)"
   tend demo tutorial`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
