@@ -20,7 +20,7 @@ func TestDemoUsageErrorsExit2(t *testing.T) {
 	}{
 		{"load with a zero rate", []string{"demo", "load", "--rate", "0"}, "--rate 0 is out of range"},
 		{"load with a bad target", []string{"demo", "load", "--target", "localhost"}, "--target"},
-		{"carts with a namespace only", []string{"demo", "carts", "--namespace", "x"}, "need --deployment"},
+		{"carts with a deployment but no namespace", []string{"demo", "carts", "--deployment", "carts-primary"}, "need --namespace"},
 		{"carts with an argument", []string{"demo", "carts", "extra"}, "unknown command"},
 	}
 	for _, tt := range tests {
