@@ -81,6 +81,7 @@ func (d *Deployer) helmConfig(ns string) *action.Configuration {
 	secrets.SetLogger(d.log.Handler())
 	hc.RESTClientGetter = getter
 	hc.KubeClient = kc
+	hc.CustomTemplateFuncs = d.templateFuncs(ns)
 	hc.Releases = storage.Init(secrets)
 	hc.Releases.MaxHistory = maxHistory
 	return hc
@@ -158,6 +159,10 @@ func (d *Deployer) upgrade(ctx context.Context, hc *action.Configuration, ns, na
 		in.WaitStrategy = waitHooks
 		in.Timeout = timeout
 		in.PostRenderer = pr
+		// A chart's crds/ would be created cluster-wide, past the
+		// post-renderer; Deploy refuses such charts, and this keeps
+		// them out whatever the caller.
+		in.SkipCRDs = true
 		r, err = in.RunWithContext(ctx, ch, vals)
 	} else {
 		up := action.NewUpgrade(hc)
@@ -194,6 +199,9 @@ func (d *Deployer) upgradePrimary(ctx context.Context, hc *action.Configuration,
 		return nil, &delivery.RolloutError{Reason: fmt.Sprintf("chart of release %s: %v", canary.Name, err)}
 	}
 	upgradeAPIs(objs)
+	if err := checkScope(objs, ns, scopeOf(d.mapper)); err != nil {
+		return nil, classify(fmt.Sprintf("chart of release %s", canary.Name), err)
+	}
 	bg, err := analyze(objs)
 	if err != nil {
 		return nil, &delivery.RolloutError{Reason: fmt.Sprintf("chart of release %s cannot be deployed blue/green: %v", canary.Name, err)}
@@ -249,7 +257,9 @@ func (d *Deployer) render(ctx context.Context, ch *chartv2.Chart, vals map[strin
 	if err != nil {
 		return nil, &delivery.RolloutError{Reason: fmt.Sprintf("values of chart %s: %v", ch.Name(), err)}
 	}
-	files, err := engine.New(d.cfg).RenderWithContext(ctx, ch, top)
+	e := engine.New(d.cfg)
+	e.CustomTemplateFuncs = d.templateFuncs(opts.Namespace)
+	files, err := e.RenderWithContext(ctx, ch, top)
 	if err != nil {
 		return nil, classify("render chart "+ch.Name(), err)
 	}
@@ -286,12 +296,17 @@ func (d *Deployer) capabilities() (*common.Capabilities, error) {
 	}, nil
 }
 
-// postRender runs in process on what a chart rendered: Deployments of
-// removed API versions become apps/v1, and for a blue/green canary the
+// postRender runs in process on what a chart rendered (hooks included):
+// objects outside the release's namespace are refused (scope.go),
+// Deployments of removed API versions become apps/v1, and for a blue/green canary the
 // chart's Services select the primary (tend switches them to the canary
 // once it is ready). It keeps the routes it found for the caller.
 type postRender struct {
 	blueGreen bool
+	// namespace and scope hold every object to the release's namespace
+	// (checkScope); a nil scope checks nothing.
+	namespace string
+	scope     scopeFunc
 	routes    []route
 	converted []string
 }
@@ -302,6 +317,11 @@ func (p *postRender) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 		return nil, err
 	}
 	p.converted = upgradeAPIs(objs)
+	if p.scope != nil {
+		if err := checkScope(objs, p.namespace, p.scope); err != nil {
+			return nil, err
+		}
+	}
 	if p.blueGreen {
 		bg, err := analyze(objs)
 		if err != nil {

@@ -109,6 +109,9 @@ func (d *Deployer) Deploy(ctx context.Context, req delivery.DeployRequest) (deli
 	if missing := missingDependencies(ch); len(missing) > 0 {
 		return delivery.Deployed{}, &delivery.RolloutError{Reason: fmt.Sprintf("chart %s: dependencies %s are declared in Chart.yaml but missing in its charts/ folder; tend downloads no dependencies: vendor them (helm dependency build) and store the archive again", chart.ResourceURI(req.Service), strings.Join(missing, ", "))}
 	}
+	if crds := ch.CRDObjects(); len(crds) > 0 {
+		return delivery.Deployed{}, &delivery.RolloutError{Reason: fmt.Sprintf("chart %s holds CustomResourceDefinitions (%s), which are cluster-wide; tend deploys a service's objects into its namespace only: install the CRDs yourself and drop the crds/ folder", chart.ResourceURI(req.Service), crds[0].Filename)}
+	}
 	timeout := timeoutOf(req.Timeout)
 	ns := req.Namespace
 	if err := d.ensureNamespace(ctx, ns); err != nil {
@@ -119,7 +122,7 @@ func (d *Deployer) Deploy(ctx context.Context, req delivery.DeployRequest) (deli
 	log := d.log.With("namespace", ns, "service", req.Service, "release", name, "strategy", string(req.Strategy))
 
 	if req.Strategy == delivery.BlueGreen {
-		pr := &postRender{blueGreen: true}
+		pr := &postRender{blueGreen: true, namespace: ns, scope: scopeOf(d.mapper)}
 		rel, err := d.upgrade(ctx, hc, ns, name, ch, req.Values, pr, timeout)
 		if err != nil {
 			return delivery.Deployed{}, err
@@ -167,7 +170,7 @@ func (d *Deployer) Deploy(ctx context.Context, req delivery.DeployRequest) (deli
 		log.Info("deployed canary", "revision", rel.Version)
 		return delivery.Deployed{Strategy: delivery.BlueGreen, Kind: delivery.KindCanary, Deployments: deps, URIsLocal: uris, Image: image(objs, req.Service), Revision: rel.Version}, nil
 	}
-	pr := &postRender{}
+	pr := &postRender{namespace: ns, scope: scopeOf(d.mapper)}
 	rel, err := d.upgrade(ctx, hc, ns, name, ch, req.Values, pr, timeout)
 	if err != nil {
 		return delivery.Deployed{}, err

@@ -1,0 +1,232 @@
+package helm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tendhq/tend/internal/chart"
+	"github.com/tendhq/tend/internal/delivery"
+)
+
+// fakeScope knows a few kinds, as a cluster's discovery would.
+func fakeScope(apiVersion, kind string) (bool, error) {
+	switch kind {
+	case "Deployment", "Service", "ConfigMap", "Secret", "Job":
+		return true, nil
+	case "ClusterRole", "ClusterRoleBinding", "Namespace", "CustomResourceDefinition":
+		return false, nil
+	}
+	return false, errUnknownKind
+}
+
+func TestCheckScope(t *testing.T) {
+	tests := []struct {
+		name string
+		docs []string
+		want []string // "" for no error
+	}{
+		{"own namespace and none", []string{cartsDeployment, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: sockshop-dev}\n"}, nil},
+		{"another namespace", []string{"apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: kube-system}\n"},
+			[]string{`Secret s (v1) sets metadata.namespace "kube-system"`, "deploys into sockshop-dev only", ".Release.Namespace"}},
+		{"cluster-scoped", []string{"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: mine}\n"},
+			[]string{"ClusterRoleBinding mine (rbac.authorization.k8s.io/v1) is cluster-scoped", "namespace sockshop-dev"}},
+		{"a List smuggles items", []string{"apiVersion: v1\nkind: List\nmetadata: {name: l}\nitems: []\n"},
+			[]string{"List l (v1): the cluster serves no kind List in v1"}},
+		{"every problem", []string{"apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: other}\n"},
+			[]string{"Namespace n (v1) is cluster-scoped", `ConfigMap c (v1) sets metadata.namespace "other"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkScope(mustParse(t, tc.docs...), "sockshop-dev", fakeScope)
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("checkScope = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("checkScope = nil, want an error saying %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("checkScope = %q, does not say %q", err, w)
+				}
+			}
+		})
+	}
+	discovery := errors.New("discovery down")
+	err := checkScope(mustParse(t, cartsDeployment), "ns", func(string, string) (bool, error) { return false, discovery })
+	if !errors.Is(err, discovery) {
+		t.Errorf("checkScope with discovery failing = %v, want that error", err)
+	}
+}
+
+// TestPostRenderRefusesOtherNamespaces: the post-renderer sees hooks and
+// templates in one stream and refuses the whole of it.
+func TestPostRenderRefusesOtherNamespaces(t *testing.T) {
+	in := cartsDeployment + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hook\n  namespace: tend\n  annotations: {helm.sh/hook: pre-install}\n"
+	for _, blueGreen := range []bool{false, true} {
+		pr := &postRender{blueGreen: blueGreen, namespace: "sockshop-dev", scope: fakeScope}
+		if _, err := pr.Run(bytes.NewBufferString(in)); err == nil || !strings.Contains(err.Error(), `ConfigMap hook (v1) sets metadata.namespace "tend"`) {
+			t.Errorf("blue/green %v: Run = %v, want the hook refused", blueGreen, err)
+		}
+	}
+}
+
+func TestScopedLookup(t *testing.T) {
+	var asked []string
+	lookup := scopedLookup("sockshop-dev", fakeScope, func(apiVersion, kind, namespace, name string) (map[string]any, error) {
+		asked = append(asked, kind+" "+namespace+"/"+name)
+		return map[string]any{}, nil
+	})
+	tests := []struct {
+		kind, namespace, want string
+	}{
+		{"Secret", "sockshop-dev", ""},
+		{"Secret", "kube-system", `lookup v1 Secret in namespace "kube-system": a chart may look up objects of its namespace sockshop-dev only`},
+		{"Secret", "", `in namespace "": a chart may look up objects of its namespace sockshop-dev only`},
+		{"Namespace", "sockshop-dev", "Namespace is cluster-scoped"},
+	}
+	for _, tc := range tests {
+		_, err := lookup("v1", tc.kind, tc.namespace, "x")
+		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("lookup %s in %q = %v, want %q", tc.kind, tc.namespace, err, tc.want)
+		}
+	}
+	if len(asked) != 1 || asked[0] != "Secret sockshop-dev/x" {
+		t.Errorf("the cluster was asked %v, want only Secret sockshop-dev/x", asked)
+	}
+}
+
+// chartOf packs a chart of templates (and crds) as tend stores it.
+func chartOf(t testing.TB, templates, crds map[string]string) []byte {
+	t.Helper()
+	ch := &chartv2.Chart{Metadata: &chartv2.Metadata{APIVersion: chartv2.APIVersionV2, Name: "carts", Version: "0.1.0"}, Values: map[string]any{}}
+	for name, text := range templates {
+		ch.Templates = append(ch.Templates, &common.File{Name: "templates/" + name, Data: []byte(text)})
+	}
+	for name, text := range crds {
+		ch.Files = append(ch.Files, &common.File{Name: "crds/" + name, Data: []byte(text)})
+	}
+	b, err := chart.Archive(ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestChartScope: on the real cluster, a chart cannot write outside its
+// namespace, create cluster-wide objects, or read another namespace.
+func TestChartScope(t *testing.T) {
+	t.Parallel()
+	d, cs := testCluster(t)
+	ctx := context.Background()
+	_, victim := namespace(t, cs, "victim")
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: victim}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const secretValue = "s3cr3t-of-another-project"
+	if _, err := cs.CoreV1().Secrets(victim).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db"}, StringData: map[string]string{"password": secretValue}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deployment := strings.ReplaceAll(cartsDeployment, "replicas: 3", "replicas: 1")
+	service := strings.Replace(cartsService, "  type: NodePort\n  clusterIP: 10.0.0.12\n", "", 1)
+	service = strings.Replace(service, "    nodePort: 30080\n", "", 1)
+	crName := "tend-test-" + victim
+	tests := []struct {
+		name     string
+		strategy delivery.Strategy
+		chart    []byte
+		want     []string
+	}{
+		{"object in another namespace", delivery.Direct, chartOf(t, map[string]string{
+			"deployment.yaml": deployment,
+			"cm.yaml":         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: planted, namespace: " + victim + "}\n",
+		}, nil), []string{`ConfigMap planted (v1) sets metadata.namespace "` + victim + `"`}},
+		{"hook in another namespace", delivery.Direct, chartOf(t, map[string]string{
+			"deployment.yaml": deployment,
+			"hook.yaml":       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: planted\n  namespace: " + victim + "\n  annotations: {helm.sh/hook: pre-install}\n",
+		}, nil), []string{`ConfigMap planted (v1) sets metadata.namespace "` + victim + `"`}},
+		{"cluster-scoped object", delivery.Direct, chartOf(t, map[string]string{
+			"deployment.yaml": deployment,
+			"role.yaml":       "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: " + crName + "}\nrules: []\n",
+		}, nil), []string{"ClusterRole " + crName + " (rbac.authorization.k8s.io/v1) is cluster-scoped"}},
+		{"crds folder", delivery.Direct, chartOf(t, map[string]string{"deployment.yaml": deployment},
+			map[string]string{"crd.yaml": "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: things.example.com}\n"}),
+			[]string{"holds CustomResourceDefinitions (carts/crds/crd.yaml)", "install the CRDs yourself"}},
+		{"lookup in another namespace", delivery.Direct, chartOf(t, map[string]string{
+			"deployment.yaml": deployment,
+			"cm.yaml":         `{{ $s := lookup "v1" "Secret" "` + victim + `" "db" }}{{ fail (toJson $s) }}`,
+		}, nil), []string{`lookup v1 Secret in namespace "` + victim + `"`}},
+		{"primary in another namespace", delivery.BlueGreen, chartOf(t, map[string]string{
+			"deployment.yaml": strings.Replace(deployment, "  name: carts\n", "  name: carts\n{{- if eq .Values.keptn.deployment \"primary\" }}\n  namespace: "+victim+"\n{{- end }}\n", 1),
+			"service.yaml":    service,
+		}, nil), []string{`Deployment carts (apps/v1) sets metadata.namespace "` + victim + `"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			project, ns := namespace(t, cs, "dev")
+			_, err := d.Deploy(ctx, delivery.DeployRequest{Target: delivery.Target{Namespace: ns, Service: "carts"}, Chart: tc.chart, Strategy: tc.strategy,
+				Values: values(project, "dev", "carts", delivery.DeployKind(tc.strategy), carts0111), Timeout: 30 * time.Second})
+			var re *delivery.RolloutError
+			if !errors.As(err, &re) {
+				t.Fatalf("Deploy = %v, want a *delivery.RolloutError", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(re.Reason, w) {
+					t.Errorf("reason %q does not say %q", re.Reason, w)
+				}
+			}
+			if strings.Contains(re.Reason, secretValue) || strings.Contains(re.Reason, "czNjcjN0") {
+				t.Errorf("reason %q holds the other namespace's secret", re.Reason)
+			}
+		})
+	}
+	cms, err := cs.CoreV1().ConfigMaps(victim).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cm := range cms.Items {
+		if cm.Name == "planted" {
+			t.Errorf("configmap planted was created in %s", victim)
+		}
+	}
+	deps, err := cs.AppsV1().Deployments(victim).List(ctx, metav1.ListOptions{})
+	if err != nil || len(deps.Items) > 0 {
+		t.Errorf("deployments in %s: %d, %v; want none", victim, len(deps.Items), err)
+	}
+	if _, err := cs.RbacV1().ClusterRoles().Get(ctx, crName, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		_ = cs.RbacV1().ClusterRoles().Delete(ctx, crName, metav1.DeleteOptions{})
+		t.Errorf("clusterrole %s: %v, want not found", crName, err)
+	}
+}
+
+// TestLookupOwnNamespace: a chart may still look up its own namespace.
+func TestLookupOwnNamespace(t *testing.T) {
+	t.Parallel()
+	d, cs := testCluster(t)
+	project, ns := namespace(t, cs, "dev")
+	deployment := strings.ReplaceAll(cartsDeployment, "replicas: 3", "replicas: 1")
+	ch := chartOf(t, map[string]string{
+		"deployment.yaml": deployment,
+		"cm.yaml":         "{{ $old := lookup \"v1\" \"ConfigMap\" .Release.Namespace \"kept\" }}apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept}\ndata: {seen: {{ if $old }}\"again\"{{ else }}\"first\"{{ end }}}\n",
+	}, nil)
+	for _, want := range []string{"first", "again"} {
+		mustDeploy(t, d, delivery.DeployRequest{Target: delivery.Target{Namespace: ns, Service: "carts"}, Chart: ch, Strategy: delivery.Direct,
+			Values: values(project, "dev", "carts", delivery.KindDirect, carts0111), Timeout: time.Minute})
+		cm, err := cs.CoreV1().ConfigMaps(ns).Get(context.Background(), "kept", metav1.GetOptions{})
+		if err != nil || cm.Data["seen"] != want {
+			t.Errorf("configmap kept: %v, %v; want seen=%s", cm.Data, err, want)
+		}
+	}
+}
