@@ -51,6 +51,7 @@ func (a *App) newDelivery(r *worker.Runner, repos *resource.Repos) error {
 		Deployer:   deployer,
 		NoDeployer: why,
 		Checker:    httpcheck.New(client),
+		CheckURL:   a.outbound.CheckURL,
 		Namespace: func(ctx context.Context, project, stage, service string) (string, error) {
 			k, _, err := kubernetes.Schema.Resolve(ctx, a.store, project, stage, service)
 			if err != nil {

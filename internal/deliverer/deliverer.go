@@ -79,6 +79,12 @@ type Options struct {
 	// Checker runs functional and performance tests; nil leaves them to
 	// integrations.
 	Checker Checker
+	// CheckURL returns the outbound policy's objection to a test's URL
+	// (field names where it came from), or ""; nil checks only its form.
+	// The test target may come from a deployment's finished event, which
+	// any writer of the project's events can send, so it is checked
+	// before the task is taken, besides by the Checker's client.
+	CheckURL func(field, raw string) string
 	// Namespace resolves a service's namespace; nil means
 	// delivery.Namespace (<project>-<stage>).
 	Namespace NamespaceFunc
@@ -97,6 +103,7 @@ type Handler struct {
 	deployer   delivery.Deployer
 	noDeployer string
 	checker    Checker
+	checkURL   func(field, raw string) string
 	namespace  NamespaceFunc
 	window     time.Duration
 	log        *slog.Logger
@@ -109,7 +116,7 @@ func New(opts Options) (*Handler, error) {
 		return nil, errors.New("deliverer: Options.Store and Resources are required")
 	}
 	h := &Handler{st: opts.Store, res: opts.Resources, deployer: opts.Deployer, noDeployer: opts.NoDeployer,
-		checker: opts.Checker, namespace: opts.Namespace, window: opts.IntegrationWindow, log: opts.Logger, now: opts.Now}
+		checker: opts.Checker, checkURL: opts.CheckURL, namespace: opts.Namespace, window: opts.IntegrationWindow, log: opts.Logger, now: opts.Now}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -295,7 +302,15 @@ func (t *task) planTest(ctx context.Context, p delivery.Plan, tr delivery.Trigge
 	if req.URL == "" {
 		return p, declined("no URL to test: the deployment reported no deploymentURIsLocal and the tests setting names no url")
 	}
-	if prob := settings.CheckURL("the test's URL", req.URL, false); prob != "" {
+	field := "the tests setting's url"
+	if req.URL == target {
+		field = "deploymentURIsLocal[0] of the task's data"
+	}
+	prob := settings.CheckURL(field, req.URL, false)
+	if prob == "" && t.h.checkURL != nil {
+		prob = t.h.checkURL(field, req.URL)
+	}
+	if prob != "" {
 		return p, &failure{reason: prob}
 	}
 	p.Check = &req

@@ -11,6 +11,7 @@ import (
 	"github.com/tendhq/tend/internal/delivery"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/eventlog"
+	"github.com/tendhq/tend/internal/outbound"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/store/postgres"
 	"github.com/tendhq/tend/internal/testenv"
@@ -407,6 +408,26 @@ func TestTest(t *testing.T) {
 		}
 		if req := e.checker.got[0]; req.Kind != delivery.Performance || req.URL != "http://override" || req.Rate != 5 || req.Duration != 2*time.Second {
 			t.Errorf("check %+v", req)
+		}
+	})
+	t.Run("a target the outbound policy denies is not requested", func(t *testing.T) {
+		// Any writer of the project's events can answer the deployment
+		// task, and so choose deploymentURIsLocal.
+		e := newEnv(t)
+		e.run(t, e.handler(t, func(o *Options) { o.CheckURL = outbound.Default().CheckURL }), 0)
+		ev := triggered(t, "test", "test-4", `{"test":{"teststrategy":"functional"},"deployment":{"deploymentURIsLocal":["http://169.254.169.254/latest/meta-data"]}}`)
+		e.waitJob(t, e.enqueue(t, ev, "", nil, 0))
+		got := e.answers(t, "test-4")
+		if len(got) != 2 {
+			t.Fatalf("answers %v", phases(got))
+		}
+		d := data(t, got[1])
+		msg, _ := d["message"].(string)
+		if d["result"] != "fail" || !strings.Contains(msg, "deploymentURIsLocal[0]") || !strings.Contains(msg, "denied by tend's outbound policy") {
+			t.Errorf("finished %v, want a failure naming deploymentURIsLocal[0] and the policy", d)
+		}
+		if len(e.checker.got) != 0 {
+			t.Errorf("checks %v, want none", e.checker.got)
 		}
 	})
 	t.Run("real-user runs nothing", func(t *testing.T) {
