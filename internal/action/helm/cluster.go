@@ -410,14 +410,28 @@ func (d *Deployer) waitRollout(ctx context.Context, ns string, names []string, t
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var lastErr error
+	var prev []*appsv1.Deployment // what the last full round found waiting
 	for {
 		var waiting []*appsv1.Deployment
+		var unread []string // not read before the deadline, nor earlier
 		lastErr = nil
 		for _, n := range names {
 			dep, err := d.cs.AppsV1().Deployments(ns).Get(wctx, n, metav1.GetOptions{})
 			if err != nil {
 				if apierrors.IsNotFound(err) {
 					waiting = append(waiting, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: ns}})
+					continue
+				}
+				if wctx.Err() != nil && ctx.Err() == nil {
+					// The wait's own deadline ended the read (a
+					// context error, or client-go's rate limiter
+					// refusing to wait past it): the rollout timed
+					// out, whatever the read said.
+					if i := slices.IndexFunc(prev, func(d *appsv1.Deployment) bool { return d.Name == n }); i >= 0 {
+						waiting = append(waiting, prev[i])
+					} else {
+						unread = append(unread, n)
+					}
 					continue
 				}
 				lastErr = err
@@ -427,8 +441,11 @@ func (d *Deployer) waitRollout(ctx context.Context, ns string, names []string, t
 				waiting = append(waiting, dep)
 			}
 		}
-		if lastErr == nil && len(waiting) == 0 {
+		if lastErr == nil && len(waiting) == 0 && len(unread) == 0 {
 			return nil
+		}
+		if lastErr == nil {
+			prev = waiting
 		}
 		select {
 		case <-wctx.Done():
@@ -444,6 +461,9 @@ func (d *Deployer) waitRollout(ctx context.Context, ns string, names []string, t
 			var reasons []string
 			for _, dep := range waiting {
 				reasons = append(reasons, d.notReady(rctx, dep, timeout))
+			}
+			for _, n := range unread {
+				reasons = append(reasons, fmt.Sprintf("deployment %s in %s: not read before the %s timeout ended", n, ns, timeout))
 			}
 			return &delivery.RolloutError{Reason: strings.Join(reasons, "; ")}
 		case <-time.After(d.poll):
