@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tendhq/tend/internal/chart"
 	"github.com/tendhq/tend/internal/delivery"
@@ -527,10 +528,28 @@ func (t *task) finished(result, status, msg string, extra map[string]any) (*even
 	}
 	d["result"], d["status"] = result, status
 	if msg != "" {
-		d["message"] = msg
+		d["message"] = shorten(msg, maxMessage)
 	}
 	b := event.Builder{Source: sequence.Source, Now: t.h.now, NewID: func() string { return t.id("finished") }}
 	return b.Reply(t.trig, event.PhaseFinished, d)
+}
+
+// maxMessage bounds a .finished event's message. Messages quote Helm, the
+// API server and the chart's own templates (`fail`), which a chart's
+// author controls; the event log, the API and the UI carry them on.
+const maxMessage = 4 << 10
+
+// shorten cuts s to at most n bytes, on a rune boundary, saying how much
+// was left out.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s ... (%d more bytes)", s[:cut], len(s)-cut)
 }
 
 // emit appends the events and hands each to the sequence, in the job's

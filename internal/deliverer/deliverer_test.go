@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tendhq/tend/internal/delivery"
 	"github.com/tendhq/tend/internal/event"
@@ -192,6 +193,23 @@ func TestNamespacePolicyFailsTheTask(t *testing.T) {
 	}
 	if len(e.deployer.deploys) != 0 {
 		t.Error("deployed into a namespace outside the policy")
+	}
+}
+
+// TestLongMessageIsCut: a chart's template chooses the text of its
+// errors (`fail`), which the finished event would carry whole.
+func TestLongMessageIsCut(t *testing.T) {
+	e := newEnv(t)
+	e.deployer.errs = []error{&delivery.RolloutError{Reason: "template: " + strings.Repeat("é", 300<<10)}}
+	e.run(t, e.handler(t, nil), 0)
+	e.waitJob(t, e.enqueue(t, triggered(t, "deployment", "dep-long", ""), "", nil, 0))
+	got := e.answers(t, "dep-long")
+	if len(got) != 2 {
+		t.Fatalf("answers %v", phases(got))
+	}
+	msg, _ := data(t, got[1])["message"].(string)
+	if len(msg) > maxMessage+64 || !strings.HasPrefix(msg, "template: é") || !strings.HasSuffix(msg, "more bytes)") || !utf8.ValidString(msg) {
+		t.Errorf("message of %d bytes: %.80q...%q", len(msg), msg, msg[max(0, len(msg)-40):])
 	}
 }
 
