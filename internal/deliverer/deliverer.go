@@ -433,7 +433,7 @@ func (t *task) deploy(ctx context.Context, p delivery.Plan) (map[string]any, err
 	ctx, cancel := bounded(ctx, p.Timeout)
 	defer cancel()
 	d, err := t.h.deployer.Deploy(ctx, delivery.DeployRequest{
-		Target: delivery.Target{Namespace: p.Namespace, Service: p.Service}, Chart: data,
+		Target: delivery.Target{Namespace: p.Namespace, Service: p.Service, Project: p.Project}, Chart: data,
 		Strategy: p.Strategy, Values: p.Values, Timeout: p.Timeout,
 	})
 	if err != nil {
@@ -447,7 +447,7 @@ func (t *task) deploy(ctx context.Context, p delivery.Plan) (map[string]any, err
 
 // release releases or rolls back a blue/green service.
 func (t *task) release(ctx context.Context, p delivery.Plan) (map[string]any, error) {
-	req := delivery.ReleaseRequest{Target: delivery.Target{Namespace: p.Namespace, Service: p.Service}, Timeout: p.Timeout}
+	req := delivery.ReleaseRequest{Target: delivery.Target{Namespace: p.Namespace, Service: p.Service, Project: p.Project}, Timeout: p.Timeout}
 	do := t.h.deployer.Release
 	if p.Task == event.TaskRollback {
 		do = t.h.deployer.Rollback

@@ -51,7 +51,7 @@ func TestDeploymentBlueGreen(t *testing.T) {
 		t.Fatalf("%d deploys", len(e.deployer.deploys))
 	}
 	req := e.deployer.deploys[0]
-	if req.Namespace != "sockshop-staging" || req.Service != "carts" || req.Strategy != delivery.BlueGreen || req.Timeout != 7*time.Minute || len(req.Chart) == 0 {
+	if req.Namespace != "sockshop-staging" || req.Service != "carts" || req.Project != "sockshop" || req.Strategy != delivery.BlueGreen || req.Timeout != 7*time.Minute || len(req.Chart) == 0 {
 		t.Errorf("deploy request %+v", req)
 	}
 	keptn, _ := req.Values["keptn"].(map[string]any)

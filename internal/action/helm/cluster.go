@@ -87,20 +87,63 @@ func (d *Deployer) helmConfig(ns string) *action.Configuration {
 	return hc
 }
 
-// ensureNamespace creates the namespace when it is missing.
-func (d *Deployer) ensureNamespace(ctx context.Context, ns string) error {
-	_, err := d.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+// ensureNamespace creates the namespace when it is missing, marked as
+// the project's (delivery.ProjectLabel), and refuses one marked for
+// another project.
+func (d *Deployer) ensureNamespace(ctx context.Context, t delivery.Target) error {
+	ns := t.Namespace
+	n, err := d.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	if err == nil {
-		return nil
+		return owned(n, t)
 	}
 	if !apierrors.IsNotFound(err) {
 		return classify("read namespace "+ns, err)
 	}
-	_, err = d.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{FieldManager: fieldManager})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
+	om := metav1.ObjectMeta{Name: ns}
+	if t.Project != "" {
+		om.Labels = map[string]string{delivery.ProjectLabel: t.Project}
+	}
+	_, err = d.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: om}, metav1.CreateOptions{FieldManager: fieldManager})
+	if apierrors.IsAlreadyExists(err) {
+		// Created meanwhile, perhaps for another project.
+		return d.checkNamespace(ctx, t)
+	}
+	if err != nil {
 		return classify("create namespace "+ns, err)
 	}
-	d.log.Info("namespace created", "namespace", ns)
+	d.log.Info("namespace created", "namespace", ns, "project", t.Project)
+	return nil
+}
+
+// checkNamespace refuses a namespace marked for another project than the
+// target's. A missing namespace is left to the operation, which finds no
+// release there.
+func (d *Deployer) checkNamespace(ctx context.Context, t delivery.Target) error {
+	if t.Project == "" {
+		return nil
+	}
+	n, err := d.cs.CoreV1().Namespaces().Get(ctx, t.Namespace, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return classify("read namespace "+t.Namespace, err)
+	}
+	return owned(n, t)
+}
+
+// owned refuses a namespace marked for another project than the target's.
+// An unmarked namespace (made by hand, by tend's own chart, or by tend
+// before namespaces were marked) is taken as it is: tend may not relabel
+// namespaces.
+func owned(n *corev1.Namespace, t delivery.Target) error {
+	if t.Project == "" {
+		return nil
+	}
+	if owner, ok := n.Labels[delivery.ProjectLabel]; ok && owner != t.Project {
+		return &delivery.RolloutError{Reason: fmt.Sprintf("namespace %s belongs to project %s (label %s=%s), not to project %s: give service %s another namespace (tend configure kubernetes --namespace) or rename the stage",
+			t.Namespace, owner, delivery.ProjectLabel, owner, t.Project, t.Service)}
+	}
 	return nil
 }
 

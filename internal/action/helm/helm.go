@@ -114,7 +114,7 @@ func (d *Deployer) Deploy(ctx context.Context, req delivery.DeployRequest) (deli
 	}
 	timeout := timeoutOf(req.Timeout)
 	ns := req.Namespace
-	if err := d.ensureNamespace(ctx, ns); err != nil {
+	if err := d.ensureNamespace(ctx, req.Target); err != nil {
 		return delivery.Deployed{}, err
 	}
 	hc := d.helmConfig(ns)
@@ -196,6 +196,9 @@ func (d *Deployer) Release(ctx context.Context, req delivery.ReleaseRequest) (de
 	if err := checkTarget(req.Target); err != nil {
 		return delivery.Deployed{}, err
 	}
+	if err := d.checkNamespace(ctx, req.Target); err != nil {
+		return delivery.Deployed{}, err
+	}
 	timeout := timeoutOf(req.Timeout)
 	ns := req.Namespace
 	hc := d.helmConfig(ns)
@@ -230,6 +233,9 @@ func (d *Deployer) Release(ctx context.Context, req delivery.ReleaseRequest) (de
 // already a rollback, is left as it is.
 func (d *Deployer) Rollback(ctx context.Context, req delivery.ReleaseRequest) (delivery.Deployed, error) {
 	if err := checkTarget(req.Target); err != nil {
+		return delivery.Deployed{}, err
+	}
+	if err := d.checkNamespace(ctx, req.Target); err != nil {
 		return delivery.Deployed{}, err
 	}
 	timeout := timeoutOf(req.Timeout)

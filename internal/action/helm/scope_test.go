@@ -230,3 +230,35 @@ func TestLookupOwnNamespace(t *testing.T) {
 		}
 	}
 }
+
+// TestNamespaceOwner: <project>-<stage> is not unique (project a, stage
+// b-c and project a-b, stage c), so a namespace tend created for one
+// project is refused to another.
+func TestNamespaceOwner(t *testing.T) {
+	t.Parallel()
+	d, cs := testCluster(t)
+	ctx := context.Background()
+	owner, ns := namespace(t, cs, "b-c")
+	ch := storedChart(t, "testdata/timeout")
+	mustDeploy(t, d, delivery.DeployRequest{Target: delivery.Target{Namespace: ns, Service: "carts", Project: owner}, Chart: ch, Strategy: delivery.Direct,
+		Values: values(owner, "b-c", "carts", delivery.KindDirect, carts0111), Timeout: time.Minute})
+	n, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil || n.Labels[delivery.ProjectLabel] != owner {
+		t.Fatalf("namespace %s: labels %v, %v; want %s=%s", ns, n.Labels, err, delivery.ProjectLabel, owner)
+	}
+	other := owner + "-b"
+	target := delivery.Target{Namespace: ns, Service: "orders", Project: other}
+	want := "namespace " + ns + " belongs to project " + owner
+	_, err = d.Deploy(ctx, delivery.DeployRequest{Target: target, Chart: ch, Strategy: delivery.Direct, Values: values(other, "c", "orders", delivery.KindDirect, carts0111), Timeout: 30 * time.Second})
+	if !delivery.IsRolloutError(err) || !strings.Contains(err.Error(), want) {
+		t.Errorf("Deploy by project %s = %v, want a RolloutError saying %q", other, err, want)
+	}
+	for name, f := range map[string]func(context.Context, delivery.ReleaseRequest) (delivery.Deployed, error){"Release": d.Release, "Rollback": d.Rollback} {
+		if _, err := f(ctx, delivery.ReleaseRequest{Target: delivery.Target{Namespace: ns, Service: "carts", Project: other}}); !delivery.IsRolloutError(err) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s by project %s = %v, want a RolloutError saying %q", name, other, err, want)
+		}
+	}
+	if _, err := releases(cs, ns).History(delivery.ReleaseName(ns, "orders")); err == nil {
+		t.Errorf("release %s exists", delivery.ReleaseName(ns, "orders"))
+	}
+}
