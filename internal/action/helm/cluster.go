@@ -87,6 +87,17 @@ func (d *Deployer) helmConfig(ns string) *action.Configuration {
 	return hc
 }
 
+// A namespace tend creates enforces Kubernetes' baseline Pod Security
+// Standard: a chart, which tend applies with its own ServiceAccount, may
+// not run privileged Pods, mount the node's file system or share its
+// network or process namespaces, any of which would reach the node and
+// from there every namespace. Keptn's charts meet it; an operator who
+// needs more labels the namespace otherwise, which tend leaves as it is.
+const (
+	podSecurityLabel = "pod-security.kubernetes.io/enforce"
+	podSecurityLevel = "baseline"
+)
+
 // ensureNamespace creates the namespace when it is missing, marked as
 // the project's (delivery.ProjectLabel), and refuses one marked for
 // another project.
@@ -99,9 +110,9 @@ func (d *Deployer) ensureNamespace(ctx context.Context, t delivery.Target) error
 	if !apierrors.IsNotFound(err) {
 		return classify("read namespace "+ns, err)
 	}
-	om := metav1.ObjectMeta{Name: ns}
+	om := metav1.ObjectMeta{Name: ns, Labels: map[string]string{podSecurityLabel: podSecurityLevel}}
 	if t.Project != "" {
-		om.Labels = map[string]string{delivery.ProjectLabel: t.Project}
+		om.Labels[delivery.ProjectLabel] = t.Project
 	}
 	_, err = d.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: om}, metav1.CreateOptions{FieldManager: fieldManager})
 	if apierrors.IsAlreadyExists(err) {

@@ -262,3 +262,25 @@ func TestNamespaceOwner(t *testing.T) {
 		t.Errorf("release %s exists", delivery.ReleaseName(ns, "orders"))
 	}
 }
+
+// TestPrivilegedPodsRefused: a namespace tend creates enforces the
+// baseline Pod Security Standard, so a chart cannot run a Pod that
+// mounts the node's file system.
+func TestHostPathPodsRefused(t *testing.T) {
+	t.Parallel()
+	d, cs := testCluster(t)
+	project, ns := namespace(t, cs, "dev")
+	privileged := strings.Replace(strings.ReplaceAll(cartsDeployment, "replicas: 3", "replicas: 1"),
+		"        image: docker.io/keptnexamples/carts:0.11.1\n",
+		"        image: docker.io/keptnexamples/carts:0.11.1\n        volumeMounts: [{name: node, mountPath: /node}]\n      volumes: [{name: node, hostPath: {path: /}}]\n", 1)
+	_, err := d.Deploy(context.Background(), delivery.DeployRequest{Target: delivery.Target{Namespace: ns, Service: "carts", Project: project},
+		Chart: chartOf(t, map[string]string{"deployment.yaml": privileged}, nil), Strategy: delivery.Direct,
+		Values: values(project, "dev", "carts", delivery.KindDirect, carts0111), Timeout: 10 * time.Second})
+	if !delivery.IsRolloutError(err) || !strings.Contains(err.Error(), "PodSecurity") {
+		t.Errorf("Deploy of a pod mounting / of the node = %v, want a RolloutError naming PodSecurity", err)
+	}
+	n, err := cs.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{})
+	if err != nil || n.Labels["pod-security.kubernetes.io/enforce"] != "baseline" {
+		t.Errorf("namespace labels %v, %v; want pod-security enforce=baseline", n.Labels, err)
+	}
+}
