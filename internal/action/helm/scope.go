@@ -36,7 +36,13 @@ func scopeOf(mapper meta.RESTMapper) scopeFunc {
 		if err != nil {
 			return false, fmt.Errorf("%w: apiVersion %q: %v", errUnknownKind, apiVersion, err)
 		}
-		m, err := mapper.RESTMapping(schema.GroupKind{Group: gv.Group, Kind: kind}, gv.Version)
+		gk := schema.GroupKind{Group: gv.Group, Kind: kind}
+		m, err := mapper.RESTMapping(gk, gv.Version)
+		if r, ok := mapper.(meta.ResettableRESTMapper); ok && meta.IsNoMatchError(err) {
+			// A kind whose CRD came after the cache was filled.
+			r.Reset()
+			m, err = mapper.RESTMapping(gk, gv.Version)
+		}
 		if meta.IsNoMatchError(err) {
 			return false, fmt.Errorf("%w: %v", errUnknownKind, err)
 		}

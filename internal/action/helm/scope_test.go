@@ -13,6 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/tendhq/tend/internal/chart"
 	"github.com/tendhq/tend/internal/delivery"
@@ -282,5 +285,52 @@ func TestHostPathPodsRefused(t *testing.T) {
 	n, err := cs.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{})
 	if err != nil || n.Labels["pod-security.kubernetes.io/enforce"] != "baseline" {
 		t.Errorf("namespace labels %v, %v; want pod-security enforce=baseline", n.Labels, err)
+	}
+}
+
+// TestKindOfNewCRD: objects of a CRD created after tend read the
+// cluster's kinds are namespaced objects like any other, not unknown.
+func TestKindOfNewCRD(t *testing.T) {
+	t.Parallel()
+	d, cs := testCluster(t)
+	ctx := context.Background()
+	project, ns := namespace(t, cs, "dev")
+	deployment := strings.ReplaceAll(cartsDeployment, "replicas: 3", "replicas: 1")
+	req := delivery.DeployRequest{Target: delivery.Target{Namespace: ns, Service: "carts", Project: project}, Strategy: delivery.Direct,
+		Values: values(project, "dev", "carts", delivery.KindDirect, carts0111), Timeout: time.Minute}
+	req.Chart = chartOf(t, map[string]string{"deployment.yaml": deployment}, nil)
+	mustDeploy(t, d, req) // the Deployer has read the cluster's kinds
+
+	group := project + ".example.com"
+	dyn, err := dynamic.NewForConfig(restConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
+	crd := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "widgets." + group},
+		"spec": map[string]any{"group": group, "scope": "Namespaced",
+			"names": map[string]any{"plural": "widgets", "singular": "widget", "kind": "Widget"},
+			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}},
+	}}
+	if _, err := crds.Create(ctx, crd, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = crds.Delete(context.Background(), "widgets."+group, metav1.DeleteOptions{}) })
+	widgets := dyn.Resource(schema.GroupVersionResource{Group: group, Version: "v1", Resource: "widgets"})
+	for i := 0; ; i++ { // until the API server serves the new kind
+		if _, err := widgets.Namespace(ns).List(ctx, metav1.ListOptions{}); err == nil {
+			break
+		} else if i == 300 {
+			t.Fatalf("widgets are not served: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	req.Chart = chartOf(t, map[string]string{"deployment.yaml": deployment, "widget.yaml": "apiVersion: " + group + "/v1\nkind: Widget\nmetadata: {name: w}\n"}, nil)
+	mustDeploy(t, d, req)
+	if _, err := widgets.Namespace(ns).Get(ctx, "w", metav1.GetOptions{}); err != nil {
+		t.Errorf("widget w: %v", err)
 	}
 }
