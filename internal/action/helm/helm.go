@@ -358,6 +358,16 @@ func (d *Deployer) rollbackDirect(ctx context.Context, hc *action.Configuration,
 	case target == nil:
 		log.Info("rollback: no earlier deployed revision to go back to; nothing to do", "revision", last.Version)
 	default:
+		// A revision stored before charts were held to their
+		// namespace may hold objects elsewhere; rollback applies its
+		// manifest (and hooks) as they are, past the post-renderer.
+		objs, err := parseManifests([]byte(manifestWithHooks(target)))
+		if err == nil {
+			err = checkScope(objs, ns, scopeOf(d.mapper))
+		}
+		if err != nil {
+			return delivery.Deployed{}, classify(fmt.Sprintf("roll back release %s to revision %d", name, target.Version), err)
+		}
 		rb := action.NewRollback(hc)
 		rb.Version = target.Version
 		rb.ServerSideApply = "true"
@@ -383,6 +393,19 @@ func (d *Deployer) rollbackDirect(ctx context.Context, hc *action.Configuration,
 		return delivery.Deployed{}, err
 	}
 	return res, nil
+}
+
+// manifestWithHooks is a revision's manifest and its hooks' manifests.
+func manifestWithHooks(r *release.Release) string {
+	var b strings.Builder
+	b.WriteString(r.Manifest)
+	for _, h := range r.Hooks {
+		if h != nil {
+			b.WriteString("\n---\n")
+			b.WriteString(h.Manifest)
+		}
+	}
+	return b.String()
 }
 
 // current is the release's newest revision, which must be deployed: a

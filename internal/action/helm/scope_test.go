@@ -10,6 +10,7 @@ import (
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	release "helm.sh/helm/v4/pkg/release/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -332,5 +333,41 @@ func TestKindOfNewCRD(t *testing.T) {
 	mustDeploy(t, d, req)
 	if _, err := widgets.Namespace(ns).Get(ctx, "w", metav1.GetOptions{}); err != nil {
 		t.Errorf("widget w: %v", err)
+	}
+}
+
+// TestRollbackChecksTheRevision: a revision stored before charts were
+// held to their namespace is not applied again by a rollback.
+func TestRollbackChecksTheRevision(t *testing.T) {
+	t.Parallel()
+	d, cs := testCluster(t)
+	project, ns := namespace(t, cs, "dev")
+	_, victim := namespace(t, cs, "victim")
+	if _, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: victim}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	req := delivery.DeployRequest{Target: delivery.Target{Namespace: ns, Service: "carts", Project: project}, Chart: storedChart(t, "testdata/timeout"),
+		Strategy: delivery.Direct, Values: values(project, "dev", "carts", delivery.KindDirect, carts0111), Timeout: time.Minute}
+	mustDeploy(t, d, req)
+	// Revision 1 as an earlier tend may have stored it.
+	s := releases(cs, ns)
+	name := delivery.ReleaseName(ns, "carts")
+	r, err := s.Get(name, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := r.(*release.Release)
+	rel.Manifest += "\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: planted, namespace: " + victim + "}\n"
+	if err := s.Update(rel); err != nil {
+		t.Fatal(err)
+	}
+	req.Values = values(project, "dev", "carts", delivery.KindDirect, carts0112)
+	mustDeploy(t, d, req)
+	_, err = d.Rollback(context.Background(), delivery.ReleaseRequest{Target: req.Target, Timeout: time.Minute})
+	if want := `ConfigMap planted (v1) sets metadata.namespace "` + victim + `"`; !delivery.IsRolloutError(err) || !strings.Contains(err.Error(), want) {
+		t.Errorf("Rollback = %v, want a RolloutError saying %q", err, want)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(victim).Get(context.Background(), "planted", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("configmap planted in %s: %v, want not found", victim, err)
 	}
 }
