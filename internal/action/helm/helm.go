@@ -46,7 +46,13 @@ type Options struct {
 	Logger *slog.Logger
 	// PollInterval is how often a rollout is checked; 0 means one second.
 	PollInterval time.Duration
+	// ReservedNamespaces are refused as targets besides Kubernetes' own
+	// (SystemNamespaces); the composition root adds tend's own namespace.
+	ReservedNamespaces []string
 }
+
+// SystemNamespaces are Kubernetes' own namespaces, never a target.
+var SystemNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
 
 // Deployer carries out delivery tasks on one cluster. It is safe for
 // concurrent use on different services; the caller runs at most one task
@@ -58,6 +64,8 @@ type Deployer struct {
 	mapper meta.RESTMapper
 	log    *slog.Logger
 	poll   time.Duration
+	// reserved namespaces are never a target: Kubernetes' own and tend's.
+	reserved map[string]bool
 }
 
 var _ delivery.Deployer = (*Deployer)(nil)
@@ -85,6 +93,12 @@ func New(cfg *rest.Config, opts Options) (*Deployer, error) {
 	if d.poll <= 0 {
 		d.poll = time.Second
 	}
+	d.reserved = map[string]bool{}
+	for _, ns := range append(slices.Clone(SystemNamespaces), opts.ReservedNamespaces...) {
+		if ns != "" {
+			d.reserved[ns] = true
+		}
+	}
 	return d, nil
 }
 
@@ -94,7 +108,7 @@ func New(cfg *rest.Config, opts Options) (*Deployer, error) {
 // the same version when there is none yet, and once the canary is ready
 // the chart's Services select it.
 func (d *Deployer) Deploy(ctx context.Context, req delivery.DeployRequest) (delivery.Deployed, error) {
-	if err := checkTarget(req.Target); err != nil {
+	if err := d.checkTarget(req.Target); err != nil {
 		return delivery.Deployed{}, err
 	}
 	switch req.Strategy {
@@ -193,7 +207,7 @@ func (d *Deployer) Deploy(ctx context.Context, req delivery.DeployRequest) (deli
 // A service without a primary (direct) has nothing to release: Release
 // answers its current state.
 func (d *Deployer) Release(ctx context.Context, req delivery.ReleaseRequest) (delivery.Deployed, error) {
-	if err := checkTarget(req.Target); err != nil {
+	if err := d.checkTarget(req.Target); err != nil {
 		return delivery.Deployed{}, err
 	}
 	if err := d.checkNamespace(ctx, req.Target); err != nil {
@@ -232,7 +246,7 @@ func (d *Deployer) Release(ctx context.Context, req delivery.ReleaseRequest) (de
 // deployed; a service with no such revision, or whose newest revision is
 // already a rollback, is left as it is.
 func (d *Deployer) Rollback(ctx context.Context, req delivery.ReleaseRequest) (delivery.Deployed, error) {
-	if err := checkTarget(req.Target); err != nil {
+	if err := d.checkTarget(req.Target); err != nil {
 		return delivery.Deployed{}, err
 	}
 	if err := d.checkNamespace(ctx, req.Target); err != nil {
@@ -451,9 +465,18 @@ func missingDependencies(ch *chart.Chart) []string {
 	return missing
 }
 
-func checkTarget(t delivery.Target) error {
+// checkTarget refuses a target without a namespace or service, and a
+// reserved namespace: a project's chart in kube-system or in tend's own
+// namespace would run with their ServiceAccounts (tend's included), so
+// whatever the project's namespace rules allow, those are refused. A
+// project and stage named so that <project>-<stage> is one of them is
+// enough, and any project's write token may add stages.
+func (d *Deployer) checkTarget(t delivery.Target) error {
 	if t.Namespace == "" || t.Service == "" {
 		return &delivery.RolloutError{Reason: fmt.Sprintf("deployment target needs a namespace and a service, got namespace %q and service %q", t.Namespace, t.Service)}
+	}
+	if d.reserved[t.Namespace] {
+		return &delivery.RolloutError{Reason: fmt.Sprintf("namespace %s is reserved (Kubernetes' own or tend's); tend deploys no service there: give service %s another namespace (tend configure kubernetes --namespace) or rename the stage", t.Namespace, t.Service)}
 	}
 	return nil
 }

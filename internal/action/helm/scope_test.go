@@ -371,3 +371,31 @@ func TestRollbackChecksTheRevision(t *testing.T) {
 		t.Errorf("configmap planted in %s: %v, want not found", victim, err)
 	}
 }
+
+// TestReservedNamespaces: Kubernetes' own namespaces and tend's are never
+// a target, whatever the project's namespace rules let through.
+func TestReservedNamespaces(t *testing.T) {
+	t.Parallel()
+	_, cs := testCluster(t)
+	_, own := namespace(t, cs, "tend") // where tend itself would run
+	d, err := New(restConfig(t), Options{ReservedNamespaces: []string{own}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := storedChart(t, "testdata/timeout")
+	for _, ns := range []string{"kube-system", "kube-public", "kube-node-lease", own} {
+		target := delivery.Target{Namespace: ns, Service: "carts", Project: "kube"}
+		_, err := d.Deploy(context.Background(), delivery.DeployRequest{Target: target, Chart: ch, Strategy: delivery.Direct, Timeout: 10 * time.Second})
+		if want := "namespace " + ns + " is reserved"; !delivery.IsRolloutError(err) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Deploy into %s = %v, want a RolloutError saying %q", ns, err, want)
+		}
+		for name, f := range map[string]func(context.Context, delivery.ReleaseRequest) (delivery.Deployed, error){"Release": d.Release, "Rollback": d.Rollback} {
+			if _, err := f(context.Background(), delivery.ReleaseRequest{Target: target}); !delivery.IsRolloutError(err) || !strings.Contains(err.Error(), "is reserved") {
+				t.Errorf("%s in %s = %v, want a RolloutError saying it is reserved", name, ns, err)
+			}
+		}
+	}
+	if deps, err := cs.AppsV1().Deployments("kube-public").List(context.Background(), metav1.ListOptions{}); err != nil || len(deps.Items) > 0 {
+		t.Errorf("deployments in kube-public: %v, %v; want none", deps, err)
+	}
+}
