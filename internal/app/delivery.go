@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/tendhq/tend/internal/action/helm"
@@ -51,6 +53,7 @@ func (a *App) newDelivery(r *worker.Runner, repos *resource.Repos) error {
 		Deployer:   deployer,
 		NoDeployer: why,
 		Checker:    httpcheck.New(client),
+		CheckURL:   a.outbound.CheckURL,
 		Namespace: func(ctx context.Context, project, stage, service string) (string, error) {
 			k, _, err := kubernetes.Schema.Resolve(ctx, a.store, project, stage, service)
 			if err != nil {
@@ -92,9 +95,25 @@ func (a *App) newDeployer() (delivery.Deployer, string) {
 	}
 	// A rollout waits for minutes; the adapter's own calls are bounded by
 	// the REST config's timeout.
-	d, err := helm.New(rc, helm.Options{Logger: a.log})
+	d, err := helm.New(rc, helm.Options{Logger: a.log, ReservedNamespaces: ownNamespace()})
 	if err != nil {
 		return nil, err.Error()
 	}
 	return d, ""
+}
+
+// serviceAccountNamespace is where Kubernetes tells a pod its namespace.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// ownNamespace is the namespace tend runs in, when it runs in a pod: a
+// chart delivered there would run with tend's ServiceAccount.
+func ownNamespace() []string {
+	b, err := os.ReadFile(serviceAccountNamespace)
+	if err != nil {
+		return nil
+	}
+	if ns := strings.TrimSpace(string(b)); ns != "" {
+		return []string{ns}
+	}
+	return nil
 }

@@ -58,7 +58,11 @@ func Load(data []byte) (*Chart, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chart archive is not gzip-compressed: %w", err)
 	}
-	tr := tar.NewReader(zr)
+	// The tar reader skips the data of entries it is not asked to read
+	// (links, unknown types) by decompressing it, so the limit holds for
+	// the whole stream, not only for the files kept.
+	stream := &capped{r: zr, left: maxStream}
+	tr := tar.NewReader(stream)
 	var files []*archive.BufferedFile
 	var top string
 	left := int64(MaxUnpackedSize)
@@ -68,6 +72,9 @@ func Load(data []byte) (*Chart, error) {
 			break
 		}
 		if err != nil {
+			if stream.over {
+				return nil, fmt.Errorf("chart archive unpacks to more than %d bytes", MaxUnpackedSize)
+			}
 			return nil, fmt.Errorf("chart archive: %w", err)
 		}
 		if n >= MaxFiles {
@@ -90,6 +97,9 @@ func Load(data []byte) (*Chart, error) {
 			return nil, fmt.Errorf("chart archive unpacks to more than %d bytes", MaxUnpackedSize)
 		}
 		b, err := io.ReadAll(io.LimitReader(tr, left+1))
+		if err != nil && stream.over {
+			return nil, fmt.Errorf("chart archive unpacks to more than %d bytes", MaxUnpackedSize)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("chart archive entry %q: %w", hd.Name, err)
 		}
@@ -110,6 +120,33 @@ func Load(data []byte) (*Chart, error) {
 		return nil, fmt.Errorf("chart %q: %w", top, err)
 	}
 	return ch, nil
+}
+
+// maxStream bounds the decompressed tar stream: the files' bytes, and a
+// header and padding per entry, with room for extended headers.
+const maxStream = MaxUnpackedSize + (MaxFiles+1)*2*512 + 1<<20
+
+// errStreamTooLarge ends a decompressed stream longer than maxStream.
+var errStreamTooLarge = errors.New("chart archive stream too large")
+
+// capped reads at most left bytes from r, then fails.
+type capped struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		c.over = true
+		return 0, errStreamTooLarge
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // LoadPath reads a chart from a folder or an archive file.

@@ -62,6 +62,42 @@ func tgz(t testing.TB, files map[string]string) []byte {
 	return buf.Bytes()
 }
 
+// TestLoadSkippedEntriesCount: entries Load does not keep (a type it
+// skips) are decompressed all the same, so they count against the limit.
+func TestLoadSkippedEntriesCount(t *testing.T) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	ok := "apiVersion: v2\nname: a\nversion: 0.1.0\n"
+	for _, e := range []struct {
+		name string
+		typ  byte
+		body []byte
+	}{
+		{"a/Chart.yaml", tar.TypeReg, []byte(ok)},
+		{"a/skipped", 'Z', make([]byte, 3*MaxUnpackedSize)},
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.body)), Typeflag: e.typ, Format: tar.FormatGNU}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(e.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() > MaxArchiveSize {
+		t.Fatalf("the test archive is %d bytes, above the archive limit", buf.Len())
+	}
+	if _, err := Load(buf.Bytes()); err == nil || !strings.Contains(err.Error(), "unpacks to more than") {
+		t.Errorf("Load = %v, want the unpacked size refused", err)
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	ok := "apiVersion: v2\nname: a\nversion: 0.1.0\n"
 	for _, tt := range []struct {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tendhq/tend/internal/chart"
 	"github.com/tendhq/tend/internal/delivery"
@@ -79,6 +80,12 @@ type Options struct {
 	// Checker runs functional and performance tests; nil leaves them to
 	// integrations.
 	Checker Checker
+	// CheckURL returns the outbound policy's objection to a test's URL
+	// (field names where it came from), or ""; nil checks only its form.
+	// The test target may come from a deployment's finished event, which
+	// any writer of the project's events can send, so it is checked
+	// before the task is taken, besides by the Checker's client.
+	CheckURL func(field, raw string) string
 	// Namespace resolves a service's namespace; nil means
 	// delivery.Namespace (<project>-<stage>).
 	Namespace NamespaceFunc
@@ -97,6 +104,7 @@ type Handler struct {
 	deployer   delivery.Deployer
 	noDeployer string
 	checker    Checker
+	checkURL   func(field, raw string) string
 	namespace  NamespaceFunc
 	window     time.Duration
 	log        *slog.Logger
@@ -109,7 +117,7 @@ func New(opts Options) (*Handler, error) {
 		return nil, errors.New("deliverer: Options.Store and Resources are required")
 	}
 	h := &Handler{st: opts.Store, res: opts.Resources, deployer: opts.Deployer, noDeployer: opts.NoDeployer,
-		checker: opts.Checker, namespace: opts.Namespace, window: opts.IntegrationWindow, log: opts.Logger, now: opts.Now}
+		checker: opts.Checker, checkURL: opts.CheckURL, namespace: opts.Namespace, window: opts.IntegrationWindow, log: opts.Logger, now: opts.Now}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -295,7 +303,15 @@ func (t *task) planTest(ctx context.Context, p delivery.Plan, tr delivery.Trigge
 	if req.URL == "" {
 		return p, declined("no URL to test: the deployment reported no deploymentURIsLocal and the tests setting names no url")
 	}
-	if prob := settings.CheckURL("the test's URL", req.URL, false); prob != "" {
+	field := "the tests setting's url"
+	if req.URL == target {
+		field = "deploymentURIsLocal[0] of the task's data"
+	}
+	prob := settings.CheckURL(field, req.URL, false)
+	if prob == "" && t.h.checkURL != nil {
+		prob = t.h.checkURL(field, req.URL)
+	}
+	if prob != "" {
 		return p, &failure{reason: prob}
 	}
 	p.Check = &req
@@ -417,7 +433,7 @@ func (t *task) deploy(ctx context.Context, p delivery.Plan) (map[string]any, err
 	ctx, cancel := bounded(ctx, p.Timeout)
 	defer cancel()
 	d, err := t.h.deployer.Deploy(ctx, delivery.DeployRequest{
-		Target: delivery.Target{Namespace: p.Namespace, Service: p.Service}, Chart: data,
+		Target: delivery.Target{Namespace: p.Namespace, Service: p.Service, Project: p.Project}, Chart: data,
 		Strategy: p.Strategy, Values: p.Values, Timeout: p.Timeout,
 	})
 	if err != nil {
@@ -431,7 +447,7 @@ func (t *task) deploy(ctx context.Context, p delivery.Plan) (map[string]any, err
 
 // release releases or rolls back a blue/green service.
 func (t *task) release(ctx context.Context, p delivery.Plan) (map[string]any, error) {
-	req := delivery.ReleaseRequest{Target: delivery.Target{Namespace: p.Namespace, Service: p.Service}, Timeout: p.Timeout}
+	req := delivery.ReleaseRequest{Target: delivery.Target{Namespace: p.Namespace, Service: p.Service, Project: p.Project}, Timeout: p.Timeout}
 	do := t.h.deployer.Release
 	if p.Task == event.TaskRollback {
 		do = t.h.deployer.Rollback
@@ -512,10 +528,28 @@ func (t *task) finished(result, status, msg string, extra map[string]any) (*even
 	}
 	d["result"], d["status"] = result, status
 	if msg != "" {
-		d["message"] = msg
+		d["message"] = shorten(msg, maxMessage)
 	}
 	b := event.Builder{Source: sequence.Source, Now: t.h.now, NewID: func() string { return t.id("finished") }}
 	return b.Reply(t.trig, event.PhaseFinished, d)
+}
+
+// maxMessage bounds a .finished event's message. Messages quote Helm, the
+// API server and the chart's own templates (`fail`), which a chart's
+// author controls; the event log, the API and the UI carry them on.
+const maxMessage = 4 << 10
+
+// shorten cuts s to at most n bytes, on a rune boundary, saying how much
+// was left out.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s ... (%d more bytes)", s[:cut], len(s)-cut)
 }
 
 // emit appends the events and hands each to the sequence, in the job's

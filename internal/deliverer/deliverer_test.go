@@ -7,10 +7,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tendhq/tend/internal/delivery"
 	"github.com/tendhq/tend/internal/event"
 	"github.com/tendhq/tend/internal/eventlog"
+	"github.com/tendhq/tend/internal/outbound"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/store/postgres"
 	"github.com/tendhq/tend/internal/testenv"
@@ -49,7 +51,7 @@ func TestDeploymentBlueGreen(t *testing.T) {
 		t.Fatalf("%d deploys", len(e.deployer.deploys))
 	}
 	req := e.deployer.deploys[0]
-	if req.Namespace != "sockshop-staging" || req.Service != "carts" || req.Strategy != delivery.BlueGreen || req.Timeout != 7*time.Minute || len(req.Chart) == 0 {
+	if req.Namespace != "sockshop-staging" || req.Service != "carts" || req.Project != "sockshop" || req.Strategy != delivery.BlueGreen || req.Timeout != 7*time.Minute || len(req.Chart) == 0 {
 		t.Errorf("deploy request %+v", req)
 	}
 	keptn, _ := req.Values["keptn"].(map[string]any)
@@ -191,6 +193,23 @@ func TestNamespacePolicyFailsTheTask(t *testing.T) {
 	}
 	if len(e.deployer.deploys) != 0 {
 		t.Error("deployed into a namespace outside the policy")
+	}
+}
+
+// TestLongMessageIsCut: a chart's template chooses the text of its
+// errors (`fail`), which the finished event would carry whole.
+func TestLongMessageIsCut(t *testing.T) {
+	e := newEnv(t)
+	e.deployer.errs = []error{&delivery.RolloutError{Reason: "template: " + strings.Repeat("é", 300<<10)}}
+	e.run(t, e.handler(t, nil), 0)
+	e.waitJob(t, e.enqueue(t, triggered(t, "deployment", "dep-long", ""), "", nil, 0))
+	got := e.answers(t, "dep-long")
+	if len(got) != 2 {
+		t.Fatalf("answers %v", phases(got))
+	}
+	msg, _ := data(t, got[1])["message"].(string)
+	if len(msg) > maxMessage+64 || !strings.HasPrefix(msg, "template: é") || !strings.HasSuffix(msg, "more bytes)") || !utf8.ValidString(msg) {
+		t.Errorf("message of %d bytes: %.80q...%q", len(msg), msg, msg[max(0, len(msg)-40):])
 	}
 }
 
@@ -407,6 +426,26 @@ func TestTest(t *testing.T) {
 		}
 		if req := e.checker.got[0]; req.Kind != delivery.Performance || req.URL != "http://override" || req.Rate != 5 || req.Duration != 2*time.Second {
 			t.Errorf("check %+v", req)
+		}
+	})
+	t.Run("a target the outbound policy denies is not requested", func(t *testing.T) {
+		// Any writer of the project's events can answer the deployment
+		// task, and so choose deploymentURIsLocal.
+		e := newEnv(t)
+		e.run(t, e.handler(t, func(o *Options) { o.CheckURL = outbound.Default().CheckURL }), 0)
+		ev := triggered(t, "test", "test-4", `{"test":{"teststrategy":"functional"},"deployment":{"deploymentURIsLocal":["http://169.254.169.254/latest/meta-data"]}}`)
+		e.waitJob(t, e.enqueue(t, ev, "", nil, 0))
+		got := e.answers(t, "test-4")
+		if len(got) != 2 {
+			t.Fatalf("answers %v", phases(got))
+		}
+		d := data(t, got[1])
+		msg, _ := d["message"].(string)
+		if d["result"] != "fail" || !strings.Contains(msg, "deploymentURIsLocal[0]") || !strings.Contains(msg, "denied by tend's outbound policy") {
+			t.Errorf("finished %v, want a failure naming deploymentURIsLocal[0] and the policy", d)
+		}
+		if len(e.checker.got) != 0 {
+			t.Errorf("checks %v, want none", e.checker.got)
 		}
 	})
 	t.Run("real-user runs nothing", func(t *testing.T) {

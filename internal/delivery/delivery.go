@@ -67,7 +67,16 @@ func PrimaryName(name string) string { return name + "-primary" }
 type Target struct {
 	Namespace string
 	Service   string
+	// Project is the project the service belongs to. The adapter marks
+	// a namespace it creates as the project's and refuses one marked for
+	// another project: <project>-<stage> is not unique (project a with
+	// stage b-c, project a-b with stage c). "" checks nothing.
+	Project string
 }
+
+// ProjectLabel marks a namespace tend created with the project it
+// belongs to.
+const ProjectLabel = "tendhq.github.io/project"
 
 // DeployRequest asks for a service's chart to be installed or upgraded.
 type DeployRequest struct {

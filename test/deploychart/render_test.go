@@ -245,6 +245,22 @@ func TestRenderPostgres(t *testing.T) {
 	}
 }
 
+// TestRenderNamespacesEnforceBaseline: the namespaces the chart creates
+// hold delivered charts, which must not run Pods that reach the node.
+func TestRenderNamespacesEnforceBaseline(t *testing.T) {
+	manifest, err := render(t, "tend", postgresValues(2, map[string]any{"rbac": map[string]any{"namespaces": []any{"shop-dev"}, "createNamespaces": true}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, ok := objects(t, manifest)["Namespace/shop-dev"].(*corev1.Namespace)
+	if !ok {
+		t.Fatal("no Namespace shop-dev rendered")
+	}
+	if got := ns.Labels["pod-security.kubernetes.io/enforce"]; got != "baseline" {
+		t.Errorf("namespace shop-dev enforces %q, want baseline", got)
+	}
+}
+
 func TestRenderSQLite(t *testing.T) {
 	manifest, err := render(t, "tend", map[string]any{"replicas": 1, "database": noDatabase})
 	if err != nil {

@@ -81,25 +81,80 @@ func (d *Deployer) helmConfig(ns string) *action.Configuration {
 	secrets.SetLogger(d.log.Handler())
 	hc.RESTClientGetter = getter
 	hc.KubeClient = kc
+	hc.CustomTemplateFuncs = d.templateFuncs(ns)
 	hc.Releases = storage.Init(secrets)
 	hc.Releases.MaxHistory = maxHistory
 	return hc
 }
 
-// ensureNamespace creates the namespace when it is missing.
-func (d *Deployer) ensureNamespace(ctx context.Context, ns string) error {
-	_, err := d.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+// A namespace tend creates enforces Kubernetes' baseline Pod Security
+// Standard: a chart, which tend applies with its own ServiceAccount, may
+// not run privileged Pods, mount the node's file system or share its
+// network or process namespaces, any of which would reach the node and
+// from there every namespace. Keptn's charts meet it; an operator who
+// needs more labels the namespace otherwise, which tend leaves as it is.
+const (
+	podSecurityLabel = "pod-security.kubernetes.io/enforce"
+	podSecurityLevel = "baseline"
+)
+
+// ensureNamespace creates the namespace when it is missing, marked as
+// the project's (delivery.ProjectLabel), and refuses one marked for
+// another project.
+func (d *Deployer) ensureNamespace(ctx context.Context, t delivery.Target) error {
+	ns := t.Namespace
+	n, err := d.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	if err == nil {
-		return nil
+		return owned(n, t)
 	}
 	if !apierrors.IsNotFound(err) {
 		return classify("read namespace "+ns, err)
 	}
-	_, err = d.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{FieldManager: fieldManager})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
+	om := metav1.ObjectMeta{Name: ns, Labels: map[string]string{podSecurityLabel: podSecurityLevel}}
+	if t.Project != "" {
+		om.Labels[delivery.ProjectLabel] = t.Project
+	}
+	_, err = d.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: om}, metav1.CreateOptions{FieldManager: fieldManager})
+	if apierrors.IsAlreadyExists(err) {
+		// Created meanwhile, perhaps for another project.
+		return d.checkNamespace(ctx, t)
+	}
+	if err != nil {
 		return classify("create namespace "+ns, err)
 	}
-	d.log.Info("namespace created", "namespace", ns)
+	d.log.Info("namespace created", "namespace", ns, "project", t.Project)
+	return nil
+}
+
+// checkNamespace refuses a namespace marked for another project than the
+// target's. A missing namespace is left to the operation, which finds no
+// release there.
+func (d *Deployer) checkNamespace(ctx context.Context, t delivery.Target) error {
+	if t.Project == "" {
+		return nil
+	}
+	n, err := d.cs.CoreV1().Namespaces().Get(ctx, t.Namespace, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return classify("read namespace "+t.Namespace, err)
+	}
+	return owned(n, t)
+}
+
+// owned refuses a namespace marked for another project than the target's.
+// An unmarked namespace (made by hand, by tend's own chart, or by tend
+// before namespaces were marked) is taken as it is: tend may not relabel
+// namespaces.
+func owned(n *corev1.Namespace, t delivery.Target) error {
+	if t.Project == "" {
+		return nil
+	}
+	if owner, ok := n.Labels[delivery.ProjectLabel]; ok && owner != t.Project {
+		return &delivery.RolloutError{Reason: fmt.Sprintf("namespace %s belongs to project %s (label %s=%s), not to project %s: give service %s another namespace (tend configure kubernetes --namespace) or rename the stage",
+			t.Namespace, owner, delivery.ProjectLabel, owner, t.Project, t.Service)}
+	}
 	return nil
 }
 
@@ -158,6 +213,10 @@ func (d *Deployer) upgrade(ctx context.Context, hc *action.Configuration, ns, na
 		in.WaitStrategy = waitHooks
 		in.Timeout = timeout
 		in.PostRenderer = pr
+		// A chart's crds/ would be created cluster-wide, past the
+		// post-renderer; Deploy refuses such charts, and this keeps
+		// them out whatever the caller.
+		in.SkipCRDs = true
 		r, err = in.RunWithContext(ctx, ch, vals)
 	} else {
 		up := action.NewUpgrade(hc)
@@ -194,6 +253,9 @@ func (d *Deployer) upgradePrimary(ctx context.Context, hc *action.Configuration,
 		return nil, &delivery.RolloutError{Reason: fmt.Sprintf("chart of release %s: %v", canary.Name, err)}
 	}
 	upgradeAPIs(objs)
+	if err := checkScope(objs, ns, scopeOf(d.mapper)); err != nil {
+		return nil, classify(fmt.Sprintf("chart of release %s", canary.Name), err)
+	}
 	bg, err := analyze(objs)
 	if err != nil {
 		return nil, &delivery.RolloutError{Reason: fmt.Sprintf("chart of release %s cannot be deployed blue/green: %v", canary.Name, err)}
@@ -249,7 +311,9 @@ func (d *Deployer) render(ctx context.Context, ch *chartv2.Chart, vals map[strin
 	if err != nil {
 		return nil, &delivery.RolloutError{Reason: fmt.Sprintf("values of chart %s: %v", ch.Name(), err)}
 	}
-	files, err := engine.New(d.cfg).RenderWithContext(ctx, ch, top)
+	e := engine.New(d.cfg)
+	e.CustomTemplateFuncs = d.templateFuncs(opts.Namespace)
+	files, err := e.RenderWithContext(ctx, ch, top)
 	if err != nil {
 		return nil, classify("render chart "+ch.Name(), err)
 	}
@@ -286,12 +350,17 @@ func (d *Deployer) capabilities() (*common.Capabilities, error) {
 	}, nil
 }
 
-// postRender runs in process on what a chart rendered: Deployments of
-// removed API versions become apps/v1, and for a blue/green canary the
+// postRender runs in process on what a chart rendered (hooks included):
+// objects outside the release's namespace are refused (scope.go),
+// Deployments of removed API versions become apps/v1, and for a blue/green canary the
 // chart's Services select the primary (tend switches them to the canary
 // once it is ready). It keeps the routes it found for the caller.
 type postRender struct {
 	blueGreen bool
+	// namespace and scope hold every object to the release's namespace
+	// (checkScope); a nil scope checks nothing.
+	namespace string
+	scope     scopeFunc
 	routes    []route
 	converted []string
 }
@@ -302,6 +371,11 @@ func (p *postRender) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 		return nil, err
 	}
 	p.converted = upgradeAPIs(objs)
+	if p.scope != nil {
+		if err := checkScope(objs, p.namespace, p.scope); err != nil {
+			return nil, err
+		}
+	}
 	if p.blueGreen {
 		bg, err := analyze(objs)
 		if err != nil {
@@ -390,14 +464,28 @@ func (d *Deployer) waitRollout(ctx context.Context, ns string, names []string, t
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var lastErr error
+	var prev []*appsv1.Deployment // what the last full round found waiting
 	for {
 		var waiting []*appsv1.Deployment
+		var unread []string // not read before the deadline, nor earlier
 		lastErr = nil
 		for _, n := range names {
 			dep, err := d.cs.AppsV1().Deployments(ns).Get(wctx, n, metav1.GetOptions{})
 			if err != nil {
 				if apierrors.IsNotFound(err) {
 					waiting = append(waiting, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: ns}})
+					continue
+				}
+				if wctx.Err() != nil && ctx.Err() == nil {
+					// The wait's own deadline ended the read (a
+					// context error, or client-go's rate limiter
+					// refusing to wait past it): the rollout timed
+					// out, whatever the read said.
+					if i := slices.IndexFunc(prev, func(d *appsv1.Deployment) bool { return d.Name == n }); i >= 0 {
+						waiting = append(waiting, prev[i])
+					} else {
+						unread = append(unread, n)
+					}
 					continue
 				}
 				lastErr = err
@@ -407,8 +495,11 @@ func (d *Deployer) waitRollout(ctx context.Context, ns string, names []string, t
 				waiting = append(waiting, dep)
 			}
 		}
-		if lastErr == nil && len(waiting) == 0 {
+		if lastErr == nil && len(waiting) == 0 && len(unread) == 0 {
 			return nil
+		}
+		if lastErr == nil {
+			prev = waiting
 		}
 		select {
 		case <-wctx.Done():
@@ -424,6 +515,9 @@ func (d *Deployer) waitRollout(ctx context.Context, ns string, names []string, t
 			var reasons []string
 			for _, dep := range waiting {
 				reasons = append(reasons, d.notReady(rctx, dep, timeout))
+			}
+			for _, n := range unread {
+				reasons = append(reasons, fmt.Sprintf("deployment %s in %s: not read before the %s timeout ended", n, ns, timeout))
 			}
 			return &delivery.RolloutError{Reason: strings.Join(reasons, "; ")}
 		case <-time.After(d.poll):

@@ -46,7 +46,13 @@ type Options struct {
 	Logger *slog.Logger
 	// PollInterval is how often a rollout is checked; 0 means one second.
 	PollInterval time.Duration
+	// ReservedNamespaces are refused as targets besides Kubernetes' own
+	// (SystemNamespaces); the composition root adds tend's own namespace.
+	ReservedNamespaces []string
 }
+
+// SystemNamespaces are Kubernetes' own namespaces, never a target.
+var SystemNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
 
 // Deployer carries out delivery tasks on one cluster. It is safe for
 // concurrent use on different services; the caller runs at most one task
@@ -58,6 +64,8 @@ type Deployer struct {
 	mapper meta.RESTMapper
 	log    *slog.Logger
 	poll   time.Duration
+	// reserved namespaces are never a target: Kubernetes' own and tend's.
+	reserved map[string]bool
 }
 
 var _ delivery.Deployer = (*Deployer)(nil)
@@ -85,6 +93,12 @@ func New(cfg *rest.Config, opts Options) (*Deployer, error) {
 	if d.poll <= 0 {
 		d.poll = time.Second
 	}
+	d.reserved = map[string]bool{}
+	for _, ns := range append(slices.Clone(SystemNamespaces), opts.ReservedNamespaces...) {
+		if ns != "" {
+			d.reserved[ns] = true
+		}
+	}
 	return d, nil
 }
 
@@ -94,7 +108,7 @@ func New(cfg *rest.Config, opts Options) (*Deployer, error) {
 // the same version when there is none yet, and once the canary is ready
 // the chart's Services select it.
 func (d *Deployer) Deploy(ctx context.Context, req delivery.DeployRequest) (delivery.Deployed, error) {
-	if err := checkTarget(req.Target); err != nil {
+	if err := d.checkTarget(req.Target); err != nil {
 		return delivery.Deployed{}, err
 	}
 	switch req.Strategy {
@@ -109,9 +123,12 @@ func (d *Deployer) Deploy(ctx context.Context, req delivery.DeployRequest) (deli
 	if missing := missingDependencies(ch); len(missing) > 0 {
 		return delivery.Deployed{}, &delivery.RolloutError{Reason: fmt.Sprintf("chart %s: dependencies %s are declared in Chart.yaml but missing in its charts/ folder; tend downloads no dependencies: vendor them (helm dependency build) and store the archive again", chart.ResourceURI(req.Service), strings.Join(missing, ", "))}
 	}
+	if crds := ch.CRDObjects(); len(crds) > 0 {
+		return delivery.Deployed{}, &delivery.RolloutError{Reason: fmt.Sprintf("chart %s holds CustomResourceDefinitions (%s), which are cluster-wide; tend deploys a service's objects into its namespace only: install the CRDs yourself and drop the crds/ folder", chart.ResourceURI(req.Service), crds[0].Filename)}
+	}
 	timeout := timeoutOf(req.Timeout)
 	ns := req.Namespace
-	if err := d.ensureNamespace(ctx, ns); err != nil {
+	if err := d.ensureNamespace(ctx, req.Target); err != nil {
 		return delivery.Deployed{}, err
 	}
 	hc := d.helmConfig(ns)
@@ -119,7 +136,7 @@ func (d *Deployer) Deploy(ctx context.Context, req delivery.DeployRequest) (deli
 	log := d.log.With("namespace", ns, "service", req.Service, "release", name, "strategy", string(req.Strategy))
 
 	if req.Strategy == delivery.BlueGreen {
-		pr := &postRender{blueGreen: true}
+		pr := &postRender{blueGreen: true, namespace: ns, scope: scopeOf(d.mapper)}
 		rel, err := d.upgrade(ctx, hc, ns, name, ch, req.Values, pr, timeout)
 		if err != nil {
 			return delivery.Deployed{}, err
@@ -167,7 +184,7 @@ func (d *Deployer) Deploy(ctx context.Context, req delivery.DeployRequest) (deli
 		log.Info("deployed canary", "revision", rel.Version)
 		return delivery.Deployed{Strategy: delivery.BlueGreen, Kind: delivery.KindCanary, Deployments: deps, URIsLocal: uris, Image: image(objs, req.Service), Revision: rel.Version}, nil
 	}
-	pr := &postRender{}
+	pr := &postRender{namespace: ns, scope: scopeOf(d.mapper)}
 	rel, err := d.upgrade(ctx, hc, ns, name, ch, req.Values, pr, timeout)
 	if err != nil {
 		return delivery.Deployed{}, err
@@ -190,7 +207,10 @@ func (d *Deployer) Deploy(ctx context.Context, req delivery.DeployRequest) (deli
 // A service without a primary (direct) has nothing to release: Release
 // answers its current state.
 func (d *Deployer) Release(ctx context.Context, req delivery.ReleaseRequest) (delivery.Deployed, error) {
-	if err := checkTarget(req.Target); err != nil {
+	if err := d.checkTarget(req.Target); err != nil {
+		return delivery.Deployed{}, err
+	}
+	if err := d.checkNamespace(ctx, req.Target); err != nil {
 		return delivery.Deployed{}, err
 	}
 	timeout := timeoutOf(req.Timeout)
@@ -226,7 +246,10 @@ func (d *Deployer) Release(ctx context.Context, req delivery.ReleaseRequest) (de
 // deployed; a service with no such revision, or whose newest revision is
 // already a rollback, is left as it is.
 func (d *Deployer) Rollback(ctx context.Context, req delivery.ReleaseRequest) (delivery.Deployed, error) {
-	if err := checkTarget(req.Target); err != nil {
+	if err := d.checkTarget(req.Target); err != nil {
+		return delivery.Deployed{}, err
+	}
+	if err := d.checkNamespace(ctx, req.Target); err != nil {
 		return delivery.Deployed{}, err
 	}
 	timeout := timeoutOf(req.Timeout)
@@ -349,6 +372,16 @@ func (d *Deployer) rollbackDirect(ctx context.Context, hc *action.Configuration,
 	case target == nil:
 		log.Info("rollback: no earlier deployed revision to go back to; nothing to do", "revision", last.Version)
 	default:
+		// A revision stored before charts were held to their
+		// namespace may hold objects elsewhere; rollback applies its
+		// manifest (and hooks) as they are, past the post-renderer.
+		objs, err := parseManifests([]byte(manifestWithHooks(target)))
+		if err == nil {
+			err = checkScope(objs, ns, scopeOf(d.mapper))
+		}
+		if err != nil {
+			return delivery.Deployed{}, classify(fmt.Sprintf("roll back release %s to revision %d", name, target.Version), err)
+		}
 		rb := action.NewRollback(hc)
 		rb.Version = target.Version
 		rb.ServerSideApply = "true"
@@ -374,6 +407,19 @@ func (d *Deployer) rollbackDirect(ctx context.Context, hc *action.Configuration,
 		return delivery.Deployed{}, err
 	}
 	return res, nil
+}
+
+// manifestWithHooks is a revision's manifest and its hooks' manifests.
+func manifestWithHooks(r *release.Release) string {
+	var b strings.Builder
+	b.WriteString(r.Manifest)
+	for _, h := range r.Hooks {
+		if h != nil {
+			b.WriteString("\n---\n")
+			b.WriteString(h.Manifest)
+		}
+	}
+	return b.String()
 }
 
 // current is the release's newest revision, which must be deployed: a
@@ -419,9 +465,18 @@ func missingDependencies(ch *chart.Chart) []string {
 	return missing
 }
 
-func checkTarget(t delivery.Target) error {
+// checkTarget refuses a target without a namespace or service, and a
+// reserved namespace: a project's chart in kube-system or in tend's own
+// namespace would run with their ServiceAccounts (tend's included), so
+// whatever the project's namespace rules allow, those are refused. A
+// project and stage named so that <project>-<stage> is one of them is
+// enough, and any project's write token may add stages.
+func (d *Deployer) checkTarget(t delivery.Target) error {
 	if t.Namespace == "" || t.Service == "" {
 		return &delivery.RolloutError{Reason: fmt.Sprintf("deployment target needs a namespace and a service, got namespace %q and service %q", t.Namespace, t.Service)}
+	}
+	if d.reserved[t.Namespace] {
+		return &delivery.RolloutError{Reason: fmt.Sprintf("namespace %s is reserved (Kubernetes' own or tend's); tend deploys no service there: give service %s another namespace (tend configure kubernetes --namespace) or rename the stage", t.Namespace, t.Service)}
 	}
 	return nil
 }
