@@ -7,7 +7,9 @@ import (
 
 func TestContentCacheBounded(t *testing.T) {
 	c := newContentCache(10 * (100 + contentOverhead + 3))
-	key := func(i int) contentKey { return contentKey{project: "p", commit: strings.Repeat("c", 1), path: string(rune('a' + i))} }
+	key := func(i int) contentKey {
+		return contentKey{project: "p", commit: strings.Repeat("c", 1), path: string(rune('a' + i))}
+	}
 	for i := range 20 {
 		c.put(key(i), make([]byte, 100))
 	}
