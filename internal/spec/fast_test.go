@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // decodeBothWays decodes data as kind with yamlnode's fast path and with
@@ -94,4 +96,37 @@ func FuzzFastPathSLO(f *testing.F) {
 			decodeBothWays(t, "fuzz.yaml", data, kind)
 		}
 	})
+}
+
+// TestKnownFieldsIsMapFields checks that knownFields finds what mapFields
+// finds and reports the same, on mappings with repeated, unknown and
+// misspelt keys.
+func TestKnownFieldsIsMapFields(t *testing.T) {
+	docs := []string{
+		"sli: a\nweight: 2\npass: []\n",
+		"sli: a\nsli: b\nweight: 1\nweight: 3\n",
+		"sli: a\nwieght: 2\nextra: 1\nextra: 2\n",
+		"criteria: [\"<1\"]\ncriteria: []\n",
+		"{}\n",
+	}
+	for _, doc := range docs {
+		for _, known := range [][]string{objectiveKeys, blockKeys} {
+			var root yaml.Node
+			if err := yaml.Unmarshal([]byte(doc), &root); err != nil {
+				t.Fatal(err)
+			}
+			n := root.Content[0]
+			a, b := newDecoder("f.yaml"), newDecoder("f.yaml")
+			f, has := a.knownFields(n, "an objective", known)
+			m := b.mapFields(n, "an objective", known, nil)
+			for i, k := range known {
+				if e, ok := m[k]; ok != has[i] || e != f[i] {
+					t.Errorf("%q, key %s: knownFields %v %+v, mapFields %v %+v", doc, k, has[i], f[i], ok, e)
+				}
+			}
+			if !reflect.DeepEqual(a.finish(), b.finish()) {
+				t.Errorf("%q: diagnostics differ:\n%s\n%s", doc, diagLines(a.diags), diagLines(b.diags))
+			}
+		}
+	}
 }
