@@ -4,7 +4,9 @@
 // input's size and on the nodes the document expands to through its
 // aliases, and it holds what every node decoder needs alike: positions as
 // FILE:LINE:COL, descriptions of what a node holds, and the one rule that
-// suggests a known key for a misspelt one.
+// suggests a known key for a misspelt one. NewBlockDecoder adds a fast
+// path for the block YAML Keptn's files are written in (fast.go), which
+// builds the same nodes and leaves everything else to yaml.v3.
 package yamlnode
 
 import (
