@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,12 @@ import (
 
 // batch is how many evaluations one iteration triggers.
 const batch = 40
+
+// triggerers is how many clients trigger a batch's evaluations at once, as
+// the stages of several deliveries would. One client alone measures the
+// latency of a trigger (a group commit with its fsync) forty times over,
+// not the throughput.
+const triggerers = 8
 
 // instantProvider answers every SLI at once, so a benchmark measures tend's
 // own overhead with the monitoring system's time excluded.
@@ -54,10 +61,24 @@ func runBatches(b *testing.B, ta *testApp, project string, req apitypes.TriggerE
 	var total time.Duration
 	for b.Loop() {
 		started := time.Now()
-		for range batch {
-			if _, err := ta.c.TriggerEvaluation(ctx, project, "production", "carts", req); err != nil {
-				b.Fatal(err)
-			}
+		var wg sync.WaitGroup
+		errs := make(chan error, batch)
+		for c := range triggerers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := c; i < batch; i += triggerers {
+					if _, err := ta.c.TriggerEvaluation(ctx, project, "production", "carts", req); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
 		}
 		done += batch
 		triggered += batch

@@ -128,7 +128,7 @@ type Worker struct {
 	// PollInterval is how often due timers and expired leases are looked
 	// for (default 1s): the precision of settling times.
 	PollInterval time.Duration
-	// Concurrency is how many jobs run at once (default 4).
+	// Concurrency is how many jobs run at once (default 16).
 	Concurrency int
 }
 

@@ -209,3 +209,40 @@ func BenchmarkPut(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGet is the evaluator's read of a service's slo.yaml at the
+// stage's head, with and without the content cache; the head is read from
+// the repository on every call either way.
+func BenchmarkGet(b *testing.B) {
+	for _, be := range []backend{fsBackend, pgBackend} {
+		for _, cache := range []int{-1, 0} {
+			name := be.name + "/cached"
+			if cache < 0 {
+				name = be.name + "/uncached"
+			}
+			b.Run(name, func(b *testing.B) {
+				if be.name == "postgres" {
+					testenv.PostgresServerURL(b)
+				}
+				st := be.new(b)()
+				r := newRepos(b, st, resource.Options{ContentCacheBytes: cache})
+				createProject(b, r, "bench")
+				if err := r.EnsureService(context.Background(), "bench", "carts"); err != nil {
+					b.Fatal(err)
+				}
+				ref := resource.Ref{Project: "bench", Stage: "dev", Service: "carts"}
+				for i := range 20 {
+					mustPut(b, r, ref, fmt.Sprintf("f%d.yaml", i), strings.Repeat("x", 2000))
+				}
+				mustPut(b, r, ref, "slo.yaml", strings.Repeat("objectives: []\n", 150))
+				ctx := context.Background()
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, _, err := r.Get(ctx, ref, "slo.yaml", ""); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -34,6 +34,18 @@ func (r *Repos) Get(ctx context.Context, ref Ref, uri string, version string) ([
 			return nil, "", err
 		}
 	}
+	key := contentKey{project: ref.Project, commit: at.String(), path: ref.prefix() + uri}
+	// A version given by the caller must still be a commit of this
+	// repository (a project may have been deleted and created again);
+	// the head was just read from it.
+	if version == "" || st.HasEncodedObject(at) == nil {
+		if b, exists, ok := r.content.get(key); ok {
+			if !exists {
+				return nil, "", fmt.Errorf("resource %s in %s at version %s: %w", uri, ref, at, ErrResourceNotFound)
+			}
+			return b, at.String(), nil
+		}
+	}
 	c, err := object.GetCommit(st, at)
 	if errors.Is(err, plumbing.ErrObjectNotFound) {
 		return nil, "", fmt.Errorf("version %s of %s: %w", version, ref, ErrVersionNotFound)
@@ -46,12 +58,17 @@ func (r *Repos) Get(ctx context.Context, ref Ref, uri string, version string) ([
 		return nil, "", err
 	}
 	if h.IsZero() {
+		r.content.put(key, nil)
 		return nil, "", fmt.Errorf("resource %s in %s at version %s: %w", uri, ref, at, ErrResourceNotFound)
 	}
 	b, err := readBlob(st, h)
 	if err != nil {
 		return nil, "", err
 	}
+	if b == nil {
+		b = []byte{}
+	}
+	r.content.put(key, b)
 	return b, at.String(), nil
 }
 

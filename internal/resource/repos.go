@@ -52,6 +52,9 @@ type Options struct {
 	// stored before the policy tightened is not used either; it returns
 	// the problem, or "". nil checks nothing.
 	CheckUpstream func(rawURL string) string
+	// ContentCacheBytes bounds the cache of file contents by commit and
+	// path that Get keeps; 0 means 4 MiB, a negative value no cache.
+	ContentCacheBytes int
 }
 
 // Repos is the resource store: project repositories in Keptn's layout with
@@ -59,8 +62,9 @@ type Options struct {
 // are serialised in the process and made safe across processes by
 // check-and-set on branch references.
 type Repos struct {
-	opts  Options
-	locks sync.Map // project -> *projectLocks
+	opts    Options
+	locks   sync.Map // project -> *projectLocks
+	content *contentCache
 }
 
 type projectLocks struct {
@@ -82,7 +86,14 @@ func New(opts Options) (*Repos, error) {
 	if opts.PushTimeout <= 0 {
 		opts.PushTimeout = 30 * time.Second
 	}
-	return &Repos{opts: opts}, nil
+	r := &Repos{opts: opts}
+	switch {
+	case opts.ContentCacheBytes == 0:
+		r.content = newContentCache(4 << 20)
+	case opts.ContentCacheBytes > 0:
+		r.content = newContentCache(opts.ContentCacheBytes)
+	}
+	return r, nil
 }
 
 type authorKey struct{}

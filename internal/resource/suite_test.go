@@ -96,6 +96,48 @@ func runSuite(t *testing.T, b backend) {
 	dev := resource.Ref{Project: project, Stage: "dev"}
 	carts := resource.Ref{Project: project, Stage: "dev", Service: "carts"}
 
+	t.Run("cached reads follow the head across replicas", func(t *testing.T) {
+		place := b.new(t)
+		a := newRepos(t, place(), resource.Options{})
+		other := newRepos(t, place(), resource.Options{})
+		createProject(t, a, project)
+		get := func(ref resource.Ref, uri, version string) (string, string, error) {
+			t.Helper()
+			data, v, err := a.Get(ctx, ref, uri, version)
+			return string(data), v, err
+		}
+		if _, _, err := get(dev, "slo.yaml", ""); !errors.Is(err, resource.ErrResourceNotFound) {
+			t.Fatalf("before any write: err = %v, want ErrResourceNotFound", err)
+		}
+		v1 := mustPut(t, other, dev, "slo.yaml", "one")
+		for range 2 {
+			if got, v, err := get(dev, "slo.yaml", ""); err != nil || got != "one" || v != v1 {
+				t.Fatalf("after the other replica's write: %q at %s, %v; want \"one\" at %s", got, v, err, v1)
+			}
+		}
+		data, _, _ := a.Get(ctx, dev, "slo.yaml", "")
+		data[0] = 'X' // a caller changing what it got must not change the cache
+		v2 := mustPut(t, other, dev, "slo.yaml", "two")
+		if got, v, err := get(dev, "slo.yaml", ""); err != nil || got != "two" || v != v2 {
+			t.Fatalf("after a second write: %q at %s, %v; want \"two\" at %s", got, v, err, v2)
+		}
+		for range 2 {
+			if got, _, err := get(dev, "slo.yaml", v1); err != nil || got != "one" {
+				t.Fatalf("at the first version: %q, %v; want \"one\"", got, err)
+			}
+		}
+		if err := other.Delete(ctx, project); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := get(dev, "slo.yaml", ""); !errors.Is(err, resource.ErrProjectNotFound) {
+			t.Fatalf("after the other replica deleted the project: err = %v, want ErrProjectNotFound", err)
+		}
+		createProject(t, other, project)
+		if _, _, err := get(dev, "slo.yaml", ""); !errors.Is(err, resource.ErrResourceNotFound) {
+			t.Fatalf("in the new project: err = %v, want ErrResourceNotFound", err)
+		}
+	})
+
 	t.Run("put get list at every level", func(t *testing.T) {
 		st := b.new(t)()
 		r := newRepos(t, st, resource.Options{})

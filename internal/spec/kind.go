@@ -60,7 +60,7 @@ func parseLoose(data []byte) *yaml.Node {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil
 	}
-	doc, err := yamlnode.NewDecoder(data).Decode()
+	doc, err := yamlnode.NewBlockDecoder(data).Decode()
 	if err != nil {
 		return nil
 	}

@@ -24,6 +24,9 @@ type decoder struct {
 	// triggerRefs are the shipyard's triggeredOn event nodes, checked
 	// against its stages once all are known.
 	triggerRefs []*yaml.Node
+	// slowYAML turns off yamlnode's fast path, so tests can check that
+	// both paths decode every file alike.
+	slowYAML bool
 }
 
 func newDecoder(file string) *decoder {
@@ -80,7 +83,10 @@ func (d *decoder) parse(data []byte, kind Kind) *yaml.Node {
 		d.errorf(nil, "empty file: %s", emptyHint(kind))
 		return nil
 	}
-	dec := yamlnode.NewDecoder(data)
+	dec := yamlnode.NewBlockDecoder(data)
+	if d.slowYAML {
+		dec = yamlnode.NewDecoder(data)
+	}
 	doc, err := dec.Decode()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -174,6 +180,31 @@ func (d *decoder) mapFields(n *yaml.Node, where string, known []string, ignored 
 		d.unknownKey(k, where, known)
 	}
 	return out
+}
+
+// knownFields is mapFields without the map, for the mappings an SLO file
+// repeats for every objective (at most 8 known keys): field i is known[i]
+// and has[i] tells whether it is present. The diagnostics are mapFields':
+// a mapping with a key that is not known is handed to mapFields.
+func (d *decoder) knownFields(n *yaml.Node, where string, known []string) (f [8]entry, has [8]bool) {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if !slices.Contains(known, n.Content[i].Value) {
+			m := d.mapFields(n, where, known, nil)
+			for j, k := range known {
+				f[j], has[j] = m[k]
+			}
+			return f, has
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		j := slices.Index(known, k.Value)
+		if has[j] {
+			d.warnf(k, "key %q repeats the one at line %d: Keptn used this later value; remove one of them", k.Value, f[j].key.Line)
+		}
+		f[j], has[j] = entry{key: k, val: d.resolve(n.Content[i+1])}, true
+	}
+	return f, has
 }
 
 func (d *decoder) unknownKey(k *yaml.Node, where string, known []string) {

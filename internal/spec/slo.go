@@ -194,9 +194,14 @@ func (d *decoder) objective(n *yaml.Node) (slo.Objective, bool) {
 	if !d.listEntry(n, "each objective", "sli: NAME, pass: [{criteria: [...]}]", "empty objective: write - sli: NAME") {
 		return o, false
 	}
-	f := d.mapFields(n, "an objective", objectiveKeys, nil)
+	fields, present := d.knownFields(n, "an objective", objectiveKeys)
+	// field returns the entry of one of objectiveKeys.
+	field := func(name string) (entry, bool) {
+		i := slices.Index(objectiveKeys, name)
+		return fields[i], present[i]
+	}
 	ok := true
-	if e, has := f["sli"]; !has || yamlnode.IsNull(e.val) {
+	if e, has := field("sli"); !has || yamlnode.IsNull(e.val) {
 		d.errorf(n, "objective without sli: add sli: NAME (the indicator it evaluates)")
 		ok = false
 	} else if v, good := d.str(e.val, "sli"); !good || v == "" {
@@ -207,16 +212,16 @@ func (d *decoder) objective(n *yaml.Node) (slo.Objective, bool) {
 	} else {
 		o.SLI = v
 	}
-	if e, has := f["displayName"]; has {
+	if e, has := field("displayName"); has {
 		o.DisplayName, _ = d.str(e.val, "displayName")
 	}
-	if e, has := f["key_sli"]; has {
+	if e, has := field("key_sli"); has {
 		b, good := d.boolean(e.val, "key_sli")
 		o.KeySLI = b
 		ok = ok && good
 	}
 	o.Weight = 1
-	if e, has := f["weight"]; has && !yamlnode.IsNull(e.val) {
+	if e, has := field("weight"); has && !yamlnode.IsNull(e.val) {
 		w, good := d.number(e.val, "weight", "weight: 2")
 		switch {
 		case !good:
@@ -231,11 +236,11 @@ func (d *decoder) objective(n *yaml.Node) (slo.Objective, bool) {
 	}
 	var passNodes, warnNodes [][]*yaml.Node
 	var good bool
-	if e, has := f["pass"]; has {
+	if e, has := field("pass"); has {
 		o.Pass, passNodes, good = d.blocks(e.val, "pass")
 		ok = ok && good
 	}
-	if e, has := f["warning"]; has {
+	if e, has := field("warning"); has {
 		o.Warning, warnNodes, good = d.blocks(e.val, "warning")
 		ok = ok && good
 		if len(o.Pass) == 0 && len(o.Warning) > 0 && ok {
@@ -243,7 +248,8 @@ func (d *decoder) objective(n *yaml.Node) (slo.Objective, bool) {
 		}
 	}
 	if ok && o.KeySLI && o.Informational() {
-		d.warnf(f["key_sli"].key, "key_sli has no effect on an objective without pass criteria: it can never fail")
+		e, _ := field("key_sli")
+		d.warnf(e.key, "key_sli has no effect on an objective without pass criteria: it can never fail")
 	}
 	if ok {
 		d.checkWarningBlocks(o, passNodes, warnNodes)
@@ -286,8 +292,8 @@ func (d *decoder) blocks(n *yaml.Node, what string) ([]slo.Block, [][]*yaml.Node
 			ok = false
 			continue
 		}
-		f := d.mapFields(item, txt.entry, blockKeys, nil)
-		e, has := f["criteria"]
+		f, present := d.knownFields(item, txt.entry, blockKeys)
+		e, has := f[0], present[0] // blockKeys is criteria alone
 		if !has {
 			d.errorf(item, "%s entry without criteria: write - criteria: [\"<=800\"]", what)
 			ok = false

@@ -47,7 +47,7 @@ type Options struct {
 	// WorkerID names this runner in claimed job rows, for operators;
 	// default hostname-pid-random.
 	WorkerID string
-	// Concurrency is the most handlers running at once; default 4.
+	// Concurrency is the most handlers running at once; default 16.
 	Concurrency int
 	// Lease is how long a claim holds; it is extended every Lease/3 while
 	// the handler runs, so it bounds how long a dead runner's jobs wait
@@ -70,7 +70,10 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultConcurrency  = 4
+	// DefaultConcurrency is 16: most of a job step is waiting for its
+	// claim and commit, so more steps at once fill each group commit;
+	// docs/PERFORMANCE.md has the measurements.
+	DefaultConcurrency  = 16
 	DefaultLease        = 30 * time.Second
 	DefaultPollInterval = time.Second
 	DefaultDrainTimeout = 10 * time.Second

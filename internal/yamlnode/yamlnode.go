@@ -4,13 +4,16 @@
 // input's size and on the nodes the document expands to through its
 // aliases, and it holds what every node decoder needs alike: positions as
 // FILE:LINE:COL, descriptions of what a node holds, and the one rule that
-// suggests a known key for a misspelt one.
+// suggests a known key for a misspelt one. NewBlockDecoder adds a fast
+// path for the block YAML Keptn's files are written in (fast.go), which
+// builds the same nodes and leaves everything else to yaml.v3.
 package yamlnode
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"math"
 	"regexp"
@@ -72,6 +75,9 @@ type Decoder struct {
 	data   []byte
 	limits Limits
 	dec    *yaml.Decoder
+	// fast is set by NewBlockDecoder; fastRead once the fast path read
+	// the input's only document, so the next Decode is io.EOF.
+	fast, fastRead bool
 }
 
 // NewDecoder returns a decoder of data held to MaxBytes and MaxNodes.
@@ -84,6 +90,17 @@ func NewDecoderLimits(data []byte, lim Limits) *Decoder {
 	return &Decoder{data: data, limits: lim}
 }
 
+// NewBlockDecoder is NewDecoder with a fast path for the block YAML of
+// Keptn's files (see parseFast): the input is read in one pass when it is
+// a single document in that subset, and by yaml.v3 otherwise, so every
+// error is still yaml.v3's. The nodes are those yaml.v3 would build,
+// except that comments are not kept.
+func NewBlockDecoder(data []byte) *Decoder {
+	d := NewDecoder(data)
+	d.fast = true
+	return d
+}
+
 // Decode returns the next document node. It returns io.EOF when there is
 // none, yaml.v3's error for a syntax error, and a *LimitError when the
 // input is larger than the limit (before parsing anything) or the document
@@ -91,6 +108,15 @@ func NewDecoderLimits(data []byte, lim Limits) *Decoder {
 func (d *Decoder) Decode() (*yaml.Node, error) {
 	if len(d.data) > d.limits.Bytes {
 		return nil, &LimitError{Message: fmt.Sprintf("the input is %d bytes, over tend's limit of %d bytes per YAML file; a Keptn file or tend.yaml is a few kilobytes, so split or shorten it", len(d.data), d.limits.Bytes)}
+	}
+	if d.fastRead {
+		return nil, io.EOF
+	}
+	if d.fast && d.dec == nil {
+		if doc, ok := parseFast(d.data); ok && CheckExpansion(doc, d.limits.Nodes) == nil {
+			d.fastRead = true
+			return doc, nil
+		}
 	}
 	if d.dec == nil {
 		d.dec = yaml.NewDecoder(bytes.NewReader(d.data))

@@ -67,6 +67,34 @@ func testEvents(t *testing.T, h Harness) {
 		t.Errorf("log holds %d events (total %d), want 4", len(page.Events), page.TotalCount)
 	}
 
+	// One call with many events numbers them in order, and a repeat
+	// within the call gets the first one's number.
+	batch := []store.EventRecord{ev(10, "batch", "dev", "carts", "t", "ctx-2")}
+	for i := range 8 {
+		batch = append(batch, ev(11+i, "batch", "dev", "carts", "t", "ctx-2"))
+	}
+	batch = append(batch, ev(10, "batch", "dev", "carts", "t", "ctx-2"))
+	many, err := s.AppendEvents(c, batch...)
+	must(t, err)
+	for i := 1; i < len(many)-1; i++ {
+		if many[i] <= many[i-1] {
+			t.Fatalf("sequence numbers of one call %v are not increasing", many)
+		}
+	}
+	if last := many[len(many)-1]; last != many[0] {
+		t.Errorf("a repeat within one call got %d, want the first one's %d", last, many[0])
+	}
+	page, err = s.ListEvents(c, store.EventFilter{Project: "batch", CountTotal: true, PageSize: 100})
+	must(t, err)
+	if page.TotalCount != 9 {
+		t.Errorf("the batch stored %d events, want 9", page.TotalCount)
+	}
+	for _, e := range page.Events {
+		if e.Seq == many[0] && e.ID != batch[0].ID {
+			t.Errorf("sequence number %d holds %q, want %q", e.Seq, e.ID, batch[0].ID)
+		}
+	}
+
 	for _, bad := range []store.EventRecord{{Source: "s", Type: "t"}, {ID: "i", Type: "t"}, {ID: "i", Source: "s"}} {
 		_, err := s.AppendEvents(c, bad)
 		mustErr(t, err, store.ErrInvalid)
