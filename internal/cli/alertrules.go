@@ -387,9 +387,9 @@ func runGenerateAlertRulesFromServer(ctx context.Context, s *streams, cmd *cobra
 	}
 	file := alertrules.RuleFile{}
 	for _, g := range ans.Groups {
-		group := alertrules.Group{Name: g.Name, Rules: make([]alertrules.Rule, len(g.Rules))}
+		group := alertrules.Group{Name: g.Name, Interval: g.Interval, Rules: make([]alertrules.Rule, len(g.Rules))}
 		for i, r := range g.Rules {
-			group.Rules[i] = alertrules.Rule{Alert: r.Alert, Expr: r.Expr, For: r.For, Labels: r.Labels, Annotations: r.Annotations}
+			group.Rules[i] = alertrules.Rule{Record: r.Record, Alert: r.Alert, Expr: r.Expr, For: r.For, Labels: r.Labels, Annotations: r.Annotations}
 		}
 		file.Groups = append(file.Groups, group)
 	}
