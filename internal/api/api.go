@@ -156,10 +156,10 @@ type Server struct {
 	// budgetRules generates the rules of budget SLO files (slo/*.yaml)
 	// with Sloth's library; it builds its generator on first use.
 	budgetRules *alertrules.Budget
-	settings     *settings.Registry
-	specs        *spec.Cache
-	outbound     *outbound.Policy
-	guard        SettingGuard
+	settings    *settings.Registry
+	specs       *spec.Cache
+	outbound    *outbound.Policy
+	guard       SettingGuard
 
 	mux     *http.ServeMux
 	handler http.Handler

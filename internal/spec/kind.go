@@ -60,7 +60,7 @@ func DetectKind(filename string, data []byte) (Kind, error) {
 	if k := kindFromKeys(root); k != "" {
 		return k, nil
 	}
-	return "", fmt.Errorf("%s: cannot tell which kind of Keptn file this is: it has no apiVersion/kind, its name does not contain slo, sli, remediation or shipyard, and it has none of the keys objectives, indicators, remediations or stages; pass --kind with one of %s", filename, kindList())
+	return "", fmt.Errorf("%s: cannot tell which kind of Keptn file this is: it has no apiVersion/kind, its name does not contain slo, sli, remediation or shipyard, it has none of the keys objectives, indicators, remediations or stages, and it is no budget SLO file (version: prometheus/v1, apiVersion: sloth.slok.dev/v1 or openslo/v1alpha); pass --kind with one of %s", filename, kindList())
 }
 
 // parseLoose returns the root mapping of data, or nil when data is not a YAML
