@@ -145,6 +145,9 @@ func configureRules(ctx context.Context, s *streams, w io.Writer, c *client.Clie
 	// none did.
 	for _, st := range ans.Stages {
 		switch {
+		case st.Status == apitypes.AlertRulesGenerated && st.SLOVersion == "":
+			// Only budget SLO files (slo/*.yaml) gave rules.
+			fmt.Fprintf(w, "Alerting rules of stage %s: %s from the budget SLOs in slo/, first group %s\n", st.Stage, plural(st.Rules, "rule"), st.Group)
 		case st.Status == apitypes.AlertRulesGenerated:
 			fmt.Fprintf(w, "Alerting rules of stage %s: %s in group %s (slo.yaml at commit %s)\n", st.Stage, plural(st.Rules, "rule"), st.Group, shortCommit(st.SLOVersion))
 		case st.Status != apitypes.AlertRulesInvalid && rules > 0:
