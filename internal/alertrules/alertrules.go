@@ -95,18 +95,23 @@ type RuleFile struct {
 
 // Group is one rule group; its rules are evaluated together.
 type Group struct {
-	Name  string `yaml:"name"`
-	Rules []Rule `yaml:"rules"`
+	Name string `yaml:"name"`
+	// Interval is the group's evaluation interval; empty means
+	// Prometheus's global one.
+	Interval string `yaml:"interval,omitempty"`
+	Rules    []Rule `yaml:"rules"`
 }
 
-// Rule is one alerting rule. Fields are in the order Prometheus's docs
-// write them.
+// Rule is one alerting rule, or a recording rule (Record) of the budget
+// rules Sloth generates (budget.go). Fields are in the order Prometheus's
+// docs write them.
 type Rule struct {
-	Alert       string            `yaml:"alert"`
+	Record      string            `yaml:"record,omitempty"`
+	Alert       string            `yaml:"alert,omitempty"`
 	Expr        string            `yaml:"expr"`
 	For         string            `yaml:"for,omitempty"`
-	Labels      map[string]string `yaml:"labels"`
-	Annotations map[string]string `yaml:"annotations"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
 }
 
 // ErrInvalid marks options or SLOs that no rule file can be built from.

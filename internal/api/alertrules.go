@@ -11,6 +11,7 @@ import (
 	"github.com/tendhq/tend/internal/alertrules"
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/auth"
+	"github.com/tendhq/tend/internal/budget"
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/sli"
 	"github.com/tendhq/tend/internal/spec"
@@ -131,6 +132,16 @@ func (s *Server) getAlertRules(w http.ResponseWriter, r *http.Request) {
 			out.Groups = append(out.Groups, apiGroup(*group))
 			versions = append(versions, fmt.Sprintf("stage %s: slo.yaml at commit %s", st.Name, entry.SLOVersion))
 		}
+		budgetGroups, budgetVersions, err := s.stageBudgetRules(ctx, &entry, o)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		for _, g := range budgetGroups {
+			file.Groups = append(file.Groups, g)
+			out.Groups = append(out.Groups, apiGroup(g))
+		}
+		versions = append(versions, budgetVersions...)
 		out.Stages = append(out.Stages, entry)
 	}
 	if len(file.Groups) > 0 {
@@ -219,6 +230,67 @@ func (s *Server) stageAlertRules(ctx context.Context, entry *apitypes.AlertRules
 	return &g, nil
 }
 
+// stageBudgetRules adds the rules of the service's budget SLO files
+// (slo/*.yaml) in one stage: Sloth's recording rules and burn-rate alerts
+// (alertrules.Budget). A stage whose slo.yaml gave no rules is "generated"
+// when its budget files give some; a budget file Sloth cannot generate
+// makes the stage "invalid", as an unusable slo.yaml does. It returns the
+// groups and a header line per file; the error is for failures of the
+// server itself.
+func (s *Server) stageBudgetRules(ctx context.Context, entry *apitypes.AlertRulesStage, opts alertrules.Options) ([]alertrules.Group, []string, error) {
+	if entry.Status == apitypes.AlertRulesInvalid {
+		return nil, nil, nil
+	}
+	ref := resource.Ref{Project: opts.Project, Stage: opts.Stage, Service: opts.Service}
+	all, err := s.res.List(ctx, ref)
+	switch {
+	case isMissing(err):
+		return nil, nil, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("list the resources of %s: %w", ref, err)
+	}
+	var files []alertrules.BudgetFile
+	var versions []string
+	for _, res := range all {
+		if !spec.IsBudgetPath(res.URI) || strings.Count(res.URI, "/") != 1 {
+			continue
+		}
+		data, _, err := s.res.Get(ctx, ref, res.URI, res.Version)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s of %s: %w", res.URI, ref, err)
+		}
+		name := opts.Stage + ":" + opts.Service + "/" + res.URI
+		f, diags := budget.Decode(name, data)
+		if f == nil {
+			entry.Status = apitypes.AlertRulesInvalid
+			entry.Reason = fmt.Sprintf("%s is not a usable budget SLO file: %s", name, strings.ReplaceAll(diags.Error(), "\n", "; "))
+			return nil, nil, nil
+		}
+		files = append(files, alertrules.BudgetFile{Name: name, File: f})
+		versions = append(versions, fmt.Sprintf("stage %s: %s at commit %s", opts.Stage, res.URI, res.Version))
+	}
+	if len(files) == 0 {
+		return nil, nil, nil
+	}
+	groups, err := s.budgetRules.GenerateBudget(ctx, files, opts)
+	if err != nil {
+		entry.Status = apitypes.AlertRulesInvalid
+		entry.Reason = strings.ReplaceAll(err.Error(), "\n", "; ")
+		return nil, nil, nil
+	}
+	rules := 0
+	for _, g := range groups {
+		rules += len(g.Rules)
+	}
+	if entry.Status != apitypes.AlertRulesGenerated {
+		entry.Status = apitypes.AlertRulesGenerated
+		entry.Group = groups[0].Name
+		entry.Rules = 0
+	}
+	entry.Rules += rules
+	return groups, versions, nil
+}
+
 // readSLO reads slo.yaml at the commit that last changed it, so the
 // version names the SLO rather than the newest write to the stage, and
 // regenerating after unrelated writes gives the same file.
@@ -263,9 +335,9 @@ func errorLines(ds spec.Diagnostics) string {
 }
 
 func apiGroup(g alertrules.Group) apitypes.AlertRuleGroup {
-	out := apitypes.AlertRuleGroup{Name: g.Name, Rules: make([]apitypes.AlertRule, len(g.Rules))}
+	out := apitypes.AlertRuleGroup{Name: g.Name, Interval: g.Interval, Rules: make([]apitypes.AlertRule, len(g.Rules))}
 	for i, r := range g.Rules {
-		out.Rules[i] = apitypes.AlertRule{Alert: r.Alert, Expr: r.Expr, For: r.For, Labels: r.Labels, Annotations: r.Annotations}
+		out.Rules[i] = apitypes.AlertRule{Record: r.Record, Alert: r.Alert, Expr: r.Expr, For: r.For, Labels: r.Labels, Annotations: r.Annotations}
 	}
 	return out
 }

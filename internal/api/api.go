@@ -153,10 +153,13 @@ type Server struct {
 	cancel    RemediationCanceller
 	// alertQueries is Options.AlertQueries.
 	alertQueries alertrules.Querier
-	settings     *settings.Registry
-	specs        *spec.Cache
-	outbound     *outbound.Policy
-	guard        SettingGuard
+	// budgetRules generates the rules of budget SLO files (slo/*.yaml)
+	// with Sloth's library; it builds its generator on first use.
+	budgetRules *alertrules.Budget
+	settings    *settings.Registry
+	specs       *spec.Cache
+	outbound    *outbound.Policy
+	guard       SettingGuard
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -189,6 +192,7 @@ func New(opts Options) (*Server, error) {
 		cancel:    opts.Cancel,
 
 		alertQueries: opts.AlertQueries,
+		budgetRules:  alertrules.NewBudget(),
 		settings:     opts.Settings,
 		specs:        opts.Specs,
 		outbound:     defaultOutbound(opts.Outbound),

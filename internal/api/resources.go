@@ -35,8 +35,9 @@ func (s *Server) checkLevel(ctx context.Context, ref resource.Ref) error {
 
 // specKind says which known spec file a resource URI names, so that it is
 // validated before it is written: slo.yaml, remediation.yaml and
-// shipyard.yaml at the level's root, and sli.yaml at the root or in a
-// provider's folder (prometheus/sli.yaml). Other files are stored as they are.
+// shipyard.yaml at the level's root, sli.yaml at the root or in a
+// provider's folder (prometheus/sli.yaml), and budget SLO files
+// (slo/*.yaml). Other files are stored as they are.
 func specKind(uri string) spec.Kind {
 	switch uri {
 	case "slo.yaml":
@@ -48,6 +49,9 @@ func specKind(uri string) spec.Kind {
 	}
 	if path.Base(uri) == "sli.yaml" {
 		return spec.KindSLI
+	}
+	if spec.IsBudgetPath(uri) {
+		return spec.KindBudget
 	}
 	return ""
 }

@@ -65,13 +65,18 @@ type AlertRulesStage struct {
 
 // AlertRuleGroup is one Prometheus rule group.
 type AlertRuleGroup struct {
-	Name  string      `json:"name"`
-	Rules []AlertRule `json:"rules"`
+	Name string `json:"name"`
+	// Interval is the group's evaluation interval, when it has its own.
+	Interval string      `json:"interval,omitempty"`
+	Rules    []AlertRule `json:"rules"`
 }
 
 // AlertRule is one Prometheus alerting rule.
 type AlertRule struct {
-	Alert       string            `json:"alert"`
+	// Record names a recording rule (the budget rules of slo/*.yaml);
+	// Alert an alerting rule.
+	Record      string            `json:"record,omitempty"`
+	Alert       string            `json:"alert,omitempty"`
 	Expr        string            `json:"expr"`
 	For         string            `json:"for,omitempty"`
 	Labels      map[string]string `json:"labels"`

@@ -145,6 +145,9 @@ func configureRules(ctx context.Context, s *streams, w io.Writer, c *client.Clie
 	// none did.
 	for _, st := range ans.Stages {
 		switch {
+		case st.Status == apitypes.AlertRulesGenerated && st.SLOVersion == "":
+			// Only budget SLO files (slo/*.yaml) gave rules.
+			fmt.Fprintf(w, "Alerting rules of stage %s: %s from the budget SLOs in slo/, first group %s\n", st.Stage, plural(st.Rules, "rule"), st.Group)
 		case st.Status == apitypes.AlertRulesGenerated:
 			fmt.Fprintf(w, "Alerting rules of stage %s: %s in group %s (slo.yaml at commit %s)\n", st.Stage, plural(st.Rules, "rule"), st.Group, shortCommit(st.SLOVersion))
 		case st.Status != apitypes.AlertRulesInvalid && rules > 0:
@@ -387,9 +390,9 @@ func runGenerateAlertRulesFromServer(ctx context.Context, s *streams, cmd *cobra
 	}
 	file := alertrules.RuleFile{}
 	for _, g := range ans.Groups {
-		group := alertrules.Group{Name: g.Name, Rules: make([]alertrules.Rule, len(g.Rules))}
+		group := alertrules.Group{Name: g.Name, Interval: g.Interval, Rules: make([]alertrules.Rule, len(g.Rules))}
 		for i, r := range g.Rules {
-			group.Rules[i] = alertrules.Rule{Alert: r.Alert, Expr: r.Expr, For: r.For, Labels: r.Labels, Annotations: r.Annotations}
+			group.Rules[i] = alertrules.Rule{Record: r.Record, Alert: r.Alert, Expr: r.Expr, For: r.For, Labels: r.Labels, Annotations: r.Annotations}
 		}
 		file.Groups = append(file.Groups, group)
 	}

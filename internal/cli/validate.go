@@ -51,10 +51,13 @@ func newValidateCommand(s *streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check SLO, SLI, remediation and shipyard files and Helm charts",
-		Long: `Validate checks Keptn SLO, SLI, remediation and shipyard files and prints
+		Long: `Validate checks Keptn SLO, SLI, remediation and shipyard files, and budget
+SLO files (slo/*.yaml: Sloth prometheus/v1, Sloth's PrometheusServiceLevel,
+OpenSLO v1alpha SLO; docs/error-budgets.md), and prints
 every problem as FILE:LINE:COL: message (warnings as FILE:LINE:COL: warning:
-message). The kind of each file comes from its apiVersion and kind, else its
-name, else its top-level keys; --kind overrides. "-" reads standard input.
+message). The kind of each file comes from its apiVersion and kind (or
+Sloth's version), else its name or a folder named slo, else its top-level
+keys; --kind overrides. "-" reads standard input.
 A folder or a .tgz file is taken as a Helm chart and checked as onboard
 service and the server check charts.
 

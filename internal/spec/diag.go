@@ -18,10 +18,13 @@ const (
 	KindSLI         Kind = "sli"
 	KindRemediation Kind = "remediation"
 	KindShipyard    Kind = "shipyard"
+	// KindBudget is an error-budget SLO file (slo/*.yaml in Sloth's or
+	// OpenSLO's format), which internal/budget decodes.
+	KindBudget Kind = "budget"
 )
 
 // Kinds lists every kind, for flag help and errors.
-var Kinds = []Kind{KindSLO, KindSLI, KindRemediation, KindShipyard}
+var Kinds = []Kind{KindSLO, KindSLI, KindRemediation, KindShipyard, KindBudget}
 
 // Severity says whether a diagnostic makes a file invalid.
 type Severity int

@@ -3,11 +3,13 @@ package spec
 import (
 	"bytes"
 	"fmt"
+	"path"
 	"path/filepath"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tendhq/tend/internal/budget"
 	"github.com/tendhq/tend/internal/yamlnode"
 )
 
@@ -38,19 +40,27 @@ func kindList() string {
 // split at '-', '_' and '.', include exactly one of slo, sli, remediation or
 // shipyard), and at the top-level keys (objectives, indicators, remediations
 // or spec.remediations, stages or spec.stages). It fails, saying how to use
-// --kind, when none of these tells.
+// --kind, when none of these tells. A budget SLO file (Sloth's or
+// OpenSLO's version or apiVersion, or any YAML file in a folder named slo)
+// is KindBudget.
 func DetectKind(filename string, data []byte) (Kind, error) {
 	root := parseLoose(data)
 	if k := kindFromHeader(root); k != "" {
 		return k, nil
 	}
+	if budget.Detect(data) != "" {
+		return KindBudget, nil
+	}
 	if k := kindFromName(filename); k != "" {
 		return k, nil
+	}
+	if IsBudgetPath(filename) {
+		return KindBudget, nil
 	}
 	if k := kindFromKeys(root); k != "" {
 		return k, nil
 	}
-	return "", fmt.Errorf("%s: cannot tell which kind of Keptn file this is: it has no apiVersion/kind, its name does not contain slo, sli, remediation or shipyard, and it has none of the keys objectives, indicators, remediations or stages; pass --kind with one of %s", filename, kindList())
+	return "", fmt.Errorf("%s: cannot tell which kind of Keptn file this is: it has no apiVersion/kind, its name does not contain slo, sli, remediation or shipyard, it has none of the keys objectives, indicators, remediations or stages, and it is no budget SLO file (version: prometheus/v1, apiVersion: sloth.slok.dev/v1 or openslo/v1alpha); pass --kind with one of %s", filename, kindList())
 }
 
 // parseLoose returns the root mapping of data, or nil when data is not a YAML
@@ -182,8 +192,23 @@ func Validate(filename string, data []byte, kind Kind) (Kind, Diagnostics) {
 		_, diags = DecodeRemediation(filename, data)
 	case KindShipyard:
 		_, diags = DecodeShipyard(filename, data)
+	case KindBudget:
+		_, bd := budget.Decode(filename, data)
+		for _, d := range bd {
+			diags = append(diags, Diagnostic{File: d.File, Line: d.Line, Col: d.Col, Severity: Severity(d.Severity), Message: d.Message})
+		}
 	default:
 		return kind, Diagnostics{{File: filename, Severity: SeverityError, Message: fmt.Sprintf("unknown kind %q: use one of %s", kind, kindList())}}
 	}
 	return kind, diags
+}
+
+// IsBudgetPath reports whether a file's path puts it among a service's
+// budget SLO files: a .yaml or .yml file directly in a folder named slo
+// (the resource slo/availability.yaml).
+func IsBudgetPath(name string) bool {
+	name = filepath.ToSlash(name)
+	dir, base := path.Split(name)
+	ext := path.Ext(base)
+	return (ext == ".yaml" || ext == ".yml") && len(base) > len(ext) && path.Base(strings.TrimSuffix(dir, "/")) == "slo" && dir != ""
 }
