@@ -454,6 +454,18 @@ func rolledOut(dep *appsv1.Deployment) bool {
 	return s.ObservedGeneration >= dep.Generation && s.UpdatedReplicas == want && s.ReadyReplicas == want && s.Replicas == want
 }
 
+// deadlineSlack is how close to its deadline a failed read of the rollout
+// counts as the deadline's: client-go's rate limiter refuses a wait that
+// would end past the deadline, up to one token's interval early.
+const deadlineSlack = time.Second
+
+// deadlineNear reports whether ctx's deadline is less than deadlineSlack
+// away.
+func deadlineNear(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < deadlineSlack
+}
+
 // waitRollout waits until every named Deployment has rolled out. After
 // timeout it returns a *delivery.RolloutError naming what is missing; when
 // ctx ends first, or the cluster cannot be read until then, a plain error.
@@ -476,10 +488,11 @@ func (d *Deployer) waitRollout(ctx context.Context, ns string, names []string, t
 					waiting = append(waiting, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: ns}})
 					continue
 				}
-				if wctx.Err() != nil && ctx.Err() == nil {
+				if (wctx.Err() != nil || deadlineNear(wctx)) && ctx.Err() == nil {
 					// The wait's own deadline ended the read (a
 					// context error, or client-go's rate limiter
-					// refusing to wait past it): the rollout timed
+					// refusing to wait past it, which it does before
+					// the deadline has passed): the rollout timed
 					// out, whatever the read said.
 					if i := slices.IndexFunc(prev, func(d *appsv1.Deployment) bool { return d.Name == n }); i >= 0 {
 						waiting = append(waiting, prev[i])

@@ -23,8 +23,12 @@ import (
 func TestWaitRolloutDeadlineDuringRead(t *testing.T) {
 	one := int32(1)
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "carts", Namespace: "sockshop-dev", UID: "u1"}, Spec: appsv1.DeploymentSpec{Replicas: &one}}
-	for _, firstRead := range []bool{true, false} {
-		t.Run(map[bool]string{true: "no read before", false: "read before"}[firstRead], func(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		firstRead, early bool
+	}{{"no read before", true, false}, {"read before", false, false}, {"refused before the deadline", true, true}} {
+		firstRead := tc.firstRead
+		t.Run(tc.name, func(t *testing.T) {
 			cs := fake.NewClientset(dep)
 			const timeout = 20 * time.Millisecond
 			reads := 0
@@ -32,8 +36,12 @@ func TestWaitRolloutDeadlineDuringRead(t *testing.T) {
 				reads++
 				if firstRead || reads > 1 {
 					// Past the wait's deadline, as a request that
-					// waited on the rate limiter or the network.
-					time.Sleep(5 * timeout)
+					// waited on the network; or at once, as client-go's
+					// rate limiter refuses a wait that would end past
+					// the deadline before the deadline has come.
+					if !tc.early {
+						time.Sleep(5 * timeout)
+					}
 					return true, nil, errors.New("client rate limiter Wait returned an error: rate: Wait(n=1) would exceed context deadline")
 				}
 				return false, nil, nil
