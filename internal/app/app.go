@@ -272,6 +272,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		MaxBodyBytes:  opts.MaxBodyBytes,
 		Intake:        opts.Intake,
 		AlertQueries:  alertQueries,
+		Budgets:       budgets{a},
 		Settings:      Settings(),
 		Specs:         a.specs,
 		Now:           opts.Now,
