@@ -25,7 +25,7 @@ type BudgetReader interface {
 
 // ErrNoPrometheus is a BudgetReader's answer for a project whose
 // monitoring is not Prometheus: the recording rules live there only.
-var ErrNoPrometheus = errors.New("the project's monitoring is not prometheus")
+var ErrNoPrometheus = sli.ErrNotPrometheus
 
 func (s *Server) budgetRoutes() []route {
 	return []route{

@@ -295,6 +295,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		Now:           opts.Now,
 		SecureCookies: strings.HasPrefix(opts.Config.UIURL, "https://"),
 		Specs:         a.specs,
+		Budgets:       budgets{a},
 	})
 	if err != nil {
 		return nil, err

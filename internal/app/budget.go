@@ -58,10 +58,10 @@ func (b budgets) Budgets(ctx context.Context, project, service string) ([]slo.Bu
 
 // History reads a budget SLO's remaining budget and burn rates over the
 // last period, for the UI's charts.
-func (b budgets) History(ctx context.Context, project, id string, start, end time.Time, step time.Duration) (prometheus.BudgetHistory, error) {
+func (b budgets) History(ctx context.Context, project, id string, start, end time.Time, step time.Duration) (slo.BudgetHistory, error) {
 	p, err := b.prometheus(ctx, project, "", "")
 	if err != nil {
-		return prometheus.BudgetHistory{}, err
+		return slo.BudgetHistory{}, err
 	}
 	return p.History(ctx, id, start, end, step)
 }

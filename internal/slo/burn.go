@@ -95,3 +95,19 @@ type BudgetStatus struct {
 	// Thresholds are the alerts' burn-rate factors for the period.
 	Thresholds []BurnThreshold `json:"thresholds"`
 }
+
+// BudgetPoint is one value of a budget series at a time (Unix seconds).
+type BudgetPoint struct {
+	T int64   `json:"t"`
+	V float64 `json:"v"`
+}
+
+// BudgetHistory is a budget SLO's remaining budget and burn rates over a
+// time range, for charts.
+type BudgetHistory struct {
+	Remaining []BudgetPoint `json:"remaining"`
+	// BurnRate1h and BurnRate5m are the burn rates over the page alert's
+	// quick windows.
+	BurnRate1h []BudgetPoint `json:"burnRate1h"`
+	BurnRate5m []BudgetPoint `json:"burnRate5m"`
+}

@@ -199,24 +199,14 @@ func (p *Provider) Budgets(ctx context.Context, f BudgetFilter, at time.Time) ([
 	return res, nil
 }
 
-// BudgetHistory is a budget SLO's remaining budget and burn rates over a
-// time range, for charts.
-type BudgetHistory struct {
-	Remaining []Point `json:"remaining"`
-	// BurnRate1h and BurnRate5m are the burn rates over the page alert's
-	// quick windows.
-	BurnRate1h []Point `json:"burnRate1h"`
-	BurnRate5m []Point `json:"burnRate5m"`
-}
-
 // History reads the remaining budget and burn rates of the SLO with the
 // given sloth_id from start to end, one point per step.
-func (p *Provider) History(ctx context.Context, id string, start, end time.Time, step time.Duration) (BudgetHistory, error) {
+func (p *Provider) History(ctx context.Context, id string, start, end time.Time, step time.Duration) (slo.BudgetHistory, error) {
 	m := []string{"sloth_id=" + quote(id)}
-	var h BudgetHistory
+	var h slo.BudgetHistory
 	for _, q := range []struct {
 		query string
-		dst   *[]Point
+		dst   *[]slo.BudgetPoint
 	}{
 		{pick(MetricPeriodBudgetRemain, m, ""), &h.Remaining},
 		{pick(MetricSLIError+"1h", m, "") + " / " + pick(MetricErrorBudget, m, ""), &h.BurnRate1h},
@@ -224,11 +214,13 @@ func (p *Provider) History(ctx context.Context, id string, start, end time.Time,
 	} {
 		series, err := p.rangeQuery(ctx, q.query, start, end, step)
 		if err != nil {
-			return BudgetHistory{}, err
+			return slo.BudgetHistory{}, err
 		}
-		*q.dst = []Point{}
+		*q.dst = []slo.BudgetPoint{}
 		if len(series) > 0 {
-			*q.dst = series[0].Points
+			for _, pt := range series[0].Points {
+				*q.dst = append(*q.dst, slo.BudgetPoint{T: pt.T, V: pt.V})
+			}
 		}
 	}
 	return h, nil
