@@ -174,7 +174,7 @@ func TestHealingOnBurnThroughTheAPI(t *testing.T) {
 	replicas.Store(1)
 	scale := newScaleTarget(t, &replicas, &puts)
 	// The SLO file's latency stays bad: only the burn may resolve it.
-	ta := healApp(t, Options{}, "apiVersion: spec.keptn.sh/0.1.4\nkind: Remediation\nmetadata: {name: carts}\nspec:\n  remediations:\n    - problemType: CartsAvailabilityBurn\n      actionsOnOpen:\n"+
+	ta := healApp(t, Options{}, "apiVersion: spec.keptn.sh/0.1.4\nkind: Remediation\nmetadata: {name: carts}\nspec:\n  remediations:\n    - problemType: CartsAvailability-page\n      actionsOnOpen:\n"+
 		"        - {name: Scale up, action: scaling, value: \"+1\"}\n        - {name: Scale up again, action: scaling, value: \"+1\"}\n",
 		func() float64 { return 1500 })
 	ctx := context.Background()
@@ -194,11 +194,12 @@ func TestHealingOnBurnThroughTheAPI(t *testing.T) {
 	if _, err := ta.c.PutSetting(ctx, "sockshop", "remediation", apitypes.RemediationConfig{MaxReplicas: ptr(5), Cooldown: "0"}); err != nil {
 		t.Fatal(err)
 	}
-	// Sloth's page alert, with tend's labels as the budget rules carry them.
+	// Sloth's page alert as tend's budget rules make it (docs/error-budgets.md):
+	// tend's labels, Sloth's, and the problem type as summary.
 	body := fmt.Sprintf(`{"version":"4","status":"firing","receiver":"tend","groupKey":"{}:{}","alerts":[{"status":"firing",
-		"labels":{"alertname":"CartsAvailabilityBurn","root_cause":"CartsAvailabilityBurn","project":"sockshop","stage":"production","service":"carts",
+		"labels":{"alertname":"CartsAvailability","project":"sockshop","stage":"production","service":"carts",
 			"sloth_id":"carts-availability","sloth_slo":"availability","sloth_service":"carts","sloth_severity":"page"},
-		"annotations":{"summary":"carts availability SLO error budget burn rate is over expected."},"startsAt":%q}]}`, time.Now().UTC().Format(time.RFC3339Nano))
+		"annotations":{"summary":"CartsAvailability-page","description":"carts availability SLO error budget burn rate is over expected."},"startsAt":%q}]}`, time.Now().UTC().Format(time.RFC3339Nano))
 	_, raw, err := ta.c.Raw(ctx, http.MethodPost, "/api/v1/integrations/alertmanager", nil, []byte(body))
 	if err != nil {
 		t.Fatal(err)
