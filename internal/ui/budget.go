@@ -189,7 +189,8 @@ type threshold struct {
 }
 
 // layoutTimeChart places series over [start, end] on a y axis from lo to hi,
-// widened to hold every point. A gap of more than three steps breaks a line.
+// widened to hold every point. A gap of more than three steps (where
+// Prometheus had no value) breaks a line.
 func layoutTimeChart(label string, start, end time.Time, series []namedSeries, ths []threshold, lo, hi float64) timeChart {
 	c := timeChart{Label: label, Width: timeChartW, Height: timeChartH, Start: formatTime(start), End: formatTime(end), Empty: true}
 	for _, s := range series {
@@ -216,9 +217,9 @@ func layoutTimeChart(label string, start, end time.Time, series []namedSeries, t
 		return left + math.Max(0, math.Min(1, f))*(right-left)
 	}
 	y := func(v float64) float64 { return bottom - (v-lo)/(hi-lo)*(bottom-top) }
-	gap := int64(3 * span / budgetChartPoints)
 	for _, s := range series {
 		cs := chartSeries{Label: s.label, Class: s.class}
+		gap := seriesGap(s.points)
 		var cur []string
 		var last int64
 		for _, p := range s.points {
@@ -245,6 +246,18 @@ func layoutTimeChart(label string, start, end time.Time, series []namedSeries, t
 		c.Thresholds = append(c.Thresholds, chartThreshold{Label: th.label, Class: th.class, Y: ty, LabelY: ty - 2})
 	}
 	return c
+}
+
+// seriesGap is the spacing beyond which two points are not joined: three
+// times the series' step (its smallest spacing); 0 joins everything.
+func seriesGap(points []slo.BudgetPoint) int64 {
+	var step int64
+	for i := 1; i < len(points); i++ {
+		if d := points[i].T - points[i-1].T; d > 0 && (step == 0 || d < step) {
+			step = d
+		}
+	}
+	return 3 * step
 }
 
 func finiteFloat(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

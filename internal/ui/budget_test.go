@@ -95,4 +95,10 @@ func TestServicePageShowsTheBudget(t *testing.T) {
 	if strings.Contains(p.body, "no data in this range") {
 		t.Error("a chart shows no data")
 	}
+	// The fake's 11 evenly spaced points make one line per series.
+	section := p.body[strings.Index(p.body, `class="budget"`):]
+	section = section[:strings.Index(section, "</section>")]
+	if n := strings.Count(section, "<polyline "); n != 3 {
+		t.Errorf("%d polylines, want 3 (remaining, 1h and 5m burn rates)", n)
+	}
 }
