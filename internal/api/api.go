@@ -123,6 +123,9 @@ type Options struct {
 	// and cli import (docs/ARCHITECTURE.md); app sets
 	// prometheus.QueryBuilder{}. nil answers the alert-rules route with 501.
 	AlertQueries alertrules.Querier
+	// Budgets reads the budget SLOs of GET /api/v1/project/{p}/slos from
+	// Prometheus; app passes the Prometheus adapter's. nil answers 501.
+	Budgets BudgetReader
 	// Settings are the kinds of setting the config routes serve (one PUT
 	// and DELETE each) and mask. app builds it from the adapters' schemas,
 	// which the API may not import. nil serves only the listing, masking
@@ -156,6 +159,7 @@ type Server struct {
 	// budgetRules generates the rules of budget SLO files (slo/*.yaml)
 	// with Sloth's library; it builds its generator on first use.
 	budgetRules *alertrules.Budget
+	budgets     BudgetReader
 	settings    *settings.Registry
 	specs       *spec.Cache
 	outbound    *outbound.Policy
@@ -193,6 +197,7 @@ func New(opts Options) (*Server, error) {
 
 		alertQueries: opts.AlertQueries,
 		budgetRules:  alertrules.NewBudget(),
+		budgets:      opts.Budgets,
 		settings:     opts.Settings,
 		specs:        opts.Specs,
 		outbound:     defaultOutbound(opts.Outbound),

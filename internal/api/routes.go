@@ -161,6 +161,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.problemRoutes()...)
 	rs = append(rs, s.remediationRoutes()...)
 	rs = append(rs, s.alertRuleRoutes()...)
+	rs = append(rs, s.budgetRoutes()...)
 	rs = append(rs, s.keptnRoutes()...)
 	rs = append(rs, s.sequenceRoutes()...)
 	rs = append(rs, s.uniformRoutes()...)

@@ -272,6 +272,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		MaxBodyBytes:  opts.MaxBodyBytes,
 		Intake:        opts.Intake,
 		AlertQueries:  alertQueries,
+		Budgets:       budgets{a},
 		Settings:      Settings(),
 		Specs:         a.specs,
 		Now:           opts.Now,
@@ -294,6 +295,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		Now:           opts.Now,
 		SecureCookies: strings.HasPrefix(opts.Config.UIURL, "https://"),
 		Specs:         a.specs,
+		Budgets:       budgets{a},
 	})
 	if err != nil {
 		return nil, err

@@ -93,6 +93,7 @@ func (a *App) newRemediation(r *worker.Runner, h *evaluator.Handler) error {
 		Store:           a.store,
 		Executors:       execs,
 		Evaluator:       eval,
+		Burn:            budgets{a},
 		Notifier:        notifier,
 		Defaults:        defaults,
 		ExternalTimeout: cfg.Remediation.ExternalTimeout,

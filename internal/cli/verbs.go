@@ -51,6 +51,7 @@ func newGetCommand(s *streams) *cobra.Command {
 		newGetSequencesCommand(s),
 		newGetConfigCommand(s),
 		newGetIntegrationsCommand(s),
+		newGetSLOsCommand(s),
 	)
 }
 

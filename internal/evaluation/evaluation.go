@@ -630,12 +630,21 @@ func (st State) finish(now time.Time, before []*event.Event, c common, ev slo.Ev
 func (st State) id(role string) string { return deriveID(st.KeptnContext, st.TriggeredID, role) }
 
 // indicators returns the SLI names of the SLO's objectives, each once, in
-// file order.
+// file order, then those of its budget objectives.
 func indicators(s *slo.SLO) []string {
 	var out []string
 	for _, o := range s.Objectives {
 		if o.SLI != "" && !slices.Contains(out, o.SLI) {
 			out = append(out, o.SLI)
+		}
+	}
+	// Budget objectives (a tend extension) are fetched as indicators of
+	// their own, named so no sli.yaml name can collide (slo.BudgetRemainingSLI).
+	for _, b := range s.Budgets {
+		for _, name := range b.Indicators() {
+			if !slices.Contains(out, name) {
+				out = append(out, name)
+			}
 		}
 	}
 	return out

@@ -177,7 +177,11 @@ type Remediation struct {
 	RootCause string
 	// ProblemURL links to the first problem at its source.
 	ProblemURL string
-	Settings   Settings
+	// Burn is set when the first problem is Sloth's page-level burn
+	// alert: the verification then asks whether the burn stopped
+	// (VerifyBurn) rather than evaluating the SLO file.
+	Burn     *BurnAlert `json:",omitempty"`
+	Settings Settings
 	// Actions are the remediation file's actions in order; an action is
 	// intended once its index is reached.
 	Actions     []ActionRecord
@@ -221,6 +225,9 @@ func New(id string, p Problem, actions []action.Request, s Settings, now time.Ti
 		CurrentAction: -1,
 		CreatedAt:     now,
 		UpdatedAt:     now,
+	}
+	if b, ok := BurnAlertOf(p.Labels); ok {
+		r.Burn = &b
 	}
 	ap := action.Problem{ID: p.ID, Title: p.Title, RootCause: p.RootCause, State: string(ProblemStateOpen), URL: p.URL, Labels: p.Labels}
 	for i, req := range actions {

@@ -202,6 +202,7 @@ type harnessOpts struct {
 	lease           time.Duration
 	outage          OutageRetry
 	stepAttempts    int
+	burn            BurnReader
 }
 
 // faultStore fails the commit of a job's outcome when asked, as a crash
@@ -246,6 +247,7 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 		Store:           faultStore{st, h},
 		Executors:       map[string]action.Executor{"scaling": h.scale, "toggle-feature": h.toggle},
 		Evaluator:       h.eval,
+		Burn:            o.burn,
 		Notifier:        h.notify,
 		Defaults:        settings.Defaults{Limits: limits, Settling: 20 * time.Millisecond},
 		ExternalTimeout: o.externalTimeout,
@@ -292,11 +294,18 @@ var seq atomic.Int64
 // stage production, as the intake does: waiting, with its start job.
 func (h *harness) create(t testing.TB, svc string, actions []action.Request, settling time.Duration) *remediation.Remediation {
 	t.Helper()
+	return h.createWithLabels(t, svc, actions, settling, nil)
+}
+
+// createWithLabels is create for a problem whose alert had labels.
+func (h *harness) createWithLabels(t testing.TB, svc string, actions []action.Request, settling time.Duration, labels map[string]string) *remediation.Remediation {
+	t.Helper()
 	n := seq.Add(1)
 	pid := event.NewUUID()
 	p := remediation.Problem{
 		ID: pid, Key: "test/" + pid, Source: "alertmanager", Project: "sockshop", Stage: "production", Service: svc,
 		Title: "response_time_p90", State: remediation.ProblemStateOpen, KeptnContext: event.ContextFor("problem-" + pid),
+		Labels: labels,
 	}
 	rem := remediation.New(fmt.Sprintf("rem-%d-%s", n, pid[:8]), p, actions, remediation.Settings{Settling: settling}, time.Now())
 	err := h.st.WithTx(context.Background(), func(tx store.Tx) error {

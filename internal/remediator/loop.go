@@ -87,6 +87,23 @@ func (f EvaluatorFunc) Evaluate(ctx context.Context, r EvaluationRequest) (slo.E
 	return f(ctx, r)
 }
 
+// BurnRequest names the budget SLO whose burn a verification reads, and
+// the service whose Prometheus holds its recording rules.
+type BurnRequest struct {
+	Project, Stage, Service string
+	Alert                   remediation.BurnAlert
+	// At is when to read the rules (the end of the settling window).
+	At time.Time
+}
+
+// BurnReader reads Sloth's recording rules of one budget SLO from the
+// service's Prometheus. An unreachable Prometheus is an error matching
+// sli.ErrUnavailable, as for an evaluation; a rule without data is a
+// sample with NaN, which VerifyBurn fails.
+type BurnReader interface {
+	ShortBurn(ctx context.Context, r BurnRequest) (remediation.BurnSample, error)
+}
+
 // Notifier sends the escalation notification; *webhook.Notifier satisfies
 // it. An error wrapping action.ErrNotConfigured is logged, not retried.
 type Notifier interface {
@@ -156,6 +173,10 @@ type Options struct {
 	// goes to external executors.
 	Executors map[string]action.Executor
 	Evaluator Evaluator
+	// Burn reads the short-window burn of a budget SLO for remediations
+	// that Sloth's page alert started (remediation.Remediation.Burn); nil
+	// verifies those with Evaluator like any other.
+	Burn BurnReader
 	// Notifier sends the escalation when actions run out; nil logs it.
 	Notifier Notifier
 	// Defaults are the server-wide limits and settling time.
@@ -189,6 +210,7 @@ type Loop struct {
 	st          Store
 	exec        map[string]action.Executor
 	eval        Evaluator
+	burn        BurnReader
 	notify      Notifier
 	defaults    settings.Defaults
 	extTimeout  time.Duration
@@ -207,7 +229,7 @@ func New(opts Options) (*Loop, error) {
 		return nil, errors.New("remediator: Options.Store and Options.Evaluator are required")
 	}
 	l := &Loop{
-		st: opts.Store, exec: opts.Executors, eval: opts.Evaluator, notify: opts.Notifier,
+		st: opts.Store, exec: opts.Executors, eval: opts.Evaluator, burn: opts.Burn, notify: opts.Notifier,
 		defaults: opts.Defaults, extTimeout: opts.ExternalTimeout, stepTimeout: opts.StepTimeout,
 		maxAttempts: opts.MaxActionAttempts, stepTries: opts.StepAttempts, outage: opts.OutageRetry.withDefaults(),
 		log: opts.Logger, now: opts.Now, specs: opts.Specs,
@@ -584,10 +606,7 @@ func (s *step) evaluate(ctx context.Context) worker.Result {
 		return worker.Done()
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.l.stepTimeout)
-	ev, err := s.l.eval.Evaluate(cctx, EvaluationRequest{
-		Project: r.Project, Stage: r.Stage, Service: r.Service, Start: rec.From, End: rec.To,
-		KeptnContext: r.KeptnContext, TriggeredID: rec.TriggeredEventID,
-	})
+	ev, err := s.verify(cctx, rec)
 	cancel()
 	if err != nil && ctx.Err() == nil && errors.Is(err, sli.ErrUnavailable) {
 		// An outage says nothing about the action: try the same window
@@ -608,6 +627,27 @@ func (s *step) evaluate(ctx context.Context) worker.Result {
 	}
 	s.log.InfoContext(ctx, "remediation_evaluated", "action_index", rec.Index, "result", string(ev.Result), "score", ev.Score)
 	return s.advance(ctx, remediation.EvaluationFinished{Index: rec.Index, Evaluation: ev})
+}
+
+// verify runs the verifying evaluation of rec: for a remediation that
+// Sloth's page alert started, whether the burn stopped
+// (remediation.VerifyBurn over the short windows, at the end of the
+// settling window); for any other, the SLO evaluation over the window.
+func (s *step) verify(ctx context.Context, rec remediation.EvaluationRecord) (slo.Evaluation, error) {
+	r := s.rem
+	if r.Burn != nil && s.l.burn != nil {
+		sample, err := s.l.burn.ShortBurn(ctx, BurnRequest{Project: r.Project, Stage: r.Stage, Service: r.Service, Alert: *r.Burn, At: rec.To})
+		if err != nil {
+			return slo.Evaluation{}, fmt.Errorf("read the burn of %s: %w", r.Burn.Name(), err)
+		}
+		ev := remediation.VerifyBurn(*r.Burn, sample)
+		ev.TimeStart, ev.TimeEnd = rec.From.UTC().Format(time.RFC3339Nano), rec.To.UTC().Format(time.RFC3339Nano)
+		return ev, nil
+	}
+	return s.l.eval.Evaluate(ctx, EvaluationRequest{
+		Project: r.Project, Stage: r.Stage, Service: r.Service, Start: rec.From, End: rec.To,
+		KeptnContext: r.KeptnContext, TriggeredID: rec.TriggeredEventID,
+	})
 }
 
 // escalate sends the escalation notification of an escalated remediation.

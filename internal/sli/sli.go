@@ -55,6 +55,10 @@ type Request struct {
 	Labels map[string]string
 }
 
+// ErrNotPrometheus says that a project's monitoring is not Prometheus, so
+// there are no Sloth recording rules to read budgets from.
+var ErrNotPrometheus = errors.New("the project's monitoring is not prometheus")
+
 // ErrInvalidRequest marks a Request that no provider can serve; callers
 // branch on it with errors.Is.
 var ErrInvalidRequest = errors.New("invalid sli request")

@@ -64,6 +64,13 @@ const defaultSeveralResults = 3
 func Evaluate(s *SLO, values []SLIResult, previous []Previous) Evaluation {
 	ev := Evaluation{IndicatorResults: []IndicatorResult{}, ComparedEvents: []string{}}
 	if s == nil || len(s.Objectives) == 0 {
+		if s != nil && len(s.Budgets) > 0 {
+			// Budget objectives alone: they decide.
+			ev.Result, ev.Score = Pass, 100
+			ev.Message = appendUnused(append([]byte(nil), "no Keptn objectives; the budget objectives decide"...), "", s, values)
+			applyBudgets(&ev, s, values)
+			return ev
+		}
 		ev.Result, ev.Score = Fail, 0
 		ev.Message = appendUnused(nil, "the SLO has no objectives", s, values)
 		return ev
@@ -174,6 +181,7 @@ func Evaluate(s *SLO, values []SLIResult, previous []Previous) Evaluation {
 		}
 	}
 	ev.Message = appendUnused(msg, "", s, values)
+	applyBudgets(&ev, s, values)
 	return ev
 }
 
@@ -435,6 +443,13 @@ func usedBy(s *SLO, sli string) bool {
 	for i := range s.Objectives {
 		if s.Objectives[i].SLI == sli {
 			return true
+		}
+	}
+	if b, ok := ParseBudgetIndicator(sli); ok {
+		for i := range s.Budgets {
+			if s.Budgets[i].SLO == b.SLO {
+				return true
+			}
 		}
 	}
 	return false

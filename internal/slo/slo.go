@@ -119,6 +119,9 @@ type SLO struct {
 	Comparison Comparison        `json:"comparison"`
 	Objectives []Objective       `json:"objectives"`
 	TotalScore TotalScore        `json:"totalScore"`
+	// Budgets are tend's budget gates (slo.yaml's "budget" list, a tend
+	// extension Keptn ignores).
+	Budgets []BudgetObjective `json:"budgets,omitempty"`
 }
 
 // Result is the overall or per-objective outcome of an evaluation.
@@ -180,6 +183,9 @@ type Evaluation struct {
 	IndicatorResults []IndicatorResult `json:"indicatorResults"`
 	ComparedEvents   []string          `json:"comparedEvents"`
 	Message          string            `json:"message,omitempty"`
+	// Budget holds the results of the SLO's budget objectives, a tend
+	// extension beside Keptn's indicatorResults; absent without them.
+	Budget []BudgetResult `json:"budget,omitempty"`
 }
 
 // Previous is an earlier evaluation that may become part of the baseline.

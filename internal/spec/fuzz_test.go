@@ -30,6 +30,7 @@ func seedFuzz(f *testing.F) {
 	nested, alias := yamlnodetest.Nested(5, 10)
 	f.Add([]byte(nested + "remediations: [{name: p, actions: [{action: a, value: " + alias + "}]}]\n"))
 	f.Add([]byte("objectives:\n  - sli: x\n    pass: [{criteria: [\"<=+1e5%\"]}]\n"))
+	f.Add([]byte("budget:\n  - slo: a\n    remainingAtLeast: \"25%\"\n    burnRateAtMost: 2\n"))
 }
 
 // checkDecoded enforces the decoders' contract: a value exactly when there

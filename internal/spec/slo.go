@@ -12,7 +12,7 @@ import (
 )
 
 var (
-	sloKeys        = []string{"spec_version", "filter", "comparison", "objectives", "total_score"}
+	sloKeys        = []string{"spec_version", "filter", "comparison", "objectives", "total_score", "budget"}
 	comparisonKeys = []string{"compare_with", "include_result_with_score", "number_of_comparison_results", "aggregate_function"}
 	objectiveKeys  = []string{"sli", "displayName", "key_sli", "weight", "pass", "warning"}
 	blockKeys      = []string{"criteria"}
@@ -70,7 +70,11 @@ func (d *decoder) slo(data []byte) *slo.SLO {
 	if haveObjectives {
 		out.Objectives = d.objectives(objectives.val)
 	}
-	if !haveObjectives || yamlnode.IsNull(objectives.val) || (objectives.val.Kind == yaml.SequenceNode && len(objectives.val.Content) == 0) {
+	if e, ok := f["budget"]; ok {
+		out.Budgets = d.budgets(e)
+	}
+	// Budget objectives alone make a usable file.
+	if len(out.Budgets) == 0 && (!haveObjectives || yamlnode.IsNull(objectives.val) || (objectives.val.Kind == yaml.SequenceNode && len(objectives.val.Content) == 0)) {
 		pos := (*yaml.Node)(nil)
 		if haveObjectives {
 			pos = objectives.key

@@ -61,6 +61,9 @@ type evaluationItem struct {
 	// compared against; none means compared values mean nothing.
 	Compared    []string
 	Invalidated bool
+	// Budget are the results of the SLO's budget objectives (tend's
+	// extension beside Keptn's indicator results).
+	Budget []slo.BudgetResult
 }
 
 // sloTarget is one pass or warning target of an indicator.
@@ -101,6 +104,7 @@ func parseEvaluation(raw []byte) (it evaluationItem, err error) {
 			it.Message = e.Message
 		}
 		it.Start, it.End, it.Indicators, it.Compared = e.TimeStart, e.TimeEnd, e.IndicatorResults, e.ComparedEvents
+		it.Budget = e.Budget
 	}
 	return it, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tendhq/tend/internal/auth"
 	"github.com/tendhq/tend/internal/event"
+	"github.com/tendhq/tend/internal/slo"
 	"github.com/tendhq/tend/internal/store"
 )
 
@@ -25,6 +26,9 @@ type serviceData struct {
 	// Deployed is what the service runs in the stage; nil when no
 	// delivery reported an image.
 	Deployed *deployedView
+	// Budget shows the service's budget SLOs; nil when it has none or the
+	// project's monitoring is not Prometheus.
+	Budget *budgetSection
 }
 
 // deployedView is a deployed image with the delivery that reported it.
@@ -36,6 +40,7 @@ type deployedView struct {
 type breakdown struct {
 	Eval             evaluationItem
 	Rows             []breakdownRow
+	Budget           []budgetRow
 	CanInvalidate    bool
 	InvalidateAction string
 	EventsHref       string
@@ -51,6 +56,12 @@ type breakdownRow struct {
 	Message          string
 	HasCompared      bool
 	ValueUnavailable bool
+}
+
+// budgetRow is one limit of a budget objective in the breakdown.
+type budgetRow struct {
+	Name, Check, Value, Limit, Status, Message string
+	Unavailable                                bool
 }
 
 type targetView struct {
@@ -82,6 +93,7 @@ func (u *UI) servicePage(w http.ResponseWriter, r *http.Request) {
 	if dep, ok := images[[2]string{stage, service}]; ok {
 		d.Deployed = &deployedView{Image: dep.Image, EventType: dep.EventType, Href: contextURL(dep.KeptnContext), Time: dep.Time}
 	}
+	d.Budget = u.loadBudgets(ctx, project, service)
 	selected := r.URL.Query().Get("evaluation")
 	if selected == "" && len(evals) > 0 {
 		selected = evals[len(evals)-1].ID
@@ -195,6 +207,27 @@ func newBreakdown(ev evaluationItem) *breakdown {
 			row.HasCompared, row.Compared = true, formatNumber(ir.Value.ComparedValue)
 		}
 		b.Rows = append(b.Rows, row)
+	}
+	for _, br := range ev.Budget {
+		for _, c := range []struct {
+			check string
+			c     *slo.BudgetCheck
+			pct   bool
+		}{{"remaining at least", br.Remaining, true}, {"burn rate at most", br.BurnRate, false}} {
+			if c.c == nil {
+				continue
+			}
+			row := budgetRow{Name: br.DisplayName, Check: c.check, Status: "pass", Message: c.c.Message, Unavailable: !c.c.Success}
+			if c.c.Violated {
+				row.Status = "fail"
+			}
+			if c.pct {
+				row.Value, row.Limit = formatNumber(c.c.Value*100)+"%", formatNumber(c.c.Limit*100)+"%"
+			} else {
+				row.Value, row.Limit = formatNumber(c.c.Value)+"×", formatNumber(c.c.Limit)+"×"
+			}
+			b.Budget = append(b.Budget, row)
+		}
 	}
 	return b
 }

@@ -116,6 +116,8 @@ type Options struct {
 	// readers, so that one version is decoded once; nil decodes on every
 	// read.
 	Specs *spec.Cache
+	// Budgets reads the budget SLOs the service page shows; nil hides them.
+	Budgets BudgetSource
 }
 
 // UI is the web UI's handler. Create it with New, mount it with Mount and
@@ -132,6 +134,7 @@ type UI struct {
 	lifetime  time.Duration
 	keepAlive time.Duration
 	specs     *spec.Cache
+	budgets   BudgetSource
 
 	pages map[string]*template.Template
 	mux   *http.ServeMux
@@ -150,6 +153,7 @@ func New(opts Options) (*UI, error) {
 		log: opts.Logger, now: opts.Now, secure: opts.SecureCookies,
 		idle: opts.IdleTimeout, lifetime: opts.MaxLifetime, keepAlive: opts.KeepAlive,
 		specs:   opts.Specs,
+		budgets: opts.Budgets,
 		closing: make(chan struct{}),
 	}
 	if u.log == nil {

@@ -129,6 +129,9 @@ func query(name string, req sli.Request, r *sli.Replacer) (string, error) {
 	if q, ok := req.Queries[name]; ok && strings.TrimSpace(q) != "" {
 		return r.Replace(q), nil
 	}
+	if b, ok := slo.ParseBudgetIndicator(name); ok {
+		return budgetQuery(b, req), nil
+	}
 	q, ok, err := builtinQuery(name, req)
 	if err != nil {
 		return "", err
@@ -188,21 +191,36 @@ func (p *Provider) fetch(ctx context.Context, name, query string, at time.Time) 
 
 // instant sends GET /api/v1/query and decodes the answer.
 func (p *Provider) instant(ctx context.Context, query string, at time.Time) (Result, error) {
+	v := url.Values{}
+	v.Set("query", query)
+	v.Set("time", promTime(at))
+	status, body, err := p.get(ctx, "/api/v1/query", v)
+	if err != nil {
+		return Result{}, err
+	}
+	return DecodeQuery(status, body)
+}
+
+// promTime writes t as the Prometheus HTTP API's Unix seconds.
+func promTime(t time.Time) string {
+	return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)
+}
+
+// get sends GET path with the query parameters v (and the query timeout)
+// and returns the answer's status and body.
+func (p *Provider) get(ctx context.Context, path string, v url.Values) (int, []byte, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, p.cfg.Timeout, errQueryTimeout)
 	defer cancel()
 
 	u := *p.base
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/query"
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawPath = ""
-	v := url.Values{}
-	v.Set("query", query)
-	v.Set("time", strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64))
 	v.Set("timeout", strconv.FormatInt(p.cfg.Timeout.Milliseconds(), 10)+"ms")
 	u.RawQuery = v.Encode()
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return Result{}, fmt.Errorf("build request: %w", err)
+		return 0, nil, fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	switch {
@@ -213,14 +231,14 @@ func (p *Provider) instant(ctx context.Context, query string, at time.Time) (Res
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return Result{}, p.transportError(ctx, err)
+		return 0, nil, p.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return Result{}, p.transportError(ctx, err)
+		return 0, nil, p.transportError(ctx, err)
 	}
-	return DecodeQuery(resp.StatusCode, body)
+	return resp.StatusCode, body, nil
 }
 
 var errQueryTimeout = errors.New("query timeout")

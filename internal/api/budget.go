@@ -1,0 +1,72 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/tendhq/tend/internal/apitypes"
+	"github.com/tendhq/tend/internal/auth"
+	"github.com/tendhq/tend/internal/settings"
+	"github.com/tendhq/tend/internal/sli"
+	"github.com/tendhq/tend/internal/slo"
+)
+
+// BudgetReader reads the budget SLOs of a project from its Prometheus
+// (the project's monitoring setting) through Sloth's recording rules. app
+// passes the Prometheus adapter's; the API imports no adapter.
+type BudgetReader interface {
+	// Budgets lists the project's budget SLOs, of one service when service
+	// is not empty. An error matching settings.ErrNotSet says the project
+	// has no monitoring, ErrNoPrometheus that it is not Prometheus, and
+	// sli.ErrUnavailable that Prometheus did not answer.
+	Budgets(ctx context.Context, project, service string) ([]slo.BudgetStatus, error)
+}
+
+// ErrNoPrometheus is a BudgetReader's answer for a project whose
+// monitoring is not Prometheus: the recording rules live there only.
+var ErrNoPrometheus = sli.ErrNotPrometheus
+
+func (s *Server) budgetRoutes() []route {
+	return []route{
+		{method: http.MethodGet, path: "/api/v1/project/{project}/slos", access: accessAction, action: auth.ActionReadProject,
+			tag: "monitoring", op: "getBudgetSLOs",
+			summary: "Budget SLOs of a project (Sloth or OpenSLO SLOs whose recording rules run in the project's Prometheus): each one's objective, period, " +
+				"remaining error budget, burn rates by window and the burn-rate alerts' thresholds, read from slo:objective:ratio and Sloth's other recording rules " +
+				"(docs/error-budgets-use.md). 409 when the project's monitoring is not Prometheus, 502 when Prometheus did not answer.",
+			query:    []param{{name: "service", desc: "Only the SLOs of this service (tend's service label or sloth_service)."}},
+			response: apitypes.BudgetSLOs{}, status: http.StatusOK, handler: s.getBudgetSLOs},
+	}
+}
+
+func (s *Server) getBudgetSLOs(w http.ResponseWriter, r *http.Request) {
+	project, service := r.PathValue("project"), r.URL.Query().Get("service")
+	ctx := r.Context()
+	if err := s.checkScope(ctx, project, "", service); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.budgets == nil {
+		s.writeError(w, r, errorf(http.StatusNotImplemented, "budget SLOs are not available on this server: it was started without a budget reader (api.Options.Budgets)"))
+		return
+	}
+	list, err := s.budgets.Budgets(ctx, project, service)
+	switch {
+	case errors.Is(err, settings.ErrNotSet):
+		s.writeError(w, r, errorf(http.StatusConflict, "project %s has no monitoring configured; run tend configure monitoring prometheus --project %s --url URL", project, project))
+		return
+	case errors.Is(err, ErrNoPrometheus):
+		s.writeError(w, r, errorf(http.StatusConflict, "%v: budget SLOs are read from Sloth's recording rules in Prometheus", err))
+		return
+	case errors.Is(err, sli.ErrUnavailable):
+		s.writeError(w, r, errorf(http.StatusBadGateway, "read the budget SLOs of project %s: %v", project, err))
+		return
+	case err != nil:
+		s.writeError(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []slo.BudgetStatus{}
+	}
+	writeJSON(w, http.StatusOK, apitypes.BudgetSLOs{Project: project, Service: service, SLOs: list})
+}

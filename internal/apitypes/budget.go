@@ -1,0 +1,17 @@
+package apitypes
+
+import "github.com/tendhq/tend/internal/slo"
+
+// BudgetSLO is one budget SLO as Sloth's recording rules in the project's
+// Prometheus describe it: objective, period, remaining budget, burn rates
+// by window and the alerts' burn-rate thresholds.
+type BudgetSLO = slo.BudgetStatus
+
+// BudgetSLOs is the answer of GET /api/v1/project/{project}/slos: the
+// budget SLOs found in the project's Prometheus (series of
+// slo:objective:ratio), narrowed to a service when asked.
+type BudgetSLOs struct {
+	Project string      `json:"project"`
+	Service string      `json:"service,omitempty"`
+	SLOs    []BudgetSLO `json:"slos"`
+}
