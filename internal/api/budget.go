@@ -33,7 +33,7 @@ func (s *Server) budgetRoutes() []route {
 			tag: "monitoring", op: "getBudgetSLOs",
 			summary: "Budget SLOs of a project (Sloth or OpenSLO SLOs whose recording rules run in the project's Prometheus): each one's objective, period, " +
 				"remaining error budget, burn rates by window and the burn-rate alerts' thresholds, read from slo:objective:ratio and Sloth's other recording rules " +
-				"(docs/error-budgets-use.md). 409 when the project's monitoring is not Prometheus, 502 when Prometheus did not answer.",
+				"(docs/error-budgets.md). 409 when the project's monitoring is not Prometheus, 502 when Prometheus did not answer.",
 			query:    []param{{name: "service", desc: "Only the SLOs of this service (tend's service label or sloth_service)."}},
 			response: apitypes.BudgetSLOs{}, status: http.StatusOK, handler: s.getBudgetSLOs},
 	}

@@ -30,7 +30,7 @@ windows' SLI error ratio divided by the budget ratio; 1 spends the budget
 exactly over the period). The page thresholds of Sloth's burn-rate alerts
 are shown beside them. The SLOs are found from the series of
 slo:objective:ratio, so they show as soon as Prometheus loads the rules.
-docs/error-budgets-use.md says more.
+docs/error-budgets.md says more.
 
 Exit status 0, 2 on a refused token or bad flags, 3 when the server failed,
 could not be reached or could not read Prometheus.`,

@@ -17,7 +17,7 @@ var budgetKeys = []string{"slo", "displayName", "remainingAtLeast", "burnRateAtM
 // readers of the file must learn that Keptn would not gate on it.
 const budgetExtensionWarning = "budget: tend extension, Keptn ignores it (tend fails the evaluation when a budget objective fails; docs/keptn.md, \"tend's extensions\")"
 
-// budgets reads slo.yaml's "budget" list (docs/error-budgets-use.md).
+// budgets reads slo.yaml's "budget" list (docs/error-budgets.md).
 func (d *decoder) budgets(e entry) []slo.BudgetObjective {
 	d.warnf(e.key, "%s", budgetExtensionWarning)
 	items, ok := d.list(e.val, "budget", "- slo: NAME, remainingAtLeast: \"25%\", burnRateAtMost: 2")

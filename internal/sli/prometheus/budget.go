@@ -71,7 +71,7 @@ func pick(metric string, matchers []string, wrap string) string {
 // in slo.yaml: the remaining budget from
 // slo:period_error_budget_remaining:ratio, and the burn rate over the
 // evaluation window as the mean of Sloth's 5-minute SLI error ratio over
-// the window divided by the budget ratio (docs/error-budgets-use.md).
+// the window divided by the budget ratio (docs/error-budgets.md).
 func budgetQuery(b slo.BudgetIndicator, req sli.Request) string {
 	m := budgetMatchers(b.SLO, req.Service)
 	if !b.BurnRate {
