@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/tendhq/tend/internal/action"
 	"github.com/tendhq/tend/internal/testenv"
@@ -310,10 +311,15 @@ func TestIntegrationChangedSincePlan(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Prepare: %v", err)
 	}
-	d := getDeployment(t, cs, ns, "carts-primary")
+	// The controllers write the Deployment's status meanwhile: read and
+	// write again on a conflict, as kubectl does.
 	five := int32(5)
-	d.Spec.Replicas = &five
-	if _, err := cs.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d := getDeployment(t, cs, ns, "carts-primary")
+		d.Spec.Replicas = &five
+		_, err := cs.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatalf("scale to 5 by hand: %v", err)
 	}
 	before := getDeployment(t, cs, ns, "carts-primary")
