@@ -54,6 +54,7 @@ type CartsConfig struct {
 
 	SlowVersions []string
 	SlowLatency  time.Duration
+	ErrorRate    float64
 
 	// OnListen, when set, is called with the service's base URL once it
 	// listens (tests use it with port 0).
@@ -86,6 +87,7 @@ func (c *CartsConfig) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Container, "container", "", "container whose image tag is the version (default: the one named after --service, else the first)")
 	fs.StringSliceVar(&c.SlowVersions, "slow-versions", DefaultSlowVersions, "versions (image tags) that answer every request --slow-latency later")
 	fs.DurationVar(&c.SlowLatency, "slow-latency", DefaultSlowLatency, "what a slow version adds to every request")
+	fs.Float64Var(&c.ErrorRate, "error-rate", 0, "share of carts requests answered 500 at random (0.05 fails 5%), to burn an error budget")
 }
 
 // resolveSecret turns "file:PATH" and "env:NAME" into the secret they
@@ -174,6 +176,7 @@ func RunCarts(ctx context.Context, c CartsConfig, out, errOut io.Writer) error {
 
 		SlowVersions: c.SlowVersions,
 		SlowLatency:  c.SlowLatency,
+		ErrorRate:    c.ErrorRate,
 	})
 	if err != nil {
 		return usagef("%v", err)

@@ -72,6 +72,10 @@ type Options struct {
 	SlowVersions []string
 	// SlowLatency is what a slow version adds; 0 means DefaultSlowLatency.
 	SlowLatency time.Duration
+	// ErrorRate is the share of carts requests answered 500 instead of
+	// served, drawn at random per request (0.05: one in twenty), so an
+	// error budget can burn at a known rate; 0 fails none.
+	ErrorRate float64
 }
 
 // The version-to-behaviour table of the tutorial: carts 0.11.2 is the slow
@@ -99,6 +103,7 @@ type Service struct {
 	now       func() time.Time
 	slow      map[string]bool
 	slowBy    time.Duration
+	errorRate float64
 
 	mu             sync.Mutex
 	release        *Release // nil unless a Follower is the source
@@ -150,6 +155,9 @@ func NewService(o Options) (*Service, error) {
 	if o.SlowLatency < 0 {
 		return nil, fmt.Errorf("carts: slow latency must not be negative, got %s", o.SlowLatency)
 	}
+	if !(o.ErrorRate >= 0 && o.ErrorRate <= 1) {
+		return nil, fmt.Errorf("carts: error rate must be a share from 0 to 1 (0.05 fails 5%% of the requests), got %v", o.ErrorRate)
+	}
 	slow := map[string]bool{}
 	for _, v := range o.SlowVersions {
 		slow[v] = true
@@ -164,6 +172,7 @@ func NewService(o Options) (*Service, error) {
 		now:       time.Now,
 		slow:      slow,
 		slowBy:    o.SlowLatency,
+		errorRate: o.ErrorRate,
 		replicas:  o.Replicas,
 		promotion: o.Promotion,
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -361,6 +370,11 @@ func (s *Service) instrument(name string, h http.HandlerFunc) http.Handler {
 			lat = s.model.Latency(load, replicas, promotion, rand.Float64(), rand.Float64())
 			if rel != nil && s.slow[rel.Version] {
 				lat += s.slowBy
+			}
+			if s.errorRate > 0 && rand.Float64() < s.errorRate {
+				handle = func(w http.ResponseWriter, _ *http.Request) {
+					writeError(w, http.StatusInternalServerError, "carts failed this request on purpose (--error-rate)")
+				}
 			}
 		}
 		slept, err := s.sleep(r.Context(), lat)

@@ -302,12 +302,60 @@ func TestNewServiceRefusesBadOptions(t *testing.T) {
 		{"negative time scale", Options{TimeScale: -1}, "time scale"},
 		{"replicas out of range", Options{Replicas: 51}, "replicas must be 1 to 50"},
 		{"tiny load window", Options{LoadWindow: 1}, "load window"},
+		{"negative error rate", Options{ErrorRate: -0.1}, "error rate must be a share from 0 to 1"},
+		{"error rate above 1", Options{ErrorRate: 5}, "error rate must be a share from 0 to 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := NewService(tt.o)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestErrorRate checks that --error-rate answers 500 to its share of the
+// carts requests and counts them under status 500. The shares 0 and 1 are
+// exact; 0.5 over 400 requests gives both answers unless the random draw
+// is broken (the chance of one kind only is 2^-399).
+func TestErrorRate(t *testing.T) {
+	tests := []struct {
+		name             string
+		rate             float64
+		want500, want201 bool
+	}{
+		{"none", 0, false, true},
+		{"all", 1, true, false},
+		{"half", 0.5, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, srv, reg := newTestService(t, Options{ErrorRate: tt.rate})
+			const n = 400
+			counts := map[int]int{}
+			for range n {
+				status, body := call(t, "POST", srv.URL+"/carts/c1/items", `{"itemId":"sock"}`)
+				counts[status]++
+				if status == http.StatusInternalServerError && !strings.Contains(body, "error-rate") {
+					t.Errorf("500 body %q does not say the failure is on purpose", body)
+				}
+			}
+			if got := counts[http.StatusInternalServerError] > 0; got != tt.want500 {
+				t.Errorf("answers %v: some 500 = %v, want %v", counts, got, tt.want500)
+			}
+			if got := counts[http.StatusCreated] > 0; got != tt.want201 {
+				t.Errorf("answers %v: some 201 = %v, want %v", counts, got, tt.want201)
+			}
+			if counts[http.StatusInternalServerError]+counts[http.StatusCreated] != n {
+				t.Errorf("answers %v, want only 201 and 500", counts)
+			}
+			counted := map[string]float64{}
+			for _, m := range findFamily(t, reg, "http_requests_total").GetMetric() {
+				counted[labels(m)["status"]] += m.GetCounter().GetValue()
+			}
+			if counted["500"] != float64(counts[http.StatusInternalServerError]) || counted["201"] != float64(counts[http.StatusCreated]) {
+				t.Errorf("http_requests_total by status %v, want the answers %v", counted, counts)
 			}
 		})
 	}
