@@ -65,54 +65,19 @@ type SLO struct {
 	ErrorQuery, TotalQuery, ErrorRatioQuery, GoodQuery, PluginID string
 }
 
-// Severity says whether a diagnostic makes a file unusable.
-type Severity int
+// Severity, Diagnostic and Diagnostics are the YAML core's, as in
+// internal/spec: a budget file's problems read like any other file's.
+type (
+	Severity    = yamlnode.Severity
+	Diagnostic  = yamlnode.Diagnostic
+	Diagnostics = yamlnode.Diagnostics
+)
 
 // The severities of a diagnostic.
 const (
-	SeverityError Severity = iota
-	SeverityWarning
+	SeverityError   = yamlnode.SeverityError
+	SeverityWarning = yamlnode.SeverityWarning
 )
-
-// Diagnostic is one problem found in a file.
-type Diagnostic struct {
-	File     string
-	Line     int // 1-based; 0 when the problem concerns the whole file
-	Col      int // 1-based; 0 when unknown
-	Severity Severity
-	Message  string
-}
-
-// String formats the diagnostic as FILE:LINE:COL: message.
-func (d Diagnostic) String() string {
-	s := yamlnode.Where(d.File, d.Line, d.Col) + ": "
-	if d.Severity == SeverityWarning {
-		s += "warning: "
-	}
-	return s + d.Message
-}
-
-// Diagnostics are the problems of a file in file order.
-type Diagnostics []Diagnostic
-
-// HasErrors reports whether any diagnostic is an error.
-func (ds Diagnostics) HasErrors() bool {
-	for _, d := range ds {
-		if d.Severity == SeverityError {
-			return true
-		}
-	}
-	return false
-}
-
-// Error joins the diagnostics one per line.
-func (ds Diagnostics) Error() string {
-	lines := make([]string, len(ds))
-	for i, d := range ds {
-		lines[i] = d.String()
-	}
-	return strings.Join(lines, "\n")
-}
 
 // DefaultAlertName is the name tend gives the page and ticket alerts of an
 // SLO whose spec names none (Sloth requires one; OpenSLO has no place for

@@ -193,10 +193,7 @@ func Validate(filename string, data []byte, kind Kind) (Kind, Diagnostics) {
 	case KindShipyard:
 		_, diags = DecodeShipyard(filename, data)
 	case KindBudget:
-		_, bd := budget.Decode(filename, data)
-		for _, d := range bd {
-			diags = append(diags, Diagnostic{File: d.File, Line: d.Line, Col: d.Col, Severity: Severity(d.Severity), Message: d.Message})
-		}
+		_, diags = budget.Decode(filename, data)
 	default:
 		return kind, Diagnostics{{File: filename, Severity: SeverityError, Message: fmt.Sprintf("unknown kind %q: use one of %s", kind, kindList())}}
 	}
