@@ -585,3 +585,60 @@ func KeptnExamples(t testing.TB) string {
 	}
 	return dir
 }
+
+// Fetch GETs u (10 s at most) and returns the body of a 200 answer, at
+// most 4 MiB; any other status is an error quoting the body.
+func Fetch(u string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: status %d: %s", u, resp.StatusCode, body)
+	}
+	return body, nil
+}
+
+// Describe is Fetch for a failure message: the body, or the error.
+func Describe(u string) string {
+	b, err := Fetch(u)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+// WriteFileAtomic replaces path through a rename, so a component watching
+// it (Prometheus's rules, Alertmanager's configuration) never reads half.
+func WriteFileAtomic(t testing.TB, path, data string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// RandomHex returns n random bytes in hex, to keep a run's names (project,
+// job, namespace) apart from other tests' on the shared components.
+func RandomHex(t testing.TB, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}

@@ -86,7 +86,7 @@ func TestPageAlertOnBurnRunsRemediation(t *testing.T) {
 	amURL := testenv.AlertmanagerURL(t)
 	amConfig := testenv.AlertmanagerConfigPath(t)
 	rulesDir := testenv.RequireAlso(t, testenv.Prometheus, testenv.PrometheusRulesDirEnv)
-	project := "budget" + randomHex(t)
+	project := "budget" + testenv.RandomHex(t, 4)
 	job := service + "-" + project + "-" + stage
 	began := time.Now()
 
@@ -116,7 +116,7 @@ func TestPageAlertOnBurnRunsRemediation(t *testing.T) {
 
 	// Alertmanager: tend's route and receiver merged into its configuration.
 	tokenFile := filepath.Join(t.TempDir(), "intake-token")
-	writeFile(t, tokenFile, token+"\n")
+	testenv.WriteFileAtomic(t, tokenFile, token+"\n")
 	original, err := os.ReadFile(amConfig)
 	if err != nil {
 		t.Fatalf("read the test Alertmanager's configuration: %v", err)
@@ -124,9 +124,9 @@ func TestPageAlertOnBurnRunsRemediation(t *testing.T) {
 	merged := tend(t, "generate", "alertmanager-config", "--project", project,
 		"--intake-url", srv.URL, "--intake-token", "file:"+tokenFile,
 		"--merge", amConfig, "--receiver-name", "tend-"+project)
-	writeFile(t, amConfig, merged)
+	testenv.WriteFileAtomic(t, amConfig, merged)
 	t.Cleanup(func() {
-		writeFile(t, amConfig, string(original))
+		testenv.WriteFileAtomic(t, amConfig, string(original))
 		testenv.AlertmanagerReload(t)
 	})
 	testenv.AlertmanagerReload(t)
@@ -140,7 +140,7 @@ func TestPageAlertOnBurnRunsRemediation(t *testing.T) {
 		t.Fatalf("the served rules have no page alert CartsAvailability-page: %+v\n%s", rules.Stages, rules.RuleFile)
 	}
 	rulesFile := filepath.Join(rulesDir, "tend-test-"+project+".yml")
-	writeFile(t, rulesFile, rules.RuleFile)
+	testenv.WriteFileAtomic(t, rulesFile, rules.RuleFile)
 	t.Cleanup(func() {
 		if err := os.Remove(rulesFile); err != nil {
 			t.Errorf("remove rules file: %v", err)
@@ -157,7 +157,7 @@ func TestPageAlertOnBurnRunsRemediation(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		burn, _ := fetch(promURL + "/api/v1/query?query=" + queryEscape(fmt.Sprintf(`slo:sli_error:ratio_rate5m{project=%q}`, project)))
+		burn, _ := testenv.Fetch(promURL + "/api/v1/query?query=" + queryEscape(fmt.Sprintf(`slo:sli_error:ratio_rate5m{project=%q}`, project)))
 		return n > 0, "5m error ratio: " + string(burn)
 	})
 	fired := time.Since(began)
@@ -180,7 +180,7 @@ func TestPageAlertOnBurnRunsRemediation(t *testing.T) {
 				return true, ""
 			}
 		}
-		return false, fmt.Sprintf("problems %+v; tend's stderr: %s; alertmanager alerts: %s", ps, srv.Stderr, get(amURL+"/api/v2/alerts"))
+		return false, fmt.Sprintf("problems %+v; tend's stderr: %s; alertmanager alerts: %s", ps, srv.Stderr, testenv.Describe(amURL+"/api/v2/alerts"))
 	})
 	if problem.Title != "CartsAvailability-page" || problem.Source != "alertmanager" || problem.Stage != stage || problem.Service != service {
 		t.Errorf("problem %q from %q in %s/%s, want CartsAvailability-page from alertmanager in %s/%s", problem.Title, problem.Source, problem.Stage, problem.Service, stage, service)
@@ -268,7 +268,7 @@ func startLoad(t testing.TB, target string) {
 // replicas reads carts' replica count from GET /scale.
 func replicas(t testing.TB, base string) int {
 	t.Helper()
-	body, err := fetch(base + "/scale")
+	body, err := testenv.Fetch(base + "/scale")
 	if err != nil {
 		t.Fatalf("read carts' replicas: %v", err)
 	}

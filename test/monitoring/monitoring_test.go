@@ -10,11 +10,8 @@ package monitoring
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -55,7 +52,7 @@ func TestSLOViolationOpensProblem(t *testing.T) {
 	rulesDir := testenv.RequireAlso(t, testenv.Prometheus, testenv.PrometheusRulesDirEnv)
 	// The Prometheus and Alertmanager are shared: a project name of its
 	// own keeps this test's job, rules, route and alerts apart.
-	project := "mon" + randomHex(t, 4)
+	project := "mon" + testenv.RandomHex(t, 4)
 	job := service + "-" + project + "-" + stage
 
 	svc := startService(t, fastMS)
@@ -75,9 +72,9 @@ func TestSLOViolationOpensProblem(t *testing.T) {
 	merged := tend(t, "generate", "alertmanager-config", "--project", project,
 		"--intake-url", tendURL, "--intake-token", "file:"+tokenFile,
 		"--merge", amConfig, "--receiver-name", "tend-"+project)
-	writeFile(t, amConfig, merged)
+	testenv.WriteFileAtomic(t, amConfig, merged)
 	t.Cleanup(func() {
-		writeFile(t, amConfig, string(original))
+		testenv.WriteFileAtomic(t, amConfig, string(original))
 		testenv.AlertmanagerReload(t)
 	})
 	testenv.AlertmanagerReload(t)
@@ -87,7 +84,7 @@ func TestSLOViolationOpensProblem(t *testing.T) {
 	rules := tend(t, "generate", "alert-rules", "--slo", "../../examples/slo.yaml", "--sli", "../../examples/prometheus/sli.yaml",
 		"--project", project, "--stage", stage, "--service", service, "--window", "10s", "--for", "1s")
 	rulesFile := filepath.Join(rulesDir, "tend-test-"+project+".yml")
-	writeFile(t, rulesFile, rules)
+	testenv.WriteFileAtomic(t, rulesFile, rules)
 	t.Cleanup(func() {
 		if err := os.Remove(rulesFile); err != nil {
 			t.Errorf("remove rules file: %v", err)
@@ -123,7 +120,7 @@ func TestSLOViolationOpensProblem(t *testing.T) {
 	svc.latency.Store(slowMS)
 	opened := waitProblem(t, admin, project, "open", func() string {
 		st, err := ruleState(promURL, group, "response_time_p90")
-		return fmt.Sprintf("rule %+v %v; alertmanager alerts: %s", st, err, get(amURL+"/api/v2/alerts"))
+		return fmt.Sprintf("rule %+v %v; alertmanager alerts: %s", st, err, testenv.Describe(amURL+"/api/v2/alerts"))
 	})
 	if opened.Source != "alertmanager" || opened.Stage != stage || opened.Service != service || opened.Title != "response_time_p90" {
 		t.Errorf("problem opened from %q for project %q stage %q service %q title %q; want alertmanager, %s, %s, %s, response_time_p90",
@@ -288,7 +285,7 @@ type ruleStatus struct {
 // ruleState returns what Prometheus says about the alerting rule alert of
 // group.
 func ruleState(base, group, alert string) (ruleStatus, error) {
-	body, err := fetch(base + "/api/v1/rules?type=alert")
+	body, err := testenv.Fetch(base + "/api/v1/rules?type=alert")
 	if err != nil {
 		return ruleStatus{}, err
 	}
@@ -318,7 +315,7 @@ func ruleState(base, group, alert string) (ruleStatus, error) {
 
 // instant runs an instant query that returns one number.
 func instant(base, query string) (float64, error) {
-	body, err := fetch(base + "/api/v1/query?query=" + url.QueryEscape(query))
+	body, err := testenv.Fetch(base + "/api/v1/query?query=" + url.QueryEscape(query))
 	if err != nil {
 		return 0, err
 	}
@@ -343,37 +340,6 @@ func instant(base, query string) (float64, error) {
 	return v, nil
 }
 
-func fetch(u string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: status %d: %s", u, resp.StatusCode, body)
-	}
-	return body, nil
-}
-
-// get is fetch for diagnostics.
-func get(u string) string {
-	b, err := fetch(u)
-	if err != nil {
-		return err.Error()
-	}
-	return string(b)
-}
-
 // waitFor polls cond until it holds, failing with its last word after
 // waitLimit.
 func waitFor(t testing.TB, what string, cond func() (bool, string)) {
@@ -389,25 +355,4 @@ func tend(t testing.TB, args ...string) string {
 		t.Fatalf("tend %s: exit %d\n%s", strings.Join(args, " "), code, errOut.String())
 	}
 	return out.String()
-}
-
-// writeFile replaces path through a rename, so a watcher never reads half.
-func writeFile(t testing.TB, path, data string) {
-	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func randomHex(t testing.TB, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
