@@ -189,7 +189,14 @@ func TestBenchStartMeasuresTheBinary(t *testing.T) {
 	if len(out.Runs) != 2 || out.ReadyMin <= 0 || out.ReadyMin > out.ReadyMax {
 		t.Errorf("result %+v; want two runs with a start to ready time", out)
 	}
-	if runtime.GOOS == "linux" && out.RSSMin <= 0 {
-		t.Errorf("result %+v; want the resident memory on Linux", out)
+	if runtime.GOOS == "linux" {
+		if out.RSSMin <= 0 {
+			t.Errorf("result %+v; want the resident memory on Linux", out)
+		}
+		// The binary's code runs, so some of it is resident; and its
+		// pages are part of the file-backed memory.
+		if b := out.Binary; b.Code <= 0 || b.Code+b.ReadOnly+b.Data > out.Runs[0].File+out.Runs[1].File {
+			t.Errorf("binary pages %+v of file pages %d, %d; want resident code within the file pages", b, out.Runs[0].File, out.Runs[1].File)
+		}
 	}
 }

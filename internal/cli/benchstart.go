@@ -76,6 +76,18 @@ type StartRun struct {
 	RSS  int64 `json:"rssBytes"`
 	Anon int64 `json:"rssAnonBytes"`
 	File int64 `json:"rssFileBytes"`
+	// Binary splits the resident pages of the tend binary's own mappings
+	// by what they hold: code (the executable segment), read-only data
+	// (type data, the function table, dynamic symbols when the binary
+	// has them) and writable data. They are most of File.
+	Binary BinaryPages `json:"binaryPages"`
+}
+
+// BinaryPages are the resident bytes of a binary's mappings, by kind.
+type BinaryPages struct {
+	Code     int64 `json:"codeBytes"`
+	ReadOnly int64 `json:"readOnlyBytes"`
+	Data     int64 `json:"dataBytes"`
 }
 
 // StartResult is what bench start measured.
@@ -89,6 +101,8 @@ type StartResult struct {
 	RSSMax      int64         `json:"rssMaxBytes"`
 	AnonMedian  int64         `json:"rssAnonMedianBytes"`
 	FileMedian  int64         `json:"rssFileMedianBytes"`
+	// Binary is the run with the median RSS's split of the binary's pages.
+	Binary BinaryPages `json:"binaryPages"`
 }
 
 func runBenchStart(ctx context.Context, s *streams, f benchStartFlags) error {
@@ -125,8 +139,8 @@ func runBenchStart(ctx context.Context, s *streams, f benchStartFlags) error {
 		if err != nil {
 			return withExit(ExitServer, err)
 		}
-		fmt.Fprintf(s.err, "run %d: ready after %s, %s resident (%s anonymous, %s file)\n", i+1, run.Ready.Round(time.Microsecond),
-			megabytes(run.RSS), megabytes(run.Anon), megabytes(run.File))
+		fmt.Fprintf(s.err, "run %d: ready after %s, %s resident (%s anonymous, %s file; of the binary %s)\n", i+1, run.Ready.Round(time.Microsecond),
+			megabytes(run.RSS), megabytes(run.Anon), megabytes(run.File), run.Binary)
 		res.Runs = append(res.Runs, run)
 	}
 	readies := make([]time.Duration, len(res.Runs))
@@ -143,11 +157,21 @@ func runBenchStart(ctx context.Context, s *streams, f benchStartFlags) error {
 	res.AnonMedian, res.FileMedian = anon[len(anon)/2], file[len(file)/2]
 	res.ReadyMedian, res.ReadyMin, res.ReadyMax = readies[len(readies)/2], readies[0], readies[len(readies)-1]
 	res.RSSMedian, res.RSSMin, res.RSSMax = rss[len(rss)/2], rss[0], rss[len(rss)-1]
+	for _, r := range res.Runs {
+		if r.RSS == res.RSSMedian {
+			res.Binary = r.Binary
+			break
+		}
+	}
 	return writeOutput(s.out, f.output, res, func(w io.Writer) error {
 		fmt.Fprintf(w, "start to ready   median %s, min %s, max %s (%d runs)\n", res.ReadyMedian.Round(time.Microsecond),
 			res.ReadyMin.Round(time.Microsecond), res.ReadyMax.Round(time.Microsecond), len(res.Runs))
 		_, err := fmt.Fprintf(w, "idle RSS         median %s, min %s, max %s (after %s idle); median %s anonymous, %s file\n", megabytes(res.RSSMedian),
 			megabytes(res.RSSMin), megabytes(res.RSSMax), f.idle, megabytes(res.AnonMedian), megabytes(res.FileMedian))
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "binary pages     %s (median run)\n", res.Binary)
 		return err
 	})
 }
@@ -184,7 +208,62 @@ func startOnce(ctx context.Context, s *streams, bin, dataDir string, idle time.D
 	}
 	m := residentBytes(c.cmd.Process.Pid)
 	run.RSS, run.Anon, run.File = m["VmRSS"], m["RssAnon"], m["RssFile"]
+	run.Binary = binaryPages(c.cmd.Process.Pid, bin)
 	return run, nil
+}
+
+// binaryPages sums the resident pages of the mappings of file bin in
+// process pid's /proc/PID/smaps by their permissions; zero when it
+// cannot read them.
+func binaryPages(pid int, bin string) BinaryPages {
+	var p BinaryPages
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		return p
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps")
+	if err != nil {
+		return p
+	}
+	var cur *int64
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := sc.Text()
+		fields := strings.Fields(line)
+		if len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
+			// A mapping's header: address range, permissions, offset,
+			// device, inode, path.
+			cur = nil
+			if len(fields) == 6 && fields[5] == abs {
+				switch perms := fields[1]; {
+				case strings.Contains(perms, "x"):
+					cur = &p.Code
+				case strings.Contains(perms, "w"):
+					cur = &p.Data
+				default:
+					cur = &p.ReadOnly
+				}
+			}
+			continue
+		}
+		if cur != nil && len(fields) == 3 && fields[0] == "Rss:" && fields[2] == "kB" {
+			if kb, err := strconv.ParseInt(fields[1], 10, 64); err == nil {
+				*cur += kb * 1024
+			}
+		}
+	}
+	return p
+}
+
+// String says the split in MiB.
+func (p BinaryPages) String() string {
+	if p == (BinaryPages{}) {
+		return "unknown"
+	}
+	return megabytes(p.Code) + " code, " + megabytes(p.ReadOnly) + " read-only data, " + megabytes(p.Data) + " data"
 }
 
 // residentBytes reads a process's memory lines (VmRSS, RssAnon, RssFile,

@@ -34,6 +34,8 @@ func BuildBinary(prefix string) (bin string, cleanup func(), err error) {
 	cleanup = func() { _ = os.RemoveAll(dir) }
 	bin = filepath.Join(dir, "tend")
 	build := exec.Command("go", "build", "-o", bin, "github.com/tendhq/tend/cmd/tend")
+	// Built as make build and the container image build it: without cgo.
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		cleanup()
