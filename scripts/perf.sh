@@ -22,7 +22,8 @@
 #            remediations; SQLite, and PostgreSQL as above)
 #   action   BenchmarkRemediationFirstAction (webhook to first action)
 #
-# The tend binaries are built without cgo, as make build does (TEND_CGO=1
+# PERF_PROFILE=1 writes a CPU profile of every Go benchmark run beside its
+# output. The tend binaries are built without cgo, as make build does (TEND_CGO=1
 # builds them with it). --only takes a comma-separated subset of those
 # names. Every measurement
 # is printed with the 1-minute load average before and after it, to
@@ -114,10 +115,16 @@ measure() {
 gobench() { # DIR PKG BENCH BENCHTIME [extra test flags]
 	local dir=$1 pkg=$2 bench=$3 bt=$4
 	shift 4
+	if [ -n "${PERF_PROFILE:-}" ]; then
+		profiles=$((profiles + 1))
+		set -- "$@" -test.cpuprofile "$out/$dir/$pkg.$profiles.pprof"
+		log "CPU profile in $out/$dir/$pkg.$profiles.pprof (go tool pprof -top -cum $out/$dir/$pkg.test FILE)"
+	fi
 	(cd "$out/$dir/$pkg.dir" && /usr/bin/time -f 'cpu %U user %S sys, max RSS %M KB' \
 		"$out/$dir/$pkg.test" -test.run '^$' -test.bench "$bench" -test.benchtime "$bt" -test.benchmem "$@")
 }
 
+profiles=0
 for round in $(seq 1 "$rounds"); do
 	for dir in "${dirs[@]}"; do
 		bin=$out/$dir/tend
