@@ -1,13 +1,20 @@
 package alertrules_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/VictoriaMetrics/metricsql"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"gopkg.in/yaml.v3"
 
 	"github.com/tendhq/tend/internal/alertrules"
 	"github.com/tendhq/tend/internal/budget"
@@ -35,15 +42,22 @@ func ruleYAML(t testing.TB, groups []alertrules.Group) []byte {
 	return out
 }
 
-// slothExamples returns the example specs of the Sloth module tend builds
-// with, from the module cache.
-func slothExamples(t *testing.T) []string {
+// slothDir returns the directory of the Sloth module tend builds with, in
+// the module cache.
+func slothDir(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/slok/sloth").Output()
 	dir := strings.TrimSpace(string(out))
 	if err != nil || dir == "" {
 		t.Skipf("the Sloth module is not in the module cache (go list -m: %v); run go mod download", err)
 	}
+	return dir
+}
+
+// slothExamples returns the example specs of the Sloth module.
+func slothExamples(t *testing.T) []string {
+	t.Helper()
+	dir := slothDir(t)
 	files, _ := filepath.Glob(filepath.Join(dir, "examples", "*.y*ml"))
 	if len(files) == 0 {
 		t.Fatalf("no examples in %s/examples", dir)
@@ -51,13 +65,28 @@ func slothExamples(t *testing.T) []string {
 	return files
 }
 
+// slothPluginsBudget returns a Budget with the Sloth module's example
+// plugin directory, which holds the SLI plugin of its plugin-*.yml
+// examples.
+func slothPluginsBudget(t *testing.T) *alertrules.Budget {
+	t.Helper()
+	b, err := alertrules.NewBudgetWithPlugins([]string{filepath.Join(slothDir(t), "examples", "plugins")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestBudgetSlothExamples: every example spec of Sloth's module (Sloth,
 // Kubernetes and OpenSLO formats) decodes, and its generated rules carry
-// tend's labels and pass promtool check rules. The two examples whose SLI
-// is a plugin loaded from Sloth's examples/plugins folder are refused with
-// the plugin's name: tend runs Sloth's embedded plugins only.
+// tend's labels and are valid for the Prometheus they are written for:
+// promtool check rules passes, the UTF-8 label names of
+// contrib-slo-plugins.yml pass Prometheus 3's rule validation, and
+// victoria-metrics.yml's MetricsQL parses. The two examples whose SLI is a
+// plugin load it from Sloth's examples/plugins folder, given as a plugin
+// directory, while the examples of Sloth's built-in SLO plugins keep them.
 func TestBudgetSlothExamples(t *testing.T) {
-	b := alertrules.NewBudget()
+	b := slothPluginsBudget(t)
 	formats := map[budget.Format]int{}
 	for _, path := range slothExamples(t) {
 		name := filepath.Base(path)
@@ -74,12 +103,6 @@ func TestBudgetSlothExamples(t *testing.T) {
 				formats[d.Format]++
 			}
 			groups, err := b.GenerateBudget(context.Background(), []alertrules.BudgetFile{{Name: name, File: f}}, budgetOpts)
-			if strings.HasPrefix(name, "plugin-") {
-				if !errors.Is(err, alertrules.ErrInvalid) || !strings.Contains(err.Error(), `plugin "getting_started_availability" not found`) {
-					t.Fatalf("err = %v; want the missing SLI plugin named", err)
-				}
-				return
-			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,11 +126,27 @@ func TestBudgetSlothExamples(t *testing.T) {
 			if alerts == 0 && name != "no-alerts.yml" {
 				t.Error("no alert generated")
 			}
-			if reason, ok := notForPrometheus2[name]; ok {
-				promtoolRefuses(t, ruleYAML(t, groups), reason)
-				return
+			rules := ruleYAML(t, groups)
+			utf8Names := alertrules.Prometheus3LabelNames(groups)
+			switch name {
+			case "contrib-slo-plugins.yml":
+				// The info-labels plugin adds names with '-', which
+				// Prometheus reads from version 3 on.
+				if !slices.Contains(utf8Names, "plug-l1") {
+					t.Errorf("Prometheus3LabelNames = %v; want plug-l1 among them", utf8Names)
+				}
+				prometheus3Check(t, rules)
+				promtoolRefuses(t, rules, "invalid label name: plug-l")
+			case "victoria-metrics.yml":
+				// Written in MetricsQL, for VictoriaMetrics' vmalert.
+				metricsQLCheck(t, rules)
+				promtoolRefuses(t, rules, "could not parse expr")
+			default:
+				if len(utf8Names) > 0 {
+					t.Errorf("Prometheus3LabelNames = %v; want none", utf8Names)
+				}
+				promtoolCheck(t, rules)
 			}
-			promtoolCheck(t, ruleYAML(t, groups))
 		})
 	}
 	for _, f := range []budget.Format{budget.FormatSloth, budget.FormatKubernetes, budget.FormatOpenSLO} {
@@ -117,19 +156,159 @@ func TestBudgetSlothExamples(t *testing.T) {
 	}
 }
 
-// notForPrometheus2 are Sloth's examples whose rules Prometheus 2's
-// promtool (Debian's, which the tests use) refuses because of the example
-// itself, with the text its refusal must contain: victoria-metrics.yml
-// is written in VictoriaMetrics' MetricsQL, and contrib-slo-plugins.yml's
-// info-labels plugin adds label names with '-', which Prometheus reads
-// from version 3 on.
-var notForPrometheus2 = map[string]string{
-	"victoria-metrics.yml":    "could not parse expr",
-	"contrib-slo-plugins.yml": "invalid label name: plug-l1",
+// TestBudgetSlothPluginMissing: without a plugin directory holding it, a
+// spec naming an SLI plugin is refused with the plugin's name and where
+// tend looks for plugins.
+func TestBudgetSlothPluginMissing(t *testing.T) {
+	for _, name := range []string{"plugin-getting-started.yml", "plugin-k8s-getting-started.yml"} {
+		t.Run(name, func(t *testing.T) {
+			data := readFile(t, filepath.Join(slothDir(t), "examples", name))
+			_, err := budgetRules(t, alertrules.NewBudget(), name, data, budgetOpts)
+			if !errors.Is(err, alertrules.ErrInvalid) || !strings.Contains(err.Error(), `plugin "getting_started_availability" not found`) || !strings.Contains(err.Error(), "budget.pluginDirs") {
+				t.Fatalf("err = %v; want the missing SLI plugin named, and the plugin directory settings", err)
+			}
+		})
+	}
+}
+
+// runbookSpec chains the SLO plugin of testdata/budget/plugins, and more
+// when extra names another plugin.
+func runbookSpec(extra string) string {
+	return `version: prometheus/v1
+service: carts
+slos:
+  - name: availability
+    objective: 99.9
+    plugins:
+      chain:
+        - {id: tend.test/runbook/v1, config: {url: "https://runbooks.example.com/carts"}}` + extra + `
+    sli:
+      events:
+        error_query: sum(rate(http_requests_total{status=~"5.."}[{{.window}}]))
+        total_query: sum(rate(http_requests_total[{{.window}}]))
+    alerting: {name: CartsAvailability}
+`
+}
+
+// TestBudgetSLOPluginDir: an SLO plugin of the operator's plugin directory
+// runs on the SLOs that chain it; without the directory the spec is
+// refused with the plugin named. A spec chaining it and one of Sloth's
+// built-in plugins is refused with why.
+func TestBudgetSLOPluginDir(t *testing.T) {
+	b, err := alertrules.NewBudgetWithPlugins([]string{"testdata/budget/plugins"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := budgetRules(t, b, "slo/availability.yaml", []byte(runbookSpec("")), budgetOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(alertrules.BudgetAlerts(groups)) == 0 {
+		t.Fatal("no alerts")
+	}
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			if r.Alert != "" && r.Annotations["runbook_url"] != "https://runbooks.example.com/carts" {
+				t.Errorf("alert %s: annotations %v lack the plugin's runbook_url", r.Alert, r.Annotations)
+			}
+		}
+	}
+	promtoolCheck(t, ruleYAML(t, groups))
+
+	_, err = budgetRules(t, alertrules.NewBudget(), "slo/availability.yaml", []byte(runbookSpec("")), budgetOpts)
+	if !errors.Is(err, alertrules.ErrInvalid) || !strings.Contains(err.Error(), `plugin "tend.test/runbook/v1" not found`) || !strings.Contains(err.Error(), "--plugins-dir") {
+		t.Errorf("without the plugin directory: %v; want the plugin named and where tend finds plugins", err)
+	}
+	mixed := runbookSpec("\n        - {id: sloth.dev/contrib/info_labels/v1, config: {labels: {team: shop}}}")
+	_, err = budgetRules(t, b, "slo/availability.yaml", []byte(mixed), budgetOpts)
+	if !errors.Is(err, alertrules.ErrInvalid) || !strings.Contains(err.Error(), `plugin "sloth.dev/contrib/info_labels/v1" not found`) || !strings.Contains(err.Error(), "without Sloth's built-in") {
+		t.Errorf("with a built-in plugin too: %v; want the built-in plugin named and why", err)
+	}
+}
+
+// TestBudgetPluginDirs: a plugin directory that is missing, is a file or
+// holds a plugin file that does not load is refused when the Budget is
+// built, naming it, and so are directories holding one plugin twice.
+func TestBudgetPluginDirs(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(dir, "broken")
+	if err := os.MkdirAll(filepath.Join(broken, "p"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(broken, "p", "plugin.go"), []byte("package plugin\n\nthis is not Go\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ dir, want string }{
+		{filepath.Join(dir, "missing"), "no such file or directory"},
+		{file, "not a directory"},
+		{"", "plugin directory is empty"},
+		{broken, `could not load "p/plugin.go"`},
+	} {
+		_, err := alertrules.NewBudgetWithPlugins([]string{t.TempDir(), tc.dir})
+		if err == nil || !strings.Contains(err.Error(), "plugin directory "+tc.dir) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewBudgetWithPlugins(%q) = %v; want an error naming the directory and %q", tc.dir, err, tc.want)
+		}
+	}
+	// Two directories may not hold the same plugin.
+	plugins := filepath.Join(slothDir(t), "examples", "plugins")
+	if _, err := alertrules.NewBudgetWithPlugins([]string{plugins, plugins}); err == nil || !strings.Contains(err.Error(), `plugin "getting_started_availability" already loaded`) {
+		t.Errorf("the same plugin twice: %v; want it refused", err)
+	}
+	if _, err := alertrules.NewBudgetWithPlugins([]string{t.TempDir()}); err != nil {
+		t.Errorf("an empty plugin directory: %v", err)
+	}
+}
+
+// prometheus3Check validates a rule file as Prometheus 3's promtool check
+// rules does, with UTF-8 label names allowed.
+func prometheus3Check(t testing.TB, data []byte) {
+	t.Helper()
+	if _, errs := rulefmt.Parse(data, false, model.UTF8Validation); len(errs) > 0 {
+		t.Fatalf("Prometheus 3 refuses the rules: %v\n%s", errors.Join(errs...), data)
+	}
+}
+
+// metricsQLCheck validates a rule file written for VictoriaMetrics'
+// vmalert: Prometheus 3's rule validation finds nothing wrong but
+// expressions that are not PromQL, and every expression is MetricsQL.
+func metricsQLCheck(t testing.TB, data []byte) {
+	t.Helper()
+	_, errs := rulefmt.Parse(data, false, model.UTF8Validation)
+	if len(errs) == 0 {
+		t.Error("every expression is PromQL; want some MetricsQL that Prometheus cannot read")
+	}
+	for _, err := range errs {
+		if !strings.Contains(err.Error(), "could not parse expression") {
+			t.Errorf("rule file: %v", err)
+		}
+	}
+	var file alertrules.RuleFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&file); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, g := range file.Groups {
+		for _, r := range g.Rules {
+			n++
+			if _, err := metricsql.Parse(r.Expr); err != nil {
+				t.Errorf("rule %s%s: not MetricsQL: %v\n%s", r.Record, r.Alert, err, r.Expr)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no rules")
+	}
 }
 
 // promtoolRefuses checks that promtool check rules either accepts the
-// rules (a newer promtool) or refuses them for reason.
+// rules (a newer promtool) or refuses them for reason only: every problem
+// it reports (a line naming the file) contains reason.
 func promtoolRefuses(t testing.TB, data []byte, reason string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "rules.yml")
@@ -137,7 +316,20 @@ func promtoolRefuses(t testing.TB, data []byte, reason string) {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(testenv.Promtool(t), "check", "rules", path).CombinedOutput()
-	if err != nil && !strings.Contains(string(out), reason) {
+	if err == nil {
+		return
+	}
+	problems := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		if !strings.HasPrefix(line, path+":") {
+			continue
+		}
+		problems++
+		if !strings.Contains(line, reason) {
+			t.Errorf("promtool check rules refuses the rules for more than %q: %s", reason, line)
+		}
+	}
+	if problems == 0 {
 		t.Fatalf("promtool check rules: %v; want it refused only for %q:\n%s", err, reason, out)
 	}
 }

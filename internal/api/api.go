@@ -123,6 +123,10 @@ type Options struct {
 	// and cli import (docs/ARCHITECTURE.md); app sets
 	// prometheus.QueryBuilder{}. nil answers the alert-rules route with 501.
 	AlertQueries alertrules.Querier
+	// BudgetRules generates the rules of budget SLO files; app builds it
+	// with the operator's Sloth plugin directories (budget.pluginDirs).
+	// nil means alertrules.NewBudget(): Sloth's built-in plugins only.
+	BudgetRules *alertrules.Budget
 	// Budgets reads the budget SLOs of GET /api/v1/project/{p}/slos from
 	// Prometheus; app passes the Prometheus adapter's. nil answers 501.
 	Budgets BudgetReader
@@ -157,7 +161,7 @@ type Server struct {
 	// alertQueries is Options.AlertQueries.
 	alertQueries alertrules.Querier
 	// budgetRules generates the rules of budget SLO files (slo/*.yaml)
-	// with Sloth's library; it builds its generator on first use.
+	// with Sloth's library (Options.BudgetRules).
 	budgetRules *alertrules.Budget
 	budgets     BudgetReader
 	settings    *settings.Registry
@@ -196,7 +200,7 @@ func New(opts Options) (*Server, error) {
 		cancel:    opts.Cancel,
 
 		alertQueries: opts.AlertQueries,
-		budgetRules:  alertrules.NewBudget(),
+		budgetRules:  opts.BudgetRules,
 		budgets:      opts.Budgets,
 		settings:     opts.Settings,
 		specs:        opts.Specs,
@@ -205,6 +209,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.budgetRules == nil {
+		s.budgetRules = alertrules.NewBudget()
 	}
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()

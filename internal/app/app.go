@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/tendhq/tend/internal/alertrules"
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/config"
 	"github.com/tendhq/tend/internal/evaluator"
@@ -178,6 +179,13 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 
+	// The error-budget rule generator, with the operator's Sloth plugin
+	// directories loaded now: a missing one stops the start.
+	budgetRules, err := alertrules.NewBudgetWithPlugins(opts.Config.Budget.PluginDirs)
+	if err != nil {
+		return nil, fmt.Errorf("budget.pluginDirs: %w", err)
+	}
+
 	// The data directory holds the admin token and, with SQLite, all
 	// state: only its owner may read it.
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
@@ -272,6 +280,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		MaxBodyBytes:  opts.MaxBodyBytes,
 		Intake:        opts.Intake,
 		AlertQueries:  alertQueries,
+		BudgetRules:   budgetRules,
 		Budgets:       budgets{a},
 		Settings:      Settings(),
 		Specs:         a.specs,

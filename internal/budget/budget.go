@@ -40,6 +40,10 @@ type Doc struct {
 	// Service is the spec's service (Sloth's sloth_service label).
 	Service string
 	SLOs    []SLO
+	// SLOPluginIDs are the Sloth SLO plugins the document's plugin chains
+	// name (its own and its SLOs'), which decide where the generator
+	// finds them (Sloth's built-in ones or the operator's directories).
+	SLOPluginIDs []string
 	// Source is the document as Sloth's generator reads it: the document
 	// re-encoded alone, with tend's default alert name (DefaultAlertName)
 	// written into every Sloth SLO that alerts but names no alert.

@@ -153,7 +153,7 @@ func (d *decoder) doc(doc *yaml.Node) *Doc {
 		m := d.fields(root, "the document", "version", "service", "labels", "slo_plugins", "slos")
 		out.Service = d.name(m, root, "service", "the document")
 		d.labels(m["labels"], "labels")
-		d.plugins(m["slo_plugins"], "slo_plugins")
+		out.SLOPluginIDs = d.plugins(m["slo_plugins"], "slo_plugins")
 		d.slos(out, m, root, sloth)
 	case FormatKubernetes:
 		m := d.fields(root, "the document", "apiVersion", "kind", "metadata", "spec", "status")
@@ -168,7 +168,7 @@ func (d *decoder) doc(doc *yaml.Node) *Doc {
 		sm := d.fields(spec, "spec", "service", "labels", "sloPlugins", "slos")
 		out.Service = d.name(sm, spec, "service", "spec")
 		d.labels(sm["labels"], "spec.labels")
-		d.plugins(sm["sloPlugins"], "spec.sloPlugins")
+		out.SLOPluginIDs = d.plugins(sm["sloPlugins"], "spec.sloPlugins")
 		d.slos(out, sm, spec, kube)
 	case FormatOpenSLO:
 		d.openSLO(out, root)
@@ -230,7 +230,7 @@ func (d *decoder) slos(out *Doc, m map[string]*yaml.Node, parent *yaml.Node, k k
 		d.str(sm["description"], what+".description")
 		s.Objective = d.objective(sm["objective"], item, what)
 		d.labels(sm["labels"], what+".labels")
-		d.plugins(sm["plugins"], what+".plugins")
+		out.SLOPluginIDs = append(out.SLOPluginIDs, d.plugins(sm["plugins"], what+".plugins")...)
 		d.sli(&s, sm["sli"], item, what, k)
 		d.alerting(&s, sm, item, what, out.Service, k)
 		out.SLOs = append(out.SLOs, s)
@@ -625,26 +625,27 @@ func (d *decoder) stringMap(n *yaml.Node, what string, annotations bool) {
 	}
 }
 
-// plugins checks an SLO plugin chain's shape. Which plugin IDs exist is
-// known only to Sloth's generator, which says so when rules are made.
-func (d *decoder) plugins(n *yaml.Node, what string) {
+// plugins checks an SLO plugin chain's shape and returns the plugin IDs it
+// names. Which plugin IDs exist is known only to Sloth's generator, which
+// says so when rules are made.
+func (d *decoder) plugins(n *yaml.Node, what string) (ids []string) {
 	if n == nil || yamlnode.IsNull(n) {
-		return
+		return nil
 	}
 	m := d.fields(n, what, "overridePrevious", "chain")
 	if m == nil {
-		return
+		return nil
 	}
 	if ov := m["overridePrevious"]; ov != nil {
 		d.boolean(ov, what+".overridePrevious")
 	}
 	chain := m["chain"]
 	if chain == nil || yamlnode.IsNull(chain) {
-		return
+		return nil
 	}
 	if chain.Kind != yaml.SequenceNode {
 		d.errorf(chain, "%s.chain must be a list, not %s", what, yamlnode.Describe(chain))
-		return
+		return nil
 	}
 	for i, p := range chain.Content {
 		p = yamlnode.Resolve(p)
@@ -655,8 +656,8 @@ func (d *decoder) plugins(n *yaml.Node, what string) {
 		}
 		if id := pm["id"]; id == nil {
 			d.errorf(p, "%s: id is missing", pw)
-		} else {
-			d.str(id, pw+".id")
+		} else if v, ok := d.str(id, pw+".id"); ok {
+			ids = append(ids, v)
 		}
 		if pr := pm["priority"]; pr != nil {
 			if v, ok := d.number(pr, pw+".priority"); ok && v != math.Trunc(v) {
@@ -664,6 +665,7 @@ func (d *decoder) plugins(n *yaml.Node, what string) {
 			}
 		}
 	}
+	return ids
 }
 
 // at returns n, or parent when n is missing, for a message's position.

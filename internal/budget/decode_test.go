@@ -69,6 +69,54 @@ func TestDecodeValid(t *testing.T) {
 	}
 }
 
+// TestDecodeSLOPluginIDs: the SLO plugins a document's chains name, its
+// own and its SLOs', in both of Sloth's spellings, are listed for the
+// generator to find them.
+func TestDecodeSLOPluginIDs(t *testing.T) {
+	for _, tc := range []struct{ name, doc string }{
+		{"sloth", `version: prometheus/v1
+service: carts
+slo_plugins:
+  chain: [{id: acme/doc}]
+slos:
+  - name: availability
+    objective: 99.9
+    plugins:
+      chain: [{id: sloth.dev/contrib/info_labels/v1, config: {labels: {a: b}}}, {id: acme/slo, priority: 10}]
+    sli: {plugin: {id: acme_sli}}
+    alerting: {name: Carts}
+`},
+		{"kubernetes", `apiVersion: sloth.slok.dev/v1
+kind: PrometheusServiceLevel
+metadata: {name: carts}
+spec:
+  service: carts
+  sloPlugins:
+    chain: [{id: acme/doc}]
+  slos:
+    - name: availability
+      objective: 99.9
+      plugins:
+        chain: [{id: sloth.dev/contrib/info_labels/v1}, {id: acme/slo}]
+      sli: {plugin: {id: acme_sli}}
+      alerting: {name: Carts}
+`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, diags := budget.Decode("slo/x.yaml", []byte(tc.doc))
+			if f == nil || diags.HasErrors() {
+				t.Fatalf("Decode:\n%s", diags.Error())
+			}
+			if got, want := strings.Join(f.Docs[0].SLOPluginIDs, " "), "acme/doc sloth.dev/contrib/info_labels/v1 acme/slo"; got != want {
+				t.Errorf("SLOPluginIDs = %q, want %q", got, want)
+			}
+			if got := f.Docs[0].SLOs[0].PluginID; got != "acme_sli" {
+				t.Errorf("PluginID = %q, want acme_sli", got)
+			}
+		})
+	}
+}
+
 // TestDecodeInvalid: every problem of a file, each at its line and column.
 func TestDecodeInvalid(t *testing.T) {
 	for _, tc := range []struct {

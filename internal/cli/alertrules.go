@@ -384,10 +384,6 @@ func runGenerateAlertRulesFromServer(ctx context.Context, s *streams, cmd *cobra
 	if !st.RemediationEnabled {
 		fmt.Fprintf(s.err, "note: self-healing is not enabled in stage %s, so tend will not remediate the problems these alerts open\n", f.stage)
 	}
-	if f.format != ruleFormatPrometheusRule {
-		_, err := io.WriteString(s.out, ans.RuleFile)
-		return err
-	}
 	file := alertrules.RuleFile{}
 	for _, g := range ans.Groups {
 		group := alertrules.Group{Name: g.Name, Interval: g.Interval, Rules: make([]alertrules.Rule, len(g.Rules))}
@@ -395,6 +391,11 @@ func runGenerateAlertRulesFromServer(ctx context.Context, s *streams, cmd *cobra
 			group.Rules[i] = alertrules.Rule{Record: r.Record, Alert: r.Alert, Expr: r.Expr, For: r.For, Labels: r.Labels, Annotations: r.Annotations}
 		}
 		file.Groups = append(file.Groups, group)
+	}
+	warnPrometheus3(s, file.Groups)
+	if f.format != ruleFormatPrometheusRule {
+		_, err := io.WriteString(s.out, ans.RuleFile)
+		return err
 	}
 	out, err := file.Manifest(f.namespace, labels).YAML(ans.Header)
 	if err != nil {

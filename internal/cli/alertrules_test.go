@@ -389,8 +389,26 @@ func TestGenerateAlertRulesFromServer(t *testing.T) {
 		if r.stdout != ruleFileText {
 			t.Errorf("stdout:\n%s\nwant the server's rule file", r.stdout)
 		}
-		if !strings.Contains(r.stderr, `warning: SLI "response_time_p90": relative criteria`) {
-			t.Errorf("stderr lacks the warning: %q", r.stderr)
+		if !strings.Contains(r.stderr, `warning: SLI "response_time_p90": relative criteria`) || strings.Contains(r.stderr, "Prometheus 3") {
+			t.Errorf("stderr lacks the warning, or warns of label names: %q", r.stderr)
+		}
+	})
+	t.Run("label names of Prometheus 3", func(t *testing.T) {
+		utf8 := func(a *apitypes.AlertRules) { a.Groups[0].Rules[0].Labels["app.kubernetes.io/name"] = "carts" }
+		srv := newFakeServer(t, exchange{method: "GET", path: alertRulesPath, query: "stage=production", answer: rulesAnswer(t, apitypes.AlertRulesGenerated, prodOnly, utf8)})
+		useConfig(t, srv.url)
+		r := runOnline(t, "", base...)
+		wantExit(t, r, ExitOK)
+		if want := "warning: the rules use label names that only Prometheus 3 and later accept (app.kubernetes.io/name)"; !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr %q lacks %q", r.stderr, want)
+		}
+	})
+	t.Run("--plugins-dir without --budget", func(t *testing.T) {
+		useConfig(t, closedEndpoint(t))
+		r := runOnline(t, "", append(base, "--plugins-dir", t.TempDir())...)
+		wantExit(t, r, ExitBadInput)
+		if !strings.Contains(r.stderr, "--plugins-dir applies with --budget only") {
+			t.Errorf("stderr %q", r.stderr)
 		}
 	})
 	t.Run("prometheusrule", func(t *testing.T) {

@@ -77,6 +77,16 @@ type Config struct {
 	Intake      Intake
 	Outbound    Outbound
 	Retention   Retention
+	Budget      Budget
+}
+
+// Budget tunes the error-budget rule generator (Sloth's library).
+type Budget struct {
+	// PluginDirs are directories of Sloth SLI and SLO plugins (Go source
+	// that Sloth runs inside tend's process, with its privileges), as the
+	// file gives them. Only the operator sets them: specs and the API
+	// cannot. The server loads them when it starts.
+	PluginDirs []string
 }
 
 // Retention says how long records are kept before a background job deletes
@@ -346,7 +356,32 @@ func (d *decoder) top(n *yaml.Node, c *Config) {
 			})
 		},
 		"outbound": func(v *yaml.Node) { d.outbound(v, &c.Outbound) },
+		"budget": func(v *yaml.Node) {
+			d.fields(v, "budget", map[string]func(*yaml.Node){
+				"pluginDirs": func(v *yaml.Node) { d.pluginDirs(v, &c.Budget.PluginDirs) },
+			})
+		},
 	})
+}
+
+// pluginDirs reads budget.pluginDirs, a list of directory paths. Whether
+// they exist is checked when the server loads them, as it starts.
+func (d *decoder) pluginDirs(n *yaml.Node, dst *[]string) {
+	n = yamlnode.Resolve(n)
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "budget.pluginDirs must be a list of directories, not %s", yamlnode.Describe(n))
+		return
+	}
+	var dirs []string
+	for i, item := range n.Content {
+		item = yamlnode.Resolve(item)
+		if item.Kind != yaml.ScalarNode || item.Tag == "!!null" || strings.TrimSpace(item.Value) == "" {
+			d.errorf(item, "budget.pluginDirs[%d] must be a directory path, not %s", i, yamlnode.Describe(item))
+			continue
+		}
+		dirs = append(dirs, item.Value)
+	}
+	*dst = dirs
 }
 
 func (d *decoder) remediation(n *yaml.Node, r *Remediation) {

@@ -223,7 +223,7 @@ func FuzzDecode(f *testing.F) {
 		"", "listen: a\n", "remediation:\n  limits:\n    maxReplicas: 3\n", "escalation:\n  headers:\n    X: env:A\n",
 		"a: &x {b: 1}\nc: *x\n", "remediation: {<<: {settling: 1m}}\n", "- 1\n- 2\n", "database: postgres://u:p@h/d\n",
 		"intake:\n  labels:\n    project: team\n    stage: team\n    rootCause: [x]\n",
-		"remediation: &r {limits: *r}\n",
+		"remediation: &r {limits: *r}\n", "budget: {pluginDirs: [a, ~, {b: c}]}\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -462,6 +462,40 @@ func TestRetention(t *testing.T) {
 			}
 			if c.Retention != tt.want {
 				t.Errorf("retention = %+v, want %+v", c.Retention, tt.want)
+			}
+		})
+	}
+}
+
+// TestBudgetPluginDirs: budget.pluginDirs is a list of directory paths;
+// anything else is refused at its position.
+func TestBudgetPluginDirs(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string
+		err        string
+	}{
+		{"default", "", nil, ""},
+		{"two", "budget:\n  pluginDirs: [/etc/tend/sloth-plugins, ./plugins]\n", []string{"/etc/tend/sloth-plugins", "./plugins"}, ""},
+		{"not a list", "budget:\n  pluginDirs: /etc/tend/sloth-plugins\n", nil, "f.yaml:2:15: budget.pluginDirs must be a list of directories"},
+		{"empty path", "budget:\n  pluginDirs: [/a, \"\"]\n", nil, "f.yaml:2:20: budget.pluginDirs[1] must be a directory path"},
+		{"not a path", "budget:\n  pluginDirs:\n    - {dir: /a}\n", nil, "f.yaml:3:7: budget.pluginDirs[0] must be a directory path, not a mapping"},
+		{"misspelt", "budget:\n  pluginDir: [/a]\n", nil, "pluginDir"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Decode("f.yaml", []byte(tt.yaml))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("Decode = %v, want an error saying %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c.Budget.PluginDirs, tt.want) {
+				t.Errorf("pluginDirs = %q, want %q", c.Budget.PluginDirs, tt.want)
 			}
 		})
 	}
