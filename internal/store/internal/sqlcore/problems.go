@@ -742,6 +742,11 @@ func (w *txw) UpdateRemediation(ctx context.Context, r store.RemediationRecord) 
 // do not even conflict; and since every such transaction takes the one
 // lock before it touches a problem or remediation row, two of them cannot
 // deadlock on those rows. SQLite has one writer and needs no lock.
+//
+// The lock is held to the commit, so on PostgreSQL the intake of all
+// writers and replicas runs at the speed of the statements under it, each
+// a round trip: that is why a delivery's writes are set-based
+// (GetProblemsByKeys, InsertProblems, JoinRemediation's one INSERT).
 func (w *txw) lockProblems(ctx context.Context) error {
 	if w.c.d.EventLock == "" || *w.eventLocked {
 		return nil
