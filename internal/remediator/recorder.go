@@ -372,10 +372,10 @@ func (r *Recorder) loadFile(ctx context.Context, l location) *spec.Remediation {
 // reads, changes and rewrites the document.
 //
 // On PostgreSQL every statement is a network round trip, taken while the
-// transaction holds the lock that serialises problem writes (see
-// store.ProblemTx), so a delivery's statements are few and set-based: one
-// read of all its keys (prefetch), the project's UID read once, and its new
-// problems inserted together at the end (flush).
+// transaction holds the store's lock that serialises the writers of
+// problems on all replicas, so a delivery's statements are few and
+// set-based: one read of all its keys (prefetch), each project's UID read
+// once, and its new problems inserted together at the end (flush).
 type txRun struct {
 	tx      store.Tx
 	files   map[location]*spec.Remediation

@@ -74,13 +74,13 @@ func TestRecordDeliveryThatRepeatsKeys(t *testing.T) {
 			unmatched := intake.Notification{Source: intake.SourceAlertmanager, Key: "alertmanager/sockshop/u", State: intake.StateOpen,
 				Project: "sockshop", Unmatched: `no "service" label`, KeptnContext: "ctx-u"}
 			batch := intake.Batch{Notifications: []intake.Notification{
-				alert("alertmanager/sockshop/a", "production", intake.StateOpen),   // 0 starts a remediation
-				alert("alertmanager/sockshop/b", "production", intake.StateOpen),   // 1 joins it
-				alert("alertmanager/sockshop/b", "production", intake.StateOpen),   // 2 repeats 1
-				alert("alertmanager/sockshop/d", "dev", intake.StateOpen),          // 3 recorded
-				alert("alertmanager/sockshop/d", "dev", intake.StateClosed),        // 4 closes 3
-				unmatched,                                                          // 5
-				unmatched,                                                          // 6 repeats 5
+				alert("alertmanager/sockshop/a", "production", intake.StateOpen), // 0 starts a remediation
+				alert("alertmanager/sockshop/b", "production", intake.StateOpen), // 1 joins it
+				alert("alertmanager/sockshop/b", "production", intake.StateOpen), // 2 repeats 1
+				alert("alertmanager/sockshop/d", "dev", intake.StateOpen),        // 3 recorded
+				alert("alertmanager/sockshop/d", "dev", intake.StateClosed),      // 4 closes 3
+				unmatched, // 5
+				unmatched, // 6 repeats 5
 				alert("alertmanager/sockshop/c", "production", intake.StateClosed), // 7 closed when first seen
 			}}
 			out, err := r.Record(ctx, batch)
