@@ -145,7 +145,10 @@ func (r *Recorder) Record(ctx context.Context, b intake.Batch, events ...store.E
 					return fmt.Errorf("append events: %w", err)
 				}
 			}
-			tr := &txRun{tx: tx, files: files, running: map[location]*runningEntry{}, now: now}
+			tr := newTxRun(tx, files, now)
+			if err := tr.prefetch(ctx, b, targets); err != nil {
+				return err
+			}
 			newUnmatched := 0
 			for i := range b.Notifications {
 				n := &b.Notifications[i]
@@ -367,11 +370,141 @@ func (r *Recorder) loadFile(ctx context.Context, l location) *spec.Remediation {
 // (Joinable) is recorded beside the document (store.Tx.JoinRemediation),
 // whose readers fold it in. Only a join that would clear a pending stop
 // reads, changes and rewrites the document.
+//
+// On PostgreSQL every statement is a network round trip, taken while the
+// transaction holds the store's lock that serialises the writers of
+// problems on all replicas, so a delivery's statements are few and
+// set-based: one read of all its keys (prefetch), each project's UID read
+// once, and its new problems inserted together at the end (flush).
 type txRun struct {
 	tx      store.Tx
 	files   map[location]*spec.Remediation
 	running map[location]*runningEntry
 	now     time.Time
+	// uids are the projects' UIDs as read in this transaction (ok false:
+	// the project does not exist).
+	uids map[string]projectUID
+	// known are the problems of the keys read by prefetch (a missing key
+	// has none), valid until the run writes that key.
+	known map[string]store.ProblemRecord
+	// prefetched are the keys known answers for.
+	prefetched map[string]bool
+	// pending are the new problems to insert at flush, in order; pendingKeys
+	// their keys.
+	pending     []store.ProblemRecord
+	pendingKeys map[string]bool
+	// written are the keys this run inserted or updated, which are read
+	// from the transaction again.
+	written map[string]bool
+}
+
+type projectUID struct {
+	uid string
+	ok  bool
+}
+
+func newTxRun(tx store.Tx, files map[location]*spec.Remediation, now time.Time) *txRun {
+	return &txRun{
+		tx: tx, files: files, running: map[location]*runningEntry{}, now: now,
+		uids: map[string]projectUID{}, known: map[string]store.ProblemRecord{}, prefetched: map[string]bool{},
+		pendingKeys: map[string]bool{}, written: map[string]bool{},
+	}
+}
+
+// prefetch reads the problems of every key b's notifications may look up,
+// in one query per store.MaxKeysPerLookup keys, inside the transaction:
+// what the lookups one by one would have read, since every writer of
+// problems holds the same lock.
+func (tr *txRun) prefetch(ctx context.Context, b intake.Batch, targets []placement) error {
+	keys := make([]string, 0, len(b.Notifications))
+	for i := range b.Notifications {
+		k := b.Notifications[i].Key
+		if t := targets[i]; t.reason != "" {
+			k = unmatchedKey(t.file, k)
+		}
+		if !tr.prefetched[k] {
+			tr.prefetched[k] = true
+			keys = append(keys, k)
+		}
+	}
+	for start := 0; start < len(keys); start += store.MaxKeysPerLookup {
+		recs, err := tr.tx.GetProblemsByKeys(ctx, keys[start:min(start+store.MaxKeysPerLookup, len(keys))])
+		if err != nil {
+			return err
+		}
+		for k, rec := range recs {
+			tr.known[k] = rec
+		}
+	}
+	return nil
+}
+
+// problemByKey returns the problem of key as the transaction sees it now,
+// or store.ErrNotFound.
+func (tr *txRun) problemByKey(ctx context.Context, key string) (store.ProblemRecord, error) {
+	if tr.prefetched[key] && !tr.written[key] {
+		if rec, ok := tr.known[key]; ok {
+			return rec, nil
+		}
+		return store.ProblemRecord{}, fmt.Errorf("problem %q: %w", key, store.ErrNotFound)
+	}
+	if tr.pendingKeys[key] {
+		// The delivery repeats a key it opened: store the new problems
+		// so that the read sees them.
+		if err := tr.insertPending(ctx); err != nil {
+			return store.ProblemRecord{}, err
+		}
+	}
+	return tr.tx.GetProblemByKey(ctx, key)
+}
+
+// projectUID returns the UID of the project's current generation, or
+// store.ErrNotFound, read once per run: the first read takes the lock that
+// DeleteProject takes too, so the answer holds to the commit.
+func (tr *txRun) projectUID(ctx context.Context, project string) (string, error) {
+	if u, ok := tr.uids[project]; ok {
+		if !u.ok {
+			return "", fmt.Errorf("project %q: %w", project, store.ErrNotFound)
+		}
+		return u.uid, nil
+	}
+	uid, err := tr.tx.ProjectUID(ctx, project)
+	switch {
+	case err == nil:
+		tr.uids[project] = projectUID{uid: uid, ok: true}
+	case errors.Is(err, store.ErrNotFound):
+		tr.uids[project] = projectUID{}
+	}
+	return uid, err
+}
+
+// insertProblem stores a new problem at flush (or before a read of its
+// key) and returns its id.
+func (tr *txRun) insertProblem(rec store.ProblemRecord) string {
+	tr.pending = append(tr.pending, rec)
+	tr.pendingKeys[rec.Key] = true
+	tr.written[rec.Key] = true
+	return rec.ID
+}
+
+// updateProblem updates a stored problem now.
+func (tr *txRun) updateProblem(ctx context.Context, rec store.ProblemRecord) error {
+	tr.written[rec.Key] = true
+	_, err := tr.tx.UpdateProblem(ctx, rec)
+	return err
+}
+
+// insertPending inserts the pending new problems in one statement.
+func (tr *txRun) insertPending(ctx context.Context) error {
+	if len(tr.pending) == 0 {
+		return nil
+	}
+	if _, err := tr.tx.InsertProblems(ctx, tr.pending); err != nil {
+		return err
+	}
+	tr.pending = tr.pending[:0]
+	clear(tr.pendingKeys)
+	return nil
 }
 
 type runningEntry struct {
@@ -440,9 +573,12 @@ func (tr *txRun) join(ctx context.Context, loc location, e *runningEntry, id str
 	return nil
 }
 
-// flush writes the remediations that problems joined, each with a
-// compare-and-set on the version it was read at.
+// flush inserts the new problems and writes the remediations that problems
+// joined, each with a compare-and-set on the version it was read at.
 func (tr *txRun) flush(ctx context.Context) error {
+	if err := tr.insertPending(ctx); err != nil {
+		return err
+	}
 	for _, e := range tr.running {
 		switch {
 		case e.dirty:
@@ -465,13 +601,13 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 	tx, files, now := tr.tx, tr.files, tr.now
 	o := intake.Outcome{Key: n.Key}
 	if t.reason != "" {
-		return r.unmatched(ctx, tx, n, t, now)
+		return r.unmatched(ctx, tr, n, t)
 	}
 	// The project was placed outside the transaction; deleted since, it
 	// gets nothing of its old self (DeleteProject takes the same lock).
-	if _, err := tx.ProjectUID(ctx, n.Project); errors.Is(err, store.ErrNotFound) {
+	if _, err := tr.projectUID(ctx, n.Project); errors.Is(err, store.ErrNotFound) {
 		t.reason = fmt.Sprintf("project %q does not exist", n.Project)
-		return r.unmatched(ctx, tx, n, t, now)
+		return r.unmatched(ctx, tr, n, t)
 	} else if err != nil {
 		return o, nil, err
 	}
@@ -480,7 +616,7 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 
 	var known *remediation.Problem
 	var knownRec store.ProblemRecord
-	rec, err := tx.GetProblemByKey(ctx, n.Key)
+	rec, err := tr.problemByKey(ctx, n.Key)
 	switch {
 	case err == nil:
 		knownRec = rec
@@ -512,17 +648,13 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 	case remediation.RecordClosed:
 		p := d.Problem
 		p.ID = event.NewUUID()
-		stored, err := tx.InsertProblem(ctx, toRecord(p, n, ""))
-		if err != nil {
-			return o, nil, err
-		}
-		o.Verdict, o.ProblemID, o.Created = intake.RecordedClosed, stored.ID, true
+		o.Verdict, o.ProblemID, o.Created = intake.RecordedClosed, tr.insertProblem(toRecord(p, n, "")), true
 		return o, nil, nil
 
 	case remediation.Close:
 		upd := toRecord(d.Problem, n, knownRec.Reason)
 		upd.Version, upd.Doc = knownRec.Version, mergeDoc(knownRec.Doc, n)
-		if _, err := tx.UpdateProblem(ctx, upd); err != nil {
+		if err := tr.updateProblem(ctx, upd); err != nil {
 			return o, nil, err
 		}
 		o.Verdict, o.ProblemID, o.RemediationID = intake.Closed, knownRec.ID, knownRec.RemediationID
@@ -539,22 +671,15 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 		if err := tr.join(ctx, loc, entry, p.ID); err != nil {
 			return o, nil, err
 		}
-		stored, err := tx.InsertProblem(ctx, toRecord(p, n, ""))
-		if err != nil {
-			return o, nil, err
-		}
-		o.Verdict, o.ProblemID, o.RemediationID, o.Created = intake.Joined, stored.ID, running.ID, true
+		o.Verdict, o.ProblemID, o.RemediationID, o.Created = intake.Joined, tr.insertProblem(toRecord(p, n, "")), running.ID, true
 		return o, nil, nil
 
 	case remediation.Start:
 		p := d.Problem
 		p.ID = event.NewUUID()
 		if !t.enabled {
-			stored, err := tx.InsertProblem(ctx, toRecord(p, n, intake.ReasonNotEnabled))
-			if err != nil {
-				return o, nil, err
-			}
-			o.Verdict, o.ProblemID, o.Reason, o.Created = intake.Recorded, stored.ID, intake.ReasonNotEnabled, true
+			id := tr.insertProblem(toRecord(p, n, intake.ReasonNotEnabled))
+			o.Verdict, o.ProblemID, o.Reason, o.Created = intake.Recorded, id, intake.ReasonNotEnabled, true
 			return o, nil, nil
 		}
 		file, ok := files[loc]
@@ -576,14 +701,11 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 			return o, nil, err
 		}
 		tr.running[loc] = &runningEntry{id: rid, state: rem.State, version: created.Version, rem: rem}
-		stored, err := tx.InsertProblem(ctx, toRecord(p, n, ""))
-		if err != nil {
-			return o, nil, err
-		}
+		id := tr.insertProblem(toRecord(p, n, ""))
 		if _, err := tx.EnqueueJobs(ctx, jobSpec(remediation.StartJob(rid))); err != nil {
 			return o, nil, fmt.Errorf("enqueue remediation step: %w", err)
 		}
-		o.Verdict, o.ProblemID, o.RemediationID, o.Created = intake.Started, stored.ID, rid, true
+		o.Verdict, o.ProblemID, o.RemediationID, o.Created = intake.Started, id, rid, true
 		return o, nil, nil
 	}
 	return o, nil, fmt.Errorf("record problem %s: unknown verdict %q", n.Key, d.Verdict)
@@ -591,11 +713,12 @@ func (r *Recorder) one(ctx context.Context, tr *txRun, n *intake.Notification, t
 
 // unmatched records a notification tend cannot place, once per key, under
 // the project t.file: the sender's own when it is restricted to one.
-func (r *Recorder) unmatched(ctx context.Context, tx store.Tx, n *intake.Notification, t placement, now time.Time) (intake.Outcome, *location, error) {
+func (r *Recorder) unmatched(ctx context.Context, tr *txRun, n *intake.Notification, t placement) (intake.Outcome, *location, error) {
+	now := tr.now
 	reason := t.reason
 	o := intake.Outcome{Key: n.Key, Verdict: intake.Unmatched, Reason: reason}
-	key := "unmatched/" + t.file + "/" + n.Key
-	if rec, err := tx.GetProblemByKey(ctx, key); err == nil {
+	key := unmatchedKey(t.file, n.Key)
+	if rec, err := tr.problemByKey(ctx, key); err == nil {
 		o.ProblemID = rec.ID
 		return o, nil, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -613,12 +736,14 @@ func (r *Recorder) unmatched(ctx context.Context, tx store.Tx, n *intake.Notific
 	}
 	rec := toRecord(p, n, reason)
 	rec.State = store.ProblemUnmatched
-	stored, err := tx.InsertProblem(ctx, rec)
-	if err != nil {
-		return o, nil, err
-	}
-	o.ProblemID, o.Created = stored.ID, true
+	o.ProblemID, o.Created = tr.insertProblem(rec), true
 	return o, nil, nil
+}
+
+// unmatchedKey is the key of an unmatched notification's problem, filed
+// under project file.
+func unmatchedKey(file, key string) string {
+	return "unmatched/" + file + "/" + key
 }
 
 func detailsOf(n *intake.Notification) remediation.ProblemDetails {

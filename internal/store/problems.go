@@ -199,10 +199,20 @@ type Remediations interface {
 type ProblemTx interface {
 	GetProblem(ctx context.Context, id string) (ProblemRecord, error)
 	GetProblemByKey(ctx context.Context, key string) (ProblemRecord, error)
+	// GetProblemsByKeys is GetProblemByKey for many keys in one query:
+	// the problems of the keys that have one; keys without a problem are
+	// missing from the result. At most MaxKeysPerLookup keys.
+	GetProblemsByKeys(ctx context.Context, keys []string) (map[string]ProblemRecord, error)
 	// InsertProblem stores a new problem (ID, Key and State required) with
 	// version 1 and returns it as stored. It returns ErrExists when the key
 	// is taken, also by a concurrent transaction that commits first.
 	InsertProblem(ctx context.Context, p ProblemRecord) (ProblemRecord, error)
+	// InsertProblems is InsertProblem for many problems in few statements
+	// (a delivery's new problems), all or none: it returns ErrExists when
+	// a key is taken, also by another of ps, and ErrInvalid naming the
+	// first record without an ID, Key or State. The answer is in the
+	// order of ps; sequence numbers grow in that order.
+	InsertProblems(ctx context.Context, ps []ProblemRecord) ([]ProblemRecord, error)
 	// UpdateProblem replaces the state, title, remediation id, reason,
 	// times and document of problem p.ID if its stored version is still
 	// p.Version, and returns it with the new version. It returns

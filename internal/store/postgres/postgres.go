@@ -103,8 +103,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		ClockQuery:    clockQuery,
 		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(migrationLockKey)),
 		Notify:        func(ch string) string { return "SELECT pg_notify('" + ch + "', '')" },
-		Writers:       opts.Writers,
-		MaxBatch:      opts.MaxBatch,
+		// pgx runs an Exec without arguments with the simple protocol.
+		ChainStatements: true,
+		Writers:         opts.Writers,
+		MaxBatch:        opts.MaxBatch,
 	}
 	if err := sqlcore.Migrate(ctx, b, d, migrations, "migrations"); err != nil {
 		pool.Close()

@@ -51,6 +51,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("remediations", func(t *testing.T) { testRemediations(t, h) })
 	t.Run("remediation joins", func(t *testing.T) { testRemediationJoins(t, h) })
 	t.Run("problem races", func(t *testing.T) { testProblemRaces(t, h) })
+	t.Run("problem batches", func(t *testing.T) { testProblemBatches(t, h) })
+	t.Run("group commit isolation", func(t *testing.T) { testGroupCommitIsolation(t, h) })
 	t.Run("project generations", func(t *testing.T) { testProjectGenerations(t, h) })
 	t.Run("cancel jobs", func(t *testing.T) { testCancelJobs(t, h) })
 	t.Run("list jobs", func(t *testing.T) { testListJobs(t, h) })

@@ -186,6 +186,11 @@ func (c *Core) runBatch(batch []*request) {
 			r.done <- err
 		}
 	}
+	// open is the savepoint of the previous request, released when the
+	// next one opens its own (in the same round trip where the dialect
+	// allows) or by the commit: no statement of the transaction's end
+	// needs it released before.
+	open := false
 	for i, r := range live {
 		w := &txw{c: c, q: q, r: r, eventLocked: &eventLocked, dbNowMicro: &dbTime}
 		if single {
@@ -195,10 +200,11 @@ func (c *Core) runBatch(batch []*request) {
 				return
 			}
 		} else {
-			if _, err := q.Exec(bg, "SAVEPOINT "+savepoint); err != nil {
-				abort(fmt.Errorf("savepoint on %s: %w", c.d.Name, err))
+			if err := c.nextSavepoint(bg, q, open); err != nil {
+				abort(err)
 				return
 			}
+			open = true
 			lockedBefore := eventLocked
 			if err := r.fn(r.ctx, w); err != nil {
 				results[i] = err
@@ -210,10 +216,6 @@ func (c *Core) runBatch(batch []*request) {
 				// A lock taken inside the savepoint is released by the
 				// rollback on PostgreSQL; take it again when needed.
 				eventLocked = lockedBefore
-			}
-			if _, err := q.Exec(bg, "RELEASE SAVEPOINT "+savepoint); err != nil {
-				abort(fmt.Errorf("release savepoint on %s: %w", c.d.Name, err))
-				return
 			}
 		}
 		events = events || r.events
@@ -251,6 +253,31 @@ func (c *Core) runBatch(batch []*request) {
 	for i, r := range live {
 		r.done <- results[i]
 	}
+}
+
+// nextSavepoint opens the savepoint of the next request of a batch, after
+// releasing the previous request's when open. Releasing keeps savepoints
+// from nesting, one subtransaction inside the other, 48 deep.
+func (c *Core) nextSavepoint(ctx context.Context, q boundQuerier, open bool) error {
+	if !open {
+		if _, err := q.Exec(ctx, "SAVEPOINT "+savepoint); err != nil {
+			return fmt.Errorf("savepoint on %s: %w", c.d.Name, err)
+		}
+		return nil
+	}
+	if c.d.ChainStatements {
+		if _, err := q.Exec(ctx, "RELEASE SAVEPOINT "+savepoint+"; SAVEPOINT "+savepoint); err != nil {
+			return fmt.Errorf("release savepoint and open the next on %s: %w", c.d.Name, err)
+		}
+		return nil
+	}
+	if _, err := q.Exec(ctx, "RELEASE SAVEPOINT "+savepoint); err != nil {
+		return fmt.Errorf("release savepoint on %s: %w", c.d.Name, err)
+	}
+	if _, err := q.Exec(ctx, "SAVEPOINT "+savepoint); err != nil {
+		return fmt.Errorf("savepoint on %s: %w", c.d.Name, err)
+	}
+	return nil
 }
 
 // WithTx implements store.Store.

@@ -82,6 +82,11 @@ type Dialect struct {
 	// Notify returns a statement run before commit that tells other
 	// replicas about new events or jobs; "" when there are none.
 	Notify func(channel string) string
+	// ChainStatements says that Exec without arguments runs several
+	// statements separated by ";" in one round trip (PostgreSQL's simple
+	// query protocol); the writer then releases one request's savepoint
+	// and opens the next one's together.
+	ChainStatements bool
 	// Writers is the number of concurrent group-commit writers (1 on
 	// SQLite, which has a single writer connection).
 	Writers int

@@ -145,6 +145,10 @@ func (c *Core) GetProblemByKey(ctx context.Context, key string) (store.ProblemRe
 
 // GetProblemsByKeys implements store.Problems.
 func (c *Core) GetProblemsByKeys(ctx context.Context, keys []string) (map[string]store.ProblemRecord, error) {
+	return getProblemsByKeys(ctx, c.read, keys)
+}
+
+func getProblemsByKeys(ctx context.Context, q Querier, keys []string) (map[string]store.ProblemRecord, error) {
 	out := make(map[string]store.ProblemRecord, len(keys))
 	if len(keys) == 0 {
 		return out, nil
@@ -157,7 +161,7 @@ func (c *Core) GetProblemsByKeys(ctx context.Context, keys []string) (map[string
 		args[i] = k
 	}
 	// As getProblem: of the records of a key, the current generation's.
-	rows, err := c.read.Query(ctx, `SELECT `+problemCols+` FROM problems p WHERE problem_key IN (?`+strings.Repeat(", ?", len(keys)-1)+`)
+	rows, err := q.Query(ctx, `SELECT `+problemCols+` FROM problems p WHERE problem_key IN (?`+strings.Repeat(", ?", len(keys)-1)+`)
 		AND project_uid = COALESCE((SELECT uid FROM projects WHERE name = p.project), '')`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("get problems by key: %w", err)
@@ -233,33 +237,122 @@ func (w *txw) GetProblemByKey(ctx context.Context, key string) (store.ProblemRec
 	return getProblem(ctx, w.q, "problem_key", key)
 }
 
-// InsertProblem implements store.Tx.
-func (w *txw) InsertProblem(ctx context.Context, p store.ProblemRecord) (store.ProblemRecord, error) {
+// GetProblemsByKeys implements store.Tx.
+func (w *txw) GetProblemsByKeys(ctx context.Context, keys []string) (map[string]store.ProblemRecord, error) {
 	if err := w.check(); err != nil {
-		return store.ProblemRecord{}, err
+		return nil, err
 	}
 	if err := w.lockProblems(ctx); err != nil {
+		return nil, err
+	}
+	return getProblemsByKeys(ctx, w.q, keys)
+}
+
+// InsertProblem implements store.Tx.
+func (w *txw) InsertProblem(ctx context.Context, p store.ProblemRecord) (store.ProblemRecord, error) {
+	out, err := w.InsertProblems(ctx, []store.ProblemRecord{p})
+	if err != nil {
 		return store.ProblemRecord{}, err
 	}
-	if p.ID == "" || p.Key == "" || p.State == "" {
-		return store.ProblemRecord{}, fmt.Errorf("insert problem: id, key and state are required: %w", store.ErrInvalid)
+	return out[0], nil
+}
+
+// problemInsertCols are the columns InsertProblems binds per row; the
+// row's project_uid is computed from its project (currentUID).
+const problemInsertCols = `id, problem_key, source, project, stage, service, state, title, remediation_id,
+	shkeptncontext, reason, opened_at, closed_at, doc, version, created_at, updated_at, project_uid`
+
+// problemRowsPerInsert bounds the rows of one INSERT: 17 parameters each
+// stay far below SQLite's and PostgreSQL's limits on bound parameters.
+const problemRowsPerInsert = 256
+
+// InsertProblems implements store.Tx. A delivery's new problems go in one
+// statement rather than one each: on PostgreSQL every statement is a round
+// trip, taken while the transaction holds the event lock (lockProblems).
+func (w *txw) InsertProblems(ctx context.Context, ps []store.ProblemRecord) ([]store.ProblemRecord, error) {
+	if err := w.check(); err != nil {
+		return nil, err
+	}
+	if err := w.lockProblems(ctx); err != nil {
+		return nil, err
+	}
+	for i, p := range ps {
+		if p.ID == "" || p.Key == "" || p.State == "" {
+			return nil, fmt.Errorf("insert problem %d of %d (id %q): id, key and state are required: %w", i+1, len(ps), p.ID, store.ErrInvalid)
+		}
 	}
 	now := w.c.now()
-	p.Version, p.CreatedAt, p.UpdatedAt = 1, fromMicro(micro(now)), fromMicro(micro(now))
-	p.Doc = orEmpty(p.Doc)
-	err := w.q.QueryRow(ctx, `INSERT INTO problems (id, problem_key, source, project, stage, service, state, title, remediation_id,
-			shkeptncontext, reason, opened_at, closed_at, doc, version, created_at, updated_at, project_uid)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, `+currentUID+`) ON CONFLICT DO NOTHING RETURNING seq, project_uid`,
-		p.ID, p.Key, p.Source, p.Project, p.Stage, p.Service, p.State, p.Title, p.RemediationID,
-		p.KeptnContext, p.Reason, micro(p.OpenedAt), micro(p.ClosedAt), p.Doc, micro(now), micro(now), p.Project).Scan(&p.Seq, &p.ProjectUID)
-	if errors.Is(err, ErrNoRows) {
-		return store.ProblemRecord{}, fmt.Errorf("insert problem %q (key %q): %w", p.ID, p.Key, store.ErrExists)
+	out := make([]store.ProblemRecord, len(ps))
+	var inserted []any // ids, to take back on a conflict
+	for start := 0; start < len(ps); start += problemRowsPerInsert {
+		chunk := ps[start:min(start+problemRowsPerInsert, len(ps))]
+		ids, err := w.insertProblemRows(ctx, chunk, out[start:], now)
+		inserted = append(inserted, ids...)
+		if err != nil {
+			// All or none: a caller that goes on after the error must not
+			// keep half of the problems.
+			if len(inserted) > 0 {
+				if _, delErr := w.q.Exec(ctx, `DELETE FROM problems WHERE id IN (`+placeholders(len(inserted))+`)`, inserted...); delErr != nil {
+					return nil, fmt.Errorf("insert problems: take back the rows inserted before the error: %w (after %w)", delErr, err)
+				}
+			}
+			return nil, err
+		}
 	}
+	return out, nil
+}
+
+// insertProblemRows inserts ps in one statement, fills out (as long as ps)
+// with the stored records and returns the ids it inserted. A key or id
+// already taken inserts nothing for that row (ON CONFLICT DO NOTHING, so a
+// PostgreSQL transaction is not aborted) and is ErrExists.
+func (w *txw) insertProblemRows(ctx context.Context, ps []store.ProblemRecord, out []store.ProblemRecord, now time.Time) ([]any, error) {
+	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ` + currentUID + `)`
+	var q strings.Builder
+	q.WriteString(`INSERT INTO problems (` + problemInsertCols + `) VALUES `)
+	args := make([]any, 0, 17*len(ps))
+	at := make(map[string]int, len(ps))
+	for i, p := range ps {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(row)
+		p.Version, p.CreatedAt, p.UpdatedAt = 1, fromMicro(micro(now)), fromMicro(micro(now))
+		p.Doc = orEmpty(p.Doc)
+		args = append(args, p.ID, p.Key, p.Source, p.Project, p.Stage, p.Service, p.State, p.Title, p.RemediationID,
+			p.KeptnContext, p.Reason, micro(p.OpenedAt), micro(p.ClosedAt), p.Doc, micro(now), micro(now), p.Project)
+		p.OpenedAt, p.ClosedAt = fromMicro(micro(p.OpenedAt)), fromMicro(micro(p.ClosedAt))
+		out[i] = p
+		at[p.ID] = i
+	}
+	q.WriteString(` ON CONFLICT DO NOTHING RETURNING id, seq, project_uid`)
+	rows, err := w.q.Query(ctx, q.String(), args...)
 	if err != nil {
-		return store.ProblemRecord{}, fmt.Errorf("insert problem %q: %w", p.ID, err)
+		return nil, fmt.Errorf("insert problems: %w", err)
 	}
-	p.OpenedAt, p.ClosedAt = fromMicro(micro(p.OpenedAt)), fromMicro(micro(p.ClosedAt))
-	return p, nil
+	defer rows.Close()
+	ids := make([]any, 0, len(ps))
+	stored := make([]bool, len(ps))
+	for rows.Next() {
+		var id, uid string
+		var seq int64
+		if err := rows.Scan(&id, &seq, &uid); err != nil {
+			return ids, fmt.Errorf("insert problems: %w", err)
+		}
+		ids = append(ids, id)
+		if i, ok := at[id]; ok {
+			out[i].Seq, out[i].ProjectUID, stored[i] = seq, uid, true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return ids, fmt.Errorf("insert problems: %w", err)
+	}
+	for i, ok := range stored {
+		if !ok {
+			return ids, fmt.Errorf("insert problem %q (key %q): %w", ps[i].ID, ps[i].Key, store.ErrExists)
+		}
+	}
+	return ids, nil
 }
 
 // UpdateProblem implements store.Tx.
@@ -371,6 +464,11 @@ func (w *txw) JoinRemediation(ctx context.Context, id string, version int64, joi
 	if len(joins) == 0 {
 		return version, nil
 	}
+	for _, j := range joins {
+		if j.ProblemID == "" {
+			return 0, fmt.Errorf("join remediation %q: a join without a problem id: %w", id, store.ErrInvalid)
+		}
+	}
 	n, err := w.q.Exec(ctx, `UPDATE remediations SET version = version + 1, pending_joins = pending_joins + ?, updated_at = ?
 		WHERE id = ? AND version = ? AND joinable = 1`, int64(len(joins)), micro(w.c.now()), id, version)
 	if err != nil {
@@ -382,17 +480,25 @@ func (w *txw) JoinRemediation(ctx context.Context, id string, version int64, joi
 		}
 		return 0, fmt.Errorf("join remediation %q at version %d: it moved or is not joinable: %w", id, version, store.ErrConflict)
 	}
-	for _, j := range joins {
-		if j.ProblemID == "" {
-			return 0, fmt.Errorf("join remediation %q: a join without a problem id: %w", id, store.ErrInvalid)
+	// The rows in one statement per chunk: on PostgreSQL each statement
+	// is a round trip under the event lock. Their seq, which orders the
+	// joins, follows the order of joins.
+	for start := 0; start < len(joins); start += joinRowsPerInsert {
+		chunk := joins[start:min(start+joinRowsPerInsert, len(joins))]
+		args := make([]any, 0, 3*len(chunk))
+		for _, j := range chunk {
+			args = append(args, id, j.ProblemID, j.At.UnixNano())
 		}
-		if _, err := w.q.Exec(ctx, `INSERT INTO remediation_joins (remediation_id, problem_id, joined_at) VALUES (?, ?, ?)`,
-			id, j.ProblemID, j.At.UnixNano()); err != nil {
+		if _, err := w.q.Exec(ctx, `INSERT INTO remediation_joins (remediation_id, problem_id, joined_at) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(chunk)), ", "), args...); err != nil {
 			return 0, fmt.Errorf("join remediation %q: %w", id, err)
 		}
 	}
 	return version + 1, nil
 }
+
+// joinRowsPerInsert bounds the rows of one INSERT of joins.
+const joinRowsPerInsert = 1000
 
 // GetRemediation implements store.Remediations.
 func (c *Core) GetRemediation(ctx context.Context, id string) (store.RemediationRecord, error) {
@@ -636,6 +742,11 @@ func (w *txw) UpdateRemediation(ctx context.Context, r store.RemediationRecord) 
 // do not even conflict; and since every such transaction takes the one
 // lock before it touches a problem or remediation row, two of them cannot
 // deadlock on those rows. SQLite has one writer and needs no lock.
+//
+// The lock is held to the commit, so on PostgreSQL the intake of all
+// writers and replicas runs at the speed of the statements under it, each
+// a round trip: that is why a delivery's writes are set-based
+// (GetProblemsByKeys, InsertProblems, JoinRemediation's one INSERT).
 func (w *txw) lockProblems(ctx context.Context) error {
 	if w.c.d.EventLock == "" || *w.eventLocked {
 		return nil
