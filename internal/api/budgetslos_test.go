@@ -22,10 +22,10 @@ type fakeBudgets struct {
 	err   error
 }
 
-func (f *fakeBudgets) Budgets(_ context.Context, project, service string) ([]slo.BudgetStatus, error) {
+func (f *fakeBudgets) Budgets(_ context.Context, project, stage, service string) ([]slo.BudgetStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, project+"/"+service)
+	f.calls = append(f.calls, project+"/"+stage+"/"+service)
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -50,6 +50,10 @@ func TestBudgetSLOsRoute(t *testing.T) {
 		{"no credential", path, "", http.StatusUnauthorized, ""},
 		{"the project's own read token", path, own, http.StatusOK, ""},
 		{"another project's token", path, other, http.StatusForbidden, "restricted"},
+		{"another project's token, its stage and service", path + "?stage=production&service=carts", other, http.StatusForbidden, "restricted"},
+		// A restricted token learns nothing of which projects exist.
+		{"another project's token on an unknown project", "/api/v1/project/nope/slos", other, http.StatusForbidden, "restricted"},
+		{"unknown stage", path + "?stage=prod", ts.Admin, http.StatusNotFound, `stage "prod"`},
 		{"unknown project", "/api/v1/project/nope/slos", ts.Admin, http.StatusNotFound, `project "nope"`},
 		{"unknown service", path + "?service=orders", ts.Admin, http.StatusNotFound, `service "orders"`},
 	} {
@@ -66,14 +70,14 @@ func TestBudgetSLOsRoute(t *testing.T) {
 		})
 	}
 	t.Run("listing", func(t *testing.T) {
-		got := decode[apitypes.BudgetSLOs](t, ts.wantStatus(t, http.StatusOK, http.MethodGet, path+"?service=carts", ts.Admin, nil))
-		if got.Project != "sockshop" || got.Service != "carts" || len(got.SLOs) != 1 || *got.SLOs[0].Remaining != 0.62 || got.SLOs[0].Thresholds[0].Factor != 14.4 {
+		got := decode[apitypes.BudgetSLOs](t, ts.wantStatus(t, http.StatusOK, http.MethodGet, path+"?stage=production&service=carts", ts.Admin, nil))
+		if got.Project != "sockshop" || got.Stage != "production" || got.Service != "carts" || len(got.SLOs) != 1 || *got.SLOs[0].Remaining != 0.62 || got.SLOs[0].Thresholds[0].Factor != 14.4 {
 			t.Errorf("answer = %+v", got)
 		}
 		fake.mu.Lock()
 		last := fake.calls[len(fake.calls)-1]
 		fake.mu.Unlock()
-		if last != "sockshop/carts" {
+		if last != "sockshop/production/carts" {
 			t.Errorf("reader asked for %q", last)
 		}
 	})

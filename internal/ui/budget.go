@@ -19,8 +19,11 @@ import (
 // not import. An error matching settings.ErrNotSet or
 // sli.ErrNotPrometheus hides the budget section.
 type BudgetSource interface {
-	Budgets(ctx context.Context, project, service string) ([]slo.BudgetStatus, error)
-	History(ctx context.Context, project, id string, start, end time.Time, step time.Duration) (slo.BudgetHistory, error)
+	// Budgets lists the budget SLOs of the project's stage and service.
+	Budgets(ctx context.Context, project, stage, service string) ([]slo.BudgetStatus, error)
+	// History reads the history of one SLO that Budgets listed for the
+	// same project, stage and service.
+	History(ctx context.Context, project, stage, service string, b slo.BudgetStatus, start, end time.Time, step time.Duration) (slo.BudgetHistory, error)
 }
 
 // budgetTimeout bounds the Prometheus reads of one service page, so a slow
@@ -88,15 +91,16 @@ const (
 	timeChartPad  = 10
 )
 
-// loadBudgets reads the service's budget SLOs and their history; nil when
-// the project has no Prometheus (or the server no budget source).
-func (u *UI) loadBudgets(ctx context.Context, project, service string) *budgetSection {
+// loadBudgets reads the budget SLOs of the service in the stage and their
+// history; nil when the project has no Prometheus (or the server no budget
+// source).
+func (u *UI) loadBudgets(ctx context.Context, project, stage, service string) *budgetSection {
 	if u.budgets == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, budgetTimeout)
 	defer cancel()
-	list, err := u.budgets.Budgets(ctx, project, service)
+	list, err := u.budgets.Budgets(ctx, project, stage, service)
 	switch {
 	case errors.Is(err, settings.ErrNotSet), errors.Is(err, sli.ErrNotPrometheus):
 		return nil
@@ -110,12 +114,12 @@ func (u *UI) loadBudgets(ctx context.Context, project, service string) *budgetSe
 	sec := &budgetSection{}
 	for _, b := range list {
 		period := time.Duration(b.PeriodDays * 24 * float64(time.Hour))
-		remaining, err := u.budgets.History(ctx, project, b.ID, now.Add(-period), now, period/budgetChartPoints)
+		remaining, err := u.budgets.History(ctx, project, stage, service, b, now.Add(-period), now, period/budgetChartPoints)
 		if err != nil {
 			sec.Problem = "The budget history could not be read from Prometheus: " + err.Error()
 			remaining = slo.BudgetHistory{}
 		}
-		burn, err := u.budgets.History(ctx, project, b.ID, now.Add(-burnChartSpan), now, burnChartSpan/budgetChartPoints)
+		burn, err := u.budgets.History(ctx, project, stage, service, b, now.Add(-burnChartSpan), now, burnChartSpan/budgetChartPoints)
 		if err != nil {
 			sec.Problem = "The budget history could not be read from Prometheus: " + err.Error()
 			burn = slo.BudgetHistory{}

@@ -88,10 +88,11 @@ func (f *slothRules) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var parts []string
-	if strings.HasPrefix(q, "max by (sloth_id)") || q == MetricObjective {
+	listing := strings.HasPrefix(q, MetricObjective)
+	if strings.HasPrefix(q, "max by (sloth_id, project, stage, service)") || listing {
 		// A listing: one sample per SLO, burn rates divided.
 		_, m := f.eval(strings.SplitN(q, " / ", 2)[0])
-		if q == MetricObjective {
+		if listing {
 			m = MetricObjective
 		}
 		for id, vals := range f.values {
@@ -102,9 +103,13 @@ func (f *slothRules) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if strings.Contains(q, " / ") {
 				v /= vals[MetricErrorBudget]
 			}
-			l := map[string]string{"sloth_id": id}
-			if q == MetricObjective {
-				l = f.labels[id]
+			// The listing's series carry all labels, the others those
+			// of "max by".
+			l := map[string]string{}
+			for k, v := range f.labels[id] {
+				if listing || k == "sloth_id" || k == "project" || k == "stage" || k == "service" {
+					l[k] = v
+				}
 			}
 			var lp []string
 			for k, lv := range l {
@@ -142,14 +147,15 @@ func TestBudgetIndicatorQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "max(slo:period_error_budget_remaining:ratio{sloth_id='availability'} or slo:period_error_budget_remaining:ratio{sloth_slo='availability',sloth_service='carts'})"; q != want {
+	if want := "max(slo:period_error_budget_remaining:ratio{sloth_id='availability',project=~'sockshop|',stage=~'dev|',service=~'carts|'} or " +
+		"slo:period_error_budget_remaining:ratio{sloth_slo='availability',sloth_service='carts',project=~'sockshop|',stage=~'dev|',service=~'carts|'})"; q != want {
 		t.Errorf("remaining query\n got %s\nwant %s", q, want)
 	}
 	q, err = QueryBuilder{}.Query(slo.BudgetBurnRateSLI("carts-availability"), req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(q, "avg_over_time(slo:sli_error:ratio_rate5m{sloth_id='carts-availability'}[1800s])") || !strings.Contains(q, " / max(slo:error_budget:ratio{") {
+	if !strings.Contains(q, "avg_over_time(slo:sli_error:ratio_rate5m{sloth_id='carts-availability',project=~'sockshop|',stage=~'dev|',service=~'carts|'}[1800s])") || !strings.Contains(q, " / max(slo:error_budget:ratio{") {
 		t.Errorf("burn rate query %s", q)
 	}
 }
@@ -185,7 +191,7 @@ func TestShortBurn(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := p.ShortBurn(context.Background(), tt.alert, t0)
+			got, err := p.ShortBurn(context.Background(), tt.alert, BudgetFilter{Project: "sockshop", Stage: "production", Service: "carts"}, t0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -195,7 +201,7 @@ func TestShortBurn(t *testing.T) {
 		})
 	}
 	// The decision on these samples: carts still burns (20x over 5m).
-	got, _ := p.ShortBurn(context.Background(), remediation.BurnAlert{ID: "carts-availability"}, t0)
+	got, _ := p.ShortBurn(context.Background(), remediation.BurnAlert{ID: "carts-availability"}, BudgetFilter{}, t0)
 	if ev := remediation.VerifyBurn(remediation.BurnAlert{ID: "carts-availability"}, got); ev.Result != slo.Fail {
 		t.Errorf("VerifyBurn = %s %s", ev.Result, ev.Message)
 	}
@@ -208,7 +214,7 @@ func TestShortBurnOutage(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	p := newProvider(t, Config{URL: srv.URL})
-	_, err := p.ShortBurn(context.Background(), remediation.BurnAlert{ID: "x"}, t0)
+	_, err := p.ShortBurn(context.Background(), remediation.BurnAlert{ID: "x"}, BudgetFilter{}, t0)
 	if !errors.Is(err, sli.ErrUnavailable) {
 		t.Errorf("err = %v, want sli.ErrUnavailable", err)
 	}
@@ -255,7 +261,7 @@ func TestBudgets(t *testing.T) {
 
 func TestHistory(t *testing.T) {
 	p := newSlothProvider(t)
-	h, err := p.History(context.Background(), "carts-availability", t0.Add(-time.Hour), t0, 5*time.Minute)
+	h, err := p.History(context.Background(), slo.BudgetStatus{ID: "carts-availability", Project: "sockshop", Stage: "production", TendService: "carts"}, t0.Add(-time.Hour), t0, 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

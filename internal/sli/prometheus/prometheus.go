@@ -58,6 +58,10 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives one debug line per query; nil discards.
 	Logger *slog.Logger
+	// Labels name the labels that carry tend's project, stage and service
+	// on the series of Sloth's rules (tend.yaml intake.labels); the zero
+	// value means project, stage and service.
+	Labels Labels
 }
 
 // Provider is the Prometheus SLI provider. It is safe for concurrent use.
@@ -67,6 +71,7 @@ type Provider struct {
 	client  *http.Client
 	log     *slog.Logger
 	secrets []string
+	labels  Labels
 }
 
 var _ sli.Provider = (*Provider)(nil)
@@ -94,7 +99,11 @@ func New(cfg Config) (*Provider, error) {
 		return nil, err
 	}
 	cfg.Timeout, cfg.Concurrency = o.Timeout, o.Concurrency
-	p := &Provider{base: u, cfg: cfg, client: o.Client, log: o.Logger}
+	labels := cfg.Labels.withDefaults()
+	if err := labels.check(); err != nil {
+		return nil, err
+	}
+	p := &Provider{base: u, cfg: cfg, client: o.Client, log: o.Logger, labels: labels}
 	// The base64 form of basic credentials is what travels in the header,
 	// so that is what an echoing proxy would quote back.
 	if cfg.Password != "" {
@@ -111,7 +120,7 @@ func New(cfg Config) (*Provider, error) {
 // fails for an indicator that has neither, and for a built-in query whose
 // filter keys are not label names.
 func (p *Provider) Query(name string, req sli.Request) (string, error) {
-	return query(name, req, sli.NewReplacer(req))
+	return query(name, req, sli.NewReplacer(req), p.labels)
 }
 
 // QueryBuilder builds the PromQL of an indicator exactly as the provider
@@ -120,17 +129,20 @@ func (p *Provider) Query(name string, req sli.Request) (string, error) {
 // outside without importing this adapter or inventing a Prometheus URL.
 type QueryBuilder struct{}
 
-// Query returns the PromQL of the indicator name, as Provider.Query does.
+// Query returns the PromQL of the indicator name, as Provider.Query does
+// with the default label names.
 func (QueryBuilder) Query(name string, req sli.Request) (string, error) {
-	return query(name, req, sli.NewReplacer(req))
+	return query(name, req, sli.NewReplacer(req), Labels{}.withDefaults())
 }
 
-func query(name string, req sli.Request, r *sli.Replacer) (string, error) {
+// query builds the PromQL of the indicator name; l names the labels that
+// place the budget indicators' series.
+func query(name string, req sli.Request, r *sli.Replacer, l Labels) (string, error) {
 	if q, ok := req.Queries[name]; ok && strings.TrimSpace(q) != "" {
 		return r.Replace(q), nil
 	}
 	if b, ok := slo.ParseBudgetIndicator(name); ok {
-		return budgetQuery(b, req), nil
+		return budgetQuery(b, req, l), nil
 	}
 	q, ok, err := builtinQuery(name, req)
 	if err != nil {
@@ -150,7 +162,7 @@ func (p *Provider) GetSLIs(ctx context.Context, req sli.Request) ([]slo.SLIResul
 	r := sli.NewReplacer(req)
 	var outages sli.Outages
 	values, err := sli.Collect(ctx, req.Indicators, p.cfg.Concurrency, func(ctx context.Context, name string) slo.SLIResult {
-		q, err := query(name, req, r)
+		q, err := query(name, req, r, p.labels)
 		if err != nil {
 			return sli.Failed(name, "%s", err)
 		}
@@ -234,9 +246,14 @@ func (p *Provider) get(ctx context.Context, path string, v url.Values) (int, []b
 		return 0, nil, p.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return 0, nil, p.transportError(ctx, err)
+	}
+	if len(body) > maxBody {
+		// Cut off, the answer would only fail as JSON that "ends
+		// unexpectedly"; say what happened instead.
+		return 0, nil, fmt.Errorf("prometheus at %s answered with more than %d MiB, more than tend reads; narrow the query", p.base.Redacted(), maxBody>>20)
 	}
 	return resp.StatusCode, body, nil
 }
