@@ -162,11 +162,21 @@ func budgetQuery(b slo.BudgetIndicator, req sli.Request, l Labels) string {
 	return pick(MetricSLIError+"5m", m, "avg_over_time(%s["+w+"])") + " / " + pick(MetricErrorBudget, m, "")
 }
 
+// budgetNoDataHint says why a budget gate's query may find nothing, for
+// the evaluation's message: tend wrote the query, so "or vector(0)" is no
+// help; the rules or the SLO's name are.
+func budgetNoDataHint(b slo.BudgetIndicator, req sli.Request) string {
+	return fmt.Sprintf("; Prometheus holds no series of Sloth's rules for budget SLO %q in project %s, stage %s, service %s: "+
+		"are the rules of tend generate alert-rules for this stage loaded, and does slo name the SLO's sloth_slo or sloth_id?",
+		b.SLO, req.Project, req.Stage, req.Service)
+}
+
 // ShortBurn reads what remediation.VerifyBurn needs of the SLO of a page
 // alert at the moment at, from the series of the problem's project, stage
 // and service (where): the same SLO burning in another stage is not this
 // problem's burn. A rule without data gives NaN (the verification fails on
-// it); the period defaults to 30 days.
+// it); the period defaults to 30 days, also when the rule's is none an SLO
+// has.
 func (p *Provider) ShortBurn(ctx context.Context, b remediation.BurnAlert, where BudgetFilter, at time.Time) (remediation.BurnSample, error) {
 	m := alertMatchers(b, placeMatchers(p.labels, where))
 	var s remediation.BurnSample
@@ -189,7 +199,9 @@ func (p *Provider) ShortBurn(ctx context.Context, b remediation.BurnAlert, where
 			return remediation.BurnSample{}, fmt.Errorf("budget SLO %s: %w", b.Name(), p.answerError(err, "query %q: %s", q.query))
 		}
 	}
-	if math.IsNaN(s.PeriodDays) {
+	// A period no SLO has would scale the page factors out of reach (a
+	// burn "stopped" under a factor of millions): take the default.
+	if !(s.PeriodDays > 0 && s.PeriodDays <= maxPeriodDays) {
 		s.PeriodDays = 0
 	}
 	return s, nil
@@ -217,6 +229,10 @@ func (f BudgetFilter) matches(names Labels, l map[string]string) bool {
 	}
 	return true
 }
+
+// maxPeriodDays is the longest SLO period Budgets takes from the rules;
+// a longer (or non-positive) one leaves Sloth's default, 30 days.
+const maxPeriodDays = 3660
 
 // budgetWindows are the windows whose burn rate Budgets reports.
 var budgetWindows = []string{"5m", "30m", "1h", "2h", "6h", "1d", "3d"}
@@ -271,7 +287,14 @@ func (p *Provider) Budgets(ctx context.Context, f BudgetFilter, at time.Time) ([
 		}
 		return nil
 	}
-	if err := byKeys(by+"("+MetricPeriodDays+sel+")", func(st *slo.BudgetStatus, v float64) { st.PeriodDays = v }); err != nil {
+	// A period outside (0, maxPeriodDays] is no SLO's: the rules are
+	// wrong, and charts over it would ask Prometheus for nonsense ranges.
+	setPeriod := func(st *slo.BudgetStatus, v float64) {
+		if v > 0 && v <= maxPeriodDays {
+			st.PeriodDays = v
+		}
+	}
+	if err := byKeys(by+"("+MetricPeriodDays+sel+")", setPeriod); err != nil {
 		return nil, err
 	}
 	if err := byKeys(by+"("+MetricPeriodBudgetRemain+sel+")", func(st *slo.BudgetStatus, v float64) { st.Remaining = &v }); err != nil {

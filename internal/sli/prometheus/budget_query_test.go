@@ -236,3 +236,50 @@ func TestAnswerTooLarge(t *testing.T) {
 		t.Errorf("Budgets = %v; want the query named and the answer refused as larger than 8 MiB", err)
 	}
 }
+
+// TestBudgetErrorsKeepSecrets: a proxy that echoes the request's
+// credentials in its error page gets them quoted in no error of the budget
+// reads (which reach the remediation's events, the API and the UI) and no
+// gate result.
+func TestBudgetErrorsKeepSecrets(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, "<html>bad request with Authorization: %s</html>", r.Header.Get("Authorization"))
+	}))
+	t.Cleanup(srv.Close)
+	for _, cfg := range []Config{
+		{URL: srv.URL, BearerToken: "b3arer-s3cret"},
+		{URL: srv.URL, User: "tend", Password: "pa55-s3cret"},
+	} {
+		p := newProvider(t, cfg)
+		ctx := context.Background()
+		where := BudgetFilter{Project: "sockshop", Stage: "production", Service: "carts"}
+		var errs []string
+		_, err := p.ShortBurn(ctx, remediation.BurnAlert{ID: "carts-availability"}, where, t0)
+		errs = append(errs, fmt.Sprint(err))
+		_, err = p.Budgets(ctx, where, t0)
+		errs = append(errs, fmt.Sprint(err))
+		_, err = p.History(ctx, slo.BudgetStatus{ID: "carts-availability"}, t0.Add(-time.Hour), t0, time.Minute)
+		errs = append(errs, fmt.Sprint(err))
+		req := baseReq
+		req.Indicators = []string{slo.BudgetRemainingSLI("availability")}
+		// A refused query fails the SLI (not the whole fetch: no outage).
+		values, _ := p.GetSLIs(ctx, req)
+		for _, v := range values {
+			errs = append(errs, v.Message)
+		}
+		for _, e := range errs {
+			if e == "<nil>" || e == "" {
+				t.Errorf("a read of the refusing Prometheus succeeded: %q", errs)
+			}
+			for _, secret := range []string{cfg.BearerToken, cfg.Password, "dGVuZDpwYTU1LXMzY3JldA=="} {
+				if secret != "" && strings.Contains(e, secret) {
+					t.Errorf("message carries a secret: %s", e)
+				}
+			}
+			if !strings.Contains(e, "<redacted>") {
+				t.Errorf("message does not quote the answer: %s", e)
+			}
+		}
+	}
+}

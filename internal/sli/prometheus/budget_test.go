@@ -40,10 +40,13 @@ func newSlothRules(t testing.TB) *slothRules {
 				MetricObjective: 0.99, MetricErrorBudget: 0.01, MetricPeriodDays: 28,
 				MetricPeriodBudgetRemain: -0.1, MetricSLIError + "5m": 0.001,
 			},
+			// A period no SLO has: the listing keeps the default.
+			"payment-broken": {MetricObjective: 0.9, MetricErrorBudget: 0.1, MetricPeriodDays: 1e300},
 		},
 		labels: map[string]map[string]string{
 			"carts-availability": {"sloth_id": "carts-availability", "sloth_slo": "availability", "sloth_service": "carts", "project": "sockshop", "stage": "production", "service": "carts"},
 			"orders-latency":     {"sloth_id": "orders-latency", "sloth_slo": "latency", "sloth_service": "orders"},
+			"payment-broken":     {"sloth_id": "payment-broken", "sloth_slo": "broken", "sloth_service": "payment", "project": "sockshop"},
 		},
 	}
 }
@@ -174,7 +177,8 @@ func TestBudgetGateValues(t *testing.T) {
 	if !values[1].Success || math.Abs(values[1].Value-20) > 1e-9 {
 		t.Errorf("burn rate by id = %+v", values[1])
 	}
-	if values[2].Success || !strings.Contains(values[2].Message, "no data") {
+	if values[2].Success || !strings.Contains(values[2].Message, `no series of Sloth's rules for budget SLO "unknown" in project sockshop, stage dev, service carts`) ||
+		strings.Contains(values[2].Message, "vector(0)") {
 		t.Errorf("unknown SLO = %+v", values[2])
 	}
 }
@@ -188,6 +192,7 @@ func TestShortBurn(t *testing.T) {
 	}{
 		{"by id", remediation.BurnAlert{ID: "carts-availability"}, remediation.BurnSample{ErrorRatio5m: 0.02, ErrorRatio30m: 0.003, ErrorBudget: 0.001, PeriodDays: 30}},
 		{"by name and service", remediation.BurnAlert{SLO: "latency", Service: "orders"}, remediation.BurnSample{ErrorRatio5m: 0.001, ErrorRatio30m: math.NaN(), ErrorBudget: 0.01, PeriodDays: 28}},
+		{"a period no SLO has", remediation.BurnAlert{ID: "payment-broken"}, remediation.BurnSample{ErrorRatio5m: math.NaN(), ErrorRatio30m: math.NaN(), ErrorBudget: 0.1, PeriodDays: 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,8 +235,11 @@ func TestBudgets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 2 || all[0].ID != "carts-availability" || all[1].ID != "orders-latency" {
+	if len(all) != 3 || all[0].ID != "carts-availability" || all[1].ID != "orders-latency" || all[2].ID != "payment-broken" {
 		t.Fatalf("Budgets = %+v", all)
+	}
+	if b := all[2]; b.PeriodDays != 30 || b.Thresholds[0].Factor != 14.4 {
+		t.Errorf("a period of 1e300 days was taken: %+v", b)
 	}
 	c := all[0]
 	if c.Objective != 0.999 || c.PeriodDays != 30 || c.Remaining == nil || *c.Remaining != 0.62 || c.Project != "sockshop" || c.TendService != "carts" {

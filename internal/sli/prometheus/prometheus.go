@@ -166,7 +166,11 @@ func (p *Provider) GetSLIs(ctx context.Context, req sli.Request) ([]slo.SLIResul
 		if err != nil {
 			return sli.Failed(name, "%s", err)
 		}
-		res, cause := p.fetch(ctx, name, q, req.End)
+		hint := `; if no data means zero here, append "or vector(0)" to the query`
+		if b, ok := slo.ParseBudgetIndicator(name); ok {
+			hint = budgetNoDataHint(b, req)
+		}
+		res, cause := p.fetch(ctx, name, q, hint, req.End)
 		outages.Add(cause)
 		return res
 	})
@@ -178,15 +182,15 @@ func (p *Provider) GetSLIs(ctx context.Context, req sli.Request) ([]slo.SLIResul
 
 // fetch runs one instant query and turns its answer into a result; the
 // error is why it failed (matching sli.ErrUnavailable for an outage), with
-// its secrets removed.
-func (p *Provider) fetch(ctx context.Context, name, query string, at time.Time) (slo.SLIResult, error) {
+// its secrets removed. noData is added to the message of an empty answer.
+func (p *Provider) fetch(ctx context.Context, name, query, noData string, at time.Time) (slo.SLIResult, error) {
 	started := time.Now()
 	res, err := p.instant(ctx, query, at)
 	p.log.DebugContext(ctx, "prometheus_query", "sli", name, "duration_ms", time.Since(started).Milliseconds(), "ok", err == nil)
 	if err != nil {
 		msg := p.redact(err.Error())
 		if errors.Is(err, ErrNoData) {
-			msg += `; if no data means zero here, append "or vector(0)" to the query`
+			msg += noData
 		}
 		cause := errors.New(msg)
 		if errors.Is(err, sli.ErrUnavailable) {
