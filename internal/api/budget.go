@@ -54,7 +54,7 @@ func (s *Server) getBudgetSLOs(w http.ResponseWriter, r *http.Request) {
 	list, err := s.budgets.Budgets(ctx, project, stage, service)
 	switch {
 	case errors.Is(err, settings.ErrNotSet):
-		s.writeError(w, r, errorf(http.StatusConflict, "project %s has no monitoring configured; run tend configure monitoring prometheus --project %s --url URL", project, project))
+		s.writeError(w, r, errorf(http.StatusConflict, "%s has no monitoring configured; run tend configure monitoring prometheus --project %s --url URL", budgetScope(project, stage, service), project))
 		return
 	case errors.Is(err, ErrNoPrometheus):
 		s.writeError(w, r, errorf(http.StatusConflict, "%v: budget SLOs are read from Sloth's recording rules in Prometheus", err))
@@ -70,4 +70,16 @@ func (s *Server) getBudgetSLOs(w http.ResponseWriter, r *http.Request) {
 		list = []slo.BudgetStatus{}
 	}
 	writeJSON(w, http.StatusOK, apitypes.BudgetSLOs{Project: project, Stage: stage, Service: service, SLOs: list})
+}
+
+// budgetScope names the scope of a listing in messages.
+func budgetScope(project, stage, service string) string {
+	where := "project " + project
+	if stage != "" {
+		where += ", stage " + stage
+	}
+	if service != "" {
+		where += ", service " + service
+	}
+	return where
 }

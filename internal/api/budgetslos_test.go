@@ -87,7 +87,7 @@ func TestBudgetSLOsRoute(t *testing.T) {
 		status int
 		want   string
 	}{
-		{"no monitoring", fmt.Errorf("%w: none", settings.ErrNotSet), http.StatusConflict, "no monitoring configured"},
+		{"no monitoring", fmt.Errorf("%w: none", settings.ErrNotSet), http.StatusConflict, "project sockshop has no monitoring configured"},
 		{"not prometheus", fmt.Errorf("%w (it is dynatrace)", api.ErrNoPrometheus), http.StatusConflict, "dynatrace"},
 		{"prometheus down", sli.Unavailable(fmt.Errorf("prometheus at http://127.0.0.1:1 unreachable")), http.StatusBadGateway, "unreachable"},
 	} {

@@ -18,6 +18,7 @@ import (
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/client"
 	"github.com/tendhq/tend/internal/intake"
+	"github.com/tendhq/tend/internal/slo"
 )
 
 // budgetSLO gates on the carts availability budget beside a Keptn
@@ -301,5 +302,29 @@ func TestBudgetSLOsOfAServiceMonitoredAlone(t *testing.T) {
 	var apiErr *client.APIError
 	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusConflict || !strings.Contains(apiErr.Message, "no monitoring configured") {
 		t.Errorf("the project's listing = %v; want 409, no monitoring configured", err)
+	}
+}
+
+// TestBudgetHistoryStaysInItsProject: the charts' reader refuses an SLO
+// that another project's series place, before it asks any Prometheus, so
+// a caller can never draw another project's budget under this one's read
+// access.
+func TestBudgetHistoryStaysInItsProject(t *testing.T) {
+	ta := startTestApp(t, Options{})
+	prom := newBudgetPrometheus(t, "project", "stage", "service")
+	ctx := context.Background()
+	if _, err := ta.c.CreateProject(ctx, apitypes.CreateProjectRequest{Name: "sockshop", Shipyard: evalShipyard}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ta.c.PutMonitoring(ctx, "sockshop", apitypes.MonitoringConfig{Provider: "prometheus", URL: prom.URL}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	_, err := budgets{ta.App}.History(ctx, "sockshop", "", "", slo.BudgetStatus{ID: "carts-availability", Project: "other"}, now.Add(-time.Hour), now, time.Minute)
+	if err == nil || !strings.Contains(err.Error(), "another project") {
+		t.Errorf("History of another project's SLO = %v; want it refused", err)
+	}
+	if q := prom.sent("slo:"); len(q) != 0 {
+		t.Errorf("queries sent for another project's SLO: %q", q)
 	}
 }
