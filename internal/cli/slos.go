@@ -15,8 +15,8 @@ import (
 func newGetSLOsCommand(s *streams) *cobra.Command {
 	var (
 		project, stage, service string
-		format           outputFormat
-		conn             *connFlags
+		format                  outputFormat
+		conn                    *connFlags
 	)
 	cmd := &cobra.Command{
 		Use:     "slos --project P [--stage S] [--service S]",
