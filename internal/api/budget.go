@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/auth"
@@ -23,6 +24,11 @@ type BudgetReader interface {
 	Budgets(ctx context.Context, project, stage, service string) ([]slo.BudgetStatus, error)
 }
 
+// DefaultBudgetTimeout bounds one listing of budget SLOs: about a dozen
+// Prometheus queries, each with the provider's own timeout, which alone
+// could hold a request for minutes.
+const DefaultBudgetTimeout = 30 * time.Second
+
 // ErrNoPrometheus is a BudgetReader's answer for a project whose
 // monitoring is not Prometheus: the recording rules live there only.
 var ErrNoPrometheus = sli.ErrNotPrometheus
@@ -33,7 +39,7 @@ func (s *Server) budgetRoutes() []route {
 			tag: "monitoring", op: "getBudgetSLOs",
 			summary: "Budget SLOs of a project (Sloth or OpenSLO SLOs whose recording rules run in the project's Prometheus): each one's objective, period, " +
 				"remaining error budget, burn rates by window and the burn-rate alerts' thresholds, read from slo:objective:ratio and Sloth's other recording rules " +
-				"(docs/error-budgets.md). 409 when the project's monitoring is not Prometheus, 502 when Prometheus did not answer.",
+				"(docs/error-budgets.md). 409 when the project's monitoring is not Prometheus, 502 when Prometheus did not answer, 504 when it did not within 30 seconds.",
 			query: []param{{name: "stage", desc: "Only the SLOs of this stage (tend's stage label; series without it are listed in every stage)."},
 				{name: "service", desc: "Only the SLOs of this service (tend's service label or sloth_service)."}},
 			response: apitypes.BudgetSLOs{}, status: http.StatusOK, handler: s.getBudgetSLOs},
@@ -51,8 +57,13 @@ func (s *Server) getBudgetSLOs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusNotImplemented, "budget SLOs are not available on this server: it was started without a budget reader (api.Options.Budgets)"))
 		return
 	}
-	list, err := s.budgets.Budgets(ctx, project, stage, service)
+	rctx, cancel := context.WithTimeout(ctx, s.budgetWait)
+	defer cancel()
+	list, err := s.budgets.Budgets(rctx, project, stage, service)
 	switch {
+	case err != nil && errors.Is(err, context.DeadlineExceeded) && rctx.Err() != nil && ctx.Err() == nil:
+		s.writeError(w, r, errorf(http.StatusGatewayTimeout, "read the budget SLOs of %s: Prometheus did not answer within %s", budgetScope(project, stage, service), s.budgetWait))
+		return
 	case errors.Is(err, settings.ErrNotSet):
 		s.writeError(w, r, errorf(http.StatusConflict, "%s has no monitoring configured; run tend configure monitoring prometheus --project %s --url URL", budgetScope(project, stage, service), project))
 		return

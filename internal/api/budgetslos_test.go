@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/apitypes"
@@ -20,12 +21,21 @@ type fakeBudgets struct {
 	mu    sync.Mutex
 	calls []string
 	err   error
+	// block waits for the request's deadline, as a Prometheus that
+	// never answers.
+	block bool
 }
 
-func (f *fakeBudgets) Budgets(_ context.Context, project, stage, service string) ([]slo.BudgetStatus, error) {
+func (f *fakeBudgets) Budgets(ctx context.Context, project, stage, service string) ([]slo.BudgetStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, project+"/"+stage+"/"+service)
+	if f.block {
+		f.mu.Unlock()
+		<-ctx.Done()
+		f.mu.Lock()
+		return nil, fmt.Errorf("query %q: canceled before prometheus answered: %w", "slo:objective:ratio", context.Cause(ctx))
+	}
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -36,7 +46,7 @@ func (f *fakeBudgets) Budgets(_ context.Context, project, stage, service string)
 
 func TestBudgetSLOsRoute(t *testing.T) {
 	fake := &fakeBudgets{}
-	ts := startServer(t, sqliteBackend, func(o *api.Options) { o.Budgets = fake })
+	ts := startServer(t, sqliteBackend, func(o *api.Options) { o.Budgets = fake; o.BudgetTimeout = 100 * time.Millisecond })
 	ts.createProject(t, "sockshop", "carts")
 	ts.createProject(t, "other", "carts")
 	own := ts.mint(t, "own-reader", "read", "sockshop")
@@ -101,4 +111,13 @@ func TestBudgetSLOsRoute(t *testing.T) {
 			}
 		})
 	}
+	t.Run("prometheus too slow", func(t *testing.T) {
+		fake.mu.Lock()
+		fake.err, fake.block = nil, true
+		fake.mu.Unlock()
+		_, _, body := ts.do(t, http.MethodGet, path, ts.Admin, nil)
+		if msg := wantError(t, http.StatusGatewayTimeout, body); !strings.Contains(msg, "project sockshop: Prometheus did not answer within 100ms") {
+			t.Errorf("message %q", msg)
+		}
+	})
 }
