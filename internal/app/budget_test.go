@@ -17,6 +17,7 @@ import (
 	"github.com/tendhq/tend/internal/api"
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/client"
+	"github.com/tendhq/tend/internal/config"
 	"github.com/tendhq/tend/internal/intake"
 	"github.com/tendhq/tend/internal/slo"
 )
@@ -326,5 +327,32 @@ func TestBudgetHistoryStaysInItsProject(t *testing.T) {
 	}
 	if q := prom.sent("slo:"); len(q) != 0 {
 		t.Errorf("queries sent for another project's SLO: %q", q)
+	}
+}
+
+// TestBudgetReadsKeepToTheOutboundPolicy: the budget reads connect to the
+// monitoring's Prometheus through the outbound policy, as evaluations do:
+// a URL stored by a host name that resolves to a denied address is refused
+// when tend connects, and Prometheus never sees a query.
+func TestBudgetReadsKeepToTheOutboundPolicy(t *testing.T) {
+	cfg := config.Default()
+	cfg.Outbound.Deny = []string{"127.0.0.0/8", "::1"}
+	ta := startTestApp(t, Options{Config: &cfg})
+	prom := newBudgetPrometheus(t, "project", "stage", "service")
+	ctx := context.Background()
+	if _, err := ta.c.CreateProject(ctx, apitypes.CreateProjectRequest{Name: "sockshop", Shipyard: evalShipyard}); err != nil {
+		t.Fatal(err)
+	}
+	byName := strings.Replace(prom.URL, "127.0.0.1", "localhost", 1)
+	if _, err := ta.c.PutMonitoring(ctx, "sockshop", apitypes.MonitoringConfig{Provider: "prometheus", URL: byName}); err != nil {
+		t.Fatalf("a host name is checked when tend connects, not when stored: %v", err)
+	}
+	_, err := ta.c.GetBudgetSLOs(ctx, "sockshop", "", "")
+	var apiErr *client.APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadGateway || !strings.Contains(apiErr.Message, "denied by tend's outbound policy") {
+		t.Errorf("listing through a denied address = %v; want 502 naming the outbound policy", err)
+	}
+	if q := prom.sent("slo:"); len(q) != 0 {
+		t.Errorf("the denied Prometheus received %d queries", len(q))
 	}
 }
