@@ -36,11 +36,17 @@ const burnChartSpan = 24 * time.Hour
 // budgetChartPoints is about how many points a chart asks for.
 const budgetChartPoints = 144
 
+// maxBudgetSLOs bounds how many SLOs the section draws: each costs six
+// range queries and two charts, and rules can define any number.
+const maxBudgetSLOs = 20
+
 // budgetSection is the service page's budget part.
 type budgetSection struct {
 	SLOs []budgetView
 	// Problem says why the budgets could not be read.
 	Problem string
+	// More says how many SLOs beyond maxBudgetSLOs are not drawn.
+	More int
 }
 
 type budgetView struct {
@@ -112,6 +118,9 @@ func (u *UI) loadBudgets(ctx context.Context, project, stage, service string) *b
 	}
 	now := u.now()
 	sec := &budgetSection{}
+	if len(list) > maxBudgetSLOs {
+		sec.More, list = len(list)-maxBudgetSLOs, list[:maxBudgetSLOs]
+	}
 	for _, b := range list {
 		period := time.Duration(b.PeriodDays * 24 * float64(time.Hour))
 		remaining, err := u.budgets.History(ctx, project, stage, service, b, now.Add(-period), now, period/budgetChartPoints)
