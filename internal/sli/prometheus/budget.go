@@ -196,7 +196,7 @@ func (p *Provider) ShortBurn(ctx context.Context, b remediation.BurnAlert, where
 		case errors.Is(err, ErrNoData):
 			*q.dst = math.NaN()
 		default:
-			return remediation.BurnSample{}, fmt.Errorf("budget SLO %s: %w", b.Name(), p.answerError(err, "query %q: %s", q.query))
+			return remediation.BurnSample{}, p.answerError(err, "query %q: %s", q.query)
 		}
 	}
 	// A period no SLO has would scale the page factors out of reach (a
