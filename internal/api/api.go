@@ -130,6 +130,9 @@ type Options struct {
 	// Budgets reads the budget SLOs of GET /api/v1/project/{p}/slos from
 	// Prometheus; app passes the Prometheus adapter's. nil answers 501.
 	Budgets BudgetReader
+	// BudgetTimeout bounds the Prometheus reads of one listing of budget
+	// SLOs (504 beyond it); 0 means DefaultBudgetTimeout.
+	BudgetTimeout time.Duration
 	// Settings are the kinds of setting the config routes serve (one PUT
 	// and DELETE each) and mask. app builds it from the adapters' schemas,
 	// which the API may not import. nil serves only the listing, masking
@@ -164,6 +167,7 @@ type Server struct {
 	// with Sloth's library (Options.BudgetRules).
 	budgetRules *alertrules.Budget
 	budgets     BudgetReader
+	budgetWait  time.Duration
 	settings    *settings.Registry
 	specs       *spec.Cache
 	outbound    *outbound.Policy
@@ -202,6 +206,7 @@ func New(opts Options) (*Server, error) {
 		alertQueries: opts.AlertQueries,
 		budgetRules:  opts.BudgetRules,
 		budgets:      opts.Budgets,
+		budgetWait:   opts.BudgetTimeout,
 		settings:     opts.Settings,
 		specs:        opts.Specs,
 		outbound:     defaultOutbound(opts.Outbound),
@@ -227,6 +232,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.readyWait <= 0 {
 		s.readyWait = 2 * time.Second
+	}
+	if s.budgetWait <= 0 {
+		s.budgetWait = DefaultBudgetTimeout
 	}
 	m, err := newMetrics(s.reg)
 	if err != nil {

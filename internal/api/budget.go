@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/tendhq/tend/internal/apitypes"
 	"github.com/tendhq/tend/internal/auth"
@@ -16,12 +17,17 @@ import (
 // (the project's monitoring setting) through Sloth's recording rules. app
 // passes the Prometheus adapter's; the API imports no adapter.
 type BudgetReader interface {
-	// Budgets lists the project's budget SLOs, of one service when service
-	// is not empty. An error matching settings.ErrNotSet says the project
+	// Budgets lists the project's budget SLOs, of one stage and one
+	// service when those are not empty. An error matching settings.ErrNotSet says the project
 	// has no monitoring, ErrNoPrometheus that it is not Prometheus, and
 	// sli.ErrUnavailable that Prometheus did not answer.
-	Budgets(ctx context.Context, project, service string) ([]slo.BudgetStatus, error)
+	Budgets(ctx context.Context, project, stage, service string) ([]slo.BudgetStatus, error)
 }
+
+// DefaultBudgetTimeout bounds one listing of budget SLOs: about a dozen
+// Prometheus queries, each with the provider's own timeout, which alone
+// could hold a request for minutes.
+const DefaultBudgetTimeout = 30 * time.Second
 
 // ErrNoPrometheus is a BudgetReader's answer for a project whose
 // monitoring is not Prometheus: the recording rules live there only.
@@ -33,16 +39,17 @@ func (s *Server) budgetRoutes() []route {
 			tag: "monitoring", op: "getBudgetSLOs",
 			summary: "Budget SLOs of a project (Sloth or OpenSLO SLOs whose recording rules run in the project's Prometheus): each one's objective, period, " +
 				"remaining error budget, burn rates by window and the burn-rate alerts' thresholds, read from slo:objective:ratio and Sloth's other recording rules " +
-				"(docs/error-budgets.md). 409 when the project's monitoring is not Prometheus, 502 when Prometheus did not answer.",
-			query:    []param{{name: "service", desc: "Only the SLOs of this service (tend's service label or sloth_service)."}},
+				"(docs/error-budgets.md). 409 when the project's monitoring is not Prometheus, 502 when Prometheus did not answer, 504 when it did not within 30 seconds.",
+			query: []param{{name: "stage", desc: "Only the SLOs of this stage (tend's stage label; series without it are listed in every stage)."},
+				{name: "service", desc: "Only the SLOs of this service (tend's service label or sloth_service)."}},
 			response: apitypes.BudgetSLOs{}, status: http.StatusOK, handler: s.getBudgetSLOs},
 	}
 }
 
 func (s *Server) getBudgetSLOs(w http.ResponseWriter, r *http.Request) {
-	project, service := r.PathValue("project"), r.URL.Query().Get("service")
+	project, stage, service := r.PathValue("project"), r.URL.Query().Get("stage"), r.URL.Query().Get("service")
 	ctx := r.Context()
-	if err := s.checkScope(ctx, project, "", service); err != nil {
+	if err := s.checkScope(ctx, project, stage, service); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -50,10 +57,15 @@ func (s *Server) getBudgetSLOs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusNotImplemented, "budget SLOs are not available on this server: it was started without a budget reader (api.Options.Budgets)"))
 		return
 	}
-	list, err := s.budgets.Budgets(ctx, project, service)
+	rctx, cancel := context.WithTimeout(ctx, s.budgetWait)
+	defer cancel()
+	list, err := s.budgets.Budgets(rctx, project, stage, service)
 	switch {
+	case err != nil && errors.Is(err, context.DeadlineExceeded) && rctx.Err() != nil && ctx.Err() == nil:
+		s.writeError(w, r, errorf(http.StatusGatewayTimeout, "read the budget SLOs of %s: Prometheus did not answer within %s", budgetScope(project, stage, service), s.budgetWait))
+		return
 	case errors.Is(err, settings.ErrNotSet):
-		s.writeError(w, r, errorf(http.StatusConflict, "project %s has no monitoring configured; run tend configure monitoring prometheus --project %s --url URL", project, project))
+		s.writeError(w, r, errorf(http.StatusConflict, "%s has no monitoring configured; run tend configure monitoring prometheus --project %s --url URL", budgetScope(project, stage, service), project))
 		return
 	case errors.Is(err, ErrNoPrometheus):
 		s.writeError(w, r, errorf(http.StatusConflict, "%v: budget SLOs are read from Sloth's recording rules in Prometheus", err))
@@ -68,5 +80,17 @@ func (s *Server) getBudgetSLOs(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []slo.BudgetStatus{}
 	}
-	writeJSON(w, http.StatusOK, apitypes.BudgetSLOs{Project: project, Service: service, SLOs: list})
+	writeJSON(w, http.StatusOK, apitypes.BudgetSLOs{Project: project, Stage: stage, Service: service, SLOs: list})
+}
+
+// budgetScope names the scope of a listing in messages.
+func budgetScope(project, stage, service string) string {
+	where := "project " + project
+	if stage != "" {
+		where += ", stage " + stage
+	}
+	if service != "" {
+		where += ", service " + service
+	}
+	return where
 }

@@ -9,9 +9,10 @@ type BudgetSLO = slo.BudgetStatus
 
 // BudgetSLOs is the answer of GET /api/v1/project/{project}/slos: the
 // budget SLOs found in the project's Prometheus (series of
-// slo:objective:ratio), narrowed to a service when asked.
+// slo:objective:ratio), narrowed to a stage and a service when asked.
 type BudgetSLOs struct {
 	Project string      `json:"project"`
+	Stage   string      `json:"stage,omitempty"`
 	Service string      `json:"service,omitempty"`
 	SLOs    []BudgetSLO `json:"slos"`
 }

@@ -15,7 +15,9 @@ import (
 // budgets reads Sloth's recording rules from the Prometheus a project,
 // stage or service is configured with (its monitoring setting): the budget
 // SLOs of the API and the UI, and the short-window burn that verifies a
-// remediation started by a page alert.
+// remediation started by a page alert. The provider finds the series by
+// the label names of tend.yaml intake.labels (App.sliProvider), the names
+// the generated rules carry.
 type budgets struct{ a *App }
 
 var (
@@ -47,23 +49,30 @@ func (b budgets) prometheus(ctx context.Context, project, stage, service string)
 	return pp, nil
 }
 
-// Budgets implements api.BudgetReader with the project's Prometheus.
-func (b budgets) Budgets(ctx context.Context, project, service string) ([]slo.BudgetStatus, error) {
-	p, err := b.prometheus(ctx, project, "", "")
+// Budgets implements api.BudgetReader with the Prometheus of the scope
+// asked for: the project's, or the stage's or service's when the listing
+// is narrowed to them (monitoring set for a service only still lists).
+func (b budgets) Budgets(ctx context.Context, project, stage, service string) ([]slo.BudgetStatus, error) {
+	p, err := b.prometheus(ctx, project, stage, service)
 	if err != nil {
 		return nil, err
 	}
-	return p.Budgets(ctx, prometheus.BudgetFilter{Project: project, Service: service}, b.a.opts.Now())
+	return p.Budgets(ctx, prometheus.BudgetFilter{Project: project, Stage: stage, Service: service}, b.a.opts.Now())
 }
 
-// History reads a budget SLO's remaining budget and burn rates over the
-// last period, for the UI's charts.
-func (b budgets) History(ctx context.Context, project, id string, start, end time.Time, step time.Duration) (slo.BudgetHistory, error) {
-	p, err := b.prometheus(ctx, project, "", "")
+// History reads the history of a budget SLO that Budgets listed for the
+// same project, stage and service, for the UI's charts. An SLO placed in
+// another project is refused: the project's read access does not reach
+// it.
+func (b budgets) History(ctx context.Context, project, stage, service string, s slo.BudgetStatus, start, end time.Time, step time.Duration) (slo.BudgetHistory, error) {
+	if s.Project != "" && s.Project != project {
+		return slo.BudgetHistory{}, fmt.Errorf("budget SLO %s belongs to another project than %s", s.ID, project)
+	}
+	p, err := b.prometheus(ctx, project, stage, service)
 	if err != nil {
 		return slo.BudgetHistory{}, err
 	}
-	return p.History(ctx, id, start, end, step)
+	return p.History(ctx, s, start, end, step)
 }
 
 // ShortBurn implements remediator.BurnReader with the service's Prometheus.
@@ -72,5 +81,5 @@ func (b budgets) ShortBurn(ctx context.Context, r remediator.BurnRequest) (remed
 	if err != nil {
 		return remediation.BurnSample{}, err
 	}
-	return p.ShortBurn(ctx, r.Alert, r.At)
+	return p.ShortBurn(ctx, r.Alert, prometheus.BudgetFilter{Project: r.Project, Stage: r.Stage, Service: r.Service}, r.At)
 }

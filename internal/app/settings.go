@@ -109,7 +109,8 @@ func Settings() *settings.Registry {
 func (a *App) sliProvider(sel settings.Selection) (sli.Provider, error) {
 	for _, k := range sliKinds {
 		if k.Settings.Key() == sel.Variant {
-			return k.New(sel.Value, sli.Options{Timeout: a.opts.SLIQueryTimeout, Logger: a.log, HTTPClient: a.httpClient})
+			return k.New(sel.Value, sli.Options{Timeout: a.opts.SLIQueryTimeout, Logger: a.log, HTTPClient: a.httpClient,
+				Labels: sli.LabelNames{Project: a.opts.Intake.Labels.ProjectLabel, Stage: a.opts.Intake.Labels.StageLabel, Service: a.opts.Intake.Labels.ServiceLabel}})
 		}
 	}
 	return nil, fmt.Errorf("unknown SLI provider %q; want one of %v", sel.Variant, monitoring.Names())

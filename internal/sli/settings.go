@@ -33,6 +33,16 @@ type Options struct {
 	// HTTPClient makes the provider's calls; app hands in the client of
 	// the outbound policy. nil means the provider's default.
 	HTTPClient *http.Client
+	// Labels name the labels that carry tend's project, stage and service
+	// on the series of recording rules tend generates (tend.yaml
+	// intake.labels); the Prometheus provider reads budget SLOs by them.
+	// Empty fields are project, stage and service.
+	Labels LabelNames
+}
+
+// LabelNames name the labels of a project, a stage and a service.
+type LabelNames struct {
+	Project, Stage, Service string
 }
 
 // Monitoring returns the monitoring setting over the providers' schemas:

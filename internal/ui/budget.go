@@ -19,8 +19,11 @@ import (
 // not import. An error matching settings.ErrNotSet or
 // sli.ErrNotPrometheus hides the budget section.
 type BudgetSource interface {
-	Budgets(ctx context.Context, project, service string) ([]slo.BudgetStatus, error)
-	History(ctx context.Context, project, id string, start, end time.Time, step time.Duration) (slo.BudgetHistory, error)
+	// Budgets lists the budget SLOs of the project's stage and service.
+	Budgets(ctx context.Context, project, stage, service string) ([]slo.BudgetStatus, error)
+	// History reads the history of one SLO that Budgets listed for the
+	// same project, stage and service.
+	History(ctx context.Context, project, stage, service string, b slo.BudgetStatus, start, end time.Time, step time.Duration) (slo.BudgetHistory, error)
 }
 
 // budgetTimeout bounds the Prometheus reads of one service page, so a slow
@@ -33,11 +36,17 @@ const burnChartSpan = 24 * time.Hour
 // budgetChartPoints is about how many points a chart asks for.
 const budgetChartPoints = 144
 
+// maxBudgetSLOs bounds how many SLOs the section draws: each costs six
+// range queries and two charts, and rules can define any number.
+const maxBudgetSLOs = 20
+
 // budgetSection is the service page's budget part.
 type budgetSection struct {
 	SLOs []budgetView
 	// Problem says why the budgets could not be read.
 	Problem string
+	// More says how many SLOs beyond maxBudgetSLOs are not drawn.
+	More int
 }
 
 type budgetView struct {
@@ -88,15 +97,16 @@ const (
 	timeChartPad  = 10
 )
 
-// loadBudgets reads the service's budget SLOs and their history; nil when
-// the project has no Prometheus (or the server no budget source).
-func (u *UI) loadBudgets(ctx context.Context, project, service string) *budgetSection {
+// loadBudgets reads the budget SLOs of the service in the stage and their
+// history; nil when the project has no Prometheus (or the server no budget
+// source).
+func (u *UI) loadBudgets(ctx context.Context, project, stage, service string) *budgetSection {
 	if u.budgets == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, budgetTimeout)
 	defer cancel()
-	list, err := u.budgets.Budgets(ctx, project, service)
+	list, err := u.budgets.Budgets(ctx, project, stage, service)
 	switch {
 	case errors.Is(err, settings.ErrNotSet), errors.Is(err, sli.ErrNotPrometheus):
 		return nil
@@ -108,14 +118,17 @@ func (u *UI) loadBudgets(ctx context.Context, project, service string) *budgetSe
 	}
 	now := u.now()
 	sec := &budgetSection{}
+	if len(list) > maxBudgetSLOs {
+		sec.More, list = len(list)-maxBudgetSLOs, list[:maxBudgetSLOs]
+	}
 	for _, b := range list {
 		period := time.Duration(b.PeriodDays * 24 * float64(time.Hour))
-		remaining, err := u.budgets.History(ctx, project, b.ID, now.Add(-period), now, period/budgetChartPoints)
+		remaining, err := u.budgets.History(ctx, project, stage, service, b, now.Add(-period), now, period/budgetChartPoints)
 		if err != nil {
 			sec.Problem = "The budget history could not be read from Prometheus: " + err.Error()
 			remaining = slo.BudgetHistory{}
 		}
-		burn, err := u.budgets.History(ctx, project, b.ID, now.Add(-burnChartSpan), now, burnChartSpan/budgetChartPoints)
+		burn, err := u.budgets.History(ctx, project, stage, service, b, now.Add(-burnChartSpan), now, burnChartSpan/budgetChartPoints)
 		if err != nil {
 			sec.Problem = "The budget history could not be read from Prometheus: " + err.Error()
 			burn = slo.BudgetHistory{}

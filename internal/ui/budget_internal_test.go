@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -47,5 +49,35 @@ func TestLayoutTimeChart(t *testing.T) {
 	}
 	if empty := layoutTimeChart("x", start, end, nil, nil, 0, 1); !empty.Empty {
 		t.Error("a chart without points is not marked empty")
+	}
+}
+
+// manyBudgets lists n SLOs and counts the history reads.
+type manyBudgets struct {
+	n, histories int
+}
+
+func (m *manyBudgets) Budgets(context.Context, string, string, string) ([]slo.BudgetStatus, error) {
+	out := make([]slo.BudgetStatus, m.n)
+	for i := range out {
+		out[i] = slo.BudgetStatus{ID: fmt.Sprintf("slo-%03d", i), PeriodDays: 30, Thresholds: slo.BurnThresholds(30)}
+	}
+	return out, nil
+}
+
+func (m *manyBudgets) History(context.Context, string, string, string, slo.BudgetStatus, time.Time, time.Time, time.Duration) (slo.BudgetHistory, error) {
+	m.histories++
+	return slo.BudgetHistory{}, nil
+}
+
+// TestBudgetSectionBounded: rules can define any number of SLOs; the
+// section draws the first maxBudgetSLOs and says how many more there are,
+// so a page view costs a bounded number of queries.
+func TestBudgetSectionBounded(t *testing.T) {
+	src := &manyBudgets{n: maxBudgetSLOs + 7}
+	u := &UI{budgets: src, now: time.Now}
+	sec := u.loadBudgets(context.Background(), "sockshop", "production", "carts")
+	if len(sec.SLOs) != maxBudgetSLOs || sec.More != 7 || src.histories != 2*maxBudgetSLOs {
+		t.Errorf("%d SLOs drawn, %d more, %d history reads; want %d, 7, %d", len(sec.SLOs), sec.More, src.histories, maxBudgetSLOs, 2*maxBudgetSLOs)
 	}
 }

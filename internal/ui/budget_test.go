@@ -7,31 +7,36 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tendhq/tend/internal/apitypes"
 )
 
 // slothPrometheus is a fake Prometheus holding Sloth's recording rules of
-// the carts availability SLO: the listing's instant queries and the range
-// queries of the charts (remaining 80% falling to 60%, a 1h burn rate
-// rising from 1 to 20).
-func slothPrometheus(t testing.TB) string {
+// the carts availability SLO in production: the listing's instant queries
+// and the range queries of the charts (remaining 80% falling to 60%, a 1h
+// burn rate rising from 1 to 20). The listing also finds a staging SLO,
+// which production's page must leave out. It counts the queries.
+func slothPrometheus(t testing.TB) (string, *atomic.Int32) {
 	t.Helper()
+	var queries atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			t.Errorf("unexpected %s %s", r.Method, r.URL)
 		}
+		queries.Add(1)
 		q := r.URL.Query().Get("query")
-		labels := `{"sloth_id":"carts-availability","sloth_slo":"availability","sloth_service":"carts","project":"sockshop","service":"carts"}`
+		labels := `{"sloth_id":"carts-availability","sloth_slo":"availability","sloth_service":"carts","project":"sockshop","stage":"production","service":"carts"}`
 		vector := func(v string) {
 			fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":%s,"value":[1714564800,%q]}]}}`, labels, v)
 		}
 		switch r.URL.Path {
 		case "/api/v1/query":
 			switch {
-			case q == "slo:objective:ratio":
-				vector("0.999")
+			case strings.HasPrefix(q, "slo:objective:ratio"):
+				staging := `{"sloth_id":"carts-staging-latency","sloth_slo":"latency","sloth_service":"carts","project":"sockshop","stage":"staging","service":"carts"}`
+				fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":%s,"value":[1714564800,"0.999"]},{"metric":%s,"value":[1714564800,"0.99"]}]}}`, labels, staging)
 			case strings.Contains(q, "slo:period_error_budget_remaining:ratio"):
 				vector("0.6")
 			case strings.Contains(q, "slo:time_period:days"):
@@ -60,7 +65,7 @@ func slothPrometheus(t testing.TB) string {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv.URL, &queries
 }
 
 func TestServicePageShowsTheBudget(t *testing.T) {
@@ -74,9 +79,25 @@ func TestServicePageShowsTheBudget(t *testing.T) {
 			t.Fatalf("status %d; budget section shown without Prometheus", p.status)
 		}
 	})
-	if _, err := f.client.PutMonitoring(context.Background(), project, apitypes.MonitoringConfig{Provider: "prometheus", URL: slothPrometheus(t)}); err != nil {
+	promURL, queries := slothPrometheus(t)
+	if _, err := f.client.PutMonitoring(context.Background(), project, apitypes.MonitoringConfig{Provider: "prometheus", URL: promURL}); err != nil {
 		t.Fatal(err)
 	}
+	t.Run("another project's token sees nothing and reads no Prometheus", func(t *testing.T) {
+		if _, err := f.client.CreateProject(context.Background(), apitypes.CreateProjectRequest{Name: "other", Shipyard: shipyard}); err != nil {
+			t.Fatal(err)
+		}
+		other := newBrowser(t, f)
+		other.mustLogin(f.newToken(t, "other-reader", apitypes.ScopeRead, "other"))
+		before := queries.Load()
+		p := other.get(svcURL)
+		if p.status == http.StatusOK || strings.Contains(p.body, "Error budgets") || strings.Contains(p.body, "carts-availability") {
+			t.Errorf("status %d; another project's token is shown sockshop's budget:\n%s", p.status, p.body)
+		}
+		if n := queries.Load() - before; n != 0 {
+			t.Errorf("another project's page view sent %d queries to sockshop's Prometheus", n)
+		}
+	})
 	p := b.get(svcURL)
 	if p.status != http.StatusOK {
 		t.Fatalf("status %d:\n%s", p.status, p.body)
@@ -94,6 +115,9 @@ func TestServicePageShowsTheBudget(t *testing.T) {
 	}
 	if strings.Contains(p.body, "no data in this range") {
 		t.Error("a chart shows no data")
+	}
+	if strings.Contains(p.body, "carts-staging-latency") {
+		t.Error("production's page shows a staging SLO")
 	}
 	// The fake's 11 evenly spaced points make one line per series.
 	section := p.body[strings.Index(p.body, `class="budget"`):]

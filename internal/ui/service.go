@@ -93,7 +93,7 @@ func (u *UI) servicePage(w http.ResponseWriter, r *http.Request) {
 	if dep, ok := images[[2]string{stage, service}]; ok {
 		d.Deployed = &deployedView{Image: dep.Image, EventType: dep.EventType, Href: contextURL(dep.KeptnContext), Time: dep.Time}
 	}
-	d.Budget = u.loadBudgets(ctx, project, service)
+	d.Budget = u.loadBudgets(ctx, project, stage, service)
 	selected := r.URL.Query().Get("evaluation")
 	if selected == "" && len(evals) > 0 {
 		selected = evals[len(evals)-1].ID

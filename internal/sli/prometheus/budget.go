@@ -1,15 +1,18 @@
 package prometheus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tendhq/tend/internal/remediation"
 	"github.com/tendhq/tend/internal/sli"
@@ -28,27 +31,104 @@ const (
 	MetricPeriodBudgetRemain = "slo:period_error_budget_remaining:ratio"
 )
 
-// budgetMatchers are the label matchers that find a budget SLO's series:
-// its sloth_id, or its sloth_slo within the sloth_service. Both are tried
-// (PromQL "or"), so slo.yaml may name an SLO either way.
-func budgetMatchers(name, service string) []string {
+// Labels name the labels that place a series of Sloth's rules in tend's
+// project, stage and service: tend.yaml intake.labels, which every rule
+// tend generates carries (docs/error-budgets.md, "Labels"). Empty fields
+// are project, stage and service.
+type Labels struct {
+	Project, Stage, Service string
+}
+
+// withDefaults fills the empty fields.
+func (l Labels) withDefaults() Labels {
+	for _, f := range []struct {
+		dst *string
+		def string
+	}{{&l.Project, "project"}, {&l.Stage, "stage"}, {&l.Service, "service"}} {
+		if *f.dst == "" {
+			*f.dst = f.def
+		}
+	}
+	return l
+}
+
+// check says which name cannot be a label a query names: one that is not
+// UTF-8, has a space or control character (as tend.yaml refuses), or
+// names the label of another field or one of Sloth's or Prometheus's own.
+// The defaults must be filled.
+func (l Labels) check() error {
+	fields := []struct{ key, name string }{{"project", l.Project}, {"stage", l.Stage}, {"service", l.Service}}
+	for i, f := range fields {
+		if !utf8.ValidString(f.name) || strings.ContainsFunc(f.name, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return fmt.Errorf("prometheus provider: the %s label name %q is not UTF-8 or has a space or control character; want a label name such as k8s_namespace", f.key, f.name)
+		}
+		if slices.Contains(reservedLabels, f.name) || strings.HasPrefix(f.name, "__") {
+			return fmt.Errorf("prometheus provider: the %s label name %q is a label of Sloth's or Prometheus's own; want a label of tend's", f.key, f.name)
+		}
+		for _, g := range fields[:i] {
+			if g.name == f.name {
+				return fmt.Errorf("prometheus provider: the %s and %s label names are both %q; each needs a label of its own", g.key, f.key, f.name)
+			}
+		}
+	}
+	return nil
+}
+
+// reservedLabels are the labels of Sloth's rules that the budget queries
+// match themselves, so none may place a series in tend.
+var reservedLabels = []string{"sloth_id", "sloth_slo", "sloth_service", "sloth_severity", "sloth_window", "sloth_mode", "sloth_version", "sloth_spec", "sloth_objective"}
+
+// labelRef writes a label name into PromQL: bare when it has the classic
+// syntax, else quoted, the form of Prometheus 3's UTF-8 label names (which
+// tend.yaml intake.labels allows).
+func labelRef(name string) string {
+	if labelName.MatchString(name) {
+		return name
+	}
+	return strconv.Quote(name)
+}
+
+// placeMatchers are the matchers that keep a query to the series of one
+// place: for each of project, stage and service that is not empty, the
+// series carries that value in the label, or does not carry the label at
+// all (rules written without tend's labels, which the project's own
+// Prometheus holds). The value is a literal: regexp.QuoteMeta keeps a
+// crafted name from widening the match.
+func placeMatchers(l Labels, f BudgetFilter) []string {
+	var m []string
+	for _, p := range []struct{ label, value string }{{l.Project, f.Project}, {l.Stage, f.Stage}, {l.Service, f.Service}} {
+		if p.value != "" {
+			m = append(m, labelRef(p.label)+"=~"+quote(regexp.QuoteMeta(p.value)+"|"))
+		}
+	}
+	return m
+}
+
+// budgetMatchers are the label matchers that find a budget SLO's series
+// in a place: its sloth_id, or its sloth_slo within the sloth_service.
+// Both are tried (PromQL "or"), so slo.yaml may name an SLO either way.
+func budgetMatchers(name, service string, place []string) []string {
 	return []string{
-		"sloth_id=" + quote(name),
-		"sloth_slo=" + quote(name) + ",sloth_service=" + quote(service),
+		strings.Join(append([]string{"sloth_id=" + quote(name)}, place...), ","),
+		strings.Join(append([]string{"sloth_slo=" + quote(name), "sloth_service=" + quote(service)}, place...), ","),
 	}
 }
 
-// alertMatchers are the matchers of the SLO a page alert names: its
-// sloth_id, else its sloth_slo and sloth_service.
-func alertMatchers(b remediation.BurnAlert) []string {
-	if b.ID != "" {
-		return []string{"sloth_id=" + quote(b.ID)}
+// alertMatchers are the matchers of the SLO a page alert names, in the
+// place of its problem: its sloth_id, else its sloth_slo and
+// sloth_service.
+func alertMatchers(b remediation.BurnAlert, place []string) []string {
+	var m []string
+	switch {
+	case b.ID != "":
+		m = []string{"sloth_id=" + quote(b.ID)}
+	default:
+		m = []string{"sloth_slo=" + quote(b.SLO)}
+		if b.Service != "" {
+			m = append(m, "sloth_service="+quote(b.Service))
+		}
 	}
-	m := "sloth_slo=" + quote(b.SLO)
-	if b.Service != "" {
-		m += ",sloth_service=" + quote(b.Service)
-	}
-	return []string{m}
+	return []string{strings.Join(append(m, place...), ",")}
 }
 
 // pick is max(expr{m1} or expr{m2} ...): one number however many of the
@@ -68,12 +148,13 @@ func pick(metric string, matchers []string, wrap string) string {
 
 // budgetQuery is the built-in query of a budget indicator
 // (slo.BudgetRemainingSLI, slo.BudgetBurnRateSLI) of a budget objective
-// in slo.yaml: the remaining budget from
-// slo:period_error_budget_remaining:ratio, and the burn rate over the
-// evaluation window as the mean of Sloth's 5-minute SLI error ratio over
-// the window divided by the budget ratio (docs/error-budgets.md).
-func budgetQuery(b slo.BudgetIndicator, req sli.Request) string {
-	m := budgetMatchers(b.SLO, req.Service)
+// in slo.yaml, in the evaluation's project, stage and service (labels l):
+// the remaining budget from slo:period_error_budget_remaining:ratio, and
+// the burn rate over the evaluation window as the mean of Sloth's 5-minute
+// SLI error ratio over the window divided by the budget ratio
+// (docs/error-budgets.md).
+func budgetQuery(b slo.BudgetIndicator, req sli.Request, l Labels) string {
+	m := budgetMatchers(b.SLO, req.Service, placeMatchers(l, BudgetFilter{Project: req.Project, Stage: req.Stage, Service: req.Service}))
 	if !b.BurnRate {
 		return pick(MetricPeriodBudgetRemain, m, "")
 	}
@@ -81,11 +162,23 @@ func budgetQuery(b slo.BudgetIndicator, req sli.Request) string {
 	return pick(MetricSLIError+"5m", m, "avg_over_time(%s["+w+"])") + " / " + pick(MetricErrorBudget, m, "")
 }
 
+// budgetNoDataHint says why a budget gate's query may find nothing, for
+// the evaluation's message: tend wrote the query, so "or vector(0)" is no
+// help; the rules or the SLO's name are.
+func budgetNoDataHint(b slo.BudgetIndicator, req sli.Request) string {
+	return fmt.Sprintf("; Prometheus holds no series of Sloth's rules for budget SLO %q in project %s, stage %s, service %s: "+
+		"are the rules of tend generate alert-rules for this stage loaded, and does slo name the SLO's sloth_slo or sloth_id?",
+		b.SLO, req.Project, req.Stage, req.Service)
+}
+
 // ShortBurn reads what remediation.VerifyBurn needs of the SLO of a page
-// alert at the moment at. A rule without data gives NaN (the verification
-// fails on it); the period defaults to 30 days.
-func (p *Provider) ShortBurn(ctx context.Context, b remediation.BurnAlert, at time.Time) (remediation.BurnSample, error) {
-	m := alertMatchers(b)
+// alert at the moment at, from the series of the problem's project, stage
+// and service (where): the same SLO burning in another stage is not this
+// problem's burn. A rule without data gives NaN (the verification fails on
+// it); the period defaults to 30 days, also when the rule's is none an SLO
+// has.
+func (p *Provider) ShortBurn(ctx context.Context, b remediation.BurnAlert, where BudgetFilter, at time.Time) (remediation.BurnSample, error) {
+	m := alertMatchers(b, placeMatchers(p.labels, where))
 	var s remediation.BurnSample
 	for _, q := range []struct {
 		query string
@@ -103,87 +196,116 @@ func (p *Provider) ShortBurn(ctx context.Context, b remediation.BurnAlert, at ti
 		case errors.Is(err, ErrNoData):
 			*q.dst = math.NaN()
 		default:
-			return remediation.BurnSample{}, fmt.Errorf("query %q: %w", q.query, err)
+			return remediation.BurnSample{}, p.answerError(err, "query %q: %s", q.query)
 		}
 	}
-	if math.IsNaN(s.PeriodDays) {
+	// A period no SLO has would scale the page factors out of reach (a
+	// burn "stopped" under a factor of millions): take the default.
+	if !(s.PeriodDays > 0 && s.PeriodDays <= maxPeriodDays) {
 		s.PeriodDays = 0
 	}
 	return s, nil
 }
 
-// BudgetFilter selects budget SLOs: by tend's project and service labels
-// where the rules carry them, and by sloth_service. Empty fields match all.
+// BudgetFilter places budget SLOs in tend's project, stage and service.
+// Empty fields match all.
 type BudgetFilter struct {
-	Project, Service string
+	Project, Stage, Service string
 }
 
-// matches reports whether a series' labels pass f: a label the rules do
-// not carry does not exclude (the project's Prometheus already scopes the
-// listing), a service must equal tend's service label or sloth_service.
-func (f BudgetFilter) matches(l map[string]string) bool {
-	if f.Project != "" && l["project"] != "" && l["project"] != f.Project {
+// matches reports whether a listed series' labels pass f: a label the
+// rules do not carry does not exclude (the project's Prometheus already
+// scopes the listing, and the query asked for f's project and stage), a
+// service must equal tend's service label or sloth_service.
+func (f BudgetFilter) matches(names Labels, l map[string]string) bool {
+	if f.Project != "" && l[names.Project] != "" && l[names.Project] != f.Project {
 		return false
 	}
-	if f.Service != "" && l["service"] != f.Service && l["sloth_service"] != f.Service {
+	if f.Stage != "" && l[names.Stage] != "" && l[names.Stage] != f.Stage {
+		return false
+	}
+	if f.Service != "" && l[names.Service] != f.Service && l["sloth_service"] != f.Service {
 		return false
 	}
 	return true
 }
 
+// maxPeriodDays is the longest SLO period Budgets takes from the rules;
+// a longer (or non-positive) one leaves Sloth's default, 30 days.
+const maxPeriodDays = 3660
+
 // budgetWindows are the windows whose burn rate Budgets reports.
 var budgetWindows = []string{"5m", "30m", "1h", "2h", "6h", "1d", "3d"}
 
-// Budgets discovers the budget SLOs from the series of slo:objective:ratio
-// and reads their remaining budget and burn rates at the moment at, with
-// one query per number (not per SLO).
+// Budgets discovers the budget SLOs of f's project and stage from the
+// series of slo:objective:ratio and reads their remaining budget and burn
+// rates at the moment at, with one query per number (not per SLO). An SLO
+// is its sloth_id in one project, stage and service: Sloth's id is the
+// same in every stage, and the rules tend generates record each stage's
+// series apart (with its labels), so each stage is listed on its own.
 func (p *Provider) Budgets(ctx context.Context, f BudgetFilter, at time.Time) ([]slo.BudgetStatus, error) {
-	objectives, err := p.vector(ctx, MetricObjective, at)
+	names := p.labels
+	sel := "{" + strings.Join(placeMatchers(names, BudgetFilter{Project: f.Project, Stage: f.Stage}), ",") + "}"
+	if sel == "{}" {
+		sel = ""
+	}
+	by := "max by (" + strings.Join([]string{"sloth_id", labelRef(names.Project), labelRef(names.Stage), labelRef(names.Service)}, ", ") + ") "
+	key := func(l map[string]string) string {
+		return strings.Join([]string{l["sloth_id"], l[names.Project], l[names.Stage], l[names.Service]}, "\x00")
+	}
+	objectives, err := p.vector(ctx, MetricObjective+sel, at)
 	if err != nil {
 		return nil, err
 	}
-	byID := map[string]*slo.BudgetStatus{}
+	byKey := map[string]*slo.BudgetStatus{}
 	var out []*slo.BudgetStatus
 	for _, s := range objectives {
-		id := s.Labels["sloth_id"]
-		if id == "" || byID[id] != nil || !f.matches(s.Labels) {
+		id, k := s.Labels["sloth_id"], key(s.Labels)
+		if id == "" || byKey[k] != nil || !f.matches(names, s.Labels) {
 			continue
 		}
 		st := &slo.BudgetStatus{
 			ID: id, SLO: s.Labels["sloth_slo"], Service: s.Labels["sloth_service"],
-			Project: s.Labels["project"], Stage: s.Labels["stage"], TendService: s.Labels["service"],
+			Project: s.Labels[names.Project], Stage: s.Labels[names.Stage], TendService: s.Labels[names.Service],
 			Objective: s.Value, BurnRates: map[string]float64{},
 		}
-		byID[id] = st
+		byKey[k] = st
 		out = append(out, st)
 	}
 	if len(out) == 0 {
 		return []slo.BudgetStatus{}, nil
 	}
-	byIDs := func(query string, set func(*slo.BudgetStatus, float64)) error {
+	byKeys := func(query string, set func(*slo.BudgetStatus, float64)) error {
 		samples, err := p.vector(ctx, query, at)
 		if err != nil {
 			return err
 		}
 		for _, s := range samples {
-			if st := byID[s.Labels["sloth_id"]]; st != nil && finiteValue(s.Value) {
+			if st := byKey[key(s.Labels)]; st != nil && finiteValue(s.Value) {
 				set(st, s.Value)
 			}
 		}
 		return nil
 	}
-	if err := byIDs("max by (sloth_id) ("+MetricPeriodDays+")", func(st *slo.BudgetStatus, v float64) { st.PeriodDays = v }); err != nil {
+	// A period outside (0, maxPeriodDays] is no SLO's: the rules are
+	// wrong, and charts over it would ask Prometheus for nonsense ranges.
+	setPeriod := func(st *slo.BudgetStatus, v float64) {
+		if v > 0 && v <= maxPeriodDays {
+			st.PeriodDays = v
+		}
+	}
+	if err := byKeys(by+"("+MetricPeriodDays+sel+")", setPeriod); err != nil {
 		return nil, err
 	}
-	if err := byIDs("max by (sloth_id) ("+MetricPeriodBudgetRemain+")", func(st *slo.BudgetStatus, v float64) { st.Remaining = &v }); err != nil {
+	if err := byKeys(by+"("+MetricPeriodBudgetRemain+sel+")", func(st *slo.BudgetStatus, v float64) { st.Remaining = &v }); err != nil {
 		return nil, err
 	}
-	if err := byIDs("max by (sloth_id) ("+MetricPeriodBurnRate+")", func(st *slo.BudgetStatus, v float64) { st.BurnRates["period"] = round3(v) }); err != nil {
+	if err := byKeys(by+"("+MetricPeriodBurnRate+sel+")", func(st *slo.BudgetStatus, v float64) { st.BurnRates["period"] = round3(v) }); err != nil {
 		return nil, err
 	}
 	for _, w := range budgetWindows {
-		q := "max by (sloth_id) (" + MetricSLIError + w + ") / max by (sloth_id) (" + MetricErrorBudget + ")"
-		if err := byIDs(q, func(st *slo.BudgetStatus, v float64) { st.BurnRates[w] = round3(v) }); err != nil {
+		q := by + "(" + MetricSLIError + w + sel + ") / " + by + "(" + MetricErrorBudget + sel + ")"
+		if err := byKeys(q, func(st *slo.BudgetStatus, v float64) { st.BurnRates[w] = round3(v) }); err != nil {
 			return nil, err
 		}
 	}
@@ -195,14 +317,24 @@ func (p *Provider) Budgets(ctx context.Context, f BudgetFilter, at time.Time) ([
 		st.Thresholds = slo.BurnThresholds(st.PeriodDays)
 		res[i] = *st
 	}
-	slices.SortFunc(res, func(a, b slo.BudgetStatus) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(res, func(a, b slo.BudgetStatus) int {
+		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Project, b.Project), strings.Compare(a.Stage, b.Stage), strings.Compare(a.TendService, b.TendService))
+	})
 	return res, nil
 }
 
-// History reads the remaining budget and burn rates of the SLO with the
-// given sloth_id from start to end, one point per step.
-func (p *Provider) History(ctx context.Context, id string, start, end time.Time, step time.Duration) (slo.BudgetHistory, error) {
-	m := []string{"sloth_id=" + quote(id)}
+// History reads the remaining budget and burn rates of the budget SLO b
+// (as Budgets listed it) from start to end, one point per step: the series
+// of its sloth_id with exactly its project, stage and service labels (an
+// empty one: the label is absent), so the charts of one stage never draw
+// another stage's or project's series of the same id.
+func (p *Provider) History(ctx context.Context, b slo.BudgetStatus, start, end time.Time, step time.Duration) (slo.BudgetHistory, error) {
+	m := []string{strings.Join([]string{
+		"sloth_id=" + quote(b.ID),
+		labelRef(p.labels.Project) + "=" + quote(b.Project),
+		labelRef(p.labels.Stage) + "=" + quote(b.Stage),
+		labelRef(p.labels.Service) + "=" + quote(b.TendService),
+	}, ",")}
 	var h slo.BudgetHistory
 	for _, q := range []struct {
 		query string
@@ -214,7 +346,7 @@ func (p *Provider) History(ctx context.Context, id string, start, end time.Time,
 	} {
 		series, err := p.rangeQuery(ctx, q.query, start, end, step)
 		if err != nil {
-			return slo.BudgetHistory{}, err
+			return slo.BudgetHistory{}, fmt.Errorf("budget SLO %s: %w", b.ID, err)
 		}
 		*q.dst = []slo.BudgetPoint{}
 		if len(series) > 0 {

@@ -82,7 +82,7 @@ func TestBudgetsOnRealPrometheus(t *testing.T) {
 	}
 
 	t.Run("short burn decides still burning", func(t *testing.T) {
-		s, err := p.ShortBurn(ctx, remediation.BurnAlert{ID: service + "-availability"}, time.Now())
+		s, err := p.ShortBurn(ctx, remediation.BurnAlert{ID: service + "-availability"}, BudgetFilter{Project: "sockshop", Stage: "production", Service: service}, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func TestBudgetsOnRealPrometheus(t *testing.T) {
 		if ev := remediation.VerifyBurn(remediation.BurnAlert{ID: service + "-availability"}, s); ev.Result != slo.Fail {
 			t.Errorf("VerifyBurn = %s %s", ev.Result, ev.Message)
 		}
-		s, err = p.ShortBurn(ctx, remediation.BurnAlert{SLO: "availability", Service: service}, time.Now())
+		s, err = p.ShortBurn(ctx, remediation.BurnAlert{SLO: "availability", Service: service}, BudgetFilter{Project: "sockshop", Stage: "production", Service: service}, time.Now())
 		if err != nil || s.ErrorRatio5m != 0.02 {
 			t.Errorf("by name: %+v, %v", s, err)
 		}
@@ -116,7 +116,7 @@ func TestBudgetsOnRealPrometheus(t *testing.T) {
 
 	t.Run("history", func(t *testing.T) {
 		now := time.Now()
-		h, err := p.History(ctx, service+"-availability", now.Add(-10*time.Second), now, time.Second)
+		h, err := p.History(ctx, got, now.Add(-10*time.Second), now, time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,10 +40,13 @@ func newSlothRules(t testing.TB) *slothRules {
 				MetricObjective: 0.99, MetricErrorBudget: 0.01, MetricPeriodDays: 28,
 				MetricPeriodBudgetRemain: -0.1, MetricSLIError + "5m": 0.001,
 			},
+			// A period no SLO has: the listing keeps the default.
+			"payment-broken": {MetricObjective: 0.9, MetricErrorBudget: 0.1, MetricPeriodDays: 1e300},
 		},
 		labels: map[string]map[string]string{
 			"carts-availability": {"sloth_id": "carts-availability", "sloth_slo": "availability", "sloth_service": "carts", "project": "sockshop", "stage": "production", "service": "carts"},
 			"orders-latency":     {"sloth_id": "orders-latency", "sloth_slo": "latency", "sloth_service": "orders"},
+			"payment-broken":     {"sloth_id": "payment-broken", "sloth_slo": "broken", "sloth_service": "payment", "project": "sockshop"},
 		},
 	}
 }
@@ -88,10 +91,11 @@ func (f *slothRules) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var parts []string
-	if strings.HasPrefix(q, "max by (sloth_id)") || q == MetricObjective {
+	listing := strings.HasPrefix(q, MetricObjective)
+	if strings.HasPrefix(q, "max by (sloth_id, project, stage, service)") || listing {
 		// A listing: one sample per SLO, burn rates divided.
 		_, m := f.eval(strings.SplitN(q, " / ", 2)[0])
-		if q == MetricObjective {
+		if listing {
 			m = MetricObjective
 		}
 		for id, vals := range f.values {
@@ -102,9 +106,13 @@ func (f *slothRules) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if strings.Contains(q, " / ") {
 				v /= vals[MetricErrorBudget]
 			}
-			l := map[string]string{"sloth_id": id}
-			if q == MetricObjective {
-				l = f.labels[id]
+			// The listing's series carry all labels, the others those
+			// of "max by".
+			l := map[string]string{}
+			for k, v := range f.labels[id] {
+				if listing || k == "sloth_id" || k == "project" || k == "stage" || k == "service" {
+					l[k] = v
+				}
 			}
 			var lp []string
 			for k, lv := range l {
@@ -142,14 +150,15 @@ func TestBudgetIndicatorQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "max(slo:period_error_budget_remaining:ratio{sloth_id='availability'} or slo:period_error_budget_remaining:ratio{sloth_slo='availability',sloth_service='carts'})"; q != want {
+	if want := "max(slo:period_error_budget_remaining:ratio{sloth_id='availability',project=~'sockshop|',stage=~'dev|',service=~'carts|'} or " +
+		"slo:period_error_budget_remaining:ratio{sloth_slo='availability',sloth_service='carts',project=~'sockshop|',stage=~'dev|',service=~'carts|'})"; q != want {
 		t.Errorf("remaining query\n got %s\nwant %s", q, want)
 	}
 	q, err = QueryBuilder{}.Query(slo.BudgetBurnRateSLI("carts-availability"), req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(q, "avg_over_time(slo:sli_error:ratio_rate5m{sloth_id='carts-availability'}[1800s])") || !strings.Contains(q, " / max(slo:error_budget:ratio{") {
+	if !strings.Contains(q, "avg_over_time(slo:sli_error:ratio_rate5m{sloth_id='carts-availability',project=~'sockshop|',stage=~'dev|',service=~'carts|'}[1800s])") || !strings.Contains(q, " / max(slo:error_budget:ratio{") {
 		t.Errorf("burn rate query %s", q)
 	}
 }
@@ -168,7 +177,8 @@ func TestBudgetGateValues(t *testing.T) {
 	if !values[1].Success || math.Abs(values[1].Value-20) > 1e-9 {
 		t.Errorf("burn rate by id = %+v", values[1])
 	}
-	if values[2].Success || !strings.Contains(values[2].Message, "no data") {
+	if values[2].Success || !strings.Contains(values[2].Message, `no series of Sloth's rules for budget SLO "unknown" in project sockshop, stage dev, service carts`) ||
+		strings.Contains(values[2].Message, "vector(0)") {
 		t.Errorf("unknown SLO = %+v", values[2])
 	}
 }
@@ -182,10 +192,11 @@ func TestShortBurn(t *testing.T) {
 	}{
 		{"by id", remediation.BurnAlert{ID: "carts-availability"}, remediation.BurnSample{ErrorRatio5m: 0.02, ErrorRatio30m: 0.003, ErrorBudget: 0.001, PeriodDays: 30}},
 		{"by name and service", remediation.BurnAlert{SLO: "latency", Service: "orders"}, remediation.BurnSample{ErrorRatio5m: 0.001, ErrorRatio30m: math.NaN(), ErrorBudget: 0.01, PeriodDays: 28}},
+		{"a period no SLO has", remediation.BurnAlert{ID: "payment-broken"}, remediation.BurnSample{ErrorRatio5m: math.NaN(), ErrorRatio30m: math.NaN(), ErrorBudget: 0.1, PeriodDays: 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := p.ShortBurn(context.Background(), tt.alert, t0)
+			got, err := p.ShortBurn(context.Background(), tt.alert, BudgetFilter{Project: "sockshop", Stage: "production", Service: "carts"}, t0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -195,7 +206,7 @@ func TestShortBurn(t *testing.T) {
 		})
 	}
 	// The decision on these samples: carts still burns (20x over 5m).
-	got, _ := p.ShortBurn(context.Background(), remediation.BurnAlert{ID: "carts-availability"}, t0)
+	got, _ := p.ShortBurn(context.Background(), remediation.BurnAlert{ID: "carts-availability"}, BudgetFilter{}, t0)
 	if ev := remediation.VerifyBurn(remediation.BurnAlert{ID: "carts-availability"}, got); ev.Result != slo.Fail {
 		t.Errorf("VerifyBurn = %s %s", ev.Result, ev.Message)
 	}
@@ -208,7 +219,7 @@ func TestShortBurnOutage(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	p := newProvider(t, Config{URL: srv.URL})
-	_, err := p.ShortBurn(context.Background(), remediation.BurnAlert{ID: "x"}, t0)
+	_, err := p.ShortBurn(context.Background(), remediation.BurnAlert{ID: "x"}, BudgetFilter{}, t0)
 	if !errors.Is(err, sli.ErrUnavailable) {
 		t.Errorf("err = %v, want sli.ErrUnavailable", err)
 	}
@@ -224,8 +235,11 @@ func TestBudgets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 2 || all[0].ID != "carts-availability" || all[1].ID != "orders-latency" {
+	if len(all) != 3 || all[0].ID != "carts-availability" || all[1].ID != "orders-latency" || all[2].ID != "payment-broken" {
 		t.Fatalf("Budgets = %+v", all)
+	}
+	if b := all[2]; b.PeriodDays != 30 || b.Thresholds[0].Factor != 14.4 {
+		t.Errorf("a period of 1e300 days was taken: %+v", b)
 	}
 	c := all[0]
 	if c.Objective != 0.999 || c.PeriodDays != 30 || c.Remaining == nil || *c.Remaining != 0.62 || c.Project != "sockshop" || c.TendService != "carts" {
@@ -255,7 +269,7 @@ func TestBudgets(t *testing.T) {
 
 func TestHistory(t *testing.T) {
 	p := newSlothProvider(t)
-	h, err := p.History(context.Background(), "carts-availability", t0.Add(-time.Hour), t0, 5*time.Minute)
+	h, err := p.History(context.Background(), slo.BudgetStatus{ID: "carts-availability", Project: "sockshop", Stage: "production", TendService: "carts"}, t0.Add(-time.Hour), t0, 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

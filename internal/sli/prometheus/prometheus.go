@@ -58,6 +58,10 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives one debug line per query; nil discards.
 	Logger *slog.Logger
+	// Labels name the labels that carry tend's project, stage and service
+	// on the series of Sloth's rules (tend.yaml intake.labels); the zero
+	// value means project, stage and service.
+	Labels Labels
 }
 
 // Provider is the Prometheus SLI provider. It is safe for concurrent use.
@@ -67,6 +71,7 @@ type Provider struct {
 	client  *http.Client
 	log     *slog.Logger
 	secrets []string
+	labels  Labels
 }
 
 var _ sli.Provider = (*Provider)(nil)
@@ -94,7 +99,11 @@ func New(cfg Config) (*Provider, error) {
 		return nil, err
 	}
 	cfg.Timeout, cfg.Concurrency = o.Timeout, o.Concurrency
-	p := &Provider{base: u, cfg: cfg, client: o.Client, log: o.Logger}
+	labels := cfg.Labels.withDefaults()
+	if err := labels.check(); err != nil {
+		return nil, err
+	}
+	p := &Provider{base: u, cfg: cfg, client: o.Client, log: o.Logger, labels: labels}
 	// The base64 form of basic credentials is what travels in the header,
 	// so that is what an echoing proxy would quote back.
 	if cfg.Password != "" {
@@ -111,7 +120,7 @@ func New(cfg Config) (*Provider, error) {
 // fails for an indicator that has neither, and for a built-in query whose
 // filter keys are not label names.
 func (p *Provider) Query(name string, req sli.Request) (string, error) {
-	return query(name, req, sli.NewReplacer(req))
+	return query(name, req, sli.NewReplacer(req), p.labels)
 }
 
 // QueryBuilder builds the PromQL of an indicator exactly as the provider
@@ -120,17 +129,20 @@ func (p *Provider) Query(name string, req sli.Request) (string, error) {
 // outside without importing this adapter or inventing a Prometheus URL.
 type QueryBuilder struct{}
 
-// Query returns the PromQL of the indicator name, as Provider.Query does.
+// Query returns the PromQL of the indicator name, as Provider.Query does
+// with the default label names.
 func (QueryBuilder) Query(name string, req sli.Request) (string, error) {
-	return query(name, req, sli.NewReplacer(req))
+	return query(name, req, sli.NewReplacer(req), Labels{}.withDefaults())
 }
 
-func query(name string, req sli.Request, r *sli.Replacer) (string, error) {
+// query builds the PromQL of the indicator name; l names the labels that
+// place the budget indicators' series.
+func query(name string, req sli.Request, r *sli.Replacer, l Labels) (string, error) {
 	if q, ok := req.Queries[name]; ok && strings.TrimSpace(q) != "" {
 		return r.Replace(q), nil
 	}
 	if b, ok := slo.ParseBudgetIndicator(name); ok {
-		return budgetQuery(b, req), nil
+		return budgetQuery(b, req, l), nil
 	}
 	q, ok, err := builtinQuery(name, req)
 	if err != nil {
@@ -150,11 +162,15 @@ func (p *Provider) GetSLIs(ctx context.Context, req sli.Request) ([]slo.SLIResul
 	r := sli.NewReplacer(req)
 	var outages sli.Outages
 	values, err := sli.Collect(ctx, req.Indicators, p.cfg.Concurrency, func(ctx context.Context, name string) slo.SLIResult {
-		q, err := query(name, req, r)
+		q, err := query(name, req, r, p.labels)
 		if err != nil {
 			return sli.Failed(name, "%s", err)
 		}
-		res, cause := p.fetch(ctx, name, q, req.End)
+		hint := `; if no data means zero here, append "or vector(0)" to the query`
+		if b, ok := slo.ParseBudgetIndicator(name); ok {
+			hint = budgetNoDataHint(b, req)
+		}
+		res, cause := p.fetch(ctx, name, q, hint, req.End)
 		outages.Add(cause)
 		return res
 	})
@@ -166,15 +182,15 @@ func (p *Provider) GetSLIs(ctx context.Context, req sli.Request) ([]slo.SLIResul
 
 // fetch runs one instant query and turns its answer into a result; the
 // error is why it failed (matching sli.ErrUnavailable for an outage), with
-// its secrets removed.
-func (p *Provider) fetch(ctx context.Context, name, query string, at time.Time) (slo.SLIResult, error) {
+// its secrets removed. noData is added to the message of an empty answer.
+func (p *Provider) fetch(ctx context.Context, name, query, noData string, at time.Time) (slo.SLIResult, error) {
 	started := time.Now()
 	res, err := p.instant(ctx, query, at)
 	p.log.DebugContext(ctx, "prometheus_query", "sli", name, "duration_ms", time.Since(started).Milliseconds(), "ok", err == nil)
 	if err != nil {
 		msg := p.redact(err.Error())
 		if errors.Is(err, ErrNoData) {
-			msg += `; if no data means zero here, append "or vector(0)" to the query`
+			msg += noData
 		}
 		cause := errors.New(msg)
 		if errors.Is(err, sli.ErrUnavailable) {
@@ -234,9 +250,14 @@ func (p *Provider) get(ctx context.Context, path string, v url.Values) (int, []b
 		return 0, nil, p.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return 0, nil, p.transportError(ctx, err)
+	}
+	if len(body) > maxBody {
+		// Cut off, the answer would only fail as JSON that "ends
+		// unexpectedly"; say what happened instead.
+		return 0, nil, fmt.Errorf("prometheus at %s answered with more than %d MiB, more than tend reads; narrow the query", p.base.Redacted(), maxBody>>20)
 	}
 	return resp.StatusCode, body, nil
 }

@@ -60,6 +60,7 @@ var ProviderKind = sli.Kind{
 		if err != nil {
 			return nil, err
 		}
-		return New(Config{URL: s.URL, User: s.User, Password: s.Password, BearerToken: s.BearerToken, Timeout: o.Timeout, Logger: o.Logger, HTTPClient: o.HTTPClient})
+		return New(Config{URL: s.URL, User: s.User, Password: s.Password, BearerToken: s.BearerToken, Timeout: o.Timeout, Logger: o.Logger, HTTPClient: o.HTTPClient,
+			Labels: Labels(o.Labels)})
 	},
 }
