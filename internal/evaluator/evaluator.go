@@ -115,9 +115,10 @@ func (h *Handler) Handle(ctx context.Context, job store.Job) worker.Result {
 		return worker.Done()
 	}
 	log := h.log.With("keptn_context", st.KeptnContext, "project", st.Project, "stage", st.Stage, "service", st.Service, "step", string(st.Step), "job_id", job.ID)
-	out, err := h.step(ctx, st)
+	var r run
+	out, err := h.step(ctx, &r, st)
 	if err == nil {
-		out = h.chain(ctx, log, st, out)
+		out = h.chain(ctx, &r, log, st, out)
 	}
 	if err != nil {
 		if ctx.Err() != nil || job.Attempt < job.MaxAttempts {
@@ -167,13 +168,41 @@ func (h *Handler) Handle(ctx context.Context, job store.Job) worker.Result {
 	return worker.Done().WithCommit(commit)
 }
 
+// run is what the steps of one run of a job (Handle's chain, Evaluate)
+// share: the monitoring setting, resolved once. Step by step, the start
+// and the get-sli steps each resolved it, up to four settings reads each;
+// chained, the second read would come a moment after the first, and
+// reading the setting once is the same as its not changing in that
+// moment, which the step-by-step run allows too. A run that is not
+// chained (a step after a claim) resolves it afresh, so a change between
+// two runs is still seen (fetch's "changed while the evaluation ran").
+type run struct {
+	resolved bool
+	sel      settings.Selection
+	selErr   error // nil or an error wrapping settings.ErrNotSet
+}
+
+// monitoring resolves the service's monitoring setting, once per run.
+// Other errors (the store failing) are not kept: the step fails and runs
+// again with a new run.
+func (h *Handler) monitoring(ctx context.Context, r *run, st evaluation.State) (settings.Selection, error) {
+	if r.resolved {
+		return r.sel, r.selErr
+	}
+	sel, err := h.monitor.Resolve(ctx, h.st, st.Project, st.Stage, st.Service)
+	if err == nil || errors.Is(err, settings.ErrNotSet) {
+		r.resolved, r.sel, r.selErr = true, sel, err
+	}
+	return sel, err
+}
+
 // step runs the I/O of st's step and decides its outcome.
-func (h *Handler) step(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
+func (h *Handler) step(ctx context.Context, r *run, st evaluation.State) (evaluation.Outcome, error) {
 	switch st.Step {
 	case evaluation.StepStart:
-		return h.begin(ctx, st)
+		return h.begin(ctx, r, st)
 	case evaluation.StepGetSLI:
-		return h.getSLIs(ctx, st)
+		return h.getSLIs(ctx, r, st)
 	case evaluation.StepEvaluate:
 		return h.evaluate(ctx, st)
 	}
@@ -194,11 +223,11 @@ func (h *Handler) step(ctx context.Context, st evaluation.State) (evaluation.Out
 // .finished) as a job of its own. A chained step that fails is not an
 // error: the steps before it are recorded, and it runs again as the job's
 // next step, as it would have.
-func (h *Handler) chain(ctx context.Context, log *slog.Logger, st evaluation.State, out evaluation.Outcome) evaluation.Outcome {
+func (h *Handler) chain(ctx context.Context, r *run, log *slog.Logger, st evaluation.State, out evaluation.Outcome) evaluation.Outcome {
 	for out.Next != nil && !st.Sequence && out.Next.ExternalProvider == "" &&
 		(out.Next.Step == evaluation.StepGetSLI || out.Next.Step == evaluation.StepEvaluate) &&
 		!out.RunAt.After(h.now()) {
-		next, err := h.step(ctx, *out.Next)
+		next, err := h.step(ctx, r, *out.Next)
 		if err != nil {
 			log.DebugContext(ctx, "evaluation_chained_step_failed", "next", string(out.Next.Step), "err", err)
 			return out
@@ -210,7 +239,7 @@ func (h *Handler) chain(ctx context.Context, log *slog.Logger, st evaluation.Sta
 }
 
 // begin reads the SLO file and which provider is configured.
-func (h *Handler) begin(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
+func (h *Handler) begin(ctx context.Context, r *run, st evaluation.State) (evaluation.Outcome, error) {
 	in := evaluation.StartInput{Specs: h.specs}
 	ref := resource.Ref{Project: st.Project, Stage: st.Stage, Service: st.Service}
 	// A gitcommitid pins the SLO file to that commit, as Keptn's
@@ -231,7 +260,7 @@ func (h *Handler) begin(ctx context.Context, st evaluation.State) (evaluation.Ou
 	default:
 		return evaluation.Outcome{}, fmt.Errorf("read slo.yaml of %s: %w", ref, err)
 	}
-	sel, err := h.monitor.Resolve(ctx, h.st, st.Project, st.Stage, st.Service)
+	sel, err := h.monitoring(ctx, r, st)
 	switch {
 	case err == nil:
 		in.Provider = sel.Variant
@@ -253,7 +282,7 @@ func (h *Handler) begin(ctx context.Context, st evaluation.State) (evaluation.Ou
 
 // getSLIs queries the provider for every indicator, or looks for an
 // external provider's answer.
-func (h *Handler) getSLIs(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
+func (h *Handler) getSLIs(ctx context.Context, r *run, st evaluation.State) (evaluation.Outcome, error) {
 	if st.ExternalProvider != "" {
 		a, found, err := h.sliAnswer(ctx, st)
 		if err != nil {
@@ -264,7 +293,7 @@ func (h *Handler) getSLIs(ctx context.Context, st evaluation.State) (evaluation.
 		}
 		return st.SLIsAnswered(a)
 	}
-	values, err := h.fetch(ctx, st)
+	values, err := h.fetch(ctx, r, st)
 	if errors.Is(err, sli.ErrUnavailable) && ctx.Err() == nil {
 		h.log.WarnContext(ctx, "evaluation_monitoring_unavailable", "project", st.Project, "stage", st.Stage, "service", st.Service, "err", err)
 		return st.MonitoringUnavailable(h.now(), values, err.Error())
@@ -275,7 +304,7 @@ func (h *Handler) getSLIs(ctx context.Context, st evaluation.State) (evaluation.
 	return st.SLIsFetched(h.now(), values)
 }
 
-func (h *Handler) fetch(ctx context.Context, st evaluation.State) ([]slo.SLIResult, error) {
+func (h *Handler) fetch(ctx context.Context, r *run, st evaluation.State) ([]slo.SLIResult, error) {
 	failAll := func(format string, args ...any) []slo.SLIResult {
 		out := make([]slo.SLIResult, len(st.Indicators))
 		for i, name := range st.Indicators {
@@ -283,7 +312,7 @@ func (h *Handler) fetch(ctx context.Context, st evaluation.State) ([]slo.SLIResu
 		}
 		return out
 	}
-	sel, err := h.monitor.Resolve(ctx, h.st, st.Project, st.Stage, st.Service)
+	sel, err := h.monitoring(ctx, r, st)
 	switch {
 	case errors.Is(err, settings.ErrNotSet):
 		return failAll("the monitoring configuration was removed while the evaluation ran"), nil
