@@ -390,10 +390,29 @@ const baselinePage = 100
 // baseline reads the earlier evaluations of the project, stage and service,
 // newest first, until the SLO's comparison has what it needs.
 func (h *Handler) baseline(ctx context.Context, st evaluation.State) ([]slo.Previous, error) {
-	f := store.EventFilter{Project: st.Project, Stage: st.Stage, Service: st.Service, PageSize: store.MaxPageSize}
-	f.Type = event.TypeEvaluationInvalidated
+	comparison := st.Comparison()
+	// The first page of earlier evaluations holds a few more than the
+	// comparison needs (some may not count: errored, invalidated, a
+	// result it excludes); later pages double up to baselinePage. The
+	// evaluation compares with the newest usable ones only
+	// (slo.Evaluate), so stopping once there are enough gives the result
+	// reading more would: reading and decoding a hundred earlier
+	// evaluations each time was a third of the CPU of an evaluation of a
+	// service evaluated often (issue 16).
+	//
+	// The invalidations are read all (up to maxPrevs) in pages of the
+	// same sizes. Both reads are one statement of the store (ListEvents
+	// by project, stage, service and type), and SQLite plans with the
+	// value bound to LIMIT, so a statement bound to another LIMIT than in
+	// its last run is compiled again: with pages of MaxPageSize for the
+	// invalidations and of 4 for the evaluations that was every read, a
+	// tenth of the benchmark process's CPU (BenchmarkEvaluationsOverhead).
+	// A service with more invalidations than a first page takes more
+	// reads; invalidations are rare.
+	first := min(2*evaluation.Wanted(comparison)+2, baselinePage)
+	f := store.EventFilter{Project: st.Project, Stage: st.Stage, Service: st.Service, Type: event.TypeEvaluationInvalidated, PageSize: first}
 	var invalidations [][]byte
-	for n := 0; n < h.maxPrevs; {
+	for len(invalidations) < h.maxPrevs {
 		pg, err := h.st.ListEvents(ctx, f)
 		if err != nil {
 			return nil, fmt.Errorf("read evaluation invalidations: %w", err)
@@ -401,21 +420,12 @@ func (h *Handler) baseline(ctx context.Context, st evaluation.State) ([]slo.Prev
 		for _, e := range pg.Events {
 			invalidations = append(invalidations, e.JSON)
 		}
-		n += len(pg.Events)
 		if pg.NextPageKey == "" {
 			break
 		}
-		f.PageKey = pg.NextPageKey
+		f.PageKey, f.PageSize = pg.NextPageKey, min(2*f.PageSize, baselinePage)
 	}
-	comparison := st.Comparison()
-	// The first page holds a few more than the comparison needs (some
-	// may not count: errored, invalidated, a result it excludes); later
-	// pages double up to baselinePage. The evaluation compares with the
-	// newest usable ones only (slo.Evaluate), so stopping once there are
-	// enough gives the result reading more would: reading and decoding a
-	// hundred earlier evaluations each time was a third of the CPU of an
-	// evaluation of a service evaluated often (issue 16).
-	f.Type, f.PageKey, f.PageSize = event.TypeEvaluationFinished, "", min(2*evaluation.Wanted(comparison)+2, baselinePage)
+	f.Type, f.PageKey, f.PageSize = event.TypeEvaluationFinished, "", first
 	var finished [][]byte
 	var prev []slo.Previous
 	for len(finished) < h.maxPrevs {

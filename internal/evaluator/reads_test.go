@@ -1,5 +1,8 @@
 package evaluator_test
 
+// Tests of what one evaluation reads: the monitoring setting once per run,
+// every invalidation of its baseline.
+
 import (
 	"context"
 	"encoding/json"
@@ -129,4 +132,41 @@ func waitFinished(t *testing.T, st store.Store, keptnContext string) evaluation.
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestBaselineReadsInvalidationsOverSeveralPages checks that the baseline
+// search reads every invalidation, not only its first page: five earlier
+// evaluations withdrawn by five invalidations (more than a first page)
+// leave the oldest of six as the one compared with.
+func TestBaselineReadsInvalidationsOverSeveralPages(t *testing.T) {
+	backends(t, func(t *testing.T, open func(t *testing.T) (store.Store, resource.Storage)) {
+		e := newEnv(t, open, func(settings.Selection) (sli.Provider, error) { return passProvider{}, nil })
+		e.put(t, resource.Ref{Project: project, Stage: stage, Service: service}, "slo.yaml", sloFile)
+		e.configure(t, store.Scope{Project: project}, "http://127.0.0.1:1")
+		record := func(id, typ, keptnContext, triggeredID, data string) store.EventRecord {
+			body := `{"specversion":"1.0","id":"` + id + `","source":"test","type":"` + typ + `","shkeptncontext":"` + keptnContext +
+				`","triggeredid":"` + triggeredID + `","datacontenttype":"application/json","data":` + data + `}`
+			return store.EventRecord{ID: id, Source: "test", Type: typ, Time: time.Now(), SpecVersion: "1.0", KeptnContext: keptnContext,
+				TriggeredID: triggeredID, Project: project, Stage: stage, Service: service, JSON: []byte(body)}
+		}
+		where := `"project":"` + project + `","stage":"` + stage + `","service":"` + service + `"`
+		var recs []store.EventRecord
+		for i := range 6 { // oldest first
+			n := string(rune('0' + i))
+			recs = append(recs, record("finished-"+n, event.TypeEvaluationFinished, "context-"+n, "triggered-"+n,
+				`{`+where+`,"status":"succeeded","result":"pass","evaluation":{"result":"pass","indicatorResults":[{"value":{"metric":"response_time_p90","value":500,"success":true}}]}}`))
+		}
+		for i := 5; i >= 1; i-- { // the newest invalidation withdraws the second oldest
+			n := string(rune('0' + i))
+			recs = append(recs, record("invalidated-"+n, event.TypeEvaluationInvalidated, "context-"+n, "triggered-"+n, `{`+where+`}`))
+		}
+		ctx := context.Background()
+		if err := e.st.WithTx(ctx, func(tx store.Tx) error { _, err := tx.AppendEvents(ctx, recs...); return err }); err != nil {
+			t.Fatal(err)
+		}
+		fin := e.evaluate(t)
+		if got := fin.Evaluation.ComparedEvents; len(got) != 1 || got[0] != "finished-0" {
+			t.Fatalf("compared with %v; want [finished-0], the only evaluation not invalidated", got)
+		}
+	})
 }
