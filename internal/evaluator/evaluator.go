@@ -41,6 +41,9 @@ type Store interface {
 // Resources reads the SLO and SLI files; *resource.Repos satisfies it.
 type Resources interface {
 	Get(ctx context.Context, ref resource.Ref, uri, version string) ([]byte, string, error)
+	// GetLevels reads a file at the project, stage and service levels
+	// of ref, each as Get would, with one head read per branch.
+	GetLevels(ctx context.Context, ref resource.Ref, uri string) [3]resource.Level
 }
 
 // ProviderFactory builds the SLI provider of a service's resolved, checked
@@ -336,8 +339,9 @@ func (h *Handler) fetch(ctx context.Context, r *run, st evaluation.State) ([]slo
 	}
 	var layers [3]map[string]string
 	uri := sel.Variant + "/sli.yaml"
+	read := h.res.GetLevels(ctx, levels[2], uri)
 	for i, ref := range levels {
-		data, _, err := h.res.Get(ctx, ref, uri, "")
+		data, err := read[i].Data, read[i].Err
 		switch {
 		case err == nil:
 		case errors.Is(err, resource.ErrResourceNotFound), errors.Is(err, resource.ErrProjectNotFound), errors.Is(err, resource.ErrStageNotFound), errors.Is(err, resource.ErrInvalidName):
