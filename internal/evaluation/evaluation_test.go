@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -631,6 +632,30 @@ func FuzzWindow(f *testing.F) {
 		}
 		if !e.After(s) {
 			t.Fatalf("window %s .. %s from %q %q %q", s, e, timeframe, start, end)
+		}
+	})
+}
+
+// FuzzDecodeFinished feeds stored evaluation.finished events (which an
+// outside sender may have posted) to the baseline: any bytes are read
+// without a panic, an unreadable or errored event is left out, and a kept
+// one carries its event id.
+func FuzzDecodeFinished(f *testing.F) {
+	f.Add([]byte(`{"id":"a","shkeptncontext":"c","triggeredid":"t","data":{"status":"succeeded","result":"pass","evaluation":{"result":"warning","indicatorResults":[{"value":{"metric":"m","value":1,"success":true}}]}}}`))
+	f.Add([]byte(`{"id":"a","data":{"status":"errored","result":"fail"}}`))
+	f.Add([]byte(`{"id":"","data":{}}`))
+	f.Add([]byte(`{"id":"a","data":{"evaluation":null}}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		prev := BaselineOf([]Finished{DecodeFinished(raw)}, [][]byte{raw})
+		if len(prev) > 1 {
+			t.Fatalf("one event gave %d previous evaluations", len(prev))
+		}
+		if len(prev) == 1 && prev[0].ID == "" {
+			t.Fatalf("a previous evaluation without an id from %q", raw)
+		}
+		if again := Baseline([][]byte{raw}, [][]byte{raw}); !reflect.DeepEqual(again, prev) {
+			t.Fatalf("Baseline = %+v; BaselineOf(DecodeFinished) = %+v", again, prev)
 		}
 	})
 }

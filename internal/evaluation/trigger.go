@@ -255,6 +255,50 @@ func decodeFinished(raw []byte) (finishedEvent, error) {
 // run (status errored: no SLO file, no SLI provider, aborted) measured
 // nothing and are left out, and so are events that cannot be read.
 func Baseline(finished, invalidations [][]byte) []slo.Previous {
+	decoded := make([]Finished, len(finished))
+	for i, raw := range finished {
+		decoded[i] = DecodeFinished(raw)
+	}
+	return BaselineOf(decoded, invalidations)
+}
+
+// Finished is what the baseline takes of one stored evaluation.finished
+// event (DecodeFinished). Stored events do not change, so a reader may keep
+// it for the next evaluations of the service rather than decode the event
+// again; it must not change Values.
+type Finished struct {
+	prev                      slo.Previous
+	keptnContext, triggeredID string
+	// skip: unreadable, without an id, or errored (measured nothing).
+	skip bool
+}
+
+// DecodeFinished reads what Baseline needs of one stored
+// evaluation.finished event.
+func DecodeFinished(raw []byte) Finished {
+	f, err := decodeFinished(raw)
+	if err != nil || f.ID == "" {
+		return Finished{skip: true}
+	}
+	if f.Data.Status == event.StatusErrored {
+		// The evaluation could not run (no SLO file, no SLI provider,
+		// aborted): it measured nothing to compare with.
+		return Finished{skip: true}
+	}
+	p := slo.Previous{ID: f.ID, Result: slo.Result(f.Data.Result)}
+	if e := f.Data.Evaluation; e != nil {
+		if e.Result != "" {
+			p.Result = slo.Result(e.Result)
+		}
+		for _, ir := range e.IndicatorResults {
+			p.Values = append(p.Values, ir.Value)
+		}
+	}
+	return Finished{prev: p, keptnContext: f.KeptnContext, triggeredID: f.TriggeredID}
+}
+
+// BaselineOf is Baseline of events already decoded with DecodeFinished.
+func BaselineOf(finished []Finished, invalidations [][]byte) []slo.Previous {
 	byTrigger, byContext := map[string]bool{}, map[string]bool{}
 	for _, raw := range invalidations {
 		f, err := decodeFinished(raw)
@@ -268,26 +312,12 @@ func Baseline(finished, invalidations [][]byte) []slo.Previous {
 		}
 	}
 	out := make([]slo.Previous, 0, len(finished))
-	for _, raw := range finished {
-		f, err := decodeFinished(raw)
-		if err != nil || f.ID == "" {
+	for _, f := range finished {
+		if f.skip {
 			continue
 		}
-		if f.Data.Status == event.StatusErrored {
-			// The evaluation could not run (no SLO file, no SLI
-			// provider, aborted): it measured nothing to compare with.
-			continue
-		}
-		p := slo.Previous{ID: f.ID, Result: slo.Result(f.Data.Result)}
-		if e := f.Data.Evaluation; e != nil {
-			if e.Result != "" {
-				p.Result = slo.Result(e.Result)
-			}
-			for _, ir := range e.IndicatorResults {
-				p.Values = append(p.Values, ir.Value)
-			}
-		}
-		p.Invalidated = (f.TriggeredID != "" && byTrigger[f.TriggeredID]) || byContext[f.KeptnContext]
+		p := f.prev
+		p.Invalidated = (f.triggeredID != "" && byTrigger[f.triggeredID]) || byContext[f.keptnContext]
 		out = append(out, p)
 	}
 	return out

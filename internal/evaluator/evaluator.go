@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/tendhq/tend/internal/evaluation"
@@ -41,6 +42,9 @@ type Store interface {
 // Resources reads the SLO and SLI files; *resource.Repos satisfies it.
 type Resources interface {
 	Get(ctx context.Context, ref resource.Ref, uri, version string) ([]byte, string, error)
+	// GetLevels reads a file at the project, stage and service levels
+	// of ref, each as Get would, with one head read per branch.
+	GetLevels(ctx context.Context, ref resource.Ref, uri string) [3]resource.Level
 }
 
 // ProviderFactory builds the SLI provider of a service's resolved, checked
@@ -85,6 +89,7 @@ type Handler struct {
 	now      func() time.Time
 	maxPrevs int
 	specs    *spec.Cache
+	finished *finishedCache
 }
 
 // New checks opts and returns a Handler.
@@ -92,7 +97,7 @@ func New(opts Options) (*Handler, error) {
 	if opts.Store == nil || opts.Resources == nil || opts.Monitoring == nil || opts.Providers == nil {
 		return nil, errors.New("evaluation: Options.Store, Resources, Monitoring and Providers are required")
 	}
-	h := &Handler{st: opts.Store, res: opts.Resources, monitor: opts.Monitoring, provide: opts.Providers, log: opts.Logger, now: opts.Now, maxPrevs: opts.MaxBaselineEvents, specs: opts.Specs}
+	h := &Handler{st: opts.Store, res: opts.Resources, monitor: opts.Monitoring, provide: opts.Providers, log: opts.Logger, now: opts.Now, maxPrevs: opts.MaxBaselineEvents, specs: opts.Specs, finished: newFinishedCache()}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -115,9 +120,10 @@ func (h *Handler) Handle(ctx context.Context, job store.Job) worker.Result {
 		return worker.Done()
 	}
 	log := h.log.With("keptn_context", st.KeptnContext, "project", st.Project, "stage", st.Stage, "service", st.Service, "step", string(st.Step), "job_id", job.ID)
-	out, err := h.step(ctx, st)
+	var r run
+	out, err := h.step(ctx, &r, st)
 	if err == nil {
-		out = h.chain(ctx, log, st, out)
+		out = h.chain(ctx, &r, log, st, out)
 	}
 	if err != nil {
 		if ctx.Err() != nil || job.Attempt < job.MaxAttempts {
@@ -167,13 +173,41 @@ func (h *Handler) Handle(ctx context.Context, job store.Job) worker.Result {
 	return worker.Done().WithCommit(commit)
 }
 
+// run is what the steps of one run of a job (Handle's chain, Evaluate)
+// share: the monitoring setting, resolved once. Step by step, the start
+// and the get-sli steps each resolved it, up to four settings reads each;
+// chained, the second read would come a moment after the first, and
+// reading the setting once is the same as its not changing in that
+// moment, which the step-by-step run allows too. A run that is not
+// chained (a step after a claim) resolves it afresh, so a change between
+// two runs is still seen (fetch's "changed while the evaluation ran").
+type run struct {
+	resolved bool
+	sel      settings.Selection
+	selErr   error // nil or an error wrapping settings.ErrNotSet
+}
+
+// monitoring resolves the service's monitoring setting, once per run.
+// Other errors (the store failing) are not kept: the step fails and runs
+// again with a new run.
+func (h *Handler) monitoring(ctx context.Context, r *run, st evaluation.State) (settings.Selection, error) {
+	if r.resolved {
+		return r.sel, r.selErr
+	}
+	sel, err := h.monitor.Resolve(ctx, h.st, st.Project, st.Stage, st.Service)
+	if err == nil || errors.Is(err, settings.ErrNotSet) {
+		r.resolved, r.sel, r.selErr = true, sel, err
+	}
+	return sel, err
+}
+
 // step runs the I/O of st's step and decides its outcome.
-func (h *Handler) step(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
+func (h *Handler) step(ctx context.Context, r *run, st evaluation.State) (evaluation.Outcome, error) {
 	switch st.Step {
 	case evaluation.StepStart:
-		return h.begin(ctx, st)
+		return h.begin(ctx, r, st)
 	case evaluation.StepGetSLI:
-		return h.getSLIs(ctx, st)
+		return h.getSLIs(ctx, r, st)
 	case evaluation.StepEvaluate:
 		return h.evaluate(ctx, st)
 	}
@@ -194,11 +228,11 @@ func (h *Handler) step(ctx context.Context, st evaluation.State) (evaluation.Out
 // .finished) as a job of its own. A chained step that fails is not an
 // error: the steps before it are recorded, and it runs again as the job's
 // next step, as it would have.
-func (h *Handler) chain(ctx context.Context, log *slog.Logger, st evaluation.State, out evaluation.Outcome) evaluation.Outcome {
+func (h *Handler) chain(ctx context.Context, r *run, log *slog.Logger, st evaluation.State, out evaluation.Outcome) evaluation.Outcome {
 	for out.Next != nil && !st.Sequence && out.Next.ExternalProvider == "" &&
 		(out.Next.Step == evaluation.StepGetSLI || out.Next.Step == evaluation.StepEvaluate) &&
 		!out.RunAt.After(h.now()) {
-		next, err := h.step(ctx, *out.Next)
+		next, err := h.step(ctx, r, *out.Next)
 		if err != nil {
 			log.DebugContext(ctx, "evaluation_chained_step_failed", "next", string(out.Next.Step), "err", err)
 			return out
@@ -210,7 +244,7 @@ func (h *Handler) chain(ctx context.Context, log *slog.Logger, st evaluation.Sta
 }
 
 // begin reads the SLO file and which provider is configured.
-func (h *Handler) begin(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
+func (h *Handler) begin(ctx context.Context, r *run, st evaluation.State) (evaluation.Outcome, error) {
 	in := evaluation.StartInput{Specs: h.specs}
 	ref := resource.Ref{Project: st.Project, Stage: st.Stage, Service: st.Service}
 	// A gitcommitid pins the SLO file to that commit, as Keptn's
@@ -231,7 +265,7 @@ func (h *Handler) begin(ctx context.Context, st evaluation.State) (evaluation.Ou
 	default:
 		return evaluation.Outcome{}, fmt.Errorf("read slo.yaml of %s: %w", ref, err)
 	}
-	sel, err := h.monitor.Resolve(ctx, h.st, st.Project, st.Stage, st.Service)
+	sel, err := h.monitoring(ctx, r, st)
 	switch {
 	case err == nil:
 		in.Provider = sel.Variant
@@ -253,7 +287,7 @@ func (h *Handler) begin(ctx context.Context, st evaluation.State) (evaluation.Ou
 
 // getSLIs queries the provider for every indicator, or looks for an
 // external provider's answer.
-func (h *Handler) getSLIs(ctx context.Context, st evaluation.State) (evaluation.Outcome, error) {
+func (h *Handler) getSLIs(ctx context.Context, r *run, st evaluation.State) (evaluation.Outcome, error) {
 	if st.ExternalProvider != "" {
 		a, found, err := h.sliAnswer(ctx, st)
 		if err != nil {
@@ -264,7 +298,7 @@ func (h *Handler) getSLIs(ctx context.Context, st evaluation.State) (evaluation.
 		}
 		return st.SLIsAnswered(a)
 	}
-	values, err := h.fetch(ctx, st)
+	values, err := h.fetch(ctx, r, st)
 	if errors.Is(err, sli.ErrUnavailable) && ctx.Err() == nil {
 		h.log.WarnContext(ctx, "evaluation_monitoring_unavailable", "project", st.Project, "stage", st.Stage, "service", st.Service, "err", err)
 		return st.MonitoringUnavailable(h.now(), values, err.Error())
@@ -275,7 +309,7 @@ func (h *Handler) getSLIs(ctx context.Context, st evaluation.State) (evaluation.
 	return st.SLIsFetched(h.now(), values)
 }
 
-func (h *Handler) fetch(ctx context.Context, st evaluation.State) ([]slo.SLIResult, error) {
+func (h *Handler) fetch(ctx context.Context, r *run, st evaluation.State) ([]slo.SLIResult, error) {
 	failAll := func(format string, args ...any) []slo.SLIResult {
 		out := make([]slo.SLIResult, len(st.Indicators))
 		for i, name := range st.Indicators {
@@ -283,7 +317,7 @@ func (h *Handler) fetch(ctx context.Context, st evaluation.State) ([]slo.SLIResu
 		}
 		return out
 	}
-	sel, err := h.monitor.Resolve(ctx, h.st, st.Project, st.Stage, st.Service)
+	sel, err := h.monitoring(ctx, r, st)
 	switch {
 	case errors.Is(err, settings.ErrNotSet):
 		return failAll("the monitoring configuration was removed while the evaluation ran"), nil
@@ -307,8 +341,9 @@ func (h *Handler) fetch(ctx context.Context, st evaluation.State) ([]slo.SLIResu
 	}
 	var layers [3]map[string]string
 	uri := sel.Variant + "/sli.yaml"
+	read := h.res.GetLevels(ctx, levels[2], uri)
 	for i, ref := range levels {
-		data, _, err := h.res.Get(ctx, ref, uri, "")
+		data, err := read[i].Data, read[i].Err
 		switch {
 		case err == nil:
 		case errors.Is(err, resource.ErrResourceNotFound), errors.Is(err, resource.ErrProjectNotFound), errors.Is(err, resource.ErrStageNotFound), errors.Is(err, resource.ErrInvalidName):
@@ -361,10 +396,29 @@ const baselinePage = 100
 // baseline reads the earlier evaluations of the project, stage and service,
 // newest first, until the SLO's comparison has what it needs.
 func (h *Handler) baseline(ctx context.Context, st evaluation.State) ([]slo.Previous, error) {
-	f := store.EventFilter{Project: st.Project, Stage: st.Stage, Service: st.Service, PageSize: store.MaxPageSize}
-	f.Type = event.TypeEvaluationInvalidated
+	comparison := st.Comparison()
+	// The first page of earlier evaluations holds a few more than the
+	// comparison needs (some may not count: errored, invalidated, a
+	// result it excludes); later pages double up to baselinePage. The
+	// evaluation compares with the newest usable ones only
+	// (slo.Evaluate), so stopping once there are enough gives the result
+	// reading more would: reading and decoding a hundred earlier
+	// evaluations each time was a third of the CPU of an evaluation of a
+	// service evaluated often (issue 16).
+	//
+	// The invalidations are read all (up to maxPrevs) in pages of the
+	// same sizes. Both reads are one statement of the store (ListEvents
+	// by project, stage, service and type), and SQLite plans with the
+	// value bound to LIMIT, so a statement bound to another LIMIT than in
+	// its last run is compiled again: with pages of MaxPageSize for the
+	// invalidations and of 4 for the evaluations that was every read, a
+	// tenth of the benchmark process's CPU (BenchmarkEvaluationsOverhead).
+	// A service with more invalidations than a first page takes more
+	// reads; invalidations are rare.
+	first := min(2*evaluation.Wanted(comparison)+2, baselinePage)
+	f := store.EventFilter{Project: st.Project, Stage: st.Stage, Service: st.Service, Type: event.TypeEvaluationInvalidated, PageSize: first}
 	var invalidations [][]byte
-	for n := 0; n < h.maxPrevs; {
+	for len(invalidations) < h.maxPrevs {
 		pg, err := h.st.ListEvents(ctx, f)
 		if err != nil {
 			return nil, fmt.Errorf("read evaluation invalidations: %w", err)
@@ -372,22 +426,13 @@ func (h *Handler) baseline(ctx context.Context, st evaluation.State) ([]slo.Prev
 		for _, e := range pg.Events {
 			invalidations = append(invalidations, e.JSON)
 		}
-		n += len(pg.Events)
 		if pg.NextPageKey == "" {
 			break
 		}
-		f.PageKey = pg.NextPageKey
+		f.PageKey, f.PageSize = pg.NextPageKey, min(2*f.PageSize, baselinePage)
 	}
-	comparison := st.Comparison()
-	// The first page holds a few more than the comparison needs (some
-	// may not count: errored, invalidated, a result it excludes); later
-	// pages double up to baselinePage. The evaluation compares with the
-	// newest usable ones only (slo.Evaluate), so stopping once there are
-	// enough gives the result reading more would: reading and decoding a
-	// hundred earlier evaluations each time was a third of the CPU of an
-	// evaluation of a service evaluated often (issue 16).
-	f.Type, f.PageKey, f.PageSize = event.TypeEvaluationFinished, "", min(2*evaluation.Wanted(comparison)+2, baselinePage)
-	var finished [][]byte
+	f.Type, f.PageKey, f.PageSize = event.TypeEvaluationFinished, "", first
+	var finished []evaluation.Finished
 	var prev []slo.Previous
 	for len(finished) < h.maxPrevs {
 		pg, err := h.st.ListEvents(ctx, f)
@@ -398,13 +443,60 @@ func (h *Handler) baseline(ctx context.Context, st evaluation.State) ([]slo.Prev
 			if e.KeptnContext == st.KeptnContext && e.TriggeredID == st.TriggeredID {
 				continue // this evaluation, finished by an earlier attempt
 			}
-			finished = append(finished, e.JSON)
+			finished = append(finished, h.finished.decode(e))
 		}
-		prev = evaluation.Baseline(finished, invalidations)
+		prev = evaluation.BaselineOf(finished, invalidations)
 		if pg.NextPageKey == "" || evaluation.Enough(comparison, prev) {
 			break
 		}
 		f.PageKey, f.PageSize = pg.NextPageKey, min(2*f.PageSize, baselinePage)
 	}
 	return prev, nil
+}
+
+// finishedCacheSize bounds finishedCache: a few earlier evaluations of each
+// of a few thousand services.
+const finishedCacheSize = 4096
+
+// finishedCache keeps the earlier evaluations that baseline searches
+// decoded. Each evaluation of a service reads the newest few of its earlier
+// evaluations, so without it every stored evaluation.finished event was
+// decoded again by each of the next few evaluations (decoding was 6% of
+// the CPU of BenchmarkEvaluationsOverhead). Stored events never change,
+// and an event's sequence number, source and id name it alone.
+type finishedCache struct {
+	mu sync.Mutex
+	m  map[finishedKey]evaluation.Finished
+}
+
+type finishedKey struct {
+	seq        int64
+	source, id string
+}
+
+func newFinishedCache() *finishedCache {
+	return &finishedCache{m: make(map[finishedKey]evaluation.Finished)}
+}
+
+// decode returns what the baseline needs of e, decoding it only the first
+// time.
+func (c *finishedCache) decode(e store.EventRecord) evaluation.Finished {
+	k := finishedKey{seq: e.Seq, source: e.Source, id: e.ID}
+	c.mu.Lock()
+	f, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		return f
+	}
+	f = evaluation.DecodeFinished(e.JSON)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= finishedCacheSize {
+		for old := range c.m { // any one: map order is arbitrary
+			delete(c.m, old)
+			break
+		}
+	}
+	c.m[k] = f
+	return f
 }

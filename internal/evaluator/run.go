@@ -42,7 +42,8 @@ func (h *Handler) Evaluate(ctx context.Context, r Request) (slo.Evaluation, erro
 		Step: evaluation.StepStart, KeptnContext: r.KeptnContext, TriggeredID: r.TriggeredID,
 		Project: r.Project, Stage: r.Stage, Service: r.Service, Start: r.Start.UTC(), End: r.End.UTC(),
 	}
-	out, err := h.begin(ctx, st)
+	var once run
+	out, err := h.begin(ctx, &once, st)
 	for err == nil && out.Next != nil {
 		next := *out.Next
 		if next.ExternalProvider != "" {
@@ -52,7 +53,7 @@ func (h *Handler) Evaluate(ctx context.Context, r Request) (slo.Evaluation, erro
 		}
 		switch next.Step {
 		case evaluation.StepGetSLI:
-			out, err = h.getSLIs(ctx, next)
+			out, err = h.getSLIs(ctx, &once, next)
 		case evaluation.StepEvaluate:
 			out, err = h.evaluate(ctx, next)
 		default:

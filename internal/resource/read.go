@@ -27,8 +27,69 @@ func (r *Repos) Get(ctx context.Context, ref Ref, uri string, version string) ([
 	if err != nil {
 		return nil, "", err
 	}
+	return r.read(st, ref, head, uri, version)
+}
+
+// Level is one level's answer of GetLevels: what Get would return for it.
+type Level struct {
+	Data    []byte
+	Version string
+	Err     error
+}
+
+// GetLevels reads uri at the three levels of a service, in order: the
+// project (its default branch), the stage and the service (both in the
+// stage branch), each answered as Get would answer it, version "" (the
+// head). It opens the repository once and reads each branch's head once,
+// where three Gets would open it and read a head three times: a layered
+// file such as sli.yaml is read at every level for each evaluation, and
+// on PostgreSQL each opening and each head is a round trip.
+func (r *Repos) GetLevels(ctx context.Context, ref Ref, uri string) [3]Level {
+	levels := [3]Ref{{Project: ref.Project}, {Project: ref.Project, Stage: ref.Stage}, {Project: ref.Project, Stage: ref.Stage, Service: ref.Service}}
+	var out [3]Level
+	uri, uriErr := CleanURI(uri)
+	var st storage.Storer
+	var openErr error
+	type branchHead struct {
+		ref *plumbing.Reference
+		err error
+	}
+	heads := map[string]branchHead{}
+	for i, l := range levels {
+		if err := l.validate(); err != nil {
+			out[i].Err = err
+			continue
+		}
+		if uriErr != nil {
+			out[i].Err = uriErr
+			continue
+		}
+		if st == nil && openErr == nil {
+			st, openErr = r.opts.Storage.Open(ctx, l.Project)
+		}
+		if openErr != nil {
+			out[i].Err = fmt.Errorf("open %s: %w", l, openErr)
+			continue
+		}
+		h, ok := heads[l.branch()]
+		if !ok {
+			h.ref, h.err = r.head(st, l)
+			heads[l.branch()] = h
+		}
+		if h.err != nil {
+			out[i].Err = h.err
+			continue
+		}
+		out[i].Data, out[i].Version, out[i].Err = r.read(st, l, h.ref, uri, "")
+	}
+	return out
+}
+
+// read returns uri of ref at version, or at head when version is "".
+func (r *Repos) read(st storage.Storer, ref Ref, head *plumbing.Reference, uri, version string) ([]byte, string, error) {
 	at := head.Hash()
 	if version != "" {
+		var err error
 		at, err = parseVersion(version)
 		if err != nil {
 			return nil, "", err

@@ -96,6 +96,38 @@ func runSuite(t *testing.T, b backend) {
 	dev := resource.Ref{Project: project, Stage: "dev"}
 	carts := resource.Ref{Project: project, Stage: "dev", Service: "carts"}
 
+	t.Run("GetLevels answers as a Get per level", func(t *testing.T) {
+		r := newRepos(t, b.new(t)(), resource.Options{})
+		// Each case's levels, as Get answers them, before and after writes.
+		check := func(t *testing.T, ref resource.Ref, uri string) {
+			t.Helper()
+			got := r.GetLevels(ctx, ref, uri)
+			levels := []resource.Ref{{Project: ref.Project}, {Project: ref.Project, Stage: ref.Stage}, ref}
+			for i, l := range levels {
+				data, v, err := r.Get(ctx, l, uri, "")
+				if !bytes.Equal(got[i].Data, data) || got[i].Version != v || fmt.Sprint(got[i].Err) != fmt.Sprint(err) {
+					t.Errorf("level %d (%s) of %s: GetLevels = %q at %q, %v; Get = %q at %q, %v", i, l, uri, got[i].Data, got[i].Version, got[i].Err, data, v, err)
+				}
+			}
+		}
+		check(t, carts, "prometheus/sli.yaml") // no project
+		createProject(t, r, project)
+		check(t, carts, "prometheus/sli.yaml") // no files
+		mustPut(t, r, proj, "prometheus/sli.yaml", "project")
+		mustPut(t, r, carts, "prometheus/sli.yaml", "service")
+		check(t, carts, "prometheus/sli.yaml") // project and service, not stage
+		check(t, carts, "/prometheus/sli.yaml")
+		mustPut(t, r, dev, "prometheus/sli.yaml", "stage")
+		check(t, carts, "prometheus/sli.yaml") // all three
+		if got := r.GetLevels(ctx, carts, "prometheus/sli.yaml"); string(got[0].Data) != "project" || string(got[1].Data) != "stage" || string(got[2].Data) != "service" {
+			t.Errorf("GetLevels = %q, %q, %q; want project, stage, service", got[0].Data, got[1].Data, got[2].Data)
+		}
+		check(t, resource.Ref{Project: project, Stage: "staging", Service: "carts"}, "prometheus/sli.yaml") // no such stage
+		check(t, resource.Ref{Project: project, Stage: "dev", Service: "../carts"}, "prometheus/sli.yaml")
+		check(t, carts, "../sli.yaml")
+		check(t, resource.Ref{Project: "Bad Name", Stage: "dev", Service: "carts"}, "../sli.yaml")
+	})
+
 	t.Run("cached reads follow the head across replicas", func(t *testing.T) {
 		place := b.new(t)
 		a := newRepos(t, place(), resource.Options{})
