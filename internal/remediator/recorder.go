@@ -214,37 +214,49 @@ var errNeedFile = errors.New("remediation file needed")
 // decoded shipyard is shared (spec.Cache), keyed by the stored content
 // that read returned, so it is always the current shipyard's.
 //
+// A delivery of several projects is placed by resolve, a read per
+// project and service, and its keys are read after.
+//
 // It returns nil outcomes as soon as one notification would change
 // something, and the batch then goes through the transaction with the
-// placements returned (nil when the batch names several projects, which
-// resolve places one by one).
+// placements returned.
 func (r *Recorder) repeats(ctx context.Context, b intake.Batch) ([]intake.Outcome, []placement, error) {
-	if len(b.Notifications) == 0 || len(b.Notifications) > store.MaxKeysPerLookup {
+	switch {
+	case len(b.Notifications) == 0:
+		return []intake.Outcome{}, nil, nil // nothing to record, nothing to write
+	case len(b.Notifications) > store.MaxKeysPerLookup:
 		return nil, nil, nil
 	}
-	q, ok := placementQuery(b)
-	if !ok {
-		return nil, nil, nil
-	}
-	view, err := r.st.GetPlacement(ctx, q)
-	if err != nil {
-		return nil, nil, fmt.Errorf("record problems: %w", err)
-	}
-	var sy *spec.Shipyard
-	if view.Project.Name != "" {
-		sy = r.decodeShipyard(view.Project.Shipyard)
-	}
-	targets, err := place(b,
-		func(string) (*spec.Shipyard, error) { return sy, nil }, // placementQuery made sure there is one project
-		func(_, service string) (bool, error) { return view.Services[service], nil })
-	if err != nil {
-		return nil, nil, err
+	q, one := placementQuery(b)
+	var targets []placement
+	var recs map[string]store.ProblemRecord
+	if one {
+		view, err := r.st.GetPlacement(ctx, q)
+		if err != nil {
+			return nil, nil, fmt.Errorf("record problems: %w", err)
+		}
+		var sy *spec.Shipyard
+		if view.Project.Name != "" {
+			sy = r.decodeShipyard(view.Project.Shipyard)
+		}
+		targets, err = place(b,
+			func(string) (*spec.Shipyard, error) { return sy, nil }, // placementQuery made sure there is one project
+			func(_, service string) (bool, error) { return view.Services[service], nil })
+		if err != nil {
+			return nil, nil, err
+		}
+		recs = view.Problems
+	} else {
+		var err error
+		if targets, err = r.resolve(ctx, b); err != nil {
+			return nil, nil, err
+		}
 	}
 	keys := lookupKeys(b, targets)
-	recs := view.Problems
-	if !slices.Equal(keys, q.Keys) {
-		// Notifications of a project, stage or service that does not
-		// exist are recorded under their unmatched keys: look those up.
+	if recs == nil || !slices.Equal(keys, q.Keys) {
+		// Alerts of several projects, or of a project, stage or service
+		// that does not exist (recorded under their unmatched keys): look
+		// up the keys now that they are placed.
 		again, err := r.st.GetPlacement(ctx, store.PlacementQuery{Keys: keys})
 		if err != nil {
 			return nil, nil, fmt.Errorf("record problems: %w", err)
@@ -257,9 +269,9 @@ func (r *Recorder) repeats(ctx context.Context, b intake.Batch) ([]intake.Outcom
 // placementQuery returns the read that places b and finds its problems:
 // the one project its notifications may be placed in, their services, and
 // the key each would be recorded under if it is placed (unmatched keys for
-// those that cannot be placed whatever the database holds). ok is false
+// those that cannot be placed whatever the database holds). one is false
 // when the notifications name several projects.
-func placementQuery(b intake.Batch) (q store.PlacementQuery, ok bool) {
+func placementQuery(b intake.Batch) (q store.PlacementQuery, one bool) {
 	q.Keys = make([]string, len(b.Notifications))
 	for i := range b.Notifications {
 		n := &b.Notifications[i]

@@ -227,6 +227,32 @@ func TestRepeatPlacementIsReadEveryTime(t *testing.T) {
 				}
 			}
 
+			// A delivery of several projects (Alertmanager grouping by
+			// alertname only) repeats without a write too, and so does an
+			// empty one.
+			several := intake.Batch{Notifications: batch.Notifications}
+			if _, err := ra.Record(ctx, several); err != nil {
+				t.Fatal(err)
+			}
+			before = ca.txs.Load()
+			for _, b := range []intake.Batch{several, {}} {
+				out, err := ra.Record(ctx, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, o := range out {
+					if o.Verdict != intake.Duplicate && o.Verdict != intake.Unmatched {
+						t.Errorf("alert %d of a repeated delivery of several projects: %s", i, o.Verdict)
+					}
+				}
+				if len(out) != len(b.Notifications) {
+					t.Errorf("%d outcomes for %d notifications", len(out), len(b.Notifications))
+				}
+			}
+			if got := ca.txs.Load() - before; got != 0 {
+				t.Errorf("a repeated delivery of several projects and an empty one took %d write transactions, want none", got)
+			}
+
 			// The other replica deletes the project and makes it again
 			// without the stage production.
 			if err := b.DeleteProject(ctx, "sockshop"); err != nil {
