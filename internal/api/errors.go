@@ -118,7 +118,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // readBody reads the whole (size-limited) request body.
 func readBody(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(r.Body)
+	b, err := readAllSized(r.Body, r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -127,6 +127,35 @@ func readBody(r *http.Request) ([]byte, error) {
 		return nil, errorf(http.StatusBadRequest, "read request body: %v", err)
 	}
 	return b, nil
+}
+
+// maxPresize bounds the buffer readAllSized makes from the announced
+// length: Content-Length is the sender's word, so a larger body grows the
+// buffer as it arrives instead.
+const maxPresize = 256 << 10
+
+// readAllSized is io.ReadAll into a buffer of the announced size (n, -1
+// when unknown), so that a body of a few kilobytes is not copied over and
+// over as the buffer grows from io.ReadAll's 512 bytes.
+func readAllSized(body io.Reader, n int64) ([]byte, error) {
+	size := int64(512)
+	if n > 0 {
+		size = min(n+1, maxPresize) // +1: room for the read that sees EOF
+	}
+	b := make([]byte, 0, size)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		m, err := body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // decodeJSON reads the request body into v. Unknown fields are refused, so

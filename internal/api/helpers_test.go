@@ -25,6 +25,7 @@ import (
 	"github.com/tendhq/tend/internal/resource"
 	"github.com/tendhq/tend/internal/resource/pgstorer"
 	sliprometheus "github.com/tendhq/tend/internal/sli/prometheus"
+	"github.com/tendhq/tend/internal/spec"
 	"github.com/tendhq/tend/internal/store"
 	"github.com/tendhq/tend/internal/store/postgres"
 	"github.com/tendhq/tend/internal/store/sqlite"
@@ -87,7 +88,8 @@ type serverOption func(*api.Options)
 func withSelfHealing(t testing.TB, o *api.Options) {
 	t.Helper()
 	if o.Problems == nil {
-		rec, err := remediator.NewRecorder(remediator.RecorderOptions{Store: o.Store, Resources: o.Resources, Logger: o.Logger, Now: o.Now})
+		rec, err := remediator.NewRecorder(remediator.RecorderOptions{Store: o.Store, Resources: o.Resources, Logger: o.Logger, Now: o.Now,
+			Specs: spec.NewCache(16)})
 		if err != nil {
 			t.Fatalf("remediator.NewRecorder: %v", err)
 		}

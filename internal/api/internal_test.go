@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -254,4 +255,24 @@ func FuzzShipyardText(f *testing.F) {
 			t.Fatalf("text %q was changed", in)
 		}
 	})
+}
+
+// TestReadAllSized checks that the presized read returns the body whatever
+// length was announced, and passes the size limit's error on.
+func TestReadAllSized(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789"), 300) // 3,000 bytes
+	for _, announced := range []int64{-1, 0, 10, 2999, 3000, 3001, 1 << 40} {
+		got, err := readAllSized(bytes.NewReader(body), announced)
+		if err != nil || !bytes.Equal(got, body) {
+			t.Errorf("announced %d: %d bytes, %v; want the 3,000 bytes", announced, len(got), err)
+		}
+		if announced == 3000 && cap(got) != 3001 {
+			t.Errorf("announced 3000: buffer of %d bytes, want one of 3,001, never grown", cap(got))
+		}
+	}
+	rec := httptest.NewRecorder()
+	limited := http.MaxBytesReader(rec, io.NopCloser(bytes.NewReader(body)), 100)
+	if _, err := readAllSized(limited, int64(len(body))); err == nil {
+		t.Error("a body over the limit was read without error")
+	}
 }

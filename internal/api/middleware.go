@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -102,6 +103,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			rl := routeLabel(r)
 			s.metrics.requests.WithLabelValues(rl, r.Method, strconv.Itoa(status)).Inc()
 			s.metrics.duration.WithLabelValues(rl, r.Method).Observe(d.Seconds())
+			if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+				return // at level warn the line is not written: skip building it
+			}
 			attrs := []any{"method", r.Method, "route", rl, "path", r.URL.Path, "status", status,
 				"duration_ms", float64(d.Microseconds()) / 1000, "bytes", sw.bytes}
 			if info.tokenName != "" {

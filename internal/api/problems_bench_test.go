@@ -99,3 +99,63 @@ func benchIntake(b *testing.B, backend backend, pool, distinctMessages int) {
 	b.ReportMetric(float64(accepted.Load())/alerts*100, "%accepted")
 	b.ReportMetric(float64(duplicates.Load())/alerts*100, "%duplicates")
 }
+
+// BenchmarkAlertmanagerRepeats measures what most of tend's intake is:
+// Alertmanager re-sending firing alerts of open problems. As `tend bench
+// intake --load repeats`, an intake token delivers 100 distinct messages of
+// 1 or 10 alerts over and over; every message was delivered once before
+// the timer starts, so each one measured is a repeat answered without a
+// write. ns/op is one delivery over HTTP, the client's work included:
+//
+//	go test ./internal/api -run '^$' -bench 'BenchmarkAlertmanagerRepeats' -benchtime 20000x -cpuprofile rep.pprof
+func BenchmarkAlertmanagerRepeats(b *testing.B) {
+	for _, perMessage := range []int{1, 10} {
+		b.Run(fmt.Sprint(perMessage), func(b *testing.B) { benchRepeats(b, sqliteBackend, perMessage) })
+	}
+}
+
+func benchRepeats(b *testing.B, backend backend, perMessage int) {
+	const groups = 100
+	ts := startServer(b, backend)
+	ts.createProject(b, "sockshop", "carts")
+	token := ts.mint(b, "alertmanager", "intake", "sockshop")
+	messages := make([][]byte, groups)
+	for m := range messages {
+		var as []alert
+		for i := range perMessage {
+			a := firing(fmt.Sprintf("%d-%d", m, i), "sockshop", "dev", "carts") // no remediation: the intake is measured
+			a.startsAt = "2024-05-01T10:00:00Z"
+			as = append(as, a)
+		}
+		messages[m] = amMessage(as...)
+		ts.wantAlerts(b, token, messages[m])
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
+	b.Cleanup(hc.CloseIdleConnections)
+	var next, duplicates atomic.Int64
+	b.SetParallelism(16) // 32 senders on 2 cores, as tend bench intake -c 32
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1)
+			req, _ := http.NewRequest(http.MethodPost, ts.URL+"/api/v1/integrations/alertmanager", bytes.NewReader(messages[int(i)%len(messages)]))
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := hc.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d: %s", resp.StatusCode, body)
+				return
+			}
+			duplicates.Add(int64(bytes.Count(body, []byte(`"status":"duplicate"`))))
+		}
+	})
+	b.StopTimer()
+	if want := int64(b.N * perMessage); duplicates.Load() != want {
+		b.Fatalf("%d duplicates of %d alerts: every alert sent in the loop repeats an open problem", duplicates.Load(), want)
+	}
+}

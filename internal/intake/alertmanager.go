@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 
@@ -122,6 +122,24 @@ func ParseAlertmanager(body []byte, opts AlertmanagerOptions) (*AlertmanagerMess
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, fmt.Errorf("%w: the body must be a JSON object such as {\"version\":\"4\",\"alerts\":[...]}", ErrNotAlertmanager)
 	}
+	// Nearly every message is a well-formed one from Alertmanager, and
+	// most of tend's intake is repeats of them: the hand-written decoder
+	// reads those without building encoding/json's intermediate values.
+	// Whatever it is not certain to read exactly as encoding/json would
+	// (errors, unreadable alerts, nulls, odd keys) goes the reference way
+	// below, so both give the same message or error on every input
+	// (FuzzAlertmanagerDecodersAgree).
+	if m, ok := decodeAlertmanager(trimmed, opts); ok {
+		return m, nil
+	}
+	return parseAlertmanagerJSON(trimmed, opts)
+}
+
+// parseAlertmanagerJSON is ParseAlertmanager through encoding/json: the
+// reference for decodeAlertmanager, and the path of every message that
+// decoder leaves alone. trimmed is the body without surrounding space,
+// starting with '{'; opts has its defaults.
+func parseAlertmanagerJSON(trimmed []byte, opts AlertmanagerOptions) (*AlertmanagerMessage, error) {
 	var w amMessage
 	if err := json.Unmarshal(trimmed, &w); err != nil {
 		var te *json.UnmarshalTypeError
@@ -171,6 +189,13 @@ func alertNotification(i int, raw json.RawMessage, opts AlertmanagerOptions, ori
 		n.Unmatched = fmt.Sprintf("alert %d cannot be read: %v", i, err)
 		return n
 	}
+	return notificationOf(i, &a, opts, origin)
+}
+
+// notificationOf turns alert number i, as read from the message, into a
+// notification.
+func notificationOf(i int, a *amAlert, opts AlertmanagerOptions, origin string) Notification {
+	n := Notification{Source: SourceAlertmanager, Origin: origin}
 	n.Labels = a.Labels
 	n.Annotations = a.Annotations
 	n.URL = a.GeneratorURL
@@ -276,11 +301,15 @@ const (
 // deduplicate by the identity Alertmanager gives them and a sender cannot
 // claim another alert's.
 func Fingerprint(labels map[string]string) string {
-	names := make([]string, 0, len(labels))
+	// Alerts carry a handful of labels: sorting their names in an array on
+	// the stack keeps the fingerprint, computed for every alert of every
+	// delivery, free of allocations but its text.
+	var buf [16]string
+	names := buf[:0]
 	for name := range labels {
 		names = append(names, name)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	h := uint64(fnvOffset64)
 	add := func(s string) {
 		for i := 0; i < len(s); i++ {
@@ -294,7 +323,18 @@ func Fingerprint(labels map[string]string) string {
 		add(name)
 		add(labels[name])
 	}
-	return fmt.Sprintf("%016x", h)
+	return hex16(h)
+}
+
+// hex16 writes h as 16 lower-case hex digits, as fmt's %016x does.
+func hex16(h uint64) string {
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = digits[h&0xf]
+		h >>= 4
+	}
+	return string(b[:])
 }
 
 // fingerprintBytes hashes raw bytes with FNV-1a, for alerts whose labels
@@ -305,5 +345,5 @@ func fingerprintBytes(b []byte) string {
 		h ^= uint64(c)
 		h *= fnvPrime64
 	}
-	return fmt.Sprintf("%016x", h)
+	return hex16(h)
 }

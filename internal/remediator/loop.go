@@ -6,7 +6,10 @@
 // behind the Alertmanager webhook and the problem events of /api/v1/event,
 // which the API reaches through an interface that app fills with it. For
 // each notification it checks where the problem is (project, stage,
-// service), then, in one store transaction, reads the problem already
+// service). A delivery that only repeats problems recorded in their state
+// is answered from one read of the placement and the problems' rows
+// (Recorder.repeats), without a transaction. Otherwise, in one store
+// transaction, it reads the problem already
 // recorded under the notification's key and the service's running
 // remediation, lets remediation.Decide judge, and writes the outcome: the
 // problem, a new remediation with the job that starts it, a join, or a

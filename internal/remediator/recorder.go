@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,9 +22,10 @@ import (
 type RecorderStore interface {
 	GetProject(ctx context.Context, name string) (store.Project, error)
 	GetService(ctx context.Context, project, name string) (store.Service, error)
-	// GetProblemsByKeys reads problems outside any transaction: a repeat
-	// of a known problem is answered from it without writing.
-	GetProblemsByKeys(ctx context.Context, keys []string) (map[string]store.ProblemRecord, error)
+	// GetPlacement reads a delivery's project, services and problems
+	// outside any transaction, in one statement: a repeat of a known
+	// problem is answered from it without writing.
+	GetPlacement(ctx context.Context, q store.PlacementQuery) (store.Placement, error)
 	WithTx(ctx context.Context, fn func(tx store.Tx) error) error
 }
 
@@ -118,14 +120,18 @@ type placement struct {
 // store.ErrUnavailable, context errors, store.ErrClosed when transient) or
 // ErrBusy.
 func (r *Recorder) Record(ctx context.Context, b intake.Batch, events ...store.EventRecord) ([]intake.Outcome, error) {
-	targets, err := r.resolve(ctx, b)
-	if err != nil {
-		return nil, err
-	}
+	var targets []placement
 	if len(events) == 0 {
-		outcomes, err := r.repeats(ctx, b, targets)
+		outcomes, placed, err := r.repeats(ctx, b)
 		if err != nil || outcomes != nil {
 			return outcomes, err
+		}
+		targets = placed
+	}
+	if targets == nil {
+		var err error
+		if targets, err = r.resolve(ctx, b); err != nil {
+			return nil, err
 		}
 	}
 	files := map[location]*spec.Remediation{}
@@ -196,71 +202,196 @@ var errNeedFile = errors.New("remediation file needed")
 // repeats answers a batch in which every notification repeats a problem
 // already recorded, in the state it is in (Alertmanager re-sends every
 // firing alert each repeat_interval, from every replica): such a batch
-// changes nothing, so it needs no write transaction. It reads each
-// problem's current row from the database rather than from a cache, so a
-// close or reopen committed by another replica is seen at once; the
-// answer is the one the transaction would have given at the moment of the
-// read. It returns nil outcomes as soon as one notification would change
-// something, and the batch then goes through the transaction.
-func (r *Recorder) repeats(ctx context.Context, b intake.Batch, targets []placement) ([]intake.Outcome, error) {
-	if len(b.Notifications) > store.MaxKeysPerLookup {
-		return nil, nil
+// changes nothing, so it needs no write transaction.
+//
+// It places the batch and looks up its problems with one read
+// (GetPlacement: the project with its shipyard, the services and the
+// problems' current rows, one statement, one snapshot). Nothing of it is
+// cached: the problem rows come from the database every time, so a close
+// or reopen committed by another replica is seen by the next delivery, and
+// so does a project or service deleted or made again; the answer is the
+// one the transaction would have given at the moment of the read. Only the
+// decoded shipyard is shared (spec.Cache), keyed by the stored content
+// that read returned, so it is always the current shipyard's.
+//
+// A delivery of several projects is placed by resolve, a read per
+// project and service, and its keys are read after.
+//
+// It returns nil outcomes as soon as one notification would change
+// something, and the batch then goes through the transaction with the
+// placements returned.
+func (r *Recorder) repeats(ctx context.Context, b intake.Batch) ([]intake.Outcome, []placement, error) {
+	switch {
+	case len(b.Notifications) == 0:
+		return []intake.Outcome{}, nil, nil // nothing to record, nothing to write
+	case len(b.Notifications) > store.MaxKeysPerLookup:
+		return nil, nil, nil
 	}
+	q, one := placementQuery(b)
+	var targets []placement
+	var recs map[string]store.ProblemRecord
+	if one {
+		view, err := r.st.GetPlacement(ctx, q)
+		if err != nil {
+			return nil, nil, fmt.Errorf("record problems: %w", err)
+		}
+		var sy *spec.Shipyard
+		if view.Project.Name != "" {
+			sy = r.decodeShipyard(view.Project.Shipyard)
+		}
+		targets, err = place(b,
+			func(string) (*spec.Shipyard, error) { return sy, nil }, // placementQuery made sure there is one project
+			func(_, service string) (bool, error) { return view.Services[service], nil })
+		if err != nil {
+			return nil, nil, err
+		}
+		recs = view.Problems
+	} else {
+		var err error
+		if targets, err = r.resolve(ctx, b); err != nil {
+			return nil, nil, err
+		}
+	}
+	keys := lookupKeys(b, targets)
+	if recs == nil || !slices.Equal(keys, q.Keys) {
+		// Alerts of several projects, or of a project, stage or service
+		// that does not exist (recorded under their unmatched keys): look
+		// up the keys now that they are placed.
+		again, err := r.st.GetPlacement(ctx, store.PlacementQuery{Keys: keys})
+		if err != nil {
+			return nil, nil, fmt.Errorf("record problems: %w", err)
+		}
+		recs = again.Problems
+	}
+	return repeatOutcomes(b, targets, keys, recs, r.now()), targets, nil
+}
+
+// placementQuery returns the read that places b and finds its problems:
+// the one project its notifications may be placed in, their services, and
+// the key each would be recorded under if it is placed (unmatched keys for
+// those that cannot be placed whatever the database holds). one is false
+// when the notifications name several projects.
+func placementQuery(b intake.Batch) (q store.PlacementQuery, one bool) {
+	q.Keys = make([]string, len(b.Notifications))
+	for i := range b.Notifications {
+		n := &b.Notifications[i]
+		q.Keys[i] = n.Key
+		if !n.Matched() || (b.Project != "" && n.Project != b.Project) {
+			q.Keys[i] = unmatchedKey(fileOf(b, n), n.Key)
+			continue
+		}
+		switch {
+		case q.Project == "":
+			q.Project = n.Project
+		case q.Project != n.Project:
+			return q, false
+		}
+		if !slices.Contains(q.Services, n.Service) {
+			q.Services = append(q.Services, n.Service)
+		}
+	}
+	return q, true
+}
+
+// lookupKeys returns the key each notification of b is recorded under,
+// given where it was placed.
+func lookupKeys(b intake.Batch, targets []placement) []string {
 	keys := make([]string, len(b.Notifications))
 	for i := range b.Notifications {
 		keys[i] = b.Notifications[i].Key
 		if t := targets[i]; t.reason != "" {
-			keys[i] = "unmatched/" + t.file + "/" + keys[i]
+			keys[i] = unmatchedKey(t.file, keys[i])
 		}
 	}
-	recs, err := r.st.GetProblemsByKeys(ctx, keys)
-	if err != nil {
-		return nil, fmt.Errorf("record problems: %w", err)
-	}
-	now := r.now()
+	return keys
+}
+
+// repeatOutcomes answers b from recs, the current records of keys, when
+// every notification repeats its problem; else it returns nil.
+func repeatOutcomes(b intake.Batch, targets []placement, keys []string, recs map[string]store.ProblemRecord, now time.Time) []intake.Outcome {
 	outcomes := make([]intake.Outcome, 0, len(b.Notifications))
 	for i := range b.Notifications {
 		n, t := &b.Notifications[i], targets[i]
 		rec, ok := recs[keys[i]]
 		if !ok {
-			return nil, nil
+			return nil
 		}
 		if t.reason != "" {
 			outcomes = append(outcomes, intake.Outcome{Key: n.Key, Verdict: intake.Unmatched, Reason: t.reason, ProblemID: rec.ID})
 			continue
 		}
 		// A repeat's decision reads only the two states, so the stored
-		// document (the alert's labels and annotations) is not decoded.
+		// document (the alert's labels and annotations) is not read.
 		known := remediation.Problem{ID: rec.ID, Key: rec.Key, State: remediation.ProblemState(rec.State), RemediationID: rec.RemediationID}
 		in := n.Problem()
 		if known.State == remediation.ProblemStateOpen && in.State == remediation.ProblemStateClosed {
-			return nil, nil // a close: the transaction reads the running remediation
+			return nil // a close: the transaction reads the running remediation
 		}
 		// Decide needs the running remediation only for a new problem and
 		// for a close, neither of which comes here.
 		d := remediation.Decide(in, &known, nil, now)
 		if d.Verdict != remediation.Ignore {
-			return nil, nil
+			return nil
 		}
 		outcomes = append(outcomes, intake.Outcome{Key: n.Key, Verdict: intake.Duplicate, Reason: d.Reason, ProblemID: rec.ID, RemediationID: rec.RemediationID})
 	}
-	return outcomes, nil
+	return outcomes
 }
 
 // resolve checks where each notification's problem is, outside the
-// transaction: the project, the stage in its shipyard and the service must
-// exist, and an intake token's batch must stay in its project.
+// transaction, reading each project and service once.
 func (r *Recorder) resolve(ctx context.Context, b intake.Batch) ([]placement, error) {
-	out := make([]placement, len(b.Notifications))
-	projects := map[string]*spec.Shipyard{}
-	missingProject := map[string]bool{}
+	projects := map[string]*spec.Shipyard{} // nil: the project does not exist
 	services := map[[2]string]bool{}
+	return place(b,
+		func(project string) (*spec.Shipyard, error) {
+			if sy, ok := projects[project]; ok {
+				return sy, nil
+			}
+			sy, err := r.shipyard(ctx, project)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return nil, err
+			}
+			projects[project] = sy
+			return sy, nil
+		},
+		func(project, service string) (bool, error) {
+			key := [2]string{project, service}
+			if exists, ok := services[key]; ok {
+				return exists, nil
+			}
+			_, err := r.st.GetService(ctx, project, service)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return false, fmt.Errorf("look up service %s of project %s: %w", service, project, err)
+			}
+			services[key] = err == nil
+			return err == nil, nil
+		})
+}
+
+// fileOf returns the project n is filed under when it is unmatched: the
+// only project the sender may deliver for when it is restricted (never
+// another project, which the sender may not see), else the one it names.
+func fileOf(b intake.Batch, n *intake.Notification) string {
+	if b.Project != "" {
+		return b.Project
+	}
+	return n.Project
+}
+
+// place checks where each notification's problem is: the project must
+// exist (shipyard returns nil when it does not), the stage must be in its
+// shipyard and the service must exist, and an intake token's batch must
+// stay in its project.
+func place(b intake.Batch, shipyard func(project string) (*spec.Shipyard, error), serviceExists func(project, service string) (bool, error)) ([]placement, error) {
+	out := make([]placement, len(b.Notifications))
 	for i := range b.Notifications {
 		n := &b.Notifications[i]
-		out[i].file = n.Project
-		if b.Project != "" {
-			out[i].file = b.Project
-		}
+		out[i].file = fileOf(b, n)
 		if !n.Matched() {
 			out[i].reason = n.Unmatched
 			continue
@@ -273,20 +404,11 @@ func (r *Recorder) resolve(ctx context.Context, b intake.Batch) ([]placement, er
 			out[i].reason = fmt.Sprintf("%s is for project %s, not %s", cred, b.Project, n.Project)
 			continue
 		}
-		sy, ok := projects[n.Project]
-		if !ok && !missingProject[n.Project] {
-			var err error
-			sy, err = r.shipyard(ctx, n.Project)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				missingProject[n.Project] = true
-			case err != nil:
-				return nil, err
-			default:
-				projects[n.Project] = sy
-			}
+		sy, err := shipyard(n.Project)
+		if err != nil {
+			return nil, err
 		}
-		if missingProject[n.Project] {
+		if sy == nil {
 			out[i].reason = fmt.Sprintf("project %q does not exist", n.Project)
 			continue
 		}
@@ -295,18 +417,9 @@ func (r *Recorder) resolve(ctx context.Context, b intake.Batch) ([]placement, er
 			out[i].reason = fmt.Sprintf("stage %q is not a stage of project %s (its stages: %s)", n.Stage, n.Project, strings.Join(sy.StageNames(), ", "))
 			continue
 		}
-		svcKey := [2]string{n.Project, n.Service}
-		exists, ok := services[svcKey]
-		if !ok {
-			_, err := r.st.GetService(ctx, n.Project, n.Service)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-			case err != nil:
-				return nil, fmt.Errorf("look up service %s of project %s: %w", n.Service, n.Project, err)
-			default:
-				exists = true
-			}
-			services[svcKey] = exists
+		exists, err := serviceExists(n.Project, n.Service)
+		if err != nil {
+			return nil, err
 		}
 		if !exists {
 			out[i].reason = fmt.Sprintf("service %q does not exist in project %s", n.Service, n.Project)
@@ -327,14 +440,20 @@ func (r *Recorder) shipyard(ctx context.Context, project string) (*spec.Shipyard
 		}
 		return nil, fmt.Errorf("look up project %s: %w", project, err)
 	}
-	sy, _ := r.specs.Shipyard("shipyard.yaml", p.Shipyard)
+	return r.decodeShipyard(p.Shipyard), nil
+}
+
+// decodeShipyard decodes a stored shipyard through the shared cache (the
+// result is read only).
+func (r *Recorder) decodeShipyard(data []byte) *spec.Shipyard {
+	sy, _ := r.specs.Shipyard("shipyard.yaml", data)
 	if sy == nil {
 		// The API validated it when it was stored; a project whose
 		// shipyard no longer decodes has no stages tend can place a
 		// problem in.
 		sy = &spec.Shipyard{}
 	}
-	return sy, nil
+	return sy
 }
 
 // loadFile reads and decodes the service's remediation.yaml; a missing or

@@ -58,8 +58,13 @@ func (c *conflictStore) GetService(_ context.Context, project, name string) (sto
 	return store.Service{Project: project, Name: name}, nil
 }
 
-func (c *conflictStore) GetProblemsByKeys(context.Context, []string) (map[string]store.ProblemRecord, error) {
-	return map[string]store.ProblemRecord{}, nil
+func (c *conflictStore) GetPlacement(ctx context.Context, q store.PlacementQuery) (store.Placement, error) {
+	p, _ := c.GetProject(ctx, q.Project)
+	out := store.Placement{Project: p, Services: map[string]bool{}, Problems: map[string]store.ProblemRecord{}}
+	for _, s := range q.Services {
+		out.Services[s] = true
+	}
+	return out, nil
 }
 
 func (c *conflictStore) WithTx(context.Context, func(store.Tx) error) error {

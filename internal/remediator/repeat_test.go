@@ -163,6 +163,114 @@ func TestRepeatNeedsNoWriteAndSeesACloseAtOnce(t *testing.T) {
 	}
 }
 
+// TestRepeatPlacementIsReadEveryTime checks the placement half of the
+// repeat path's one read: alerts placed nowhere (a stage or service that
+// does not exist) repeat without a write too, and a project deleted on
+// another replica and made again with other stages is seen by the next
+// delivery: its alert is placed by the new shipyard, not by the one the
+// earlier deliveries read.
+func TestRepeatPlacementIsReadEveryTime(t *testing.T) {
+	for name, handles := range map[string]twoHandles{"sqlite": sqliteHandles, "postgres": postgresHandles} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			a, b := handles(t)
+			shipyard := func(stage string) []byte {
+				return []byte("apiVersion: spec.keptn.sh/0.2.2\nkind: Shipyard\nmetadata: {name: sockshop}\nspec:\n  stages:\n    - name: " + stage + "\n")
+			}
+			makeProject := func(stage string) {
+				t.Helper()
+				if _, err := b.CreateProject(ctx, store.NewProject{Name: "sockshop", Shipyard: shipyard(stage)}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := b.CreateService(ctx, "sockshop", "carts"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			makeProject("production")
+			ca := &txCounter{Store: a}
+			ra := newTestRecorder(t, ca)
+			alert := func(key, stage, service string) intake.Notification {
+				return intake.Notification{Source: intake.SourceAlertmanager, Key: key, State: intake.StateOpen,
+					Project: "sockshop", Stage: stage, Service: service, Title: "response_time_p90", KeptnContext: "ctx-" + key}
+			}
+			batch := intake.Batch{Project: "sockshop", Credential: "intake token", Notifications: []intake.Notification{
+				alert("alertmanager/sockshop/a/1", "production", "carts"),
+				alert("alertmanager/sockshop/b/1", "staging", "carts"),
+				alert("alertmanager/sockshop/c/1", "production", "orders"),
+				{Source: intake.SourceAlertmanager, Key: "alertmanager/other/d/1", State: intake.StateOpen,
+					Project: "other", Stage: "production", Service: "carts", KeptnContext: "ctx-d"},
+			}}
+			first, err := ra.Record(ctx, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []intake.Verdict{intake.Recorded, intake.Unmatched, intake.Unmatched, intake.Unmatched}
+			for i, o := range first {
+				if o.Verdict != want[i] || o.ProblemID == "" {
+					t.Fatalf("first delivery, alert %d: %s of %q (%s), want %s", i, o.Verdict, o.ProblemID, o.Reason, want[i])
+				}
+			}
+
+			before := ca.txs.Load()
+			again, err := ra.Record(ctx, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ca.txs.Load() - before; got != 0 {
+				t.Errorf("a repeat with unplaced alerts took %d write transactions, want none", got)
+			}
+			for i, o := range again {
+				want := []intake.Verdict{intake.Duplicate, intake.Unmatched, intake.Unmatched, intake.Unmatched}[i]
+				sameReason := i == 0 || o.Reason == first[i].Reason
+				if o.Verdict != want || o.ProblemID != first[i].ProblemID || !sameReason {
+					t.Errorf("repeat, alert %d: %s of %q (%s), want %s of %q (%s)", i, o.Verdict, o.ProblemID, o.Reason, want, first[i].ProblemID, first[i].Reason)
+				}
+			}
+
+			// A delivery of several projects (Alertmanager grouping by
+			// alertname only) repeats without a write too, and so does an
+			// empty one.
+			several := intake.Batch{Notifications: batch.Notifications}
+			if _, err := ra.Record(ctx, several); err != nil {
+				t.Fatal(err)
+			}
+			before = ca.txs.Load()
+			for _, b := range []intake.Batch{several, {}} {
+				out, err := ra.Record(ctx, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, o := range out {
+					if o.Verdict != intake.Duplicate && o.Verdict != intake.Unmatched {
+						t.Errorf("alert %d of a repeated delivery of several projects: %s", i, o.Verdict)
+					}
+				}
+				if len(out) != len(b.Notifications) {
+					t.Errorf("%d outcomes for %d notifications", len(out), len(b.Notifications))
+				}
+			}
+			if got := ca.txs.Load() - before; got != 0 {
+				t.Errorf("a repeated delivery of several projects and an empty one took %d write transactions, want none", got)
+			}
+
+			// The other replica deletes the project and makes it again
+			// without the stage production.
+			if err := b.DeleteProject(ctx, "sockshop"); err != nil {
+				t.Fatal(err)
+			}
+			makeProject("staging")
+			after, err := ra.Record(ctx, intake.Batch{Notifications: batch.Notifications[:1]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o := after[0]; o.Verdict != intake.Unmatched || !o.Created || o.ProblemID == first[0].ProblemID ||
+				o.Reason != `stage "production" is not a stage of project sockshop (its stages: staging)` {
+				t.Errorf("the alert after the project was made again: %s of %q (%s), want a new unmatched problem for its stage", o.Verdict, o.ProblemID, o.Reason)
+			}
+		})
+	}
+}
+
 func newTestRecorder(t testing.TB, st RecorderStore) *Recorder {
 	t.Helper()
 	r, err := NewRecorder(RecorderOptions{Store: st, Resources: noResources{}})

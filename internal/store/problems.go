@@ -165,6 +165,29 @@ type RemediationPage struct {
 // and PostgreSQL's limits on bound parameters are far above it).
 const MaxKeysPerLookup = 500
 
+// PlacementQuery names what GetPlacement reads.
+type PlacementQuery struct {
+	// Project is the project to read; "" reads no project and no services.
+	Project string
+	// Services are names of services of Project to look up.
+	Services []string
+	// Keys are problem keys, looked up as GetProblemsByKeys does.
+	Keys []string
+}
+
+// Placement is what GetPlacement found.
+type Placement struct {
+	// Project is the query's project with only Name, UID and Shipyard set;
+	// Name is "" when it does not exist.
+	Project Project
+	// Services holds the query's services that exist in Project.
+	Services map[string]bool
+	// Problems are the problems of the keys that have one, in the current
+	// generation of their project, as GetProblemsByKeys finds them; of each
+	// record only ID, Key, State and RemediationID are read.
+	Problems map[string]ProblemRecord
+}
+
 // Problems reads problem records. Writes happen in transactions (Tx), where
 // the deduplication decision and its outcome are one unit.
 type Problems interface {
@@ -177,6 +200,11 @@ type Problems interface {
 	// as GetProblemByKey would, in one query; keys without a problem are
 	// missing from the result. At most MaxKeysPerLookup keys.
 	GetProblemsByKeys(ctx context.Context, keys []string) (map[string]ProblemRecord, error)
+	// GetPlacement reads, in one statement, the project, services and
+	// problem keys of q: all of it as of one moment, the database's, never
+	// a cache. It is the read that answers a repeated notification without
+	// a transaction. At most MaxKeysPerLookup keys and services.
+	GetPlacement(ctx context.Context, q PlacementQuery) (Placement, error)
 	// ListProblems returns one page of matching problems, newest first.
 	ListProblems(ctx context.Context, f ProblemFilter) (ProblemPage, error)
 }

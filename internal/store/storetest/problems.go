@@ -413,3 +413,70 @@ func testProblemRaces(t *testing.T, h Harness) {
 		}
 	}
 }
+
+// testPlacement checks GetPlacement: the project, the services that exist
+// and the problems of the current generation, as one read.
+func testPlacement(t *testing.T, h Harness) {
+	s, _ := open(t, h)
+	c := ctx(t)
+	proj, err := s.CreateProject(c, store.NewProject{Name: "sockshop", Shipyard: []byte("stages: [production]")})
+	must(t, err)
+	_, err = s.CreateService(c, "sockshop", "carts")
+	must(t, err)
+	open := problem("p1", "alertmanager/sockshop/fp1/t1", "sockshop", store.ProblemOpen)
+	open.RemediationID = "r1"
+	must(t, inTx(c, s, func(tx store.Tx) error {
+		if _, err := tx.InsertProblem(c, open); err != nil {
+			return err
+		}
+		_, err := tx.InsertProblem(c, problem("p2", "alertmanager/sockshop/fp2/t1", "sockshop", store.ProblemClosed))
+		return err
+	}))
+
+	got, err := s.GetPlacement(c, store.PlacementQuery{Project: "sockshop", Services: []string{"carts", "orders"},
+		Keys: []string{"alertmanager/sockshop/fp1/t1", "alertmanager/sockshop/fp2/t1", "nope"}})
+	must(t, err)
+	if got.Project.Name != "sockshop" || got.Project.UID != proj.UID || string(got.Project.Shipyard) != "stages: [production]" {
+		t.Errorf("project %+v, want sockshop of uid %s with its shipyard", got.Project, proj.UID)
+	}
+	if len(got.Services) != 1 || !got.Services["carts"] {
+		t.Errorf("services %v, want carts only", got.Services)
+	}
+	p1, p2 := got.Problems["alertmanager/sockshop/fp1/t1"], got.Problems["alertmanager/sockshop/fp2/t1"]
+	if len(got.Problems) != 2 || p1.ID != "p1" || p1.State != store.ProblemOpen || p1.RemediationID != "r1" ||
+		p2.ID != "p2" || p2.State != store.ProblemClosed || p2.Key != "alertmanager/sockshop/fp2/t1" {
+		t.Errorf("problems %+v, want p1 open of r1 and p2 closed", got.Problems)
+	}
+
+	// Keys alone, and nothing at all.
+	got, err = s.GetPlacement(c, store.PlacementQuery{Keys: []string{"alertmanager/sockshop/fp1/t1"}})
+	must(t, err)
+	if got.Project.Name != "" || len(got.Services) != 0 || got.Problems["alertmanager/sockshop/fp1/t1"].ID != "p1" {
+		t.Errorf("keys only: %+v", got)
+	}
+	got, err = s.GetPlacement(c, store.PlacementQuery{})
+	if err != nil || got.Project.Name != "" || len(got.Services) != 0 || len(got.Problems) != 0 {
+		t.Errorf("empty query: %+v, %v", got, err)
+	}
+
+	// A project deleted and created again under its name has none of its
+	// old services or problems.
+	must(t, s.DeleteProject(c, "sockshop"))
+	got, err = s.GetPlacement(c, store.PlacementQuery{Project: "sockshop", Services: []string{"carts"}, Keys: []string{"alertmanager/sockshop/fp1/t1"}})
+	must(t, err)
+	if got.Project.Name != "" || len(got.Services) != 0 || len(got.Problems) != 0 {
+		t.Errorf("deleted project: %+v, want nothing", got)
+	}
+	again, err := s.CreateProject(c, store.NewProject{Name: "sockshop", Shipyard: []byte("x")})
+	must(t, err)
+	got, err = s.GetPlacement(c, store.PlacementQuery{Project: "sockshop", Services: []string{"carts"}, Keys: []string{"alertmanager/sockshop/fp1/t1"}})
+	must(t, err)
+	if got.Project.UID != again.UID || len(got.Services) != 0 || len(got.Problems) != 0 {
+		t.Errorf("project made again: %+v, want the new generation without services or problems", got)
+	}
+
+	many := make([]string, store.MaxKeysPerLookup+1)
+	if _, err := s.GetPlacement(c, store.PlacementQuery{Keys: many}); err == nil {
+		t.Errorf("GetPlacement took %d keys, over the limit", len(many))
+	}
+}

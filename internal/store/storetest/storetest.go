@@ -47,6 +47,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("job claims are exclusive", func(t *testing.T) { testJobExclusive(t, h) })
 	t.Run("settings", func(t *testing.T) { testSettings(t, h) })
 	t.Run("problems", func(t *testing.T) { testProblems(t, h) })
+	t.Run("placement", func(t *testing.T) { testPlacement(t, h) })
 	t.Run("problem lists", func(t *testing.T) { testProblemList(t, h) })
 	t.Run("remediations", func(t *testing.T) { testRemediations(t, h) })
 	t.Run("remediation joins", func(t *testing.T) { testRemediationJoins(t, h) })

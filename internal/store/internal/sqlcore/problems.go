@@ -794,3 +794,69 @@ func pageCond(where []string, before int64, args *[]any) string {
 	}
 	return " WHERE " + strings.Join(where, " AND ")
 }
+
+// GetPlacement implements store.Problems. The project, its services and
+// the problems are three SELECTs joined by UNION ALL into one statement,
+// so that the recorder's read of a repeated delivery is one round trip and
+// one snapshot; the first column says which SELECT a row came from.
+func (c *Core) GetPlacement(ctx context.Context, q store.PlacementQuery) (store.Placement, error) {
+	out := store.Placement{Services: make(map[string]bool, len(q.Services)), Problems: make(map[string]store.ProblemRecord, len(q.Keys))}
+	if len(q.Keys) > store.MaxKeysPerLookup || len(q.Services) > store.MaxKeysPerLookup {
+		return out, fmt.Errorf("get placement: %d keys and %d services, over the limit of %d per lookup", len(q.Keys), len(q.Services), store.MaxKeysPerLookup)
+	}
+	const (
+		projectRow = iota
+		serviceRow
+		problemRow
+	)
+	var parts []string
+	var args []any
+	if q.Project != "" {
+		parts = append(parts, `SELECT 0, uid, '', '', '', shipyard FROM projects WHERE name = ?`)
+		args = append(args, q.Project)
+		if len(q.Services) > 0 {
+			parts = append(parts, `SELECT 1, name, '', '', '', NULL FROM services WHERE project = ? AND name IN (?`+strings.Repeat(", ?", len(q.Services)-1)+`)`)
+			args = append(args, q.Project)
+			for _, s := range q.Services {
+				args = append(args, s)
+			}
+		}
+	}
+	if len(q.Keys) > 0 {
+		// As GetProblemsByKeys: of the records of a key, the current
+		// generation's; the document is not read.
+		parts = append(parts, `SELECT 2, id, problem_key, state, remediation_id, NULL FROM problems p WHERE problem_key IN (?`+strings.Repeat(", ?", len(q.Keys)-1)+`)
+		AND project_uid = COALESCE((SELECT uid FROM projects WHERE name = p.project), '')`)
+		for _, k := range q.Keys {
+			args = append(args, k)
+		}
+	}
+	if len(parts) == 0 {
+		return out, nil
+	}
+	rows, err := c.read.Query(ctx, strings.Join(parts, "\nUNION ALL\n"), args...)
+	if err != nil {
+		return out, fmt.Errorf("get placement: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind int64
+		var name, key, state, rid string
+		var blob []byte
+		if err := rows.Scan(&kind, &name, &key, &state, &rid, &blob); err != nil {
+			return out, fmt.Errorf("get placement: %w", err)
+		}
+		switch kind {
+		case projectRow:
+			out.Project = store.Project{Name: q.Project, UID: name, Shipyard: blob}
+		case serviceRow:
+			out.Services[name] = true
+		case problemRow:
+			out.Problems[key] = store.ProblemRecord{ID: name, Key: key, State: state, RemediationID: rid}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return out, fmt.Errorf("get placement: %w", err)
+	}
+	return out, nil
+}
