@@ -2,7 +2,6 @@ package sqlcore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -74,29 +73,80 @@ func (w *txw) appendEvents(ctx context.Context, evs []store.EventRecord) ([]int6
 		*w.eventLocked = true
 	}
 	seqs := make([]int64, len(evs))
+	for start := 0; start < len(evs); start += eventRowsPerInsert {
+		end := min(start+eventRowsPerInsert, len(evs))
+		if err := w.insertEventRows(ctx, evs[start:end], seqs[start:end]); err != nil {
+			return nil, err
+		}
+	}
+	return seqs, nil
+}
+
+// eventRowsPerInsert caps the rows of one INSERT: 12 parameters each keeps
+// a statement far below both databases' parameter limits.
+const eventRowsPerInsert = 256
+
+// insertEventRows stores evs with one multi-row INSERT and fills seqs (as
+// long as evs) with their sequence numbers. Rows are numbered in the order
+// of evs (both databases assign the identity of a multi-row INSERT row by
+// row, in VALUES order; storetest checks it). One statement instead of one
+// per event matters under PostgreSQL's event lock, which the transaction
+// holds until it commits: each statement is a round trip spent holding it.
+// An event already stored (the same source and id, from an earlier call or
+// earlier in evs) is not inserted again and answers with the number it has.
+func (w *txw) insertEventRows(ctx context.Context, evs []store.EventRecord, seqs []int64) error {
+	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ` + currentUID + `)`
+	var q strings.Builder
+	q.WriteString(`INSERT INTO events (id, source, type, event_time, specversion, shkeptncontext, triggeredid, project, stage, service, body, project_uid) VALUES `)
+	args := make([]any, 0, 12*len(evs))
+	type key struct{ source, id string }
 	for i, e := range evs {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(row)
 		body := e.JSON
 		if body == nil {
 			body = []byte{}
 		}
-		var seq int64
 		// The event belongs to the current generation of its project.
-		err := w.q.QueryRow(ctx, `INSERT INTO events (id, source, type, event_time, specversion, shkeptncontext, triggeredid, project, stage, service, body, project_uid)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+currentUID+`) ON CONFLICT (source, id) DO NOTHING RETURNING seq`,
-			e.ID, e.Source, e.Type, micro(e.Time), e.SpecVersion, e.KeptnContext, e.TriggeredID,
-			e.Project, e.Stage, e.Service, body, e.Project).Scan(&seq)
-		if errors.Is(err, ErrNoRows) {
-			// Already stored: answer with its sequence number.
-			err = w.q.QueryRow(ctx, `SELECT seq FROM events WHERE source = ? AND id = ?`, e.Source, e.ID).Scan(&seq)
-		} else if err == nil {
-			w.r.events = true
+		args = append(args, e.ID, e.Source, e.Type, micro(e.Time), e.SpecVersion, e.KeptnContext, e.TriggeredID,
+			e.Project, e.Stage, e.Service, body, e.Project)
+	}
+	q.WriteString(` ON CONFLICT (source, id) DO NOTHING RETURNING seq, source, id`)
+	rows, err := w.q.Query(ctx, q.String(), args...)
+	if err != nil {
+		return fmt.Errorf("append %d events: %w", len(evs), err)
+	}
+	stored := make(map[key]int64, len(evs))
+	for rows.Next() {
+		var seq int64
+		var k key
+		if err := rows.Scan(&seq, &k.source, &k.id); err != nil {
+			rows.Close()
+			return fmt.Errorf("append %d events: %w", len(evs), err)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("append event %q from %q: %w", e.ID, e.Source, err)
+		stored[k] = seq
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("append %d events: %w", len(evs), err)
+	}
+	if len(stored) > 0 {
+		w.r.events = true
+	}
+	for i, e := range evs {
+		seq, ok := stored[key{e.Source, e.ID}]
+		if !ok {
+			// Already stored: answer with its sequence number.
+			if err := w.q.QueryRow(ctx, `SELECT seq FROM events WHERE source = ? AND id = ?`, e.Source, e.ID).Scan(&seq); err != nil {
+				return fmt.Errorf("append event %q from %q: %w", e.ID, e.Source, err)
+			}
+			stored[key{e.Source, e.ID}] = seq
 		}
 		seqs[i] = seq
 	}
-	return seqs, nil
+	return nil
 }
 
 // ListEvents implements store.Events.
