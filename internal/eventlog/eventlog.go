@@ -6,7 +6,6 @@
 package eventlog
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/tendhq/tend/internal/event"
@@ -19,7 +18,10 @@ import (
 // services read them. Seq is left 0 for the store to assign. It fails only
 // when the event cannot be marshalled (an invalid extension or data).
 func Record(ev *event.Event) (store.EventRecord, error) {
-	b, err := json.Marshal(ev)
+	// MarshalJSON builds compact, valid JSON from checked parts; going
+	// through json.Marshal would only validate and compact it once more,
+	// which for a large data object was most of the cost.
+	b, err := ev.MarshalJSON()
 	if err != nil {
 		return store.EventRecord{}, fmt.Errorf("encode %s event: %w", ev.Type, err)
 	}
