@@ -194,8 +194,15 @@ func TestBrowser(t *testing.T) {
 		}
 		// The page is open; the remediation goes on.
 		f.sendRest(t)
-		do(t, waitFor(`document.querySelector('#timeline[data-ended]') !== null`))
-		after := text(t, ctx, `#timeline`)
+		// The live update swaps #timeline in place, so the ended state and
+		// its text are read in one step: a node found in one call may be
+		// gone by the next.
+		after, err := chromedp.Run(ctx, chromedp.Poll[string](
+			`(() => { const e = document.querySelector('#timeline[data-ended]'); return e ? e.innerText : null; })()`,
+			chromedp.WithPollingInterval(100*time.Millisecond)))
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, want := range []string{"Action 2: Turn off promotions", "feature EnablePromotion (production): on → off",
 			"Verification evaluation: pass", "Remediation resolved"} {
 			if !strings.Contains(after, want) {
