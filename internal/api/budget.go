@@ -62,10 +62,10 @@ func (s *Server) getBudgetSLOs(w http.ResponseWriter, r *http.Request) {
 	list, err := s.budgets.Budgets(rctx, project, stage, service)
 	switch {
 	case err != nil && errors.Is(err, context.DeadlineExceeded) && rctx.Err() != nil && ctx.Err() == nil:
-		s.writeError(w, r, errorf(http.StatusGatewayTimeout, "read the budget SLOs of %s: Prometheus did not answer within %s", budgetScope(project, stage, service), s.budgetWait))
+		s.writeError(w, r, errorf(http.StatusGatewayTimeout, "read the budget SLOs of %s: Prometheus did not answer within %s", apitypes.BudgetScope(project, stage, service), s.budgetWait))
 		return
 	case errors.Is(err, settings.ErrNotSet):
-		s.writeError(w, r, errorf(http.StatusConflict, "%s has no monitoring configured; run tend configure monitoring prometheus --project %s --url URL", budgetScope(project, stage, service), project))
+		s.writeError(w, r, errorf(http.StatusConflict, "%s has no monitoring configured; run tend configure monitoring prometheus --project %s --url URL", apitypes.BudgetScope(project, stage, service), project))
 		return
 	case errors.Is(err, ErrNoPrometheus):
 		s.writeError(w, r, errorf(http.StatusConflict, "%v: budget SLOs are read from Sloth's recording rules in Prometheus", err))
@@ -81,16 +81,4 @@ func (s *Server) getBudgetSLOs(w http.ResponseWriter, r *http.Request) {
 		list = []slo.BudgetStatus{}
 	}
 	writeJSON(w, http.StatusOK, apitypes.BudgetSLOs{Project: project, Stage: stage, Service: service, SLOs: list})
-}
-
-// budgetScope names the scope of a listing in messages.
-func budgetScope(project, stage, service string) string {
-	where := "project " + project
-	if stage != "" {
-		where += ", stage " + stage
-	}
-	if service != "" {
-		where += ", service " + service
-	}
-	return where
 }

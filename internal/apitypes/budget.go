@@ -16,3 +16,17 @@ type BudgetSLOs struct {
 	Service string      `json:"service,omitempty"`
 	SLOs    []BudgetSLO `json:"slos"`
 }
+
+// BudgetScope names where a listing of budget SLOs looked ("project P,
+// stage S, service X", the stage and service when given), for the
+// messages of the API and the CLI.
+func BudgetScope(project, stage, service string) string {
+	where := "project " + project
+	if stage != "" {
+		where += ", stage " + stage
+	}
+	if service != "" {
+		where += ", service " + service
+	}
+	return where
+}

@@ -48,7 +48,7 @@ could not be reached or could not read Prometheus.`,
 				return apiFailure(err)
 			}
 			if format == formatTable && len(out.SLOs) == 0 {
-				fmt.Fprintf(s.err, "No budget SLOs in %s: its Prometheus has no series of slo:objective:ratio there. Add Sloth or OpenSLO specs as slo/*.yaml resources of the service and load the rules of tend generate alert-rules into Prometheus (docs/error-budgets.md).\n", budgetPlace(project, stage, service))
+				fmt.Fprintf(s.err, "No budget SLOs in %s: its Prometheus has no series of slo:objective:ratio there. Add Sloth or OpenSLO specs as slo/*.yaml resources of the service and load the rules of tend generate alert-rules into Prometheus (docs/error-budgets.md).\n", apitypes.BudgetScope(project, stage, service))
 				return nil
 			}
 			return writeOutput(s.out, format, out, func(w io.Writer) error {
@@ -63,18 +63,6 @@ could not be reached or could not read Prometheus.`,
 	_ = cmd.MarkFlagRequired("project")
 	addOutputFlag(cmd, &format)
 	return cmd
-}
-
-// budgetPlace names where a listing looked, for the empty answer.
-func budgetPlace(project, stage, service string) string {
-	where := "project " + project
-	if stage != "" {
-		where += ", stage " + stage
-	}
-	if service != "" {
-		where += ", service " + service
-	}
-	return where
 }
 
 // budgetTableWindows are the burn-rate columns of the table.
