@@ -45,6 +45,19 @@ type LabelNames struct {
 	Project, Stage, Service string
 }
 
+// WithDefaults fills the empty fields with project, stage and service.
+func (l LabelNames) WithDefaults() LabelNames {
+	for _, f := range []struct {
+		dst *string
+		def string
+	}{{&l.Project, "project"}, {&l.Stage, "stage"}, {&l.Service, "service"}} {
+		if *f.dst == "" {
+			*f.dst = f.def
+		}
+	}
+	return l
+}
+
 // Monitoring returns the monitoring setting over the providers' schemas:
 // {"provider": NAME, ...that provider's fields}, stored per project,
 // stage, service or service in a stage; the most specific one applies.

@@ -34,29 +34,14 @@ const (
 // Labels name the labels that place a series of Sloth's rules in tend's
 // project, stage and service: tend.yaml intake.labels, which every rule
 // tend generates carries (docs/error-budgets.md, "Labels"). Empty fields
-// are project, stage and service.
-type Labels struct {
-	Project, Stage, Service string
-}
+// are project, stage and service (sli.LabelNames.WithDefaults).
+type Labels = sli.LabelNames
 
-// withDefaults fills the empty fields.
-func (l Labels) withDefaults() Labels {
-	for _, f := range []struct {
-		dst *string
-		def string
-	}{{&l.Project, "project"}, {&l.Stage, "stage"}, {&l.Service, "service"}} {
-		if *f.dst == "" {
-			*f.dst = f.def
-		}
-	}
-	return l
-}
-
-// check says which name cannot be a label a query names: one that is not
+// checkLabels says which name cannot be a label a query names: one that is not
 // UTF-8, has a space or control character (as tend.yaml refuses), or
 // names the label of another field or one of Sloth's or Prometheus's own.
 // The defaults must be filled.
-func (l Labels) check() error {
+func checkLabels(l Labels) error {
 	fields := []struct{ key, name string }{{"project", l.Project}, {"stage", l.Stage}, {"service", l.Service}}
 	for i, f := range fields {
 		if !utf8.ValidString(f.name) || strings.ContainsFunc(f.name, func(r rune) bool { return r <= ' ' || r == 0x7f }) {

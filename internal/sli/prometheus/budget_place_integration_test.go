@@ -70,7 +70,7 @@ func TestBudgetsPlacedOnRealPrometheus(t *testing.T) {
 	svc := "svc" + testenv.RandomHex(t, 4)
 	id := svc + "-availability"
 	place := func(names Labels, project, stage string) map[string]string {
-		n := names.withDefaults()
+		n := names.WithDefaults()
 		return map[string]string{"sloth_id": id, "sloth_slo": "availability", "sloth_service": svc, n.Project: project, n.Stage: stage, n.Service: svc}
 	}
 	std := Labels{}

@@ -99,8 +99,8 @@ func New(cfg Config) (*Provider, error) {
 		return nil, err
 	}
 	cfg.Timeout, cfg.Concurrency = o.Timeout, o.Concurrency
-	labels := cfg.Labels.withDefaults()
-	if err := labels.check(); err != nil {
+	labels := cfg.Labels.WithDefaults()
+	if err := checkLabels(labels); err != nil {
 		return nil, err
 	}
 	p := &Provider{base: u, cfg: cfg, client: o.Client, log: o.Logger, labels: labels}
@@ -132,7 +132,7 @@ type QueryBuilder struct{}
 // Query returns the PromQL of the indicator name, as Provider.Query does
 // with the default label names.
 func (QueryBuilder) Query(name string, req sli.Request) (string, error) {
-	return query(name, req, sli.NewReplacer(req), Labels{}.withDefaults())
+	return query(name, req, sli.NewReplacer(req), Labels{}.WithDefaults())
 }
 
 // query builds the PromQL of the indicator name; l names the labels that

@@ -61,6 +61,6 @@ var ProviderKind = sli.Kind{
 			return nil, err
 		}
 		return New(Config{URL: s.URL, User: s.User, Password: s.Password, BearerToken: s.BearerToken, Timeout: o.Timeout, Logger: o.Logger, HTTPClient: o.HTTPClient,
-			Labels: Labels(o.Labels)})
+			Labels: o.Labels})
 	},
 }
