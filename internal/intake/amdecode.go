@@ -132,13 +132,15 @@ func lower(c byte) byte {
 	return c
 }
 
-// message reads the envelope and its alerts.
-func (d *amDecoder) message(opts AlertmanagerOptions) (*AlertmanagerMessage, bool) {
-	m := &AlertmanagerMessage{}
-	var alerts []amAlert
+// fields reads an object whose keys name fields of names, calling read
+// with each field's number to read its value. It refuses what the
+// reference might read otherwise (a key it could fold onto a field, a
+// field given twice) and skips the values of other keys. It returns the
+// set of fields read, bit i for field i.
+func (d *amDecoder) fields(names []string, read func(f int) bool) (uint, bool) {
 	var seen uint
 	ok := d.object(func(key []byte) bool {
-		f := field(envelopeFields[:], key)
+		f := field(names, key)
 		switch {
 		case f == fieldRefuse:
 			return false
@@ -148,6 +150,16 @@ func (d *amDecoder) message(opts AlertmanagerOptions) (*AlertmanagerMessage, boo
 			return false
 		}
 		seen |= 1 << f
+		return read(f)
+	})
+	return seen, ok
+}
+
+// message reads the envelope and its alerts.
+func (d *amDecoder) message(opts AlertmanagerOptions) (*AlertmanagerMessage, bool) {
+	m := &AlertmanagerMessage{}
+	var alerts []amAlert
+	seen, ok := d.fields(envelopeFields[:], func(f int) bool {
 		var ok bool
 		switch f {
 		case envVersion:
@@ -205,18 +217,7 @@ func (d *amDecoder) alerts() ([]amAlert, bool) {
 // alert reads one alert object.
 func (d *amDecoder) alert() (amAlert, bool) {
 	var a amAlert
-	var seen uint
-	ok := d.object(func(key []byte) bool {
-		f := field(alertFields[:], key)
-		switch {
-		case f == fieldRefuse:
-			return false
-		case f == fieldUnknown:
-			return d.skip(1)
-		case seen&(1<<f) != 0:
-			return false
-		}
-		seen |= 1 << f
+	_, ok := d.fields(alertFields[:], func(f int) bool {
 		var ok bool
 		switch f {
 		case alertStatus:
