@@ -117,6 +117,23 @@ type Rule struct {
 // ErrInvalid marks options or SLOs that no rule file can be built from.
 var ErrInvalid = errors.New("cannot generate alerting rules")
 
+// place fills the label names' defaults and returns what is wrong with
+// where the rules place their alerts: the label names, and an empty
+// project, stage or service. Both generators check it first.
+func (o *Options) place() []error {
+	o.Labels = o.Labels.withDefaults()
+	var problems []error
+	for _, p := range o.Labels.problems() {
+		problems = append(problems, fmt.Errorf("%w: %s", ErrInvalid, p))
+	}
+	for _, f := range []struct{ name, v string }{{"project", o.Project}, {"stage", o.Stage}, {"service", o.Service}} {
+		if strings.TrimSpace(f.v) == "" {
+			problems = append(problems, fmt.Errorf("%w: the %s is empty", ErrInvalid, f.name))
+		}
+	}
+	return problems
+}
+
 // Generate builds the rule group of one project, stage and service from its
 // SLO. Warnings say what could not become a rule and why; they do not stop
 // the rest. The error lists every problem (wrapping ErrInvalid): a missing
@@ -129,16 +146,7 @@ func Generate(s *slo.SLO, q Querier, opts Options) (*RuleFile, []string, error) 
 	if opts.Severity == "" {
 		opts.Severity = DefaultSeverity
 	}
-	opts.Labels = opts.Labels.withDefaults()
-	var problems []error
-	for _, p := range opts.Labels.problems() {
-		problems = append(problems, fmt.Errorf("%w: %s", ErrInvalid, p))
-	}
-	for _, f := range []struct{ name, v string }{{"project", opts.Project}, {"stage", opts.Stage}, {"service", opts.Service}} {
-		if strings.TrimSpace(f.v) == "" {
-			problems = append(problems, fmt.Errorf("%w: the %s is empty", ErrInvalid, f.name))
-		}
-	}
+	problems := opts.place()
 	if opts.Window < time.Second {
 		problems = append(problems, fmt.Errorf("%w: window %s is shorter than one second; use e.g. 5m", ErrInvalid, opts.Window))
 	}

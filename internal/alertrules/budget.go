@@ -190,16 +190,7 @@ type BudgetFile struct {
 // becomes the description unless the spec gives one. Errors wrap
 // ErrInvalid.
 func (b *Budget) GenerateBudget(ctx context.Context, files []BudgetFile, opts Options) ([]Group, error) {
-	opts.Labels = opts.Labels.withDefaults()
-	var problems []error
-	for _, p := range opts.Labels.problems() {
-		problems = append(problems, fmt.Errorf("%w: %s", ErrInvalid, p))
-	}
-	for _, f := range []struct{ name, v string }{{"project", opts.Project}, {"stage", opts.Stage}, {"service", opts.Service}} {
-		if strings.TrimSpace(f.v) == "" {
-			problems = append(problems, fmt.Errorf("%w: the %s is empty", ErrInvalid, f.name))
-		}
-	}
+	problems := opts.place()
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}

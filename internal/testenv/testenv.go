@@ -467,17 +467,10 @@ func PrometheusAlertmanager(t testing.TB) {
 // prometheusAlertmanagers returns the URLs of the Alertmanagers the
 // Prometheus at base sends alerts to.
 func prometheusAlertmanagers(base string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/alertmanagers", nil)
+	body, err := Fetch(base + "/api/v1/alertmanagers")
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
 	var answer struct {
 		Data struct {
 			Active []struct {
@@ -485,7 +478,7 @@ func prometheusAlertmanagers(base string) ([]string, error) {
 			} `json:"activeAlertmanagers"`
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+	if err := json.Unmarshal(body, &answer); err != nil {
 		return nil, fmt.Errorf("read /api/v1/alertmanagers: %w", err)
 	}
 	var out []string
