@@ -419,6 +419,24 @@ func PrometheusReload(t testing.TB) {
 	}
 }
 
+// PrometheusRules loads rules into the test Prometheus for the rest of the
+// test: it writes them as tend-test-NAME.yml into the rules folder
+// (TEND_TEST_PROMETHEUS_RULES_DIR, which it requires) and reloads; when the
+// test ends it removes the file and reloads again.
+func PrometheusRules(t testing.TB, name, rules string) {
+	t.Helper()
+	dir := RequireAlso(t, Prometheus, PrometheusRulesDirEnv)
+	file := filepath.Join(dir, "tend-test-"+name+".yml")
+	WriteFileAtomic(t, file, rules)
+	t.Cleanup(func() {
+		if err := os.Remove(file); err != nil {
+			t.Errorf("remove rules file: %v", err)
+		}
+		PrometheusReload(t)
+	})
+	PrometheusReload(t)
+}
+
 func postReload(u string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -85,7 +85,7 @@ func TestPageAlertOnBurnRunsRemediation(t *testing.T) {
 	promURL := testenv.PrometheusURL(t)
 	amURL := testenv.AlertmanagerURL(t)
 	amConfig := testenv.AlertmanagerConfigPath(t)
-	rulesDir := testenv.RequireAlso(t, testenv.Prometheus, testenv.PrometheusRulesDirEnv)
+	testenv.RequireAlso(t, testenv.Prometheus, testenv.PrometheusRulesDirEnv)
 	project := "budget" + testenv.RandomHex(t, 4)
 	job := service + "-" + project + "-" + stage
 	began := time.Now()
@@ -139,15 +139,7 @@ func TestPageAlertOnBurnRunsRemediation(t *testing.T) {
 	if !strings.Contains(rules.RuleFile, "CartsAvailability-page") {
 		t.Fatalf("the served rules have no page alert CartsAvailability-page: %+v\n%s", rules.Stages, rules.RuleFile)
 	}
-	rulesFile := filepath.Join(rulesDir, "tend-test-"+project+".yml")
-	testenv.WriteFileAtomic(t, rulesFile, rules.RuleFile)
-	t.Cleanup(func() {
-		if err := os.Remove(rulesFile); err != nil {
-			t.Errorf("remove rules file: %v", err)
-		}
-		testenv.PrometheusReload(t)
-	})
-	testenv.PrometheusReload(t)
+	testenv.PrometheusRules(t, project, rules.RuleFile)
 	testenv.PrometheusAlertmanager(t)
 
 	// Sloth's page alert fires in Prometheus.

@@ -49,7 +49,7 @@ func TestSLOViolationOpensProblem(t *testing.T) {
 	promURL := testenv.PrometheusURL(t)
 	amURL := testenv.AlertmanagerURL(t)
 	amConfig := testenv.AlertmanagerConfigPath(t)
-	rulesDir := testenv.RequireAlso(t, testenv.Prometheus, testenv.PrometheusRulesDirEnv)
+	testenv.RequireAlso(t, testenv.Prometheus, testenv.PrometheusRulesDirEnv)
 	// The Prometheus and Alertmanager are shared: a project name of its
 	// own keeps this test's job, rules, route and alerts apart.
 	project := "mon" + testenv.RandomHex(t, 4)
@@ -83,15 +83,7 @@ func TestSLOViolationOpensProblem(t *testing.T) {
 	// does not wait minutes for rates to move.
 	rules := tend(t, "generate", "alert-rules", "--slo", "../../examples/slo.yaml", "--sli", "../../examples/prometheus/sli.yaml",
 		"--project", project, "--stage", stage, "--service", service, "--window", "10s", "--for", "1s")
-	rulesFile := filepath.Join(rulesDir, "tend-test-"+project+".yml")
-	testenv.WriteFileAtomic(t, rulesFile, rules)
-	t.Cleanup(func() {
-		if err := os.Remove(rulesFile); err != nil {
-			t.Errorf("remove rules file: %v", err)
-		}
-		testenv.PrometheusReload(t)
-	})
-	testenv.PrometheusReload(t)
+	testenv.PrometheusRules(t, project, rules)
 	// After the reload, which rebuilds Prometheus's notifier.
 	testenv.PrometheusAlertmanager(t)
 
