@@ -292,14 +292,23 @@ func (d *decoder) sli(s *SLO, n, parent *yaml.Node, what string, k keys) {
 	}
 }
 
-// query reads a required SLI query, which must hold {{.window}}.
-func (d *decoder) query(m map[string]*yaml.Node, parent *yaml.Node, key, what string) string {
+// required returns m's key, reporting it missing at parent; nil when m is
+// nil (its own problem was reported) or the key is missing.
+func (d *decoder) required(m map[string]*yaml.Node, parent *yaml.Node, key, what string) *yaml.Node {
 	if m == nil {
-		return ""
+		return nil
 	}
 	n := m[key]
 	if n == nil {
 		d.errorf(parent, "%s: %s is missing", what, key)
+	}
+	return n
+}
+
+// query reads a required SLI query, which must hold {{.window}}.
+func (d *decoder) query(m map[string]*yaml.Node, parent *yaml.Node, key, what string) string {
+	n := d.required(m, parent, key, what)
+	if n == nil {
 		return ""
 	}
 	q, ok := d.str(n, what+"."+key)
@@ -465,12 +474,8 @@ func (d *decoder) openSLO(out *Doc, root *yaml.Node) {
 }
 
 func (d *decoder) metric(m map[string]*yaml.Node, parent *yaml.Node, key, what string) string {
-	if m == nil {
-		return ""
-	}
-	n := m[key]
+	n := d.required(m, parent, key, what)
 	if n == nil {
-		d.errorf(parent, "%s: %s is missing", what, key)
 		return ""
 	}
 	what += "." + key
