@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -70,45 +69,22 @@ var (
 // errors and warnings, in file order. The file is nil when any problem is
 // an error, so callers never generate rules from a half-read file.
 func Decode(file string, data []byte) (*File, Diagnostics) {
-	d := &decoder{file: file}
+	d := &decoder{Reporter: yamlnode.Reporter{File: file}}
 	f := d.read(data)
-	sort.SliceStable(d.diags, func(i, j int) bool {
-		a, b := d.diags[i], d.diags[j]
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
-	})
-	if d.diags.HasErrors() {
-		return nil, d.diags
+	d.Sorted()
+	if d.Diags.HasErrors() {
+		return nil, d.Diags
 	}
-	return f, d.diags
+	return f, d.Diags
 }
 
 type decoder struct {
-	file  string
-	diags Diagnostics
-}
-
-func (d *decoder) add(sev Severity, n *yaml.Node, format string, args ...any) {
-	var line, col int
-	if n != nil {
-		line, col = n.Line, n.Column
-	}
-	d.diags = append(d.diags, Diagnostic{File: d.file, Line: line, Col: col, Severity: sev, Message: fmt.Sprintf(format, args...)})
-}
-
-func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
-	d.add(SeverityError, n, format, args...)
-}
-
-func (d *decoder) warnf(n *yaml.Node, format string, args ...any) {
-	d.add(SeverityWarning, n, format, args...)
+	yamlnode.Reporter
 }
 
 func (d *decoder) read(data []byte) *File {
 	if len(bytes.TrimSpace(data)) == 0 {
-		d.errorf(nil, "empty file: a budget SLO file starts with `version: prometheus/v1` (Sloth), `apiVersion: sloth.slok.dev/v1` (Sloth's PrometheusServiceLevel) or `apiVersion: openslo/v1alpha` (OpenSLO)")
+		d.Errorf(nil, "empty file: a budget SLO file starts with `version: prometheus/v1` (Sloth), `apiVersion: sloth.slok.dev/v1` (Sloth's PrometheusServiceLevel) or `apiVersion: openslo/v1alpha` (OpenSLO)")
 		return nil
 	}
 	dec := yamlnode.NewDecoder(data)
@@ -120,11 +96,11 @@ func (d *decoder) read(data []byte) *File {
 		}
 		if err != nil {
 			if le, ok := errors.AsType[*yamlnode.LimitError](err); ok {
-				d.add(SeverityError, &yaml.Node{Line: le.Line, Column: le.Column}, "%s", le.Message)
+				d.Add(SeverityError, &yaml.Node{Line: le.Line, Column: le.Column}, "%s", le.Message)
 				return nil
 			}
 			line, msg := yamlnode.SyntaxError(err)
-			d.add(SeverityError, &yaml.Node{Line: line, Column: 1}, "not valid YAML: %s", msg)
+			d.Add(SeverityError, &yaml.Node{Line: line, Column: 1}, "not valid YAML: %s", msg)
 			return nil
 		}
 		if len(doc.Content) == 0 || yamlnode.IsNull(doc.Content[0]) {
@@ -134,8 +110,8 @@ func (d *decoder) read(data []byte) *File {
 			f.Docs = append(f.Docs, *doc)
 		}
 	}
-	if len(f.Docs) == 0 && !d.diags.HasErrors() {
-		d.errorf(nil, "the file holds no document")
+	if len(f.Docs) == 0 && !d.Diags.HasErrors() {
+		d.Errorf(nil, "the file holds no document")
 	}
 	return f
 }
@@ -144,7 +120,7 @@ func (d *decoder) read(data []byte) *File {
 func (d *decoder) doc(doc *yaml.Node) *Doc {
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		d.errorf(root, "a budget SLO document must be a mapping, not %s", yamlnode.Describe(root))
+		d.Errorf(root, "a budget SLO document must be a mapping, not %s", yamlnode.Describe(root))
 		return nil
 	}
 	out := &Doc{Format: formatOf(root), Line: root.Line}
@@ -158,11 +134,11 @@ func (d *decoder) doc(doc *yaml.Node) *Doc {
 	case FormatKubernetes:
 		m := d.fields(root, "the document", "apiVersion", "kind", "metadata", "spec", "status")
 		if kind := m["kind"]; kind == nil || kind.Value != "PrometheusServiceLevel" {
-			d.errorf(at(kind, root), "kind must be PrometheusServiceLevel in apiVersion sloth.slok.dev/v1, not %s", describe(kind))
+			d.Errorf(at(kind, root), "kind must be PrometheusServiceLevel in apiVersion sloth.slok.dev/v1, not %s", describe(kind))
 		}
 		spec := m["spec"]
 		if spec == nil {
-			d.errorf(root, "spec is missing: a PrometheusServiceLevel holds its service and slos in spec")
+			d.Errorf(root, "spec is missing: a PrometheusServiceLevel holds its service and slos in spec")
 			return nil
 		}
 		sm := d.fields(spec, "spec", "service", "labels", "sloPlugins", "slos")
@@ -173,15 +149,15 @@ func (d *decoder) doc(doc *yaml.Node) *Doc {
 	case FormatOpenSLO:
 		d.openSLO(out, root)
 	default:
-		d.errorf(root, "not a budget SLO document: want `version: prometheus/v1` (Sloth), `apiVersion: sloth.slok.dev/v1` (Sloth's PrometheusServiceLevel) or `apiVersion: openslo/v1alpha` with `kind: SLO` (OpenSLO)")
+		d.Errorf(root, "not a budget SLO document: want `version: prometheus/v1` (Sloth), `apiVersion: sloth.slok.dev/v1` (Sloth's PrometheusServiceLevel) or `apiVersion: openslo/v1alpha` with `kind: SLO` (OpenSLO)")
 		return nil
 	}
-	if d.diags.HasErrors() {
+	if d.Diags.HasErrors() {
 		return out
 	}
 	src, err := yaml.Marshal(doc)
 	if err != nil {
-		d.errorf(root, "cannot re-encode the document for Sloth: %v", err)
+		d.Errorf(root, "cannot re-encode the document for Sloth: %v", err)
 		return nil
 	}
 	out.Source = src
@@ -204,15 +180,15 @@ var (
 func (d *decoder) slos(out *Doc, m map[string]*yaml.Node, parent *yaml.Node, k keys) {
 	list := m["slos"]
 	if list == nil || yamlnode.IsNull(list) {
-		d.errorf(parent, "slos is missing: a budget SLO file lists at least one SLO under slos")
+		d.Errorf(parent, "slos is missing: a budget SLO file lists at least one SLO under slos")
 		return
 	}
 	if list.Kind != yaml.SequenceNode {
-		d.errorf(list, "slos must be a list, not %s", yamlnode.Describe(list))
+		d.Errorf(list, "slos must be a list, not %s", yamlnode.Describe(list))
 		return
 	}
 	if len(list.Content) == 0 {
-		d.errorf(list, "slos is empty: list at least one SLO")
+		d.Errorf(list, "slos is empty: list at least one SLO")
 	}
 	seen := map[string]*yaml.Node{}
 	for i, item := range list.Content {
@@ -224,7 +200,7 @@ func (d *decoder) slos(out *Doc, m map[string]*yaml.Node, parent *yaml.Node, k k
 		}
 		s := SLO{Name: d.name(sm, item, "name", what)}
 		if prev := seen[s.Name]; prev != nil && s.Name != "" {
-			d.errorf(sm["name"], "%s: SLO name %q is used twice (first at line %d); names must be unique within a service", what, s.Name, prev.Line)
+			d.Errorf(sm["name"], "%s: SLO name %q is used twice (first at line %d); names must be unique within a service", what, s.Name, prev.Line)
 		}
 		seen[s.Name] = sm["name"]
 		d.str(sm["description"], what+".description")
@@ -239,12 +215,12 @@ func (d *decoder) slos(out *Doc, m map[string]*yaml.Node, parent *yaml.Node, k k
 
 func (d *decoder) objective(n, parent *yaml.Node, what string) float64 {
 	if n == nil {
-		d.errorf(parent, "%s: objective is missing: give the target in percent, such as 99.9", what)
+		d.Errorf(parent, "%s: objective is missing: give the target in percent, such as 99.9", what)
 		return 0
 	}
 	v, ok := d.number(n, what+".objective")
 	if ok && (v <= 0 || v > 100) {
-		d.errorf(n, "%s.objective must be a percentage above 0 and at most 100 (99.9 means 99.9%% of events good), not %s", what, n.Value)
+		d.Errorf(n, "%s.objective must be a percentage above 0 and at most 100 (99.9 means 99.9%% of events good), not %s", what, n.Value)
 	}
 	return v
 }
@@ -252,7 +228,7 @@ func (d *decoder) objective(n, parent *yaml.Node, what string) float64 {
 func (d *decoder) sli(s *SLO, n, parent *yaml.Node, what string, k keys) {
 	what += ".sli"
 	if n == nil {
-		d.errorf(parent, "%s is missing: give events (%s and %s), raw (%s) or plugin", what, k.errorQuery, k.totalQuery, k.errorRatioQuery)
+		d.Errorf(parent, "%s is missing: give events (%s and %s), raw (%s) or plugin", what, k.errorQuery, k.totalQuery, k.errorRatioQuery)
 		return
 	}
 	m := d.fields(n, what, "events", "raw", "plugin")
@@ -266,7 +242,7 @@ func (d *decoder) sli(s *SLO, n, parent *yaml.Node, what string, k keys) {
 		s.ErrorQuery = d.query(em, ev, k.errorQuery, what+".events")
 		s.TotalQuery = d.query(em, ev, k.totalQuery, what+".events")
 		if s.ErrorQuery != "" && s.ErrorQuery == s.TotalQuery {
-			d.errorf(em[k.totalQuery], "%s.events: %s and %s are the same query, so the error ratio would always be 1", what, k.errorQuery, k.totalQuery)
+			d.Errorf(em[k.totalQuery], "%s.events: %s and %s are the same query, so the error ratio would always be 1", what, k.errorQuery, k.totalQuery)
 		}
 	}
 	if raw := m["raw"]; raw != nil {
@@ -278,7 +254,7 @@ func (d *decoder) sli(s *SLO, n, parent *yaml.Node, what string, k keys) {
 		set++
 		pm := d.fields(p, what+".plugin", "id", "options")
 		if id := pm["id"]; id == nil {
-			d.errorf(p, "%s.plugin: id is missing", what)
+			d.Errorf(p, "%s.plugin: id is missing", what)
 		} else {
 			s.PluginID, _ = d.str(id, what+".plugin.id")
 		}
@@ -286,9 +262,9 @@ func (d *decoder) sli(s *SLO, n, parent *yaml.Node, what string, k keys) {
 	}
 	switch {
 	case set == 0:
-		d.errorf(n, "%s has no indicator: give events, raw or plugin", what)
+		d.Errorf(n, "%s has no indicator: give events, raw or plugin", what)
 	case set > 1:
-		d.errorf(n, "%s gives %d indicators: give only one of events, raw and plugin", what, set)
+		d.Errorf(n, "%s gives %d indicators: give only one of events, raw and plugin", what, set)
 	}
 }
 
@@ -300,7 +276,7 @@ func (d *decoder) required(m map[string]*yaml.Node, parent *yaml.Node, key, what
 	}
 	n := m[key]
 	if n == nil {
-		d.errorf(parent, "%s: %s is missing", what, key)
+		d.Errorf(parent, "%s: %s is missing", what, key)
 	}
 	return n
 }
@@ -316,11 +292,11 @@ func (d *decoder) query(m map[string]*yaml.Node, parent *yaml.Node, key, what st
 		return ""
 	}
 	if strings.TrimSpace(q) == "" {
-		d.errorf(n, "%s.%s is empty: give a PromQL query", what, key)
+		d.Errorf(n, "%s.%s is empty: give a PromQL query", what, key)
 		return ""
 	}
 	if !windowRE.MatchString(q) {
-		d.errorf(n, "%s.%s must use the {{.window}} placeholder as its range (such as rate(x[{{.window}}])): Sloth fills it with each alert window", what, key)
+		d.Errorf(n, "%s.%s must use the {{.window}} placeholder as its range (such as rate(x[{{.window}}])): Sloth fills it with each alert window", what, key)
 	}
 	return q
 }
@@ -360,7 +336,7 @@ func (d *decoder) alerting(s *SLO, sm map[string]*yaml.Node, item *yaml.Node, wh
 	if name := m["name"]; name != nil && !yamlnode.IsNull(name) {
 		if v, ok := d.str(name, what+".alerting.name"); ok {
 			if !alertNameRE.MatchString(v) {
-				d.warnf(name, "%s.alerting.name %q is no classic Prometheus alert name (letters, digits, '_' and ':', not starting with a digit): only Prometheus 3 loads it", what, v)
+				d.Warnf(name, "%s.alerting.name %q is no classic Prometheus alert name (letters, digits, '_' and ':', not starting with a digit): only Prometheus 3 loads it", what, v)
 			}
 			s.AlertName = v
 		}
@@ -382,19 +358,19 @@ func (d *decoder) alerting(s *SLO, sm map[string]*yaml.Node, item *yaml.Node, wh
 func (d *decoder) openSLO(out *Doc, root *yaml.Node) {
 	m := d.fields(root, "the document", "apiVersion", "kind", "metadata", "spec")
 	if kind := m["kind"]; kind == nil || kind.Value != "SLO" {
-		d.errorf(at(kind, root), "kind must be SLO in apiVersion openslo/v1alpha (tend reads OpenSLO's SLO objects only), not %s", describe(kind))
+		d.Errorf(at(kind, root), "kind must be SLO in apiVersion openslo/v1alpha (tend reads OpenSLO's SLO objects only), not %s", describe(kind))
 		return
 	}
 	var name string
 	if meta := m["metadata"]; meta == nil {
-		d.errorf(root, "metadata is missing: an OpenSLO SLO needs metadata.name")
+		d.Errorf(root, "metadata is missing: an OpenSLO SLO needs metadata.name")
 	} else {
 		mm := d.fieldsLoose(meta, "metadata")
 		name = d.name(mm, meta, "name", "metadata")
 	}
 	spec := m["spec"]
 	if spec == nil {
-		d.errorf(root, "spec is missing: an OpenSLO SLO holds its service and objectives in spec")
+		d.Errorf(root, "spec is missing: an OpenSLO SLO holds its service and objectives in spec")
 		return
 	}
 	sm := d.fields(spec, "spec", "description", "service", "indicator", "budgetingMethod", "timeWindows", "objectives")
@@ -404,32 +380,32 @@ func (d *decoder) openSLO(out *Doc, root *yaml.Node) {
 	out.Service = d.name(sm, spec, "service", "spec")
 	d.str(sm["description"], "spec.description")
 	if ind := sm["indicator"]; ind != nil && !yamlnode.IsNull(ind) {
-		d.warnf(ind, "spec.indicator is ignored: Sloth reads the objectives' ratioMetrics only")
+		d.Warnf(ind, "spec.indicator is ignored: Sloth reads the objectives' ratioMetrics only")
 	}
 	if bm := sm["budgetingMethod"]; bm != nil {
 		if v, ok := d.str(bm, "spec.budgetingMethod"); ok && v != "Occurrences" {
-			d.warnf(bm, "spec.budgetingMethod %q: Sloth's rules count occurrences (good events over all events) whatever the method", v)
+			d.Warnf(bm, "spec.budgetingMethod %q: Sloth's rules count occurrences (good events over all events) whatever the method", v)
 		}
 	}
 	var period time.Duration
 	if tw := sm["timeWindows"]; tw != nil && !yamlnode.IsNull(tw) {
 		if tw.Kind != yaml.SequenceNode {
-			d.errorf(tw, "spec.timeWindows must be a list, not %s", yamlnode.Describe(tw))
+			d.Errorf(tw, "spec.timeWindows must be a list, not %s", yamlnode.Describe(tw))
 		} else if len(tw.Content) > 1 {
-			d.errorf(tw, "spec.timeWindows lists %d windows: Sloth supports one", len(tw.Content))
+			d.Errorf(tw, "spec.timeWindows lists %d windows: Sloth supports one", len(tw.Content))
 		} else if len(tw.Content) == 1 {
 			w := yamlnode.Resolve(tw.Content[0])
 			wm := d.fields(w, "spec.timeWindows[0]", "count", "unit", "isRolling", "calendar")
 			if u := wm["unit"]; u == nil {
-				d.errorf(w, "spec.timeWindows[0]: unit is missing: Sloth supports Day")
+				d.Errorf(w, "spec.timeWindows[0]: unit is missing: Sloth supports Day")
 			} else if v, ok := d.str(u, "spec.timeWindows[0].unit"); ok && !strings.EqualFold(v, "day") {
-				d.errorf(u, "spec.timeWindows[0].unit %q: Sloth supports Day only", v)
+				d.Errorf(u, "spec.timeWindows[0].unit %q: Sloth supports Day only", v)
 			}
 			if c := wm["count"]; c == nil {
-				d.errorf(w, "spec.timeWindows[0]: count is missing: give the days, such as 30")
+				d.Errorf(w, "spec.timeWindows[0]: count is missing: give the days, such as 30")
 			} else if v, ok := d.number(c, "spec.timeWindows[0].count"); ok {
 				if v != 28 && v != 30 {
-					d.errorf(c, "spec.timeWindows[0].count %s: Sloth's burn-rate windows exist for 28 and 30 days", c.Value)
+					d.Errorf(c, "spec.timeWindows[0].count %s: Sloth's burn-rate windows exist for 28 and 30 days", c.Value)
 				}
 				period = time.Duration(v) * 24 * time.Hour
 			}
@@ -437,11 +413,11 @@ func (d *decoder) openSLO(out *Doc, root *yaml.Node) {
 	}
 	list := sm["objectives"]
 	if list == nil || yamlnode.IsNull(list) {
-		d.errorf(spec, "spec.objectives is missing: list at least one objective with ratioMetrics and target")
+		d.Errorf(spec, "spec.objectives is missing: list at least one objective with ratioMetrics and target")
 		return
 	}
 	if list.Kind != yaml.SequenceNode || len(list.Content) == 0 {
-		d.errorf(list, "spec.objectives must be a list of at least one objective, not %s", yamlnode.Describe(list))
+		d.Errorf(list, "spec.objectives must be a list of at least one objective, not %s", yamlnode.Describe(list))
 		return
 	}
 	for i, item := range list.Content {
@@ -454,16 +430,16 @@ func (d *decoder) openSLO(out *Doc, root *yaml.Node) {
 		s := SLO{Name: fmt.Sprintf("%s-%d", name, i), Period: period, Page: true, Ticket: true}
 		s.AlertName = DefaultAlertName(out.Service, s.Name)
 		if t := om["target"]; t == nil {
-			d.errorf(item, "%s: target is missing: give the share of good events, such as 0.999", what)
+			d.Errorf(item, "%s: target is missing: give the share of good events, such as 0.999", what)
 		} else if v, ok := d.number(t, what+".target"); ok {
 			if v <= 0 || v >= 1 {
-				d.errorf(t, "%s.target must be a ratio above 0 and below 1 (0.999 means 99.9%% good), not %s", what, t.Value)
+				d.Errorf(t, "%s.target must be a ratio above 0 and below 1 (0.999 means 99.9%% good), not %s", what, t.Value)
 			}
 			s.Objective = v * 100
 		}
 		rm := om["ratioMetrics"]
 		if rm == nil {
-			d.errorf(item, "%s: ratioMetrics is missing: Sloth reads objectives with ratioMetrics good and total", what)
+			d.Errorf(item, "%s: ratioMetrics is missing: Sloth reads objectives with ratioMetrics good and total", what)
 		} else {
 			rmm := d.fields(rm, what+".ratioMetrics", "good", "total", "counter", "incremental")
 			s.GoodQuery = d.metric(rmm, rm, "good", what+".ratioMetrics")
@@ -481,14 +457,14 @@ func (d *decoder) metric(m map[string]*yaml.Node, parent *yaml.Node, key, what s
 	what += "." + key
 	mm := d.fields(n, what, "source", "queryType", "query")
 	if src := mm["source"]; src == nil {
-		d.errorf(n, "%s: source is missing: Sloth reads source prometheus", what)
+		d.Errorf(n, "%s: source is missing: Sloth reads source prometheus", what)
 	} else if v, ok := d.str(src, what+".source"); ok && v != "prometheus" && v != "sloth" {
-		d.errorf(src, "%s.source %q: Sloth reads prometheus (or sloth) sources only", what, v)
+		d.Errorf(src, "%s.source %q: Sloth reads prometheus (or sloth) sources only", what, v)
 	}
 	if qt := mm["queryType"]; qt == nil {
-		d.errorf(n, "%s: queryType is missing: Sloth reads promql", what)
+		d.Errorf(n, "%s: queryType is missing: Sloth reads promql", what)
 	} else if v, ok := d.str(qt, what+".queryType"); ok && v != "promql" {
-		d.errorf(qt, "%s.queryType %q: Sloth reads promql queries only", what, v)
+		d.Errorf(qt, "%s.queryType %q: Sloth reads promql queries only", what, v)
 	}
 	return d.query(mm, n, "query", what)
 }
@@ -504,9 +480,9 @@ func (d *decoder) fields(n *yaml.Node, what string, known ...string) map[string]
 	for k := range yamlnode.Pairs(n) {
 		if !contains(known, k.Value) {
 			if s := yamlnode.Suggest(k.Value, known); s != "" {
-				d.warnf(k, "unknown key %q in %s, ignored; did you mean %q?", k.Value, what, s)
+				d.Warnf(k, "unknown key %q in %s, ignored; did you mean %q?", k.Value, what, s)
 			} else {
-				d.warnf(k, "unknown key %q in %s, ignored; known keys are %s", k.Value, what, strings.Join(known, ", "))
+				d.Warnf(k, "unknown key %q in %s, ignored; known keys are %s", k.Value, what, strings.Join(known, ", "))
 			}
 		}
 	}
@@ -520,13 +496,13 @@ func (d *decoder) fieldsLoose(n *yaml.Node, what string) map[string]*yaml.Node {
 		return map[string]*yaml.Node{}
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s must be a mapping, not %s", what, yamlnode.Describe(n))
+		d.Errorf(n, "%s must be a mapping, not %s", what, yamlnode.Describe(n))
 		return nil
 	}
 	m := map[string]*yaml.Node{}
 	for k, v := range yamlnode.Pairs(n) {
 		if _, dup := m[k.Value]; dup {
-			d.errorf(k, "%s: key %q is given twice", what, k.Value)
+			d.Errorf(k, "%s: key %q is given twice", what, k.Value)
 			continue
 		}
 		m[k.Value] = v
@@ -550,12 +526,12 @@ func (d *decoder) name(m map[string]*yaml.Node, parent *yaml.Node, key, what str
 	}
 	n := m[key]
 	if n == nil || yamlnode.IsNull(n) {
-		d.errorf(parent, "%s: %s is missing", what, key)
+		d.Errorf(parent, "%s: %s is missing", what, key)
 		return ""
 	}
 	v, ok := d.str(n, what+"."+key)
 	if ok && !nameRE.MatchString(v) {
-		d.errorf(n, "%s.%s %q: a name starts and ends with a letter or digit and holds only letters, digits, '.', '_' and '-'", what, key, v)
+		d.Errorf(n, "%s.%s %q: a name starts and ends with a letter or digit and holds only letters, digits, '.', '_' and '-'", what, key, v)
 	}
 	return v
 }
@@ -567,7 +543,7 @@ func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
 		return "", false
 	}
 	if n.Kind != yaml.ScalarNode || yamlnode.IsNull(n) {
-		d.errorf(n, "%s must be a string, not %s", what, yamlnode.Describe(n))
+		d.Errorf(n, "%s must be a string, not %s", what, yamlnode.Describe(n))
 		return "", false
 	}
 	return n.Value, true
@@ -579,7 +555,7 @@ func (d *decoder) number(n *yaml.Node, what string) (float64, bool) {
 			return v, true
 		}
 	}
-	d.errorf(n, "%s must be a number, not %s", what, yamlnode.Describe(n))
+	d.Errorf(n, "%s must be a number, not %s", what, yamlnode.Describe(n))
 	return 0, false
 }
 
@@ -587,7 +563,7 @@ func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
 		return n.Value == "true" || n.Value == "True" || n.Value == "TRUE", true
 	}
-	d.errorf(n, "%s must be true or false, not %s", what, yamlnode.Describe(n))
+	d.Errorf(n, "%s must be true or false, not %s", what, yamlnode.Describe(n))
 	return false, false
 }
 
@@ -599,7 +575,7 @@ func (d *decoder) labels(n *yaml.Node, what string) {
 	}
 	for k := range yamlnode.Pairs(n) {
 		if k.Value == "__name__" || strings.HasPrefix(k.Value, "__") {
-			d.errorf(k, "%s: label %q is reserved for Prometheus itself", what, k.Value)
+			d.Errorf(k, "%s: label %q is reserved for Prometheus itself", what, k.Value)
 		}
 	}
 }
@@ -610,22 +586,22 @@ func (d *decoder) stringMap(n *yaml.Node, what string, annotations bool) {
 		return
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s must be a mapping, not %s", what, yamlnode.Describe(n))
+		d.Errorf(n, "%s must be a mapping, not %s", what, yamlnode.Describe(n))
 		return
 	}
 	seen := map[string]bool{}
 	for k, v := range yamlnode.Pairs(n) {
 		if seen[k.Value] {
-			d.errorf(k, "%s: key %q is given twice", what, k.Value)
+			d.Errorf(k, "%s: key %q is given twice", what, k.Value)
 		}
 		seen[k.Value] = true
 		if k.Value == "" {
-			d.errorf(k, "%s: a name must not be empty", what)
+			d.Errorf(k, "%s: a name must not be empty", what)
 		}
 		if v.Kind != yaml.ScalarNode || yamlnode.IsNull(v) {
-			d.errorf(v, "%s.%s must be a string, not %s", what, k.Value, yamlnode.Describe(v))
+			d.Errorf(v, "%s.%s must be a string, not %s", what, k.Value, yamlnode.Describe(v))
 		} else if v.Value == "" {
-			d.errorf(v, "%s.%s is empty: Sloth requires a value", what, k.Value)
+			d.Errorf(v, "%s.%s is empty: Sloth requires a value", what, k.Value)
 		}
 	}
 }
@@ -649,7 +625,7 @@ func (d *decoder) plugins(n *yaml.Node, what string) (ids []string) {
 		return nil
 	}
 	if chain.Kind != yaml.SequenceNode {
-		d.errorf(chain, "%s.chain must be a list, not %s", what, yamlnode.Describe(chain))
+		d.Errorf(chain, "%s.chain must be a list, not %s", what, yamlnode.Describe(chain))
 		return nil
 	}
 	for i, p := range chain.Content {
@@ -660,13 +636,13 @@ func (d *decoder) plugins(n *yaml.Node, what string) (ids []string) {
 			continue
 		}
 		if id := pm["id"]; id == nil {
-			d.errorf(p, "%s: id is missing", pw)
+			d.Errorf(p, "%s: id is missing", pw)
 		} else if v, ok := d.str(id, pw+".id"); ok {
 			ids = append(ids, v)
 		}
 		if pr := pm["priority"]; pr != nil {
 			if v, ok := d.number(pr, pw+".priority"); ok && v != math.Trunc(v) {
-				d.errorf(pr, "%s.priority must be a whole number, not %s", pw, pr.Value)
+				d.Errorf(pr, "%s.priority must be a whole number, not %s", pw, pr.Value)
 			}
 		}
 	}

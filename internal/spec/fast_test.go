@@ -125,7 +125,7 @@ func TestKnownFieldsIsMapFields(t *testing.T) {
 				}
 			}
 			if !reflect.DeepEqual(a.finish(), b.finish()) {
-				t.Errorf("%q: diagnostics differ:\n%s\n%s", doc, diagLines(a.diags), diagLines(b.diags))
+				t.Errorf("%q: diagnostics differ:\n%s\n%s", doc, diagLines(a.Diags), diagLines(b.Diags))
 			}
 		}
 	}

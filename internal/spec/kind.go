@@ -175,7 +175,7 @@ func Validate(filename string, data []byte, kind Kind) (Kind, Diagnostics) {
 			// its kind is unknown.
 			d := newDecoder(filename)
 			if d.parse(data, ""); d.finish().HasErrors() {
-				return "", d.diags
+				return "", d.Diags
 			}
 			msg := strings.TrimPrefix(err.Error(), filename+": ")
 			return "", Diagnostics{{File: filename, Severity: SeverityError, Message: msg}}

@@ -3,11 +3,9 @@ package spec
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -19,8 +17,7 @@ import (
 // decoder walks the yaml.v3 node tree of one file and collects diagnostics
 // with the position of the node they concern.
 type decoder struct {
-	file  string
-	diags Diagnostics
+	yamlnode.Reporter
 	// triggerRefs are the shipyard's triggeredOn event nodes, checked
 	// against its stages once all are known.
 	triggerRefs []*yaml.Node
@@ -30,39 +27,12 @@ type decoder struct {
 }
 
 func newDecoder(file string) *decoder {
-	return &decoder{file: file}
-}
-
-func (d *decoder) add(sev Severity, n *yaml.Node, format string, args ...any) {
-	var line, col int
-	if n != nil {
-		line, col = n.Line, n.Column
-	}
-	d.diags = append(d.diags, Diagnostic{File: d.file, Line: line, Col: col, Severity: sev, Message: fmt.Sprintf(format, args...)})
-}
-
-// errorf reports a problem that makes the file unusable.
-func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
-	d.add(SeverityError, n, format, args...)
-}
-
-// warnf reports a construct Keptn ignored or that cannot mean what it says.
-func (d *decoder) warnf(n *yaml.Node, format string, args ...any) {
-	d.add(SeverityWarning, n, format, args...)
+	return &decoder{Reporter: yamlnode.Reporter{File: file}}
 }
 
 // finish sorts the diagnostics into file order (whole-file ones first) and
 // returns them.
-func (d *decoder) finish() Diagnostics {
-	sort.SliceStable(d.diags, func(i, j int) bool {
-		a, b := d.diags[i], d.diags[j]
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
-	})
-	return d.diags
-}
+func (d *decoder) finish() Diagnostics { return d.Sorted() }
 
 // result returns v and the diagnostics, with a nil v when any diagnostic is
 // an error, so callers never use a half-decoded file.
@@ -80,7 +50,7 @@ func result[T any](d *decoder, v *T) (*T, Diagnostics) {
 // limits, so walking it never costs more than those allow.
 func (d *decoder) parse(data []byte, kind Kind) *yaml.Node {
 	if len(bytes.TrimSpace(data)) == 0 {
-		d.errorf(nil, "empty file: %s", emptyHint(kind))
+		d.Errorf(nil, "empty file: %s", emptyHint(kind))
 		return nil
 	}
 	dec := yamlnode.NewBlockDecoder(data)
@@ -90,7 +60,7 @@ func (d *decoder) parse(data []byte, kind Kind) *yaml.Node {
 	doc, err := dec.Decode()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			d.errorf(nil, "empty file (only comments): %s", emptyHint(kind))
+			d.Errorf(nil, "empty file (only comments): %s", emptyHint(kind))
 			return nil
 		}
 		d.decodeError(err)
@@ -101,7 +71,7 @@ func (d *decoder) parse(data []byte, kind Kind) *yaml.Node {
 		root = d.resolve(doc.Content[0])
 	}
 	if root == nil || yamlnode.IsNull(root) {
-		d.errorf(nil, "empty document: %s", emptyHint(kind))
+		d.Errorf(nil, "empty document: %s", emptyHint(kind))
 		return nil
 	}
 	switch next, err := dec.Decode(); {
@@ -110,7 +80,7 @@ func (d *decoder) parse(data []byte, kind Kind) *yaml.Node {
 		if len(next.Content) > 0 {
 			pos = next.Content[0]
 		}
-		d.warnf(pos, "a second YAML document is ignored: Keptn read only the first; put each file's content in one document")
+		d.Warnf(pos, "a second YAML document is ignored: Keptn read only the first; put each file's content in one document")
 	case !errors.Is(err, io.EOF):
 		d.decodeError(err)
 	}
@@ -121,11 +91,11 @@ func (d *decoder) parse(data []byte, kind Kind) *yaml.Node {
 // limit at the node to blame, or a syntax error at the line yaml.v3 names.
 func (d *decoder) decodeError(err error) {
 	if le, ok := errors.AsType[*yamlnode.LimitError](err); ok {
-		d.diags = append(d.diags, Diagnostic{File: d.file, Line: le.Line, Col: le.Column, Severity: SeverityError, Message: le.Message})
+		d.Diags = append(d.Diags, Diagnostic{File: d.File, Line: le.Line, Col: le.Column, Severity: SeverityError, Message: le.Message})
 		return
 	}
 	line, msg := yamlnode.SyntaxError(err)
-	d.diags = append(d.diags, Diagnostic{File: d.file, Line: line, Col: 0, Severity: SeverityError, Message: "invalid YAML: " + msg})
+	d.Diags = append(d.Diags, Diagnostic{File: d.File, Line: line, Col: 0, Severity: SeverityError, Message: "invalid YAML: " + msg})
 }
 
 func emptyHint(kind Kind) string {
@@ -165,7 +135,7 @@ func (d *decoder) mapFields(n *yaml.Node, where string, known []string, ignored 
 		k, v := n.Content[i], d.resolve(n.Content[i+1])
 		name := k.Value
 		if prev, dup := out[name]; dup {
-			d.warnf(k, "key %q repeats the one at line %d: Keptn used this later value; remove one of them", name, prev.key.Line)
+			d.Warnf(k, "key %q repeats the one at line %d: Keptn used this later value; remove one of them", name, prev.key.Line)
 		}
 		out[name] = entry{key: k, val: v}
 		if known == nil || slices.Contains(known, name) {
@@ -173,7 +143,7 @@ func (d *decoder) mapFields(n *yaml.Node, where string, known []string, ignored 
 		}
 		if reason, ok := ignored[name]; ok {
 			if reason != "" { // "" marks a key the caller reports itself
-				d.warnf(k, "%s", reason)
+				d.Warnf(k, "%s", reason)
 			}
 			continue
 		}
@@ -200,7 +170,7 @@ func (d *decoder) knownFields(n *yaml.Node, where string, known []string) (f [8]
 		k := n.Content[i]
 		j := slices.Index(known, k.Value)
 		if has[j] {
-			d.warnf(k, "key %q repeats the one at line %d: Keptn used this later value; remove one of them", k.Value, f[j].key.Line)
+			d.Warnf(k, "key %q repeats the one at line %d: Keptn used this later value; remove one of them", k.Value, f[j].key.Line)
 		}
 		f[j], has[j] = entry{key: k, val: d.resolve(n.Content[i+1])}, true
 	}
@@ -209,10 +179,10 @@ func (d *decoder) knownFields(n *yaml.Node, where string, known []string) (f [8]
 
 func (d *decoder) unknownKey(k *yaml.Node, where string, known []string) {
 	if s := yamlnode.Suggest(k.Value, known); s != "" {
-		d.warnf(k, "unknown key %q in %s is ignored (did you mean %q?)", k.Value, where, s)
+		d.Warnf(k, "unknown key %q in %s is ignored (did you mean %q?)", k.Value, where, s)
 		return
 	}
-	d.warnf(k, "unknown key %q in %s is ignored; known keys: %s", k.Value, where, strings.Join(known, ", "))
+	d.Warnf(k, "unknown key %q in %s is ignored; known keys: %s", k.Value, where, strings.Join(known, ", "))
 }
 
 // isMapping reports whether n is a mapping, reporting "what must be a
@@ -223,7 +193,7 @@ func (d *decoder) isMapping(n *yaml.Node, what, hint string) bool {
 		return false
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s must be a mapping (%s), not %s", what, hint, yamlnode.Describe(n))
+		d.Errorf(n, "%s must be a mapping (%s), not %s", what, hint, yamlnode.Describe(n))
 		return false
 	}
 	return true
@@ -250,7 +220,7 @@ func (d *decoder) listEntry(n *yaml.Node, what, hint, empty string) bool {
 		return true
 	}
 	if yamlnode.IsNull(n) {
-		d.errorf(n, "%s", empty)
+		d.Errorf(n, "%s", empty)
 	}
 	return false
 }
@@ -261,7 +231,7 @@ func (d *decoder) listEntry(n *yaml.Node, what, hint, empty string) bool {
 func (d *decoder) requiredStr(n *yaml.Node, f map[string]entry, key, what, missing string) (string, *yaml.Node, bool) {
 	e, has := f[key]
 	if !has || yamlnode.IsNull(e.val) {
-		d.errorf(n, "%s", missing)
+		d.Errorf(n, "%s", missing)
 		return "", nil, false
 	}
 	v, good := d.str(e.val, what)
@@ -275,7 +245,7 @@ func (d *decoder) list(n *yaml.Node, what, hint string) ([]*yaml.Node, bool) {
 		return nil, true
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, "%s must be a list (%s), not %s", what, hint, yamlnode.Describe(n))
+		d.Errorf(n, "%s must be a list (%s), not %s", what, hint, yamlnode.Describe(n))
 		return nil, false
 	}
 	items := make([]*yaml.Node, 0, len(n.Content))
@@ -295,7 +265,7 @@ func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
 		return "", true
 	}
 	if n.Kind != yaml.ScalarNode {
-		d.errorf(n, "%s must be a string, not %s", what, yamlnode.Describe(n))
+		d.Errorf(n, "%s must be a string, not %s", what, yamlnode.Describe(n))
 		return "", false
 	}
 	return n.Value, true
@@ -330,7 +300,7 @@ func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
 			return b, true
 		}
 	}
-	d.errorf(n, "%s must be true or false, not %s", what, yamlnode.Describe(n))
+	d.Errorf(n, "%s must be true or false, not %s", what, yamlnode.Describe(n))
 	return false, false
 }
 
@@ -372,7 +342,7 @@ func (d *decoder) number(n *yaml.Node, what, example string) (float64, bool) {
 			return f, true
 		}
 	}
-	d.errorf(n, "%s must be a number (e.g. %s), not %s", what, example, yamlnode.Describe(n))
+	d.Errorf(n, "%s must be a number (e.g. %s), not %s", what, example, yamlnode.Describe(n))
 	return 0, false
 }
 
@@ -387,7 +357,7 @@ func (d *decoder) integer(n *yaml.Node, what, example string) (int, bool) {
 			return i, true
 		}
 	}
-	d.errorf(n, "%s must be a whole number (e.g. %s), not %s", what, example, yamlnode.Describe(n))
+	d.Errorf(n, "%s must be a whole number (e.g. %s), not %s", what, example, yamlnode.Describe(n))
 	return 0, false
 }
 
@@ -460,9 +430,9 @@ type envelope struct {
 func (d *decoder) envelopeList(f map[string]entry, e envelope, name *string) (items []*yaml.Node, listKey *yaml.Node, kindOK, listOK bool) {
 	kindOK = true
 	if k, has := f["kind"]; !has {
-		d.warnf(nil, "missing kind: add kind: %s", e.kind)
+		d.Warnf(nil, "missing kind: add kind: %s", e.kind)
 	} else if v, good := d.str(k.val, "kind"); good && v != e.kind {
-		d.errorf(k.val, "wrong kind %q for %s: write kind: %s", v, e.file, e.kind)
+		d.Errorf(k.val, "wrong kind %q for %s: write kind: %s", v, e.file, e.kind)
 		kindOK = false
 	}
 	if m, has := f["metadata"]; has && d.isMapping(m.val, "metadata", "name: NAME") {
@@ -477,7 +447,7 @@ func (d *decoder) envelopeList(f map[string]entry, e envelope, name *string) (it
 		if has {
 			pos = spec.key
 		}
-		d.errorf(pos, "missing spec.%s: add spec: {%s: %s}", e.list, e.list, e.listExample)
+		d.Errorf(pos, "missing spec.%s: add spec: {%s: %s}", e.list, e.list, e.listExample)
 		return nil, nil, kindOK, false
 	}
 	if !d.isMapping(spec.val, "spec", e.list+": [...]") {
@@ -486,7 +456,7 @@ func (d *decoder) envelopeList(f map[string]entry, e envelope, name *string) (it
 	sf := d.mapFields(spec.val, "spec", e.specKeys, nil)
 	l, has := sf[e.list]
 	if !has || yamlnode.IsNull(l.val) {
-		d.errorf(spec.key, "missing spec.%s: add %s: %s", e.list, e.list, e.listExample)
+		d.Errorf(spec.key, "missing spec.%s: add %s: %s", e.list, e.list, e.listExample)
 		return nil, nil, kindOK, false
 	}
 	items, good := d.list(l.val, "spec."+e.list, e.itemHint)

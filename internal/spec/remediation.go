@@ -170,20 +170,20 @@ func (d *decoder) remediationV014(root *yaml.Node) *Remediation {
 		v, _ := d.str(av.val, "apiVersion")
 		out.APIVersion = v
 		if v != remediationAPIVersion {
-			d.errorf(av.val, "unsupported remediation apiVersion %q: Keptn's remediation service accepted only %s (or the legacy 0.6 format with a top-level remediations list and no apiVersion)", v, remediationAPIVersion)
+			d.Errorf(av.val, "unsupported remediation apiVersion %q: Keptn's remediation service accepted only %s (or the legacy 0.6 format with a top-level remediations list and no apiVersion)", v, remediationAPIVersion)
 			ok = false
 		}
 	case haveVersion:
 		v, _ := d.str(ver.val, "version")
 		if v == draftRemediationVersion {
 			out.APIVersion = v
-			d.warnf(ver.key, "\"version: %s\" is the pre-release draft of the remediation spec, which Keptn read only during 0.7 development; released Keptn requires apiVersion: %s, so write that instead", v, remediationAPIVersion)
+			d.Warnf(ver.key, "\"version: %s\" is the pre-release draft of the remediation spec, which Keptn read only during 0.7 development; released Keptn requires apiVersion: %s, so write that instead", v, remediationAPIVersion)
 		} else {
-			d.errorf(ver.key, "\"version: %s\" is not an apiVersion: Keptn's remediation service found no apiVersion and rejected the file (\"does not conform to remediation spec %s\"); rename the key to apiVersion: %s", v, remediationAPIVersion, remediationAPIVersion)
+			d.Errorf(ver.key, "\"version: %s\" is not an apiVersion: Keptn's remediation service found no apiVersion and rejected the file (\"does not conform to remediation spec %s\"); rename the key to apiVersion: %s", v, remediationAPIVersion, remediationAPIVersion)
 			ok = false
 		}
 	default:
-		d.errorf(nil, "missing apiVersion: add apiVersion: %s (or use the legacy 0.6 format: a top-level remediations list)", remediationAPIVersion)
+		d.Errorf(nil, "missing apiVersion: add apiVersion: %s (or use the legacy 0.6 format: a top-level remediations list)", remediationAPIVersion)
 		ok = false
 	}
 
@@ -196,7 +196,7 @@ func (d *decoder) remediationV014(root *yaml.Node) *Remediation {
 		return nil
 	}
 	if len(items) == 0 {
-		d.warnf(remKey, "spec.remediations is empty: no problem will be remediated")
+		d.Warnf(remKey, "spec.remediations is empty: no problem will be remediated")
 	}
 	seen := map[string]int{}
 	for _, item := range items {
@@ -209,7 +209,7 @@ func (d *decoder) remediationV014(root *yaml.Node) *Remediation {
 		if v, vn, good := d.requiredStr(item, ef, "problemType", "problemType", "remediation without problemType: add problemType: TITLE (the problem title or root cause, or default)"); good {
 			entry.ProblemType = v
 			if line, dup := seen[v]; dup {
-				d.errorf(vn, "duplicate problemType %q (first at line %d): Keptn used only the first; merge their actions into one entry", v, line)
+				d.Errorf(vn, "duplicate problemType %q (first at line %d): Keptn used only the first; merge their actions into one entry", v, line)
 				ok = false
 			}
 			seen[v] = vn.Line
@@ -218,7 +218,7 @@ func (d *decoder) remediationV014(root *yaml.Node) *Remediation {
 		}
 		acts, has := ef["actionsOnOpen"]
 		if !has || yamlnode.IsNull(acts.val) {
-			d.warnf(item, "remediation%s has no actionsOnOpen: the problem is escalated at once", quoted(entry.ProblemType))
+			d.Warnf(item, "remediation%s has no actionsOnOpen: the problem is escalated at once", quoted(entry.ProblemType))
 		} else if list, good := d.list(acts.val, "actionsOnOpen", "- action: scaling"); good {
 			for _, an := range list {
 				a, good := d.remediationAction(an, remediationActionKeys)
@@ -226,7 +226,7 @@ func (d *decoder) remediationV014(root *yaml.Node) *Remediation {
 				entry.Actions = append(entry.Actions, a)
 			}
 			if len(list) == 0 {
-				d.warnf(acts.key, "remediation%s has no actions: the problem is escalated at once", quoted(entry.ProblemType))
+				d.Warnf(acts.key, "remediation%s has no actions: the problem is escalated at once", quoted(entry.ProblemType))
 			}
 		} else {
 			ok = false
@@ -248,7 +248,7 @@ func (d *decoder) legacyRemediation(root *yaml.Node) *Remediation {
 		return nil
 	}
 	if len(items) == 0 {
-		d.warnf(rem.key, "remediations is empty: no problem will be remediated")
+		d.Warnf(rem.key, "remediations is empty: no problem will be remediated")
 	}
 	type seenEntry struct {
 		name string
@@ -267,10 +267,10 @@ func (d *decoder) legacyRemediation(root *yaml.Node) *Remediation {
 			for _, s := range seen {
 				switch {
 				case s.name == v:
-					d.errorf(vn, "duplicate remediation name %q (first at line %d): Keptn used only the first; merge their actions into one entry", v, s.line)
+					d.Errorf(vn, "duplicate remediation name %q (first at line %d): Keptn used only the first; merge their actions into one entry", v, s.line)
 					ok = false
 				case strings.HasPrefix(v, s.name):
-					d.warnf(vn, "remediation %q can never match: the earlier name %q (line %d) is a prefix of it and the first match wins; move this entry above it", v, s.name, s.line)
+					d.Warnf(vn, "remediation %q can never match: the earlier name %q (line %d) is a prefix of it and the first match wins; move this entry above it", v, s.name, s.line)
 				default:
 					continue
 				}
@@ -282,14 +282,14 @@ func (d *decoder) legacyRemediation(root *yaml.Node) *Remediation {
 		}
 		acts, has := ef["actions"]
 		if !has || yamlnode.IsNull(acts.val) {
-			d.warnf(item, "remediation%s has no actions: the problem is escalated at once", quoted(entry.ProblemType))
+			d.Warnf(item, "remediation%s has no actions: the problem is escalated at once", quoted(entry.ProblemType))
 		} else if list, good := d.list(acts.val, "actions", "- action: scaling"); good {
 			for _, an := range list {
 				a, good := d.remediationAction(an, legacyActionKeys)
 				ok = ok && good
 				if good && a.Value != nil && a.ValueText == "" {
 					vn := lookup(an, "value")
-					d.errorf(vn, "a legacy (0.6) action value must be a string such as \"+1\" or \"EnablePromotion:off\", not %s (Keptn could not read it); use the spec.keptn.sh/0.1.4 format for map values", yamlnode.Describe(d.resolve(vn)))
+					d.Errorf(vn, "a legacy (0.6) action value must be a string such as \"+1\" or \"EnablePromotion:off\", not %s (Keptn could not read it); use the spec.keptn.sh/0.1.4 format for map values", yamlnode.Describe(d.resolve(vn)))
 					ok = false
 				}
 				entry.Actions = append(entry.Actions, a)
@@ -313,13 +313,13 @@ func (d *decoder) remediationAction(n *yaml.Node, keys []string) (RemediationAct
 	f := d.mapFields(n, "an action", keys, nil)
 	ok := true
 	if e, has := f["action"]; !has || yamlnode.IsNull(e.val) {
-		d.errorf(n, "action without an action name: add action: NAME (e.g. scaling, toggle-feature, escalate)")
+		d.Errorf(n, "action without an action name: add action: NAME (e.g. scaling, toggle-feature, escalate)")
 		ok = false
 	} else if v, good := d.str(e.val, "action"); good && v != "" {
 		a.Action = v
 	} else {
 		if good {
-			d.errorf(e.val, "action must name an action such as scaling, not be empty")
+			d.Errorf(e.val, "action must name an action such as scaling, not be empty")
 		}
 		ok = false
 	}
@@ -350,7 +350,7 @@ func (d *decoder) checkYAML11Bools(n *yaml.Node) {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if b, ok := yaml11Bools[n.Value]; ok && n.Style == 0 && n.ShortTag() == "!!str" {
-			d.warnf(n, "unquoted %s: Keptn read it as the boolean %t, tend reads the string %q; quote it (\"%s\") to say which you mean", n.Value, b, n.Value, n.Value)
+			d.Warnf(n, "unquoted %s: Keptn read it as the boolean %t, tend reads the string %q; quote it (\"%s\") to say which you mean", n.Value, b, n.Value, n.Value)
 		}
 	case yaml.MappingNode:
 		for i := 1; i < len(n.Content); i += 2 {

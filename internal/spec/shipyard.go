@@ -217,17 +217,17 @@ func (d *decoder) shipyardV02(root *yaml.Node) *Shipyard {
 		out.APIVersion = v
 		switch {
 		case !shipyardVersionRE.MatchString(v):
-			d.errorf(av.val, "unsupported shipyard apiVersion %q: tend reads spec.keptn.sh/0.2.0 to spec.keptn.sh/0.2.x (e.g. spec.keptn.sh/0.2.2), or the legacy format with top-level stages and no apiVersion", v)
+			d.Errorf(av.val, "unsupported shipyard apiVersion %q: tend reads spec.keptn.sh/0.2.0 to spec.keptn.sh/0.2.x (e.g. spec.keptn.sh/0.2.2), or the legacy format with top-level stages and no apiVersion", v)
 			ok = false
 		case !strings.HasPrefix(v, specGroup):
-			d.warnf(av.val, "apiVersion %q lacks the spec.keptn.sh/ prefix: write %s%s", v, specGroup, v)
+			d.Warnf(av.val, "apiVersion %q lacks the spec.keptn.sh/ prefix: write %s%s", v, specGroup, v)
 		}
 	} else if ver, has := f["version"]; has {
 		v, _ := d.str(ver.val, "version")
-		d.errorf(ver.key, "\"version: %s\" is not an apiVersion: Keptn's shipyard controller found no apiVersion and rejected the file; rename the key to apiVersion: spec.keptn.sh/0.2.2", v)
+		d.Errorf(ver.key, "\"version: %s\" is not an apiVersion: Keptn's shipyard controller found no apiVersion and rejected the file; rename the key to apiVersion: spec.keptn.sh/0.2.2", v)
 		ok = false
 	} else {
-		d.errorf(nil, "missing apiVersion: add apiVersion: spec.keptn.sh/0.2.2 (or use the legacy format: top-level stages)")
+		d.Errorf(nil, "missing apiVersion: add apiVersion: spec.keptn.sh/0.2.2 (or use the legacy format: top-level stages)")
 		ok = false
 	}
 	items, stagesKey, kindOK, listOK := d.envelopeList(f, envelope{
@@ -248,7 +248,7 @@ func (d *decoder) shipyardV02(root *yaml.Node) *Shipyard {
 		out.Stages = append(out.Stages, stage)
 	}
 	if len(items) == 0 {
-		d.errorf(stagesKey, "a shipyard needs at least one stage: add - name: STAGE")
+		d.Errorf(stagesKey, "a shipyard needs at least one stage: add - name: STAGE")
 		ok = false
 	}
 	d.checkTriggers(out)
@@ -261,7 +261,7 @@ func (d *decoder) shipyardV02(root *yaml.Node) *Shipyard {
 // uniqueStage records a stage name, reporting a repeated one.
 func (d *decoder) uniqueStage(seen map[string]*yaml.Node, name string, n *yaml.Node) bool {
 	if prev, dup := seen[name]; dup {
-		d.errorf(n, "duplicate stage %q (first at line %d): stage names must be unique; rename or merge one", name, prev.Line)
+		d.Errorf(n, "duplicate stage %q (first at line %d): stage names must be unique; rename or merge one", name, prev.Line)
 		return false
 	}
 	seen[name] = n
@@ -274,7 +274,7 @@ func (d *decoder) stageName(f map[string]entry, n *yaml.Node) (string, bool) {
 		return "", false
 	}
 	if !stageNameRE.MatchString(v) {
-		d.errorf(vn, "invalid stage name %q: use lower-case letters, digits and '-', starting with a letter (Keptn refused other names)", v)
+		d.Errorf(vn, "invalid stage name %q: use lower-case letters, digits and '-', starting with a letter (Keptn refused other names)", v)
 		return v, false
 	}
 	return v, true
@@ -302,7 +302,7 @@ func (d *decoder) stageV02(n *yaml.Node) (Stage, bool) {
 		ok = ok && good
 		if good {
 			if line, dup := seen[seq.Name]; dup {
-				d.warnf(item, "sequence %q repeats the one at line %d in stage %q: only the first is used; rename or merge one", seq.Name, line, st.Name)
+				d.Warnf(item, "sequence %q repeats the one at line %d in stage %q: only the first is used; rename or merge one", seq.Name, line, st.Name)
 			} else {
 				seen[seq.Name] = item.Line
 			}
@@ -351,7 +351,7 @@ func (d *decoder) sequence(n *yaml.Node) (Sequence, bool) {
 		seq.Tasks = ts
 	}
 	if len(seq.Tasks) == 0 && ok {
-		d.warnf(n, "sequence %q has no tasks: it does nothing; add tasks: [{name: TASK}]", seq.Name)
+		d.Warnf(n, "sequence %q has no tasks: it does nothing; add tasks: [{name: TASK}]", seq.Name)
 	}
 	if seq.Name == remediationSequence && ok {
 		hasEval := false
@@ -359,7 +359,7 @@ func (d *decoder) sequence(n *yaml.Node) (Sequence, bool) {
 			hasEval = hasEval || t.Name == "evaluation"
 		}
 		if !hasEval {
-			d.warnf(n, "the remediation sequence has no evaluation task: tend still verifies every action, after the default settling time; add - name: evaluation with triggeredAfter to choose it")
+			d.Warnf(n, "the remediation sequence has no evaluation task: tend still verifies every action, after the default settling time; add - name: evaluation with triggeredAfter to choose it")
 		}
 	}
 	return seq, ok
@@ -391,7 +391,7 @@ func (d *decoder) trigger(n *yaml.Node) (Trigger, bool) {
 					continue
 				}
 				if v != "pass" && v != "warning" && v != "fail" {
-					d.warnf(mf[k].val, "selector.match %s: %q never matches: results are pass, warning or fail", k, v)
+					d.Warnf(mf[k].val, "selector.match %s: %q never matches: results are pass, warning or fail", k, v)
 				}
 				t.Match[k] = v
 			}
@@ -417,10 +417,10 @@ func (d *decoder) task(n *yaml.Node) (Task, bool) {
 			dur, err := time.ParseDuration(strings.TrimSpace(v))
 			switch {
 			case err != nil:
-				d.errorf(e.val, "triggeredAfter %q is not a duration: write e.g. \"10m\", \"90s\" or \"1h30m\"", v)
+				d.Errorf(e.val, "triggeredAfter %q is not a duration: write e.g. \"10m\", \"90s\" or \"1h30m\"", v)
 				ok = false
 			case dur < 0:
-				d.errorf(e.val, "triggeredAfter %q is negative: write a delay such as \"10m\"", v)
+				d.Errorf(e.val, "triggeredAfter %q is negative: write a delay such as \"10m\"", v)
 				ok = false
 			default:
 				t.TriggeredAfter, t.TriggeredAfterText = dur, v
@@ -449,16 +449,16 @@ func (d *decoder) checkTriggers(s *Shipyard) {
 	for _, n := range d.triggerRefs {
 		parts := strings.Split(n.Value, ".")
 		if len(parts) != 3 || parts[2] != "finished" {
-			d.warnf(n, "triggeredOn event %q never happens: sequences are triggered on STAGE.SEQUENCE.finished", n.Value)
+			d.Warnf(n, "triggeredOn event %q never happens: sequences are triggered on STAGE.SEQUENCE.finished", n.Value)
 			continue
 		}
 		st, ok := s.Stage(parts[0])
 		if !ok {
-			d.warnf(n, "triggeredOn event %q names stage %q, which this shipyard does not have (stages: %s): the sequence never starts", n.Value, parts[0], strings.Join(names, ", "))
+			d.Warnf(n, "triggeredOn event %q names stage %q, which this shipyard does not have (stages: %s): the sequence never starts", n.Value, parts[0], strings.Join(names, ", "))
 			continue
 		}
 		if _, ok := st.Sequence(parts[1]); !ok && parts[1] != "evaluation" {
-			d.warnf(n, "triggeredOn event %q names sequence %q, which stage %q does not have: the sequence never starts", n.Value, parts[1], parts[0])
+			d.Warnf(n, "triggeredOn event %q names sequence %q, which stage %q does not have: the sequence never starts", n.Value, parts[1], parts[0])
 		}
 	}
 }
@@ -475,7 +475,7 @@ func (d *decoder) legacyShipyard(root *yaml.Node) *Shipyard {
 		return nil
 	}
 	if len(items) == 0 {
-		d.errorf(st.key, "a shipyard needs at least one stage: add - name: STAGE")
+		d.Errorf(st.key, "a shipyard needs at least one stage: add - name: STAGE")
 		return nil
 	}
 	seen := map[string]*yaml.Node{}
@@ -504,7 +504,7 @@ func (d *decoder) legacyShipyard(root *yaml.Node) *Shipyard {
 			stage.RemediationStrategy, good = d.str(e.val, "remediation_strategy")
 			ok = ok && good
 			if good && stage.RemediationStrategy != "automated" && stage.RemediationStrategy != "" {
-				d.warnf(e.val, "remediation_strategy %q leaves self-healing off: only \"automated\" enables it", stage.RemediationStrategy)
+				d.Warnf(e.val, "remediation_strategy %q leaves self-healing off: only \"automated\" enables it", stage.RemediationStrategy)
 			}
 		}
 		if e, has := sf["approval_strategy"]; has && d.isMapping(e.val, "approval_strategy", "pass: automatic|manual, warning: automatic|manual") {
@@ -518,7 +518,7 @@ func (d *decoder) legacyShipyard(root *yaml.Node) *Shipyard {
 				v, good := d.str(a.val, "approval_strategy."+k)
 				ok = ok && good
 				if good && v != "automatic" && v != "manual" {
-					d.warnf(a.val, "approval_strategy.%s %q is neither automatic nor manual", k, v)
+					d.Warnf(a.val, "approval_strategy.%s %q is neither automatic nor manual", k, v)
 				}
 				if k == "pass" {
 					stage.ApprovalStrategy.Pass = v

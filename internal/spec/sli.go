@@ -37,17 +37,17 @@ func (d *decoder) sli(data []byte) *SLIFile {
 	f := d.mapFields(root, "the SLI file", sliKeys, nil)
 	out := &SLIFile{Indicators: map[string]string{}}
 	if e, ok := f["spec_version"]; !ok {
-		d.warnf(nil, "missing spec_version: add spec_version: \"1.0\"")
+		d.Warnf(nil, "missing spec_version: add spec_version: \"1.0\"")
 	} else if v, ok := d.str(e.val, "spec_version"); ok {
 		out.SpecVersion = v
 		if v != "1.0" {
-			d.warnf(e.val, "unknown spec_version %q: SLI files use spec_version: \"1.0\"; tend reads the file as 1.0", v)
+			d.Warnf(e.val, "unknown spec_version %q: SLI files use spec_version: \"1.0\"; tend reads the file as 1.0", v)
 		}
 	}
 	e, ok := f["indicators"]
 	if !ok || yamlnode.IsNull(e.val) {
 		var pos = e.key
-		d.warnf(pos, "no indicators: the file defines no SLI queries; add indicators: {NAME: QUERY}")
+		d.Warnf(pos, "no indicators: the file defines no SLI queries; add indicators: {NAME: QUERY}")
 		return out
 	}
 	if !d.isMapping(e.val, "indicators", "NAME: QUERY pairs") {
@@ -58,7 +58,7 @@ func (d *decoder) sli(data []byte) *SLIFile {
 		k := e.val.Content[i]
 		name := k.Value
 		if name == "" {
-			d.errorf(k, "indicator with an empty name: write NAME: QUERY")
+			d.Errorf(k, "indicator with an empty name: write NAME: QUERY")
 			continue
 		}
 		v := ind[name].val
@@ -70,7 +70,7 @@ func (d *decoder) sli(data []byte) *SLIFile {
 			continue
 		}
 		if q == "" {
-			d.warnf(k, "indicator %q has an empty query: the SLI provider will report it as failed; write the query or remove the indicator", name)
+			d.Warnf(k, "indicator %q has an empty query: the SLI provider will report it as failed; write the query or remove the indicator", name)
 		}
 		if _, seen := out.Indicators[name]; !seen {
 			out.Order = append(out.Order, name)
@@ -78,7 +78,7 @@ func (d *decoder) sli(data []byte) *SLIFile {
 		out.Indicators[name] = q
 	}
 	if len(out.Order) == 0 {
-		d.warnf(e.key, "no indicators: the file defines no SLI queries; add indicators: {NAME: QUERY}")
+		d.Warnf(e.key, "no indicators: the file defines no SLI queries; add indicators: {NAME: QUERY}")
 	}
 	return out
 }

@@ -43,11 +43,11 @@ func (d *decoder) slo(data []byte) *slo.SLO {
 	out := &slo.SLO{Comparison: slo.DefaultComparison()}
 
 	if e, ok := f["spec_version"]; !ok {
-		d.warnf(nil, "missing spec_version: add spec_version: \"1.0\" (Keptn ignored it; tend reads the file as 1.0)")
+		d.Warnf(nil, "missing spec_version: add spec_version: \"1.0\" (Keptn ignored it; tend reads the file as 1.0)")
 	} else if v, ok := d.str(e.val, "spec_version"); ok {
 		out.SpecVersion = v
 		if !slices.Contains(sloSpecVersions, v) {
-			d.warnf(e.val, "unknown spec_version %q: tend reads the file as spec_version \"1.0\" (known: %s)", v, strings.Join(sloSpecVersions, ", "))
+			d.Warnf(e.val, "unknown spec_version %q: tend reads the file as spec_version \"1.0\" (known: %s)", v, strings.Join(sloSpecVersions, ", "))
 		}
 	}
 
@@ -79,7 +79,7 @@ func (d *decoder) slo(data []byte) *slo.SLO {
 		if haveObjectives {
 			pos = objectives.key
 		}
-		d.warnf(pos, "no objectives: tend fails an evaluation without objectives (Keptn passed it with score 100); add objectives: [{sli: NAME, pass: [{criteria: [\"<=800\"]}]}]")
+		d.Warnf(pos, "no objectives: tend fails an evaluation without objectives (Keptn passed it with score 100); add objectives: [{sli: NAME, pass: [{criteria: [\"<=800\"]}]}]")
 	}
 
 	// An objective counts as scored when it has pass criteria in the file,
@@ -101,7 +101,7 @@ func (d *decoder) comparison(n *yaml.Node, c *slo.Comparison) {
 			if cw, ok := slo.ParseCompareWith(v); ok {
 				c.CompareWith = cw
 			} else {
-				d.errorf(e.val, "unknown compare_with %q: use single_result or several_results", v)
+				d.Errorf(e.val, "unknown compare_with %q: use single_result or several_results", v)
 			}
 		}
 	}
@@ -110,7 +110,7 @@ func (d *decoder) comparison(n *yaml.Node, c *slo.Comparison) {
 			if ir, ok := slo.ParseIncludeResults(v); ok {
 				c.IncludeResults = ir
 			} else {
-				d.errorf(e.val, "unknown include_result_with_score %q: use pass, pass_or_warn or all", v)
+				d.Errorf(e.val, "unknown include_result_with_score %q: use pass, pass_or_warn or all", v)
 			}
 		}
 	}
@@ -123,7 +123,7 @@ func (d *decoder) comparison(n *yaml.Node, c *slo.Comparison) {
 				if s := yamlnode.Suggest(v, []string{"avg", "p50", "p90", "p95"}); s != "" {
 					msg = fmt.Sprintf(" (did you mean %q?)", s)
 				}
-				d.errorf(e.val, "unknown aggregate function %q%s: use avg, p50, p90 or p95", v, msg)
+				d.Errorf(e.val, "unknown aggregate function %q%s: use avg, p50, p90 or p95", v, msg)
 			}
 		}
 	}
@@ -131,7 +131,7 @@ func (d *decoder) comparison(n *yaml.Node, c *slo.Comparison) {
 	if haveCount && !yamlnode.IsNull(count.val) {
 		if v, ok := d.integer(count.val, "comparison.number_of_comparison_results", "3"); ok {
 			if v < 1 {
-				d.errorf(count.val, "number_of_comparison_results must be at least 1, not %d", v)
+				d.Errorf(count.val, "number_of_comparison_results must be at least 1, not %d", v)
 				haveCount = false
 			} else {
 				c.NumberOfResults = v
@@ -143,7 +143,7 @@ func (d *decoder) comparison(n *yaml.Node, c *slo.Comparison) {
 	switch {
 	case c.CompareWith == slo.SingleResult:
 		if haveCount && c.NumberOfResults != 1 {
-			d.warnf(count.val, "number_of_comparison_results: %d is ignored with compare_with: single_result, which compares with 1 result; use compare_with: several_results to compare with %d", c.NumberOfResults, c.NumberOfResults)
+			d.Warnf(count.val, "number_of_comparison_results: %d is ignored with compare_with: single_result, which compares with 1 result; use compare_with: several_results to compare with %d", c.NumberOfResults, c.NumberOfResults)
 		}
 		c.NumberOfResults = 1
 	case !haveCount:
@@ -184,7 +184,7 @@ func (d *decoder) objectives(n *yaml.Node) []slo.Objective {
 			continue
 		}
 		if line, dup := first[o.SLI]; dup {
-			d.warnf(item, "objective for SLI %q repeats the one at line %d: Keptn failed the second one, tend evaluates both on the same value; remove one or give each its own SLI", o.SLI, line)
+			d.Warnf(item, "objective for SLI %q repeats the one at line %d: Keptn failed the second one, tend evaluates both on the same value; remove one or give each its own SLI", o.SLI, line)
 		} else {
 			first[o.SLI] = item.Line
 		}
@@ -206,11 +206,11 @@ func (d *decoder) objective(n *yaml.Node) (slo.Objective, bool) {
 	}
 	ok := true
 	if e, has := field("sli"); !has || yamlnode.IsNull(e.val) {
-		d.errorf(n, "objective without sli: add sli: NAME (the indicator it evaluates)")
+		d.Errorf(n, "objective without sli: add sli: NAME (the indicator it evaluates)")
 		ok = false
 	} else if v, good := d.str(e.val, "sli"); !good || v == "" {
 		if good {
-			d.errorf(e.val, "sli must name an indicator, not be empty")
+			d.Errorf(e.val, "sli must name an indicator, not be empty")
 		}
 		ok = false
 	} else {
@@ -231,10 +231,10 @@ func (d *decoder) objective(n *yaml.Node) (slo.Objective, bool) {
 		case !good:
 			ok = false
 		case w < 0:
-			d.errorf(e.val, "weight must not be negative (use 0 for \"reported, not scored\"), not %s", e.val.Value)
+			d.Errorf(e.val, "weight must not be negative (use 0 for \"reported, not scored\"), not %s", e.val.Value)
 			ok = false
 		case w == 0:
-			d.warnf(e.val, "weight: 0 means \"reported, not scored\" in tend; Keptn read weight 0 as 1")
+			d.Warnf(e.val, "weight: 0 means \"reported, not scored\" in tend; Keptn read weight 0 as 1")
 		}
 		o.Weight = w
 	}
@@ -248,12 +248,12 @@ func (d *decoder) objective(n *yaml.Node) (slo.Objective, bool) {
 		o.Warning, warnNodes, good = d.blocks(e.val, "warning")
 		ok = ok && good
 		if len(o.Pass) == 0 && len(o.Warning) > 0 && ok {
-			d.warnf(e.key, "warning criteria without pass criteria are ignored: the objective is informational; add pass criteria")
+			d.Warnf(e.key, "warning criteria without pass criteria are ignored: the objective is informational; add pass criteria")
 		}
 	}
 	if ok && o.KeySLI && o.Informational() {
 		e, _ := field("key_sli")
-		d.warnf(e.key, "key_sli has no effect on an objective without pass criteria: it can never fail")
+		d.Warnf(e.key, "key_sli has no effect on an objective without pass criteria: it can never fail")
 	}
 	if ok {
 		d.checkWarningBlocks(o, passNodes, warnNodes)
@@ -299,7 +299,7 @@ func (d *decoder) blocks(n *yaml.Node, what string) ([]slo.Block, [][]*yaml.Node
 		f, present := d.knownFields(item, txt.entry, blockKeys)
 		e, has := f[0], present[0] // blockKeys is criteria alone
 		if !has {
-			d.errorf(item, "%s entry without criteria: write - criteria: [\"<=800\"]", what)
+			d.Errorf(item, "%s entry without criteria: write - criteria: [\"<=800\"]", what)
 			ok = false
 			continue
 		}
@@ -309,7 +309,7 @@ func (d *decoder) blocks(n *yaml.Node, what string) ([]slo.Block, [][]*yaml.Node
 			continue
 		}
 		if len(crit) == 0 {
-			d.warnf(e.key, "empty %s criteria list is always met: list at least one criterion such as \"<=800\"", what)
+			d.Warnf(e.key, "empty %s criteria list is always met: list at least one criterion such as \"<=800\"", what)
 		}
 		b := make(slo.Block, 0, len(crit))
 		bn := make([]*yaml.Node, 0, len(crit))
@@ -341,21 +341,21 @@ func (d *decoder) criterion(n *yaml.Node) (slo.Criterion, bool) {
 		for bad, good := range criterionHints {
 			if strings.HasPrefix(compact, bad) {
 				if good != "" {
-					d.errorf(n, "invalid criterion %q: %q is not an operator (did you mean %q?); use <=, <, =, >=, or >", s, bad, good)
+					d.Errorf(n, "invalid criterion %q: %q is not an operator (did you mean %q?); use <=, <, =, >=, or >", s, bad, good)
 				} else {
-					d.errorf(n, "invalid criterion %q: %q is not an operator; use <=, <, =, >=, or > (Keptn has no 'not equal')", s, bad)
+					d.Errorf(n, "invalid criterion %q: %q is not an operator; use <=, <, =, >=, or > (Keptn has no 'not equal')", s, bad)
 				}
 				return slo.Criterion{}, false
 			}
 		}
-		d.errorf(n, "invalid %v", err)
+		d.Errorf(n, "invalid %v", err)
 		return slo.Criterion{}, false
 	}
 	if c.Percent {
 		compact := strings.Join(strings.Fields(s), "")
 		rest := compact[len(c.Op):]
 		if !strings.HasPrefix(rest, "+") && !strings.HasPrefix(rest, "-") {
-			d.warnf(n, "criterion %q is relative: a '%%' without a sign means an increase over the baseline (%s+%s), not an absolute percentage; write %q to say so, or %q for an absolute value", s, c.Op, rest, string(c.Op)+"+"+rest, string(c.Op)+strings.TrimSuffix(rest, "%"))
+			d.Warnf(n, "criterion %q is relative: a '%%' without a sign means an increase over the baseline (%s+%s), not an absolute percentage; write %q to say so, or %q for an absolute value", s, c.Op, rest, string(c.Op)+"+"+rest, string(c.Op)+strings.TrimSuffix(rest, "%"))
 		}
 	}
 	return c, true
@@ -376,11 +376,11 @@ func (d *decoder) checkWarningBlocks(o slo.Objective, passNodes, warnNodes [][]*
 				continue
 			}
 			if sameCriteria(w, p) {
-				d.warnf(pos, "warning criteria %s repeat the pass criteria at line %d: a value that meets them has already passed, so the warning can never apply; loosen the warning criteria (e.g. a higher limit)", rawList(w), passNodes[pi][0].Line)
+				d.Warnf(pos, "warning criteria %s repeat the pass criteria at line %d: a value that meets them has already passed, so the warning can never apply; loosen the warning criteria (e.g. a higher limit)", rawList(w), passNodes[pi][0].Line)
 				break
 			}
 			if blockImplies(w, p) {
-				d.warnf(pos, "warning criteria %s are stricter than the pass criteria %s at line %d: a value that meets them has already passed, so the warning can never apply; the warning limit should lie beyond the pass limit", rawList(w), rawList(p), passNodes[pi][0].Line)
+				d.Warnf(pos, "warning criteria %s are stricter than the pass criteria %s at line %d: a value that meets them has already passed, so the warning can never apply; the warning limit should lie beyond the pass limit", rawList(w), rawList(p), passNodes[pi][0].Line)
 				break
 			}
 		}
@@ -475,9 +475,9 @@ func criterionImplies(w, p slo.Criterion) bool {
 func (d *decoder) totalScore(e entry, present, scored bool, ts *slo.TotalScore) {
 	missing := func(pos *yaml.Node) {
 		if scored {
-			d.errorf(pos, "missing total_score.pass: add total_score: {pass: \"90%%\", warning: \"75%%\"} (Keptn failed every evaluation of this file with \"no target score defined\")")
+			d.Errorf(pos, "missing total_score.pass: add total_score: {pass: \"90%%\", warning: \"75%%\"} (Keptn failed every evaluation of this file with \"no target score defined\")")
 		} else {
-			d.warnf(pos, "missing total_score.pass: harmless while no objective has pass criteria, but add total_score: {pass: \"90%%\", warning: \"75%%\"}")
+			d.Warnf(pos, "missing total_score.pass: harmless while no objective has pass criteria, but add total_score: {pass: \"90%%\", warning: \"75%%\"}")
 		}
 	}
 	if !present || yamlnode.IsNull(e.val) {
@@ -506,7 +506,7 @@ func (d *decoder) totalScore(e entry, present, scored bool, ts *slo.TotalScore) 
 		if v, good := d.score(w.val, "total_score.warning"); good {
 			ts.Warning, ts.HasWarning = v, true
 			if p, ok := f["pass"]; ok && !yamlnode.IsNull(p.val) && v >= ts.Pass && ts.Pass > 0 {
-				d.warnf(w.val, "total_score.warning (%s) is not below pass (%s): a score that reaches it also passes, so the warning result can never apply", w.val.Value, p.val.Value)
+				d.Warnf(w.val, "total_score.warning (%s) is not below pass (%s): a score that reaches it also passes, so the warning result can never apply", w.val.Value, p.val.Value)
 			}
 		}
 	}
@@ -519,7 +519,7 @@ func (d *decoder) score(n *yaml.Node, what string) (float64, bool) {
 	}
 	v, err := slo.ParseScore(s)
 	if err != nil {
-		d.errorf(n, "%s: %v", what, err)
+		d.Errorf(n, "%s: %v", what, err)
 		return 0, false
 	}
 	return v, true

@@ -19,7 +19,7 @@ const budgetExtensionWarning = "budget: tend extension, Keptn ignores it (tend f
 
 // budgets reads slo.yaml's "budget" list (docs/error-budgets.md).
 func (d *decoder) budgets(e entry) []slo.BudgetObjective {
-	d.warnf(e.key, "%s", budgetExtensionWarning)
+	d.Warnf(e.key, "%s", budgetExtensionWarning)
 	items, ok := d.list(e.val, "budget", "- slo: NAME, remainingAtLeast: \"25%\", burnRateAtMost: 2")
 	if !ok {
 		return nil
@@ -38,10 +38,10 @@ func (d *decoder) budgets(e entry) []slo.BudgetObjective {
 		case !ok:
 			good = false
 		case strings.TrimSpace(name) == "":
-			d.errorf(n, "budget slo must name an SLO, not be empty")
+			d.Errorf(n, "budget slo must name an SLO, not be empty")
 			good = false
 		case strings.ContainsAny(name, "\"\\{}\n"):
-			d.errorf(n, "budget slo %q holds characters no Sloth SLO name has (quotes, backslashes, braces, newlines)", name)
+			d.Errorf(n, "budget slo %q holds characters no Sloth SLO name has (quotes, backslashes, braces, newlines)", name)
 			good = false
 		default:
 			b.SLO = name
@@ -57,21 +57,21 @@ func (d *decoder) budgets(e entry) []slo.BudgetObjective {
 		if e, has := f["burnRateAtMost"]; has && !yamlnode.IsNull(e.val) {
 			v, ok := d.number(e.val, "burnRateAtMost", "burnRateAtMost: 2")
 			if ok && (!(v > 0) || math.IsInf(v, 0)) {
-				d.errorf(e.val, "burnRateAtMost must be a positive factor such as 2 (2 burns the budget in half the period), not %s", e.val.Value)
+				d.Errorf(e.val, "burnRateAtMost must be a positive factor such as 2 (2 burns the budget in half the period), not %s", e.val.Value)
 				ok = false
 			}
 			b.BurnRateAtMost, b.HasBurnRate = v, ok
 			good = good && ok
 		}
 		if good && !b.HasRemaining && !b.HasBurnRate {
-			d.errorf(item, "budget objective for %q has no limit: add remainingAtLeast: \"25%%\" or burnRateAtMost: 2", b.SLO)
+			d.Errorf(item, "budget objective for %q has no limit: add remainingAtLeast: \"25%%\" or burnRateAtMost: 2", b.SLO)
 			good = false
 		}
 		if !good {
 			continue
 		}
 		if line, dup := seen[b.SLO]; dup {
-			d.warnf(item, "budget objective for %q repeats the one at line %d; both are checked", b.SLO, line)
+			d.Warnf(item, "budget objective for %q repeats the one at line %d; both are checked", b.SLO, line)
 		} else {
 			seen[b.SLO] = item.Line
 		}
@@ -91,17 +91,17 @@ func (d *decoder) share(n *yaml.Node) (float64, bool) {
 	pct := strings.HasSuffix(t, "%")
 	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(t, "%")), 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		d.errorf(n, "remainingAtLeast must be a share of the budget such as \"25%%\" or 0.25, not %q", s)
+		d.Errorf(n, "remainingAtLeast must be a share of the budget such as \"25%%\" or 0.25, not %q", s)
 		return 0, false
 	}
 	if pct {
 		v /= 100
 	} else if v > 1 {
-		d.errorf(n, "remainingAtLeast %s is above 1: write \"%s%%\" for a percentage, or a ratio between 0 and 1", s, s)
+		d.Errorf(n, "remainingAtLeast %s is above 1: write \"%s%%\" for a percentage, or a ratio between 0 and 1", s, s)
 		return 0, false
 	}
 	if v < 0 || v > 1 {
-		d.errorf(n, "remainingAtLeast must lie between 0%% and 100%%, not %q", s)
+		d.Errorf(n, "remainingAtLeast must lie between 0%% and 100%%, not %q", s)
 		return 0, false
 	}
 	return v, true
